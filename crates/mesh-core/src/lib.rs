@@ -1,0 +1,81 @@
+//! Types, the backend contract and errors shared by every `mesh` backend.
+//!
+//! # Overview
+//! - Validated value types for every operation of the spec: [`ServiceDefinition`], [`ServiceRoutes`],
+//!   [`DestinationPolicy`], [`TrafficSplit`], [`CircuitBreaker`], [`RetryPolicy`],
+//!   [`AuthorizationPolicy`], [`Fault`], and what the observability calls return
+//!   ([`ServiceMetrics`], [`Trace`], [`ServiceGraph`]). Bad input fails in the constructor or in
+//!   `validate()` with [`Error::InvalidInput`], naming the field.
+//! - [`Change`]: one variant per mutating operation. A backend turns it into a [`Plan`], an ordered
+//!   list of [`Write`]s that is proven safe at every prefix ([`Plan::check_safe_prefixes`]) and can be
+//!   rendered ([`Plan::render`]) or applied.
+//! - [`MeshBackend`], the contract every mesh implements, and [`DynMeshBackend`], its object-safe
+//!   shim for choosing the mesh at run time.
+//! - [`Capabilities`]: per mesh and per fine-grained [`Feature`], native, emulated (opt-in only) or
+//!   unsupported, with the reason.
+//! - [`MeshEvent`]: the typed event of each change, named as in the spec (`traffic.weight.updated`).
+//!
+//! This crate has no async runtime, HTTP or Kubernetes dependency.
+//!
+//! ```
+//! use mesh_core::{Change, MeshKind, TrafficSplit};
+//! let change = Change::SetTrafficWeight {
+//!     service: "prod/reviews".parse()?,
+//!     split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)])?,
+//! };
+//! change.validate()?;
+//! assert_eq!(change.event(MeshKind::Consul).name(), "traffic.weight.updated");
+//! # Ok::<(), mesh_core::Error>(())
+//! ```
+//!
+//! # Features
+//! - `testing`: [`testing::FakeMesh`], an in-memory backend that follows the same contract.
+
+mod backend;
+mod capability;
+mod change;
+mod destination;
+mod error;
+mod event;
+mod fault;
+mod mesh_kind;
+pub mod names;
+mod plan;
+mod resilience;
+mod routing;
+mod security;
+mod service;
+mod split;
+mod telemetry;
+pub mod units;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use backend::{BoxFuture, DynMeshBackend, MeshBackend};
+pub use capability::{Capabilities, Feature, Support};
+pub use change::Change;
+pub use destination::{DestinationPolicy, LoadBalancer, Subset};
+pub use error::{BoxError, Error, Result};
+pub use event::MeshEvent;
+pub use fault::{Fault, FaultId};
+pub use mesh_kind::MeshKind;
+pub use names::{Namespace, PolicyName, ServiceName, Version};
+pub use plan::{
+    ApplyReport, Baseline, Dependency, ObjectRef, Plan, Precondition, RenderFormat, UnsafePrefix, Write,
+    WriteAction,
+};
+pub use resilience::{CircuitBreaker, ConnectionPool, OutlierDetection, RetryOn, RetryPolicy};
+pub use routing::{
+    HeaderMatch, HttpMethod, PathMatch, QueryMatch, RequestMatch, RouteRule, ServiceRoutes, StringMatch,
+};
+pub use security::{
+    AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, MtlsMode, MtlsStatus, Principal,
+};
+pub use service::{Endpoint, HealthCheck, Protocol, Registration, ServiceDefinition, ServiceId};
+pub use split::{TrafficSplit, VersionWeight};
+pub use telemetry::{
+    GraphEdge, GraphNode, LatencyQuantiles, NodeKind, ServiceGraph, ServiceMetrics, Span, TimeRange, Trace,
+    TrafficSample,
+};
+pub use units::{HttpStatus, Percent, Port};

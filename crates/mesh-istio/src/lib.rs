@@ -1,0 +1,1 @@
+//! The Istio backend of `mesh`.

@@ -1,0 +1,1 @@
+//! The Linkerd backend of `mesh`.

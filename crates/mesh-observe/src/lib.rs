@@ -1,0 +1,1 @@
+//! Pure SLI, SLO, quantile, anomaly and canary-judgement math.

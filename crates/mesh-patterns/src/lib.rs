@@ -1,0 +1,1 @@
+//! Pure helpers that build `mesh-core` values: splits, resilience presets, policies, faults and schedules.

@@ -1,0 +1,287 @@
+//! The cheap-to-clone `Mesh` handle.
+
+use std::sync::Arc;
+
+use mesh_core::{
+    ApplyReport, AuthorizationPolicy, Capabilities, Change, CircuitBreaker, DestinationPolicy,
+    DynMeshBackend, Error, Fault, FaultId, MeshBackend, MeshEvent, MeshKind, MtlsStatus, Namespace, Plan,
+    Registration, Result, RetryPolicy, ServiceDefinition, ServiceGraph, ServiceId, ServiceMetrics,
+    ServiceName, ServiceRoutes, TimeRange, Trace, TrafficSplit,
+};
+use tokio::sync::broadcast;
+use tracing::Instrument as _;
+
+/// How many events a slow subscriber may fall behind before it starts losing the oldest ones.
+/// Operations never wait for subscribers.
+const EVENT_BUFFER: usize = 1024;
+
+/// A handle on one mesh. Cloning is cheap and clones share the backend and the event stream.
+#[derive(Clone)]
+pub struct Mesh {
+    backend: Arc<dyn DynMeshBackend>,
+    events: broadcast::Sender<MeshEvent>,
+}
+
+impl std::fmt::Debug for Mesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mesh")
+            .field("kind", &self.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mesh {
+    /// Wraps any backend.
+    pub fn from_backend(backend: impl MeshBackend) -> Self {
+        Self::from_dyn(Arc::new(backend))
+    }
+
+    /// Wraps a backend chosen at run time.
+    pub fn from_dyn(backend: Arc<dyn DynMeshBackend>) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self { backend, events }
+    }
+
+    /// An in-memory mesh that behaves like `kind` with every feature native.
+    #[cfg(feature = "testing")]
+    pub fn fake(kind: MeshKind) -> Self {
+        Self::from_backend(mesh_core::testing::FakeMesh::new(kind))
+    }
+
+    /// Checks that the backend for `kind` is compiled in.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] naming the cargo feature to enable.
+    pub fn ensure_compiled_in(kind: MeshKind) -> Result<()> {
+        let enabled = match kind {
+            MeshKind::Istio => cfg!(feature = "istio"),
+            MeshKind::Linkerd => cfg!(feature = "linkerd"),
+            MeshKind::Consul => cfg!(feature = "consul"),
+        };
+        if enabled {
+            Ok(())
+        } else {
+            Err(Error::not_configured(
+                format!("the {kind} backend"),
+                format!("enable the `{kind}` feature of the `mesh` crate"),
+            ))
+        }
+    }
+
+    /// Which mesh this is.
+    pub fn kind(&self) -> MeshKind {
+        self.backend.kind()
+    }
+
+    /// What the mesh supports.
+    pub fn capabilities(&self) -> Capabilities {
+        self.backend.capabilities()
+    }
+
+    /// A new subscription to the event stream. A subscriber that falls more than 1024 events behind
+    /// gets `RecvError::Lagged` and skips ahead; it never slows an operation down.
+    pub fn subscribe(&self) -> broadcast::Receiver<MeshEvent> {
+        self.events.subscribe()
+    }
+
+    /// Plans `change` without writing anything.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] or [`Error::Unsupported`] before any read; backend errors from reads.
+    pub async fn plan(&self, change: &Change) -> Result<Plan> {
+        let span = tracing::info_span!("mesh.plan", mesh = %self.kind(), op = change.operation());
+        self.backend.plan_dyn(change).instrument(span).await
+    }
+
+    /// Applies a plan and publishes its event.
+    ///
+    /// # Errors
+    /// [`Error::PartiallyApplied`] when a write after the first fails; other backend errors.
+    pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        let span = tracing::info_span!("mesh.apply", mesh = %self.kind(), op = plan.change.operation(), writes = plan.writes.len());
+        let report = self.backend.apply_dyn(plan).instrument(span).await?;
+        // A send error only means nobody is subscribed.
+        let _ = self.events.send(report.event.clone());
+        tracing::debug!(
+            event = report.event.name(),
+            writes = report.applied.len(),
+            "change applied"
+        );
+        Ok(report)
+    }
+
+    /// Plans and applies `change`.
+    ///
+    /// # Errors
+    /// As [`Mesh::plan`] and [`Mesh::apply`].
+    pub async fn execute(&self, change: Change) -> Result<ApplyReport> {
+        let plan = self.plan(&change).await?;
+        self.apply(&plan).await
+    }
+
+    /// `registerService`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn register_service(&self, definition: &ServiceDefinition) -> Result<Registration> {
+        let plan = self.plan(&Change::RegisterService(definition.clone())).await?;
+        let already_registered = plan.is_noop();
+        self.apply(&plan).await?;
+        Ok(Registration {
+            service_id: definition.id(),
+            mesh: self.kind(),
+            already_registered,
+        })
+    }
+
+    /// `unregisterService`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the service is unknown; as [`Mesh::execute`].
+    pub async fn unregister_service(&self, service: &ServiceId) -> Result<ApplyReport> {
+        self.execute(Change::UnregisterService {
+            service: service.clone(),
+        })
+        .await
+    }
+
+    /// `createVirtualService`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn create_virtual_service(&self, routes: &ServiceRoutes) -> Result<ApplyReport> {
+        self.execute(Change::CreateVirtualService(routes.clone())).await
+    }
+
+    /// `createDestinationRule`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn create_destination_rule(&self, policy: &DestinationPolicy) -> Result<ApplyReport> {
+        self.execute(Change::CreateDestinationRule(policy.clone())).await
+    }
+
+    /// `setTrafficWeight`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn set_traffic_weight(&self, service: &ServiceId, split: &TrafficSplit) -> Result<ApplyReport> {
+        self.execute(Change::SetTrafficWeight {
+            service: service.clone(),
+            split: split.clone(),
+        })
+        .await
+    }
+
+    /// `configureCircuitBreaker`. On Consul, breakers are client-side: `callers` names the services
+    /// whose outbound settings change (empty: derive them from intentions).
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn configure_circuit_breaker(
+        &self,
+        service: &ServiceId,
+        circuit_breaker: &CircuitBreaker,
+        callers: &[ServiceName],
+    ) -> Result<ApplyReport> {
+        self.execute(Change::ConfigureCircuitBreaker {
+            service: service.clone(),
+            circuit_breaker: circuit_breaker.clone(),
+            callers: callers.to_vec(),
+        })
+        .await
+    }
+
+    /// `setRetryPolicy`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn set_retry_policy(&self, service: &ServiceId, policy: &RetryPolicy) -> Result<ApplyReport> {
+        self.execute(Change::SetRetryPolicy {
+            service: service.clone(),
+            policy: policy.clone(),
+        })
+        .await
+    }
+
+    /// `enableMTLS(namespace)`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn enable_mtls(&self, namespace: &Namespace) -> Result<ApplyReport> {
+        self.execute(Change::EnableMtls {
+            namespace: namespace.clone(),
+        })
+        .await
+    }
+
+    /// Reads the mTLS state of a namespace.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
+        let span = tracing::info_span!("mesh.mtls_status", mesh = %self.kind(), %namespace);
+        self.backend.mtls_status_dyn(namespace).instrument(span).await
+    }
+
+    /// `createAuthorizationPolicy`.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn create_authorization_policy(&self, policy: &AuthorizationPolicy) -> Result<ApplyReport> {
+        self.execute(Change::CreateAuthorizationPolicy(policy.clone()))
+            .await
+    }
+
+    /// `injectFault`: returns the stateless id to remove it with.
+    ///
+    /// # Errors
+    /// As [`Mesh::execute`].
+    pub async fn inject_fault(&self, service: &ServiceId, fault: &Fault) -> Result<FaultId> {
+        let change = Change::InjectFault {
+            service: service.clone(),
+            fault: fault.clone(),
+        };
+        let id = change.fault_id(self.kind())?;
+        self.execute(change).await?;
+        Ok(id)
+    }
+
+    /// `removeFault`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no such fault is on the control plane; as [`Mesh::execute`].
+    pub async fn remove_fault(&self, fault_id: &FaultId) -> Result<ApplyReport> {
+        self.execute(Change::RemoveFault {
+            fault_id: fault_id.clone(),
+        })
+        .await
+    }
+
+    /// `getServiceMetrics`.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] without a metrics source; backend errors.
+    pub async fn get_service_metrics(&self, service: &ServiceId, range: TimeRange) -> Result<ServiceMetrics> {
+        let span = tracing::info_span!("mesh.get_service_metrics", mesh = %self.kind(), %service);
+        self.backend.metrics_dyn(service, range).instrument(span).await
+    }
+
+    /// `getServiceTraces`.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] without a tracing backend; backend errors.
+    pub async fn get_service_traces(&self, service: &ServiceId, limit: usize) -> Result<Vec<Trace>> {
+        let span = tracing::info_span!("mesh.get_service_traces", mesh = %self.kind(), %service, limit);
+        self.backend.traces_dyn(service, limit).instrument(span).await
+    }
+
+    /// `getServiceGraph`.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] without a metrics source; backend errors.
+    pub async fn get_service_graph(&self, namespace: &Namespace) -> Result<ServiceGraph> {
+        let span = tracing::info_span!("mesh.get_service_graph", mesh = %self.kind(), %namespace);
+        self.backend.graph_dyn(namespace).instrument(span).await
+    }
+}

@@ -1,0 +1,54 @@
+//! One typed API over Istio, Linkerd and Consul Connect.
+//!
+//! # Overview
+//! Depend on `mesh` with the backend feature you need; the `mesh-*` crates are implementation
+//! crates re-exported here. [`Mesh`] is a cheap-to-clone handle with one method per operation of the
+//! spec (`register_service`, `set_traffic_weight`, `enable_mtls`, `inject_fault`, ...). Each
+//! operation is planned first ([`Mesh::plan`]), so it can be rendered instead of applied, and every
+//! successful change is published on [`Mesh::subscribe`].
+//!
+//! ```
+//! # #[cfg(feature = "testing")]
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use mesh::{Mesh, MeshKind, TrafficSplit};
+//! let mesh = Mesh::fake(MeshKind::Istio);
+//! let mut events = mesh.subscribe();
+//! let split = TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)])?;
+//! mesh.set_traffic_weight(&"prod/reviews".parse()?, &split).await?;
+//! assert_eq!(events.recv().await.unwrap().name(), "traffic.weight.updated");
+//! # Ok::<(), mesh::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Features
+//! - `istio`, `linkerd`, `consul`: one backend each; `full`: all three.
+//! - `testing`: [`Mesh::fake`], an in-memory backend for tests.
+//!
+//! The pattern helpers ([`patterns`]) and the analysis math ([`observe`]) are always available and
+//! need no runtime.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod handle;
+
+pub use handle::Mesh;
+#[doc(inline)]
+pub use mesh_core::*;
+
+pub use mesh_core as core;
+pub use mesh_observe as observe;
+pub use mesh_patterns as patterns;
+
+#[cfg(feature = "consul")]
+#[doc(inline)]
+pub use mesh_consul as consul;
+#[cfg(feature = "istio")]
+#[doc(inline)]
+pub use mesh_istio as istio;
+#[cfg(feature = "linkerd")]
+#[doc(inline)]
+pub use mesh_linkerd as linkerd;
+
+/// Imports the traits, for calling backend methods directly.
+pub mod prelude {
+    pub use mesh_core::{DynMeshBackend as _, MeshBackend as _};
+}

@@ -1,0 +1,2 @@
+//! Project automation. See `cargo xtask help`.
+fn main() {}
