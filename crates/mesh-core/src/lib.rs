@@ -49,6 +49,9 @@ mod split;
 mod telemetry;
 pub mod units;
 
+#[cfg(test)]
+mod proptests;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 

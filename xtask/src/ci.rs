@@ -1,0 +1,152 @@
+//! `cargo xtask ci`: formatting, lints, tests, docs, per-crate builds, dependency boundaries and
+//! cargo-deny, in that order. Tools that are not installed are skipped with a message.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, bail};
+
+/// Crates that must never depend on an async runtime, HTTP or Kubernetes.
+const PURE_CRATES: &[&str] = &["mesh-core", "mesh-patterns", "mesh-observe"];
+/// Crates the pure crates must not pull in.
+const FORBIDDEN_IN_PURE: &[&str] = &["tokio", "reqwest", "hyper", "kube"];
+
+pub(crate) fn run() -> anyhow::Result<()> {
+    let root = root()?;
+    step(&root, "fmt", &["fmt", "--all", "--", "--check"], &[])?;
+    step(&root, "clippy (all features)", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
+    step(&root, "clippy (default features)", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    step(&root, "test (all features)", &["test", "--workspace", "--all-features"], &[])?;
+    step(&root, "test mesh (no backend)", &["test", "-p", "mesh", "--no-default-features"], &[])?;
+    step(&root, "doc", &["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    for krate in workspace_crates(&root)? {
+        step(&root, &format!("check -p {krate}"), &["check", "-p", &krate], &[])?;
+    }
+    for feature in ["istio", "linkerd", "consul", "full"] {
+        step(
+            &root,
+            &format!("check mesh --features {feature}"),
+            &["check", "-p", "mesh", "--no-default-features", "--features", feature],
+            &[],
+        )?;
+    }
+    dependency_boundaries(&root)?;
+    no_ignored_doctests(&root)?;
+    if has_cargo_subcommand("deny") {
+        step(&root, "cargo deny", &["deny", "check", "bans", "licenses", "sources"], &[])?;
+    } else {
+        println!("==> cargo deny: skipped (cargo-deny is not installed; `cargo install cargo-deny --locked`)");
+    }
+    println!("==> ci: all steps passed");
+    Ok(())
+}
+
+pub(crate) fn bench_math() -> anyhow::Result<()> {
+    let root = root()?;
+    let script = root.join("xtask/bench_math.py");
+    if !script.exists() {
+        bail!("{} is missing", script.display());
+    }
+    let status = Command::new("python3").arg(&script).current_dir(&root).status().context("running python3")?;
+    if !status.success() {
+        bail!("bench_math.py failed");
+    }
+    Ok(())
+}
+
+fn root() -> anyhow::Result<PathBuf> {
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?;
+    Ok(Path::new(&manifest).parent().context("xtask has a parent")?.to_path_buf())
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn step(root: &Path, name: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
+    println!("==> {name}: cargo {}", args.join(" "));
+    let mut cmd = Command::new(cargo());
+    cmd.args(args).current_dir(root);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().with_context(|| format!("starting {name}"))?;
+    if !status.success() {
+        bail!("step `{name}` failed ({status})");
+    }
+    Ok(())
+}
+
+fn workspace_crates(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join("crates"))? {
+        let path = entry?.path();
+        if path.join("Cargo.toml").exists() {
+            out.push(path.file_name().context("crate dir name")?.to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn dependency_boundaries(root: &Path) -> anyhow::Result<()> {
+    for krate in PURE_CRATES {
+        println!("==> dependency boundary: {krate}");
+        let output = Command::new(cargo())
+            .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none", "--all-features"])
+            .current_dir(root)
+            .output()?;
+        if !output.status.success() {
+            bail!("cargo tree -p {krate} failed");
+        }
+        let tree = String::from_utf8_lossy(&output.stdout);
+        for line in tree.lines() {
+            let name = line.split_whitespace().next().unwrap_or("");
+            if FORBIDDEN_IN_PURE.contains(&name) {
+                bail!("{krate} depends on {name}; pure crates must stay free of runtimes, HTTP and Kubernetes");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn no_ignored_doctests(root: &Path) -> anyhow::Result<()> {
+    println!("==> tidy: no `ignore` doctests");
+    let mut bad = Vec::new();
+    visit(&root.join("crates"), &mut |path| {
+        if path.extension().is_some_and(|e| e == "rs")
+            && let Ok(text) = std::fs::read_to_string(path)
+        {
+            for (i, line) in text.lines().enumerate() {
+                let t = line.trim_start();
+                if (t.starts_with("///") || t.starts_with("//!")) && t.contains("```ignore") {
+                    bad.push(format!("{}:{}", path.display(), i + 1));
+                }
+            }
+        }
+    })?;
+    if !bad.is_empty() {
+        bail!("`ignore` doctests are banned (use no_run): {}", bad.join(", "));
+    }
+    Ok(())
+}
+
+fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                visit(&path, f)?;
+            }
+        } else {
+            f(&path);
+        }
+    }
+    Ok(())
+}
+
+fn has_cargo_subcommand(name: &str) -> bool {
+    Command::new(cargo()).args([name, "--version"]).output().is_ok_and(|o| o.status.success())
+}
