@@ -14,8 +14,8 @@
 use std::{future::Future, pin::Pin};
 
 use crate::{
-    ApplyReport, Capabilities, Change, Error, MeshKind, MtlsStatus, Namespace, Plan, Result, ServiceGraph,
-    ServiceId, ServiceMetrics, TimeRange, Trace,
+    ApplyReport, Capabilities, Change, Error, Feature, MeshKind, MtlsStatus, Namespace, Plan, Result,
+    ServiceGraph, ServiceId, ServiceMetrics, StateKey, StoredState, TimeRange, Trace,
 };
 
 /// A boxed, `Send` future, as the object-safe shim returns.
@@ -95,6 +95,48 @@ pub trait MeshBackend: Send + Sync + 'static {
             ))
         }
     }
+
+    /// Reads state kept on the control plane (see [`StateKey`]).
+    fn read_state(&self, key: &StateKey) -> impl Future<Output = Result<Option<StoredState>>> + Send {
+        let _ = key;
+        async move {
+            Err(Error::unsupported(
+                self.kind(),
+                Feature::StateStore,
+                "this backend keeps no state",
+            ))
+        }
+    }
+
+    /// Writes state with compare-and-swap: `expected` is the version read, `None` means "must not
+    /// exist yet". Returns the new version. A lost race is [`Error::Conflict`].
+    fn write_state(
+        &self,
+        key: &StateKey,
+        value: &str,
+        expected: Option<&str>,
+    ) -> impl Future<Output = Result<String>> + Send {
+        let _ = (key, value, expected);
+        async move {
+            Err(Error::unsupported(
+                self.kind(),
+                Feature::StateStore,
+                "this backend keeps no state",
+            ))
+        }
+    }
+
+    /// Deletes state if it is still at `expected`. A lost race is [`Error::Conflict`].
+    fn delete_state(&self, key: &StateKey, expected: &str) -> impl Future<Output = Result<()>> + Send {
+        let _ = (key, expected);
+        async move {
+            Err(Error::unsupported(
+                self.kind(),
+                Feature::StateStore,
+                "this backend keeps no state",
+            ))
+        }
+    }
 }
 
 /// The object-safe form of [`MeshBackend`], for choosing the mesh at run time. Every
@@ -120,6 +162,17 @@ pub trait DynMeshBackend: Send + Sync + 'static {
     fn traces_dyn<'a>(&'a self, service: &'a ServiceId, limit: usize) -> BoxFuture<'a, Result<Vec<Trace>>>;
     /// See [`MeshBackend::get_service_graph`].
     fn graph_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<ServiceGraph>>;
+    /// See [`MeshBackend::read_state`].
+    fn read_state_dyn<'a>(&'a self, key: &'a StateKey) -> BoxFuture<'a, Result<Option<StoredState>>>;
+    /// See [`MeshBackend::write_state`].
+    fn write_state_dyn<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: &'a str,
+        expected: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String>>;
+    /// See [`MeshBackend::delete_state`].
+    fn delete_state_dyn<'a>(&'a self, key: &'a StateKey, expected: &'a str) -> BoxFuture<'a, Result<()>>;
 }
 
 impl<T: MeshBackend> DynMeshBackend for T {
@@ -150,5 +203,19 @@ impl<T: MeshBackend> DynMeshBackend for T {
     }
     fn graph_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<ServiceGraph>> {
         Box::pin(self.get_service_graph(namespace))
+    }
+    fn read_state_dyn<'a>(&'a self, key: &'a StateKey) -> BoxFuture<'a, Result<Option<StoredState>>> {
+        Box::pin(self.read_state(key))
+    }
+    fn write_state_dyn<'a>(
+        &'a self,
+        key: &'a StateKey,
+        value: &'a str,
+        expected: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String>> {
+        Box::pin(self.write_state(key, value, expected))
+    }
+    fn delete_state_dyn<'a>(&'a self, key: &'a StateKey, expected: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.delete_state(key, expected))
     }
 }

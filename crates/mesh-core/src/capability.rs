@@ -106,6 +106,8 @@ features! {
     Traces => "observe.traces",
     /// The service graph.
     Graph => "observe.graph",
+    /// State kept on the control plane (rollout progress, runner locks).
+    StateStore => "state.store",
 }
 
 impl fmt::Display for Feature {

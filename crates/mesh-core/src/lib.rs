@@ -46,6 +46,7 @@ mod routing;
 mod security;
 mod service;
 mod split;
+mod state;
 mod telemetry;
 pub mod units;
 
@@ -77,6 +78,7 @@ pub use security::{
 };
 pub use service::{Endpoint, HealthCheck, Protocol, Registration, ServiceDefinition, ServiceId};
 pub use split::{TrafficSplit, VersionWeight};
+pub use state::{StateKey, StoredState};
 pub use telemetry::{
     GraphEdge, GraphNode, LatencyQuantiles, NodeKind, ServiceGraph, ServiceMetrics, Span, TimeRange, Trace,
     TrafficSample,

@@ -5,16 +5,17 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 
 use crate::{
-    names::check_rfc1123_label, AuthorizationPolicy, Change, CircuitBreaker, DestinationPolicy, Fault, FaultId,
-    MeshEvent, MeshKind, Percent, Plan, RetryOn, RetryPolicy, ServiceDefinition, ServiceId, ServiceName,
-    ServiceRoutes, Subset, TrafficSplit, Version, VersionWeight,
+    AuthorizationPolicy, Change, CircuitBreaker, DestinationPolicy, Fault, FaultId, MeshEvent, MeshKind,
+    Percent, Plan, RetryOn, RetryPolicy, ServiceDefinition, ServiceId, ServiceName, ServiceRoutes, Subset,
+    TrafficSplit, Version, VersionWeight, names::check_rfc1123_label,
 };
 
 fn is_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -26,7 +27,11 @@ where
     let json = serde_json::to_string(value).unwrap();
     assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), value, "JSON: {json}");
     let yaml = serde_saphyr::to_string(value).unwrap();
-    assert_eq!(&serde_saphyr::from_str::<T>(&yaml).unwrap(), value, "YAML: {yaml}");
+    assert_eq!(
+        &serde_saphyr::from_str::<T>(&yaml).unwrap(),
+        value,
+        "YAML: {yaml}"
+    );
 }
 
 fn version() -> impl Strategy<Value = Version> {
@@ -42,7 +47,11 @@ fn split() -> impl Strategy<Value = TrafficSplit> {
             .into_iter()
             .enumerate()
             .map(|(i, version)| {
-                let weight = if i + 1 == n { left } else { (seed >> (i * 8)) as u8 % (left + 1) };
+                let weight = if i + 1 == n {
+                    left
+                } else {
+                    (seed >> (i * 8)) as u8 % (left + 1)
+                };
                 left -= weight;
                 VersionWeight { version, weight }
             })
@@ -154,9 +163,18 @@ fn every_public_type_round_trips_through_json_and_yaml() {
         Change::RegisterService(def.clone()),
         Change::CreateVirtualService(routes),
         Change::CreateDestinationRule(dr),
-        Change::ConfigureCircuitBreaker { service: def.id(), circuit_breaker: cb, callers: vec![] },
-        Change::SetRetryPolicy { service: def.id(), policy },
-        Change::EnableMtls { namespace: def.namespace.clone() },
+        Change::ConfigureCircuitBreaker {
+            service: def.id(),
+            circuit_breaker: cb,
+            callers: vec![],
+        },
+        Change::SetRetryPolicy {
+            service: def.id(),
+            policy,
+        },
+        Change::EnableMtls {
+            namespace: def.namespace.clone(),
+        },
         Change::CreateAuthorizationPolicy(authz),
     ];
     for change in &changes {
@@ -166,13 +184,22 @@ fn every_public_type_round_trips_through_json_and_yaml() {
         assert_eq!(serde_json::to_value(&event).unwrap()["event"], event.name());
         round_trip(&Plan::for_change(MeshKind::Istio, change));
     }
-    let caps = crate::Capabilities::new(MeshKind::Istio).with(crate::Feature::FaultDelay, crate::Support::native("VS"));
+    let caps = crate::Capabilities::new(MeshKind::Istio)
+        .with(crate::Feature::FaultDelay, crate::Support::native("VS"));
     round_trip(&caps);
-    let range = crate::TimeRange::new(std::time::UNIX_EPOCH, std::time::UNIX_EPOCH + std::time::Duration::from_secs(60)).unwrap();
+    let range = crate::TimeRange::new(
+        std::time::UNIX_EPOCH,
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(60),
+    )
+    .unwrap();
     round_trip(&crate::ServiceMetrics {
         service: ServiceId::new(def.namespace.clone(), def.name.clone()),
         range,
-        overall: crate::TrafficSample { requests: 10.0, errors: 1.0, ..Default::default() },
+        overall: crate::TrafficSample {
+            requests: 10.0,
+            errors: 1.0,
+            ..Default::default()
+        },
         by_version: Default::default(),
     });
 }
@@ -180,9 +207,21 @@ fn every_public_type_round_trips_through_json_and_yaml() {
 #[test]
 fn invalid_input_names_the_field() {
     let err = TrafficSplit::try_from_pairs([("v1", 50), ("V2", 50)]).unwrap_err();
-    assert!(matches!(&err, crate::Error::InvalidInput { field, .. } if field == "split[1].version"), "{err}");
-    let err = RetryPolicy { attempts: 3, per_try_timeout: None, retry_on: vec![], retry_on_status: vec![], overall_timeout: None }
-        .validate()
-        .unwrap_err();
-    assert!(matches!(&err, crate::Error::InvalidInput { field, .. } if field == "retry_on"), "{err}");
+    assert!(
+        matches!(&err, crate::Error::InvalidInput { field, .. } if field == "split[1].version"),
+        "{err}"
+    );
+    let err = RetryPolicy {
+        attempts: 3,
+        per_try_timeout: None,
+        retry_on: vec![],
+        retry_on_status: vec![],
+        overall_timeout: None,
+    }
+    .validate()
+    .unwrap_err();
+    assert!(
+        matches!(&err, crate::Error::InvalidInput { field, .. } if field == "retry_on"),
+        "{err}"
+    );
 }

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::{
     ApplyReport, Capabilities, Change, Dependency, Error, Feature, MeshBackend, MeshKind, MtlsMode,
     MtlsStatus, Namespace, ObjectRef, Plan, Precondition, Result, ServiceGraph, ServiceId, ServiceMetrics,
-    Support, TimeRange, Trace, Version, Write, WriteAction,
+    StateKey, StoredState, Support, TimeRange, Trace, Version, Write, WriteAction,
 };
 
 const API: &str = "fake.mesh/v1";
@@ -47,6 +47,8 @@ struct State {
     writes_seen: usize,
     fail_at: Option<usize>,
     metrics: BTreeMap<ServiceId, ServiceMetrics>,
+    state: BTreeMap<StateKey, (String, u64)>,
+    state_version: u64,
 }
 
 /// An in-memory mesh. Every feature is native unless replaced with [`FakeMesh::with_capabilities`].
@@ -412,6 +414,49 @@ impl MeshBackend for FakeMesh {
             nodes: Vec::new(),
             edges: Vec::new(),
         })
+    }
+
+    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        let s = self.lock();
+        Ok(s.state.get(key).map(|(value, v)| StoredState {
+            value: value.clone(),
+            version: v.to_string(),
+        }))
+    }
+
+    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        let mut s = self.lock();
+        let current = s.state.get(key).map(|(_, v)| v.to_string());
+        if current.as_deref() != expected {
+            return Err(state_conflict(key));
+        }
+        s.state_version += 1;
+        let version = s.state_version;
+        s.state.insert(key.clone(), (value.to_owned(), version));
+        Ok(version.to_string())
+    }
+
+    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        let mut s = self.lock();
+        match s.state.get(key) {
+            Some((_, v)) if v.to_string() == expected => {
+                s.state.remove(key);
+                Ok(())
+            }
+            Some(_) => Err(state_conflict(key)),
+            None => Err(Error::NotFound {
+                kind: "state".into(),
+                name: key.to_string(),
+            }),
+        }
+    }
+}
+
+fn state_conflict(key: &StateKey) -> Error {
+    Error::Conflict {
+        object: key.to_string(),
+        owner: "another writer".into(),
+        field: "state".into(),
     }
 }
 

@@ -6,7 +6,7 @@ use mesh_core::{
     ApplyReport, AuthorizationPolicy, Capabilities, Change, CircuitBreaker, DestinationPolicy,
     DynMeshBackend, Error, Fault, FaultId, MeshBackend, MeshEvent, MeshKind, MtlsStatus, Namespace, Plan,
     Registration, Result, RetryPolicy, ServiceDefinition, ServiceGraph, ServiceId, ServiceMetrics,
-    ServiceName, ServiceRoutes, TimeRange, Trace, TrafficSplit,
+    ServiceName, ServiceRoutes, StateKey, StoredState, TimeRange, Trace, TrafficSplit,
 };
 use tokio::sync::broadcast;
 use tracing::Instrument as _;
@@ -283,5 +283,29 @@ impl Mesh {
     pub async fn get_service_graph(&self, namespace: &Namespace) -> Result<ServiceGraph> {
         let span = tracing::info_span!("mesh.get_service_graph", mesh = %self.kind(), %namespace);
         self.backend.graph_dyn(namespace).instrument(span).await
+    }
+
+    /// Reads state kept on the control plane (rollout progress, locks).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] when the backend keeps no state; backend errors.
+    pub async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        self.backend.read_state_dyn(key).await
+    }
+
+    /// Writes state with compare-and-swap (`expected`: the version read, `None`: must not exist).
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when another writer got there first; backend errors.
+    pub async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        self.backend.write_state_dyn(key, value, expected).await
+    }
+
+    /// Deletes state if it is still at `expected`.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when it changed; [`Error::NotFound`] when it is gone.
+    pub async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        self.backend.delete_state_dyn(key, expected).await
     }
 }
