@@ -1,0 +1,344 @@
+//! Turning a [`Change`] into a [`Plan`] of Istio object writes, against a [`Snapshot`] of what
+//! the cluster holds. Pure: it reads only the snapshot and writes nothing.
+//!
+//! # Writes per operation (the documented minimum)
+//! | operation | reads | writes, in order |
+//! | --- | --- | --- |
+//! | register (plain Kubernetes Service) | Service | none: already registered |
+//! | register (with endpoints) | ServiceEntry | Apply each WorkloadEntry, Apply ServiceEntry, Delete stale WorkloadEntries |
+//! | unregister | ServiceEntry, Service | Delete ServiceEntry, Delete its WorkloadEntries |
+//! | create_destination_rule, configure_circuit_breaker | DestinationRule, VirtualService | DestinationRule (if changed) |
+//! | create_virtual_service, set_traffic_weight | DestinationRule, VirtualService | DestinationRule (only if a subset is missing), then VirtualService (if changed) |
+//! | set_retry_policy, inject_fault, remove_fault | DestinationRule, VirtualService | VirtualService (if changed) |
+//! | enable_mtls | none | Apply PeerAuthentication `default` |
+//! | create_authorization_policy | none | Apply AuthorizationPolicy |
+//!
+//! The VirtualService and DestinationRule are shared with users: an existing one is replaced
+//! whole (`WriteAction::Replace`) guarded by its `resourceVersion`, a missing one is created with
+//! `Precondition::MustNotExist`, so a concurrent edit turns into a 409 Conflict and a re-plan
+//! instead of a lost update. Objects the library fully owns take one `Apply` and no read.
+//!
+//! Plans are make-before-break: a DestinationRule write that adds subsets comes before the
+//! VirtualService write that routes to them, and every write declares the subsets it provides and
+//! requires, so [`Plan::check_safe_prefixes`] proves it. The library never removes a subset.
+
+use std::collections::BTreeSet;
+
+use mesh_core::{
+    Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, ServiceId, Version, Write,
+    WriteAction,
+};
+use serde_json::Value;
+
+use crate::{
+    Config, Snapshot, objects,
+    routes::HttpRoutes,
+    translate::{
+        self, authorization_policy, destination_rule as dr, peer_authentication, virtual_service as vs,
+    },
+};
+
+/// The objects [`plan`] reads for `change`; the backend fetches exactly these into the snapshot.
+///
+/// ```
+/// use mesh_core::{Change, TrafficSplit};
+/// let change = Change::SetTrafficWeight {
+///     service: "prod/reviews".parse().unwrap(),
+///     split: TrafficSplit::try_from_pairs([("v1", 100)]).unwrap(),
+/// };
+/// let kinds: Vec<String> = mesh_istio::reads(&change).into_iter().map(|r| r.kind).collect();
+/// assert_eq!(kinds, ["DestinationRule", "VirtualService"]);
+/// ```
+pub fn reads(change: &Change) -> Vec<ObjectRef> {
+    let host = |s: &ServiceId| vec![objects::destination_rule(s), objects::virtual_service(s)];
+    match change {
+        Change::RegisterService(def) if def.endpoints.is_empty() => {
+            vec![objects::kubernetes_service(&def.id())]
+        }
+        Change::RegisterService(def) => vec![objects::service_entry(&def.id())],
+        Change::UnregisterService { service } => {
+            vec![
+                objects::service_entry(service),
+                objects::kubernetes_service(service),
+            ]
+        }
+        Change::CreateVirtualService(r) => host(&r.service),
+        Change::CreateDestinationRule(p) => host(&p.service),
+        Change::SetTrafficWeight { service, .. }
+        | Change::ConfigureCircuitBreaker { service, .. }
+        | Change::SetRetryPolicy { service, .. }
+        | Change::InjectFault { service, .. } => host(service),
+        Change::RemoveFault { fault_id } => host(&fault_id.service),
+        _ => Vec::new(),
+    }
+}
+
+/// Plans `change` against `snapshot` (which must hold what [`reads`] lists, where it exists).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for bad input (nothing is planned), [`Error::Unsupported`] for a
+/// feature Istio lacks, [`Error::NotFound`] when removing a fault or service that is not there.
+///
+/// ```
+/// use mesh_core::{Change, TrafficSplit};
+/// use mesh_istio::{Config, Snapshot};
+/// let change = Change::SetTrafficWeight {
+///     service: "prod/reviews".parse().unwrap(),
+///     split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap(),
+/// };
+/// let plan = mesh_istio::plan(&change, &Snapshot::default(), &Config::default()).unwrap();
+/// let kinds: Vec<String> = plan.targets().into_iter().map(|r| r.kind).collect();
+/// assert_eq!(kinds, ["DestinationRule", "VirtualService"]); // subsets before the routes using them
+/// assert!(plan.check_safe_prefixes().is_ok());
+/// ```
+pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
+    change.validate()?;
+    let caps = crate::capabilities();
+    for feature in change.required_features() {
+        if let Some(refusal) = caps.refusal(feature, false) {
+            return Err(refusal);
+        }
+    }
+    let mut plan = Plan::for_change(MeshKind::Istio, change);
+    match change {
+        Change::RegisterService(def) => crate::registration::register(&mut plan, def, snapshot),
+        Change::UnregisterService { service } => {
+            crate::registration::unregister(&mut plan, service, snapshot)?
+        }
+        Change::EnableMtls { namespace } => {
+            if namespace.as_str() == config.root_namespace {
+                plan.warnings.push(format!(
+                    "{namespace} is Istio's root namespace: STRICT mTLS applies to the whole mesh"
+                ));
+            }
+            let body = peer_authentication::strict(namespace);
+            plan.push(Write::new(
+                WriteAction::Apply,
+                objects::peer_authentication(namespace),
+                Some(body),
+            ));
+        }
+        Change::CreateAuthorizationPolicy(p) => {
+            let body = authorization_policy::authorization_policy(p, &config.trust_domain);
+            let target = objects::authorization_policy(&p.namespace, p.name.as_str());
+            if p.rules
+                .iter()
+                .flat_map(|r| &r.from)
+                .any(|s| !s.principals.is_empty() || !s.namespaces.is_empty())
+            {
+                plan.warnings.push(
+                    "principals and namespaces are only known for mTLS traffic: enable STRICT mTLS so that plaintext requests cannot bypass the rule".into(),
+                );
+            }
+            plan.push(Write::new(WriteAction::Apply, target, Some(body)));
+        }
+        _ => plan_host(&mut plan, change, snapshot)?,
+    }
+    Ok(plan)
+}
+
+/// The read-modify-write of a host's DestinationRule and VirtualService.
+fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<(), Error> {
+    let service = match change {
+        Change::CreateVirtualService(r) => r.service.clone(),
+        Change::CreateDestinationRule(p) => p.service.clone(),
+        Change::SetTrafficWeight { service, .. }
+        | Change::ConfigureCircuitBreaker { service, .. }
+        | Change::SetRetryPolicy { service, .. }
+        | Change::InjectFault { service, .. } => service.clone(),
+        Change::RemoveFault { fault_id } => fault_id.service.clone(),
+        other => {
+            return Err(Error::invalid(
+                "change",
+                format!("{} is not a routing change", other.operation()),
+            ));
+        }
+    };
+    let dr_ref = objects::destination_rule(&service);
+    let vs_ref = objects::virtual_service(&service);
+    let dr_old = snapshot.get(&dr_ref);
+    let vs_old = snapshot.get(&vs_ref);
+    let mut dr_new = dr_old.map_or_else(|| dr::new(&service), translate::replacement_base);
+    let mut routes = HttpRoutes::parse(&vs_old.map(vs::http_routes).unwrap_or_default());
+    let mut touches_vs = true;
+
+    match change {
+        Change::CreateDestinationRule(p) => {
+            touches_vs = false;
+            for s in &p.subsets {
+                dr::upsert_subset(&mut dr_new, s);
+            }
+            if let Some(lb) = p.load_balancer {
+                dr::set_load_balancer(&mut dr_new, lb);
+                if matches!(
+                    lb,
+                    mesh_core::LoadBalancer::RingHash | mesh_core::LoadBalancer::Maglev
+                ) {
+                    plan.warnings
+                        .push("consistent hashing uses the client's source IP as the hash key".into());
+                }
+            }
+            if let Some(pool) = &p.connection_pool {
+                dr::set_connection_pool(&mut dr_new, pool).map_err(|e| e.in_field("connection_pool"))?;
+            }
+            if let Some(od) = &p.outlier_detection {
+                dr::set_outlier_detection(&mut dr_new, od).map_err(|e| e.in_field("outlier_detection"))?;
+            }
+        }
+        Change::ConfigureCircuitBreaker {
+            circuit_breaker,
+            callers,
+            ..
+        } => {
+            touches_vs = false;
+            dr::set_circuit_breaker(&mut dr_new, circuit_breaker)
+                .map_err(|e| e.in_field("circuit_breaker"))?;
+            if !callers.is_empty() {
+                plan.warnings.push(
+                    "Istio breakers live in the destination's DestinationRule and apply to every caller; `callers` is ignored".into(),
+                );
+            }
+            if circuit_breaker.max_retries.is_some() {
+                plan.warnings.push(
+                    "max_retries maps to connectionPool.http.maxRetries: a cap on concurrent retries to the service, not attempts per request".into(),
+                );
+            }
+        }
+        Change::CreateVirtualService(r) => {
+            if let Some(i) = r
+                .rules
+                .iter()
+                .position(|rule| rule.fault.is_some() && (rule.retries.is_some() || rule.timeout.is_some()))
+            {
+                return Err(Error::invalid(
+                    format!("rules[{i}].fault"),
+                    "Istio disables retries and timeouts on a route that injects a fault; put the fault on its own rule",
+                ));
+            }
+            routes.replace_rules(r);
+        }
+        Change::SetTrafficWeight { split, .. } => routes.set_split(&service, split),
+        Change::SetRetryPolicy { policy, .. } => {
+            routes.set_retries(&service, policy);
+            let faults = routes.fault_names();
+            if !faults.is_empty() {
+                plan.warnings.push(format!(
+                    "fault route(s) {} take the traffic of the default route and Istio disables retries and timeouts on them: this retry policy applies only once the fault is removed",
+                    faults.join(", ")
+                ));
+            }
+        }
+        Change::InjectFault { fault, .. } => {
+            let id = change.fault_id(MeshKind::Istio)?;
+            routes.upsert_fault(&service, &id, fault);
+            if routes.default_has_retries_or_timeout() {
+                plan.warnings.push(format!(
+                    "while {} is active, Istio disables retries and timeouts for the requests it takes",
+                    id.marker()
+                ));
+            }
+            if routes.has_routes_ahead_of_faults() {
+                plan.warnings.push(
+                    "requests matched by earlier routes (with match conditions) are not faulted".into(),
+                );
+            }
+        }
+        Change::RemoveFault { fault_id } => {
+            if fault_id.mesh != MeshKind::Istio {
+                return Err(Error::invalid(
+                    "fault_id",
+                    format!("{fault_id} belongs to {}, not istio", fault_id.mesh),
+                ));
+            }
+            if !routes.remove_fault(fault_id) {
+                return Err(Error::NotFound {
+                    kind: "fault".into(),
+                    name: fault_id.to_string(),
+                });
+            }
+        }
+        _ => {}
+    }
+
+    let shadowing = routes.shadowing_user_routes();
+    if touches_vs && !shadowing.is_empty() {
+        plan.warnings.push(format!(
+            "user route(s) {} take every request before the library's routes, which get no traffic",
+            shadowing.join(", ")
+        ));
+    }
+
+    // Subsets: what exists now, and what the new routes need.
+    let available_before = versions(&dr_old.map(dr::subset_names).unwrap_or_default());
+    let vs_old_requires = vs_old.map(|old| {
+        let r = HttpRoutes::parse(&vs::http_routes(old));
+        requirements(&r, &service, &available_before)
+    });
+    plan.baseline.available = available_before.iter().map(|v| subset_dep(&service, v)).collect();
+    if let Some(reqs) = vs_old_requires {
+        plan.baseline.in_use.push((vs_ref.clone(), reqs));
+    }
+    if touches_vs {
+        for name in routes.owned_subsets(&service) {
+            if let Ok(v) = Version::new(name) {
+                dr::ensure_subset(&mut dr_new, &v);
+            }
+        }
+    }
+    let available_after = versions(&dr::subset_names(&dr_new));
+
+    if changed(dr_old, &dr_new) {
+        let provides = available_after.iter().map(|v| subset_dep(&service, v));
+        plan.push(guarded(dr_ref, dr_old, dr_new).providing(provides));
+    }
+    if touches_vs {
+        let mut vs_new = vs_old.map_or_else(|| vs::new(&service), translate::replacement_base);
+        let requires = requirements(&routes, &service, &available_after);
+        translate::set_path(&mut vs_new, &["spec", "http"], Value::Array(routes.into_vec()));
+        if changed(vs_old, &vs_new) {
+            plan.push(guarded(vs_ref, vs_old, vs_new).requiring(requires));
+        }
+    }
+    Ok(())
+}
+
+/// The subsets a VirtualService needs: every subset the library routes to, and the user-routed
+/// ones that exist (a user's pre-existing dangling reference is not the plan's to prove).
+fn requirements(routes: &HttpRoutes, service: &ServiceId, available: &BTreeSet<Version>) -> Vec<Dependency> {
+    let owned = versions(&routes.owned_subsets(service));
+    let user = versions(&routes.user_subsets(service));
+    owned
+        .into_iter()
+        .chain(user.into_iter().filter(|v| available.contains(v)))
+        .collect::<BTreeSet<_>>()
+        .iter()
+        .map(|v| subset_dep(service, v))
+        .collect()
+}
+
+fn versions(names: &BTreeSet<String>) -> BTreeSet<Version> {
+    names
+        .iter()
+        .filter_map(|n| Version::new(n.as_str()).ok())
+        .collect()
+}
+
+fn subset_dep(service: &ServiceId, version: &Version) -> Dependency {
+    Dependency::Subset {
+        service: service.clone(),
+        version: version.clone(),
+    }
+}
+
+fn changed(old: Option<&Value>, new: &Value) -> bool {
+    old.is_none_or(|o| translate::comparable(o) != translate::comparable(new))
+}
+
+/// A Create guarded by "must not exist", or a Replace guarded by the read `resourceVersion`.
+fn guarded(target: ObjectRef, old: Option<&Value>, body: Value) -> Write {
+    match old.and_then(translate::resource_version) {
+        Some(rv) => Write::new(WriteAction::Replace, target, Some(body)).guarded(Precondition::Version(rv)),
+        None if old.is_some() => Write::new(WriteAction::Replace, target, Some(body)),
+        None => Write::new(WriteAction::Create, target, Some(body)).guarded(Precondition::MustNotExist),
+    }
+}

@@ -1,0 +1,113 @@
+//! Planning `register_service` and `unregister_service`.
+//!
+//! A service without endpoints is a plain Kubernetes Service, which Istio discovers by itself:
+//! registering it writes nothing. A service with endpoints (VMs) gets a ServiceEntry and one
+//! WorkloadEntry per endpoint; the ServiceEntry records the WorkloadEntry names per version
+//! ([`crate::objects::WORKLOAD_ENTRIES_ANNOTATION`]) so that re-registering prunes endpoints that
+//! went away, and unregistering deletes exactly what was registered.
+
+use std::collections::BTreeSet;
+
+use mesh_core::{Error, Plan, ServiceDefinition, ServiceId, Write, WriteAction};
+
+use crate::{
+    Snapshot, objects,
+    translate::{service_entry, workload_entry},
+};
+
+pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snapshot) {
+    let id = def.id();
+    if def.endpoints.is_empty() {
+        if snapshot.get(&objects::kubernetes_service(&id)).is_none() {
+            plan.warnings.push(format!(
+                "no Kubernetes Service {id} exists yet; Istio registers it on its own once it does"
+            ));
+        }
+        return;
+    }
+    if def.health_check.is_some() {
+        plan.warnings.push(
+            "a WorkloadEntry carries no health check; use a WorkloadGroup probe on the VM (health_check ignored)"
+                .into(),
+        );
+    }
+    let bad_keys: Vec<&str> = def
+        .metadata
+        .keys()
+        .filter(|k| !service_entry::is_annotation_key(k))
+        .map(String::as_str)
+        .collect();
+    if !bad_keys.is_empty() {
+        plan.warnings.push(format!(
+            "metadata keys {} are not valid annotation keys and are not written",
+            bad_keys.join(", ")
+        ));
+    }
+    let se_ref = objects::service_entry(&id);
+    let mut workloads = snapshot
+        .get(&se_ref)
+        .map(service_entry::registered_workloads)
+        .unwrap_or_default();
+    let names: Vec<String> = def
+        .endpoints
+        .iter()
+        .map(|e| workload_entry::name(def, e))
+        .collect();
+    let stale: Vec<String> = workloads
+        .get(&service_entry::version_key(def))
+        .into_iter()
+        .flatten()
+        .filter(|n| !names.contains(n))
+        .cloned()
+        .collect();
+    workloads.insert(service_entry::version_key(def), names.clone());
+
+    // Endpoints first, then the entry that announces the host, then the endpoints that went away.
+    for (e, name) in def.endpoints.iter().zip(&names) {
+        let body = workload_entry::workload_entry(def, e);
+        plan.push(Write::new(
+            WriteAction::Apply,
+            objects::workload_entry(&id, name),
+            Some(body),
+        ));
+    }
+    let body = service_entry::service_entry(def, &workloads);
+    plan.push(Write::new(WriteAction::Apply, se_ref, Some(body)));
+    for name in stale {
+        plan.push(Write::new(
+            WriteAction::Delete,
+            objects::workload_entry(&id, &name),
+            None,
+        ));
+    }
+}
+
+pub(crate) fn unregister(plan: &mut Plan, service: &ServiceId, snapshot: &Snapshot) -> Result<(), Error> {
+    let se_ref = objects::service_entry(service);
+    let Some(se) = snapshot.get(&se_ref) else {
+        if snapshot.get(&objects::kubernetes_service(service)).is_some() {
+            plan.warnings.push(format!(
+                "{service} is a plain Kubernetes Service that Istio discovers on its own: delete the Service to unregister it"
+            ));
+            return Ok(());
+        }
+        return Err(Error::NotFound {
+            kind: "ServiceEntry".into(),
+            name: service.to_string(),
+        });
+    };
+    let workloads: BTreeSet<String> = service_entry::registered_workloads(se)
+        .into_values()
+        .flatten()
+        .collect();
+    // The host goes first, so nothing is routed to endpoints that are being removed.
+    plan.push(Write::new(WriteAction::Delete, se_ref, None));
+    for name in workloads {
+        plan.push(Write::new(
+            WriteAction::Delete,
+            objects::workload_entry(service, &name),
+            None,
+        ));
+    }
+    Ok(())
+}

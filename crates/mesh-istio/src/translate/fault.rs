@@ -1,0 +1,62 @@
+//! Fault injection on a VirtualService route (`http[].fault`).
+//!
+//! A fault lives on its own route named [`FaultId::marker`] (`mesh-fault-<key>`), so its id is
+//! stateless: the key is the fault's fingerprint and the mark is the route's name on the cluster.
+//! Istio disables retries and timeouts on a route that carries a fault.
+
+use mesh_core::{Fault, FaultId, units};
+use serde_json::{Value, json};
+
+use crate::objects::FAULT_ROUTE_PREFIX;
+
+/// The `fault` value: `delay.fixedDelay` or `abort.httpStatus`, with `percentage.value` (a double
+/// in 0–100; without it Istio faults nothing).
+///
+/// ```
+/// use std::time::Duration;
+/// use mesh_core::{Fault, Percent};
+/// let f = Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: Duration::from_secs(3) };
+/// let v = mesh_istio::translate::fault::fault(&f);
+/// assert_eq!(v, serde_json::json!({"delay": {"fixedDelay": "3s", "percentage": {"value": 10.0}}}));
+/// ```
+pub fn fault(f: &Fault) -> Value {
+    match f {
+        Fault::Delay { percent, duration } => json!({
+            "delay": {
+                "fixedDelay": units::format_duration(*duration),
+                "percentage": { "value": percent.value() },
+            }
+        }),
+        Fault::Abort { percent, http_status } => json!({
+            "abort": {
+                "httpStatus": http_status.code(),
+                "percentage": { "value": percent.value() },
+            }
+        }),
+    }
+}
+
+/// The marker route carrying `f`: a catch-all named after `id`, sending traffic to `route` (the
+/// destinations the library's default route uses).
+///
+/// ```
+/// use mesh_core::{Fault, FaultId, HttpStatus, MeshKind, Percent};
+/// let f = Fault::Abort { percent: Percent::new(5.0).unwrap(), http_status: HttpStatus::new(503).unwrap() };
+/// let id = FaultId::new(MeshKind::Istio, "prod/api".parse().unwrap(), f.fingerprint()).unwrap();
+/// let r = mesh_istio::translate::fault::fault_route(&id, &f, serde_json::json!([]));
+/// assert_eq!(r["name"], id.marker());
+/// assert_eq!(r["fault"]["abort"]["httpStatus"], 503);
+/// ```
+pub fn fault_route(id: &FaultId, f: &Fault, route: Value) -> Value {
+    json!({ "name": id.marker(), "route": route, "fault": fault(f) })
+}
+
+/// True when `route_name` names a fault marker route.
+///
+/// ```
+/// assert!(mesh_istio::translate::fault::is_fault_route("mesh-fault-1a2b3c4d"));
+/// assert!(!mesh_istio::translate::fault::is_fault_route("mesh-default"));
+/// ```
+pub fn is_fault_route(route_name: &str) -> bool {
+    route_name.starts_with(FAULT_ROUTE_PREFIX)
+}

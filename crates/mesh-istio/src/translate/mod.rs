@@ -1,0 +1,118 @@
+//! Pure translation from `mesh-core` types to Istio objects (`serde_json::Value`), one file per
+//! object. Nothing here reads or writes the cluster.
+//!
+//! Every function writes the exact field names of the pinned Istio 1.29 CRDs (`networking.istio.io/v1`
+//! and `security.istio.io/v1`) and uses fully qualified host names ([`mesh_core::ServiceId::fqdn`]).
+
+pub mod authorization_policy;
+pub mod destination_rule;
+pub mod fault;
+pub mod peer_authentication;
+pub mod service_entry;
+pub mod virtual_service;
+pub mod workload_entry;
+
+use mesh_core::{Error, ObjectRef};
+use serde_json::{Map, Value, json};
+
+use crate::objects::{MANAGED_BY, MANAGED_BY_LABEL};
+
+/// A new object of `target`'s kind with the library's ownership label and the given `spec`.
+///
+/// ```
+/// use mesh_istio::{objects, translate};
+/// let obj = translate::new_object(&objects::virtual_service(&"prod/api".parse().unwrap()), serde_json::json!({}));
+/// assert_eq!(obj["apiVersion"], "networking.istio.io/v1");
+/// assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "mesh");
+/// ```
+pub fn new_object(target: &ObjectRef, spec: Value) -> Value {
+    let mut metadata = json!({
+        "name": target.name,
+        "labels": { MANAGED_BY_LABEL: MANAGED_BY },
+    });
+    if let Some(ns) = &target.namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    json!({
+        "apiVersion": target.api_version,
+        "kind": target.kind,
+        "metadata": metadata,
+        "spec": spec,
+    })
+}
+
+/// Reuses an object read from the cluster as the base of a full replacement: keeps its identity,
+/// labels, annotations and `resourceVersion`, and drops server-owned bookkeeping (`managedFields`,
+/// `status`), so that a guarded PUT changes nothing but what the library means to change.
+///
+/// ```
+/// let read = serde_json::json!({
+///     "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+///     "metadata": {"name": "api", "namespace": "prod", "resourceVersion": "7", "managedFields": [{}]},
+///     "spec": {"hosts": ["api.prod.svc.cluster.local"]}, "status": {}
+/// });
+/// let base = mesh_istio::translate::replacement_base(&read);
+/// assert_eq!(base["metadata"]["resourceVersion"], "7");
+/// assert!(base["metadata"].get("managedFields").is_none());
+/// assert!(base.get("status").is_none());
+/// ```
+pub fn replacement_base(existing: &Value) -> Value {
+    let mut out = existing.clone();
+    if let Some(obj) = out.as_object_mut() {
+        obj.remove("status");
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
+        if !obj.contains_key("spec") {
+            obj.insert("spec".to_owned(), json!({}));
+        }
+    }
+    out
+}
+
+/// The `metadata.resourceVersion` of an object read from the cluster.
+///
+/// ```
+/// let obj = serde_json::json!({"metadata": {"resourceVersion": "42"}});
+/// assert_eq!(mesh_istio::translate::resource_version(&obj), Some("42".to_owned()));
+/// ```
+pub fn resource_version(obj: &Value) -> Option<String> {
+    obj["metadata"]["resourceVersion"].as_str().map(str::to_owned)
+}
+
+/// The object's content without server bookkeeping, for "would this write change anything"
+/// comparisons.
+pub(crate) fn comparable(obj: &Value) -> Value {
+    let mut out = replacement_base(obj);
+    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in ["resourceVersion", "uid", "generation", "creationTimestamp"] {
+            meta.remove(key);
+        }
+    }
+    out
+}
+
+/// Sets `value` at `path` below `root`, turning missing or non-object levels into objects.
+pub(crate) fn set_path(root: &mut Value, path: &[&str], value: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *root = value;
+        return;
+    };
+    if !root.is_object() {
+        *root = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = root {
+        set_path(map.entry(*first).or_insert(Value::Null), rest, value);
+    }
+}
+
+/// A count as Istio's `int32`, or an error naming the field.
+pub(crate) fn int32(field: &str, value: u32) -> Result<i64, Error> {
+    if i32::try_from(value).is_err() {
+        return Err(Error::invalid(
+            field,
+            format!("{value} exceeds Istio's int32 limit {}", i32::MAX),
+        ));
+    }
+    Ok(i64::from(value))
+}

@@ -1,0 +1,151 @@
+//! `ServiceEntry`: registers a service whose instances run outside Kubernetes (VMs).
+//!
+//! The entry is `MESH_INTERNAL` with `resolution: STATIC` and selects its instances, one
+//! [`WorkloadEntry`](super::workload_entry) each, with `workloadSelector.labels` (`app: <name>`).
+//! A WorkloadSelector only matches WorkloadEntries in the same namespace, so both live in the
+//! service's namespace.
+
+use std::collections::BTreeMap;
+
+use mesh_core::{Protocol, ServiceDefinition};
+use serde_json::{Value, json};
+
+use crate::objects::{self, WORKLOAD_ENTRIES_ANNOTATION};
+
+/// The port name Istio infers the protocol from (`http`, `http2`, `grpc`, `tcp`).
+///
+/// ```
+/// use mesh_core::Protocol;
+/// assert_eq!(mesh_istio::translate::service_entry::port_name(Protocol::Grpc), "grpc");
+/// ```
+pub fn port_name(protocol: Protocol) -> &'static str {
+    protocol.as_str()
+}
+
+/// The `ports[].protocol` value (`HTTP`, `HTTP2`, `GRPC`, `TCP`).
+///
+/// ```
+/// use mesh_core::Protocol;
+/// assert_eq!(mesh_istio::translate::service_entry::istio_protocol(Protocol::Http2), "HTTP2");
+/// ```
+pub fn istio_protocol(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Http => "HTTP",
+        Protocol::Http2 => "HTTP2",
+        Protocol::Grpc => "GRPC",
+        Protocol::Tcp => "TCP",
+    }
+}
+
+/// The labels that tie a service's WorkloadEntries to its ServiceEntry: `app: <name>`.
+///
+/// ```
+/// let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+/// let labels = mesh_istio::translate::service_entry::selector_labels(&def);
+/// assert_eq!(labels["app"], "legacy");
+/// ```
+pub fn selector_labels(def: &ServiceDefinition) -> BTreeMap<String, String> {
+    BTreeMap::from([("app".to_owned(), def.name.to_string())])
+}
+
+/// The WorkloadEntry names registered per version, as recorded on a ServiceEntry; the key `-`
+/// stands for "no version".
+///
+/// ```
+/// use mesh_istio::translate::service_entry::registered_workloads;
+/// let se = serde_json::json!({"metadata": {"annotations": {"mesh.io/workload-entries": "{\"v1\":[\"a\",\"b\"]}"}}});
+/// assert_eq!(registered_workloads(&se)["v1"], vec!["a", "b"]);
+/// assert!(registered_workloads(&serde_json::json!({})).is_empty());
+/// ```
+pub fn registered_workloads(service_entry: &Value) -> BTreeMap<String, Vec<String>> {
+    service_entry["metadata"]["annotations"][WORKLOAD_ENTRIES_ANNOTATION]
+        .as_str()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
+}
+
+/// The key under which [`registered_workloads`] records a definition's entries.
+///
+/// ```
+/// let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+/// assert_eq!(mesh_istio::translate::service_entry::version_key(&def), "-");
+/// ```
+pub fn version_key(def: &ServiceDefinition) -> String {
+    def.version
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), ToString::to_string)
+}
+
+/// The ServiceEntry for `def`, recording `workloads` (version key → WorkloadEntry names).
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use mesh_core::{Endpoint, Port, ServiceDefinition};
+/// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap()
+///     .endpoint(Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap());
+/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new());
+/// assert_eq!(se["spec"]["hosts"][0], "legacy.prod.svc.cluster.local");
+/// assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
+/// assert_eq!(se["spec"]["resolution"], "STATIC");
+/// assert_eq!(se["spec"]["ports"][0]["protocol"], "HTTP");
+/// assert_eq!(se["spec"]["workloadSelector"]["labels"]["app"], "legacy");
+/// ```
+pub fn service_entry(def: &ServiceDefinition, workloads: &BTreeMap<String, Vec<String>>) -> Value {
+    let target = objects::service_entry(&def.id());
+    let spec = json!({
+        "hosts": [def.id().fqdn()],
+        "location": "MESH_INTERNAL",
+        "resolution": "STATIC",
+        "ports": [{
+            "number": def.port.get(),
+            "name": port_name(def.protocol),
+            "protocol": istio_protocol(def.protocol),
+        }],
+        "workloadSelector": { "labels": selector_labels(def) },
+    });
+    let mut se = super::new_object(&target, spec);
+    let mut annotations: BTreeMap<String, String> = def
+        .metadata
+        .iter()
+        .filter(|(k, _)| is_annotation_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !workloads.is_empty() {
+        let recorded = serde_json::to_string(workloads).unwrap_or_default();
+        annotations.insert(WORKLOAD_ENTRIES_ANNOTATION.to_owned(), recorded);
+    }
+    if !annotations.is_empty() {
+        se["metadata"]["annotations"] = json!(annotations);
+    }
+    se
+}
+
+/// True when `key` is a valid Kubernetes annotation key (`[prefix/]name`). Metadata keys that are
+/// not are left out of the ServiceEntry; the planner warns about them.
+///
+/// ```
+/// use mesh_istio::translate::service_entry::is_annotation_key;
+/// assert!(is_annotation_key("team"));
+/// assert!(is_annotation_key("example.com/owner"));
+/// assert!(!is_annotation_key("has space"));
+/// ```
+pub fn is_annotation_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.')
+                .all(|label| mesh_core::names::check_rfc1123_label(label).is_ok())
+    });
+    name_ok && prefix_ok
+}
