@@ -1,0 +1,372 @@
+//! The rollout loop: plan → apply → wait → analyze → promote, hold or roll back.
+
+use std::{sync::Arc, time::SystemTime};
+
+use mesh::{
+    Change, Error, Mesh, Result, RouteRule, ServiceRoutes, StateKey, TimeRange, TrafficSplit, VersionWeight,
+    observe::Verdict,
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    Analysis, Gate, GateContext, GatePoint, MetricsSource, Outcome, RolloutEvent, RolloutReport, RolloutSpec,
+    Stage, Strategy, analyze, state::RolloutState,
+};
+
+/// A rollout of one service, ready to run.
+///
+/// Time comes from tokio's clock, so tests run a long rollout in milliseconds with
+/// `tokio::time::pause()`. Progress is kept on the control plane after every decision: a restarted
+/// runner with the same name resumes, and any other runner is refused with [`Error::Conflict`].
+pub struct Rollout {
+    mesh: Mesh,
+    spec: RolloutSpec,
+    runner: String,
+    metrics: Arc<dyn MetricsSource>,
+    gates: Vec<Arc<dyn Gate>>,
+    events: broadcast::Sender<RolloutEvent>,
+}
+
+impl std::fmt::Debug for Rollout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rollout")
+            .field("spec", &self.spec)
+            .field("runner", &self.runner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rollout {
+    /// A rollout run by `runner` (a stable name: a restarted process must use the same one to resume).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the spec is invalid; nothing is written.
+    pub fn new(mesh: Mesh, spec: RolloutSpec, runner: &str) -> Result<Self> {
+        spec.validate()?;
+        if runner.trim().is_empty() {
+            return Err(Error::invalid("runner", "must not be empty"));
+        }
+        let (events, _) = broadcast::channel(256);
+        let metrics: Arc<dyn MetricsSource> = Arc::new(mesh.clone());
+        Ok(Self {
+            mesh,
+            spec,
+            runner: runner.to_owned(),
+            metrics,
+            gates: Vec::new(),
+            events,
+        })
+    }
+
+    /// Reads metrics from `source` instead of the mesh.
+    #[must_use]
+    pub fn with_metrics(mut self, source: Arc<dyn MetricsSource>) -> Self {
+        self.metrics = source;
+        self
+    }
+
+    /// Adds a gate.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> Self {
+        self.gates.push(gate);
+        self
+    }
+
+    /// The decisions as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
+        self.events.subscribe()
+    }
+
+    /// The change each stage applies, in order, then the promotion: what a render target prints.
+    pub fn planned_changes(&self) -> Vec<Change> {
+        let stages = self.spec.stages();
+        let mut out: Vec<Change> = stages.iter().map(|s| self.stage_change(*s)).collect();
+        if stages.last() != Some(&Stage::Weight(100)) {
+            out.push(self.all_to(true));
+        }
+        out
+    }
+
+    /// The key the rollout's progress is kept under.
+    ///
+    /// # Errors
+    /// Never for a valid spec.
+    pub fn state_key(&self) -> Result<StateKey> {
+        StateKey::new(self.spec.service.clone(), "rollout")
+    }
+
+    /// Runs the rollout to its end: promoted, rolled back or held.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when another runner owns the rollout; [`Error::NotConfigured`] when there is
+    /// no metrics source; backend errors from traffic changes (the rollout can be resumed).
+    pub async fn run(&self) -> Result<RolloutReport> {
+        let key = self.state_key()?;
+        let (mut st, mut version) = self.acquire(&key).await?;
+        let stages = self.spec.stages();
+        while st.stage < stages.len() {
+            let stage = stages[st.stage];
+            if !st.stage_applied {
+                if let Some(reason) = self.gates_closed(GatePoint::PreStage, &st, stage).await {
+                    if let Some(report) = self.hold_or_wait(&key, &mut st, &mut version, reason).await? {
+                        return Ok(report);
+                    }
+                    continue;
+                }
+                self.mesh.execute(self.stage_change(stage)).await?;
+                st.traffic_changes += 1;
+                st.stage_applied = true;
+                let index = st.stage;
+                self.record(&mut st, RolloutEvent::StageApplied { index, stage });
+                version = self.save(&key, &st, &version).await?;
+            }
+            tokio::time::sleep(self.spec.interval).await;
+            let analysis = self.analyze_window().await?;
+            let verdict = analysis.verdict;
+            let index = st.stage;
+            self.record(
+                &mut st,
+                RolloutEvent::Analyzed {
+                    index,
+                    stage,
+                    analysis: Box::new(analysis),
+                },
+            );
+            match verdict {
+                Verdict::Pass => {
+                    st.stage += 1;
+                    st.stage_applied = false;
+                    st.failed_checks = 0;
+                    st.inconclusive = 0;
+                }
+                Verdict::Inconclusive => {
+                    st.inconclusive += 1;
+                    if st.inconclusive >= self.spec.max_inconclusive {
+                        let reason = format!(
+                            "{} inconclusive analyses in a row; traffic left as is",
+                            st.inconclusive
+                        );
+                        return self.finish(&key, st, &version, Outcome::Held, reason).await;
+                    }
+                }
+                Verdict::Fail => {
+                    st.failed_checks += 1;
+                    if st.failed_checks >= self.spec.failure_threshold {
+                        self.mesh.execute(self.all_to(false)).await?;
+                        st.traffic_changes += 1;
+                        let reason = format!("{} failed analyses at stage {}", st.failed_checks, st.stage);
+                        return self.finish(&key, st, &version, Outcome::RolledBack, reason).await;
+                    }
+                }
+            }
+            version = self.save(&key, &st, &version).await?;
+        }
+        loop {
+            let last = stages.last().copied().unwrap_or(Stage::Weight(100));
+            match self.gates_closed(GatePoint::ConfirmPromotion, &st, last).await {
+                None => break,
+                Some(reason) => {
+                    if let Some(report) = self.hold_or_wait(&key, &mut st, &mut version, reason).await? {
+                        return Ok(report);
+                    }
+                }
+            }
+        }
+        if stages.last() != Some(&Stage::Weight(100)) {
+            self.mesh.execute(self.all_to(true)).await?;
+            st.traffic_changes += 1;
+        }
+        self.finish(&key, st, &version, Outcome::Promoted, "every stage passed".into())
+            .await
+    }
+
+    async fn acquire(&self, key: &StateKey) -> Result<(RolloutState, String)> {
+        let fresh = RolloutState::start(&self.runner, self.spec.clone());
+        match self.mesh.read_state(key).await? {
+            None => {
+                let v = self
+                    .mesh
+                    .write_state(key, &to_json(&fresh)?, None)
+                    .await
+                    .map_err(|e| self.taken(key, e))?;
+                Ok((fresh, v))
+            }
+            Some(stored) => {
+                let existing: Option<RolloutState> = serde_json::from_str(&stored.value).ok();
+                match existing {
+                    Some(s) if s.is_running() && s.runner != self.runner => Err(Error::Conflict {
+                        object: key.to_string(),
+                        owner: s.runner,
+                        field: "rollout (another runner is rolling this service out)".into(),
+                    }),
+                    Some(s) if s.is_running() && s.spec == self.spec => {
+                        tracing::info!(stage = s.stage, "resuming rollout");
+                        Ok((s, stored.version))
+                    }
+                    Some(s) if s.is_running() => Err(Error::Conflict {
+                        object: key.to_string(),
+                        owner: s.runner,
+                        field: "rollout (a different rollout of this service is in progress)".into(),
+                    }),
+                    _ => {
+                        let v = self
+                            .mesh
+                            .write_state(key, &to_json(&fresh)?, Some(&stored.version))
+                            .await
+                            .map_err(|e| self.taken(key, e))?;
+                        Ok((fresh, v))
+                    }
+                }
+            }
+        }
+    }
+
+    fn taken(&self, key: &StateKey, e: Error) -> Error {
+        match e {
+            Error::Conflict { .. } => Error::Conflict {
+                object: key.to_string(),
+                owner: "another runner".into(),
+                field: "rollout (claimed at the same time)".into(),
+            },
+            other => other,
+        }
+    }
+
+    async fn save(&self, key: &StateKey, st: &RolloutState, version: &str) -> Result<String> {
+        self.mesh.write_state(key, &to_json(st)?, Some(version)).await
+    }
+
+    async fn finish(
+        &self,
+        key: &StateKey,
+        mut st: RolloutState,
+        version: &str,
+        outcome: Outcome,
+        reason: String,
+    ) -> Result<RolloutReport> {
+        st.outcome = Some(outcome);
+        self.record(&mut st, RolloutEvent::Finished { outcome, reason });
+        self.save(key, &st, version).await?;
+        Ok(RolloutReport {
+            outcome,
+            events: st.events,
+            traffic_changes: st.traffic_changes,
+        })
+    }
+
+    /// Counts a closed gate as an inconclusive round: waits one interval, or holds for good once
+    /// `max_inconclusive` is reached.
+    async fn hold_or_wait(
+        &self,
+        key: &StateKey,
+        st: &mut RolloutState,
+        version: &mut String,
+        reason: String,
+    ) -> Result<Option<RolloutReport>> {
+        st.inconclusive += 1;
+        if st.inconclusive >= self.spec.max_inconclusive {
+            let report = self
+                .finish(key, st.clone(), version, Outcome::Held, reason)
+                .await?;
+            return Ok(Some(report));
+        }
+        *version = self.save(key, st, version).await?;
+        tokio::time::sleep(self.spec.interval).await;
+        Ok(None)
+    }
+
+    async fn gates_closed(&self, point: GatePoint, st: &RolloutState, stage: Stage) -> Option<String> {
+        let cx = GateContext {
+            point,
+            spec: &self.spec,
+            index: st.stage,
+            stage,
+        };
+        for gate in &self.gates {
+            if let Err(reason) = gate.check(&cx).await {
+                let _ = self.events.send(RolloutEvent::GateClosed {
+                    index: st.stage,
+                    gate: gate.name(),
+                    reason: reason.clone(),
+                });
+                return Some(reason);
+            }
+        }
+        None
+    }
+
+    async fn analyze_window(&self) -> Result<Analysis> {
+        let range = TimeRange::ending_at(SystemTime::now(), self.spec.interval)?;
+        match self.metrics.metrics(&self.spec.service, range).await {
+            Ok(m) => Ok(analyze(&self.spec, &m)),
+            Err(e @ Error::NotConfigured { .. }) => Err(e),
+            Err(e) => Ok(Analysis {
+                verdict: Verdict::Inconclusive,
+                requests: (0.0, 0.0),
+                judgement: None,
+                slo: None,
+                reasons: vec![format!("metrics unavailable: {e}")],
+            }),
+        }
+    }
+
+    fn record(&self, st: &mut RolloutState, event: RolloutEvent) {
+        tracing::info!(?event, "rollout decision");
+        let _ = self.events.send(event.clone());
+        st.events.push(event);
+    }
+
+    fn stage_change(&self, stage: Stage) -> Change {
+        match (stage, &self.spec.strategy) {
+            (Stage::Match, Strategy::AbTest { matches, .. }) => Change::CreateVirtualService(ServiceRoutes {
+                service: self.spec.service.clone(),
+                rules: vec![
+                    RouteRule {
+                        matches: matches.clone(),
+                        ..RouteRule::to(TrafficSplit::all_to(self.spec.canary.clone()))
+                    },
+                    RouteRule::to(TrafficSplit::all_to(self.spec.stable.clone())),
+                ],
+            }),
+            (Stage::Weight(100), _) => self.all_to(true),
+            (Stage::Weight(w), _) => self.weighted(w),
+            (Stage::Match, _) => self.weighted(0),
+        }
+    }
+
+    fn weighted(&self, canary_weight: u8) -> Change {
+        let weights = vec![
+            VersionWeight {
+                version: self.spec.stable.clone(),
+                weight: 100 - canary_weight,
+            },
+            VersionWeight {
+                version: self.spec.canary.clone(),
+                weight: canary_weight,
+            },
+        ];
+        // Both versions are distinct and the weights sum to 100, so the split is valid.
+        let split =
+            TrafficSplit::new(weights).unwrap_or_else(|_| TrafficSplit::all_to(self.spec.stable.clone()));
+        Change::SetTrafficWeight {
+            service: self.spec.service.clone(),
+            split,
+        }
+    }
+
+    fn all_to(&self, canary: bool) -> Change {
+        let version = if canary {
+            &self.spec.canary
+        } else {
+            &self.spec.stable
+        };
+        Change::SetTrafficWeight {
+            service: self.spec.service.clone(),
+            split: TrafficSplit::all_to(version.clone()),
+        }
+    }
+}
+
+fn to_json(st: &RolloutState) -> Result<String> {
+    serde_json::to_string(st).map_err(|e| Error::invalid("rollout state", e.to_string()))
+}

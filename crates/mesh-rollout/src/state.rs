@@ -1,0 +1,51 @@
+//! The rollout's progress, kept on the control plane so that a restarted runner resumes and a
+//! second runner is refused.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Outcome, RolloutEvent, RolloutSpec};
+
+/// The persisted record (JSON in an annotation or a Consul KV entry).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutState {
+    /// Who runs the rollout; only this runner may resume it.
+    pub runner: String,
+    /// The spec being run.
+    pub spec: RolloutSpec,
+    /// The stage being worked on.
+    pub stage: usize,
+    /// True once the current stage's traffic change has landed.
+    pub stage_applied: bool,
+    /// Failed analyses at the current stage.
+    pub failed_checks: u32,
+    /// Inconclusive analyses in a row.
+    pub inconclusive: u32,
+    /// `None` while running.
+    pub outcome: Option<Outcome>,
+    /// Every decision so far.
+    pub events: Vec<RolloutEvent>,
+    /// Traffic changes so far.
+    pub traffic_changes: usize,
+}
+
+impl RolloutState {
+    /// A fresh record.
+    pub fn start(runner: &str, spec: RolloutSpec) -> Self {
+        Self {
+            runner: runner.to_owned(),
+            spec,
+            stage: 0,
+            stage_applied: false,
+            failed_checks: 0,
+            inconclusive: 0,
+            outcome: None,
+            events: Vec::new(),
+            traffic_changes: 0,
+        }
+    }
+
+    /// True while the rollout has not ended.
+    pub fn is_running(&self) -> bool {
+        self.outcome.is_none()
+    }
+}

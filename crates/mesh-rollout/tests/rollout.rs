@@ -1,0 +1,264 @@
+//! The rollout engine end to end against the in-memory mesh, with tokio's clock paused: a 30-stage
+//! rollout runs in milliseconds.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use mesh::{
+    BoxFuture, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSample,
+    testing::FakeMesh,
+};
+use mesh_rollout::{MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec, Strategy};
+
+/// Metrics scripted per analysis call: `(canary requests, canary errors, stable requests, stable errors)`.
+struct Scripted {
+    calls: AtomicUsize,
+    script: Box<dyn Fn(usize) -> Option<(f64, f64, f64, f64)> + Send + Sync>,
+}
+
+impl Scripted {
+    fn new(script: impl Fn(usize) -> Option<(f64, f64, f64, f64)> + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            calls: AtomicUsize::new(0),
+            script: Box::new(script),
+        })
+    }
+}
+
+impl MetricsSource for Scripted {
+    fn metrics<'a>(
+        &'a self,
+        service: &'a ServiceId,
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            // `None` stands for a runner that never gets an answer (it is killed while waiting).
+            let Some((cr, ce, sr, se)) = (self.script)(call) else {
+                return std::future::pending().await;
+            };
+            let sample = |requests, errors| TrafficSample {
+                requests,
+                errors,
+                ..Default::default()
+            };
+            Ok(ServiceMetrics {
+                service: service.clone(),
+                range,
+                overall: sample(cr + sr, ce + se),
+                by_version: [
+                    ("v1".parse().unwrap(), sample(sr, se)),
+                    ("v2".parse().unwrap(), sample(cr, ce)),
+                ]
+                .into(),
+            })
+        })
+    }
+}
+
+fn spec(strategy: Strategy) -> RolloutSpec {
+    RolloutSpec {
+        interval: Duration::from_secs(60),
+        ..RolloutSpec::new("prod/api", "v1", "v2", strategy).unwrap()
+    }
+}
+
+fn routes(fake: &FakeMesh) -> serde_json::Value {
+    let (_, body) = fake
+        .objects()
+        .into_iter()
+        .find(|(r, _)| r.kind == "Routes")
+        .expect("routes written");
+    body["split"].clone()
+}
+
+fn healthy(_: usize) -> Option<(f64, f64, f64, f64)> {
+    Some((1000.0, 1.0, 9000.0, 9.0))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healthy_30_stage_canary_is_promoted_with_one_write_per_stage() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let strategy = Strategy::step_weight(3, 90).unwrap();
+    let Strategy::Canary { steps } = &strategy else {
+        unreachable!()
+    };
+    assert_eq!(steps.len(), 30);
+    let start = tokio::time::Instant::now();
+    let report = Rollout::new(mesh, spec(strategy), "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    // 30 stages and the promotion: one traffic change each.
+    assert_eq!(report.traffic_changes, 31);
+    // Every stage ran for one interval of (paused, virtual) time.
+    assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(60 * 30));
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+    // One plan per stage: the subsets write lands once, then one routes write per change.
+    let route_writes = fake
+        .write_log()
+        .iter()
+        .filter(|(_, r)| r.kind == "Routes")
+        .count();
+    assert_eq!(route_writes, 31);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_spike_at_stage_3_rolls_back_to_stable_with_the_numbers() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Consul));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let script = Scripted::new(|call| {
+        Some(if call < 2 {
+            (1000.0, 1.0, 9000.0, 9.0)
+        } else {
+            (1000.0, 120.0, 9000.0, 9.0)
+        })
+    });
+    let rollout = Rollout::new(mesh, spec(Strategy::steps(&[5, 10, 25, 50]).unwrap()), "ci")
+        .unwrap()
+        .with_metrics(script);
+    let report = rollout.run().await.unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack);
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 100}])
+    );
+    let failed = report
+        .events
+        .iter()
+        .find_map(|e| match e {
+            RolloutEvent::Analyzed {
+                index: 2, analysis, ..
+            } => Some(analysis.clone()),
+            _ => None,
+        })
+        .expect("stage 3 analyzed");
+    let j = failed.judgement.expect("compared with stable");
+    assert_eq!(
+        (j.error_rate.canary, j.error_rate.baseline),
+        ((1000, 120), (9000, 9))
+    );
+    assert!(j.error_rate.p_value.unwrap() < 0.05);
+}
+
+#[tokio::test(start_paused = true)]
+async fn low_traffic_holds_and_never_rolls_back() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Linkerd));
+    let mesh = Mesh::from_dyn(fake.clone());
+    // 12 canary requests per window, all failing: too few to judge.
+    let script = Scripted::new(|_| Some((12.0, 12.0, 100.0, 0.0)));
+    let report = Rollout::new(mesh, spec(Strategy::steps(&[10, 50]).unwrap()), "ci")
+        .unwrap()
+        .with_metrics(script)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Held);
+    assert_eq!(report.traffic_changes, 1, "no rollback write");
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 90}, {"version": "v2", "weight": 10}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_runner_resumes_and_a_second_runner_is_refused() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    // The first runner passes two analyses, then hangs in the third until it is killed.
+    let first = Rollout::new(
+        Mesh::from_dyn(fake.clone()),
+        spec(Strategy::steps(&[10, 20, 40, 80]).unwrap()),
+        "runner-a",
+    )
+    .unwrap()
+    .with_metrics(Scripted::new(|call| {
+        (call < 2).then_some((1000.0, 1.0, 9000.0, 9.0))
+    }));
+    let task = tokio::spawn(async move { first.run().await });
+    tokio::time::sleep(Duration::from_secs(60 * 3 + 1)).await;
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 60}, {"version": "v2", "weight": 40}])
+    );
+
+    // Another runner is refused, by name.
+    let intruder = Rollout::new(
+        Mesh::from_dyn(fake.clone()),
+        spec(Strategy::steps(&[10, 20, 40, 80]).unwrap()),
+        "runner-b",
+    )
+    .unwrap();
+    match intruder.with_metrics(Scripted::new(healthy)).run().await {
+        Err(Error::Conflict { owner, .. }) => assert_eq!(owner, "runner-a"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+
+    // The same runner, restarted, resumes at stage 3 without re-applying the first two.
+    let writes_before = fake.write_log().len();
+    let resumed = Rollout::new(
+        Mesh::from_dyn(fake.clone()),
+        spec(Strategy::steps(&[10, 20, 40, 80]).unwrap()),
+        "runner-a",
+    )
+    .unwrap()
+    .with_metrics(Scripted::new(healthy))
+    .run()
+    .await
+    .unwrap();
+    assert_eq!(resumed.outcome, Outcome::Promoted);
+    assert_eq!(
+        resumed.traffic_changes, 5,
+        "3 stages before the kill, 1 after, 1 promotion"
+    );
+    let applied: Vec<usize> = resumed
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RolloutEvent::StageApplied { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        vec![0, 1, 2, 3],
+        "each stage applied exactly once across both runs"
+    );
+    assert_eq!(fake.write_log().len() - writes_before, 2);
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_specs_write_nothing() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let bad = RolloutSpec {
+        failure_threshold: 0,
+        ..spec(Strategy::steps(&[10]).unwrap())
+    };
+    assert!(matches!(
+        Rollout::new(Mesh::from_dyn(fake.clone()), bad, "ci"),
+        Err(Error::InvalidInput { .. })
+    ));
+    let same = RolloutSpec::new("prod/api", "v1", "v1", Strategy::BlueGreen).unwrap();
+    assert!(matches!(
+        Rollout::new(Mesh::from_dyn(fake.clone()), same, "ci"),
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(fake.write_log().is_empty());
+}
