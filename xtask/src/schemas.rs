@@ -27,8 +27,14 @@ const SRC_DIR: &str = "../shared/upstream/crds";
 
 /// Files whose CRDs are one of several bundles of the same kind, and the bundle name each gets.
 const BUNDLES: &[(&str, &str)] = &[
-    ("gateway-api-v1.1.1-standard-httproutes.yaml", "gateway-api-v1.1.1"),
-    ("gateway-api-v1.6.1-standard-httproutes.yaml", "gateway-api-v1.6.1"),
+    (
+        "gateway-api-v1.1.1-standard-httproutes.yaml",
+        "gateway-api-v1.1.1",
+    ),
+    (
+        "gateway-api-v1.6.1-standard-httproutes.yaml",
+        "gateway-api-v1.6.1",
+    ),
     (
         "linkerd-bundled-gateway-api-v1.1.1-experimental-httproutes.yaml",
         "linkerd-gateway-api-v1.1.1-experimental",
@@ -93,7 +99,10 @@ fn generate(src: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
     let mut copies = Vec::new();
     for path in &inputs {
-        let source = path.file_name().and_then(|n| n.to_str()).context("non-UTF-8 file name")?;
+        let source = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .context("non-UTF-8 file name")?;
         let text = fs::read_to_string(path).with_context(|| format!("reading {source}"))?;
         let docs: Vec<Value> =
             serde_saphyr::from_multiple(&text).with_context(|| format!("parsing {source}"))?;
@@ -205,7 +214,10 @@ fn read_provenance(readme: &Path) -> anyhow::Result<BTreeMap<String, [String; 3]
         let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
         if let [file, repo, path, version, ..] = cells.as_slice() {
             let unquote = |s: &str| s.trim_matches('`').to_owned();
-            rows.insert(unquote(file), [repo.to_string(), path.to_string(), version.to_string()]);
+            rows.insert(
+                unquote(file),
+                [repo.to_string(), path.to_string(), version.to_string()],
+            );
         }
     }
     Ok(rows)

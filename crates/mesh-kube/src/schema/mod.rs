@@ -1,0 +1,336 @@
+//! Offline validation of Kubernetes objects against the pinned upstream CRD schemas.
+//!
+//! The schemas are copies of `../shared/upstream/crds/` made by `cargo xtask schemas` (descriptions
+//! stripped; sources in `schemas/SOURCES.md`) and compiled into the crate. An object is checked in
+//! two passes, as the API server does:
+//! 1. **structural**: types, required fields, enums, patterns, bounds, `oneOf`, int-or-string,
+//!    nullable, unknown fields (closed objects unless `x-kubernetes-preserve-unknown-fields`), and
+//!    `x-kubernetes-list-type: set` uniqueness, by [`jsonschema`] after the translation in
+//!    `structural.rs`;
+//! 2. **CEL**: the `x-kubernetes-validations` rules, by [`kube_cel`], once the object is
+//!    structurally valid (with schema defaults applied first, as the API server does). Rules it
+//!    cannot compile are listed by [`SchemaSet::unevaluated_rules`] and skipped.
+//!
+//! ```
+//! use mesh_kube::schema::SchemaSet;
+//! use serde_json::json;
+//! let schemas = SchemaSet::bundled();
+//! let vs = json!({
+//!     "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+//!     "metadata": { "name": "reviews", "namespace": "prod" },
+//!     "spec": { "hosts": ["reviews.prod.svc.cluster.local"],
+//!               "http": [{ "timeout": "500us",
+//!                          "route": [{ "destination": { "host": "reviews.prod.svc.cluster.local" } }] }] }
+//! });
+//! let violations = schemas.validate(&vs).unwrap_err();
+//! assert_eq!(violations[0].path, "spec.http[0].timeout");
+//! assert!(violations[0].rule.is_some()); // a CEL rule caught it
+//! ```
+
+mod bundled;
+mod cel;
+mod structural;
+mod violation;
+
+use std::{collections::BTreeMap, sync::OnceLock};
+
+use serde_json::Value;
+
+pub use self::violation::Violation;
+use self::{cel::CelRules, violation::pointer_to_path};
+
+/// The Gateway API bundle used when a caller does not choose one.
+pub const DEFAULT_GATEWAY_API_BUNDLE: &str = "gateway-api-v1.6.1";
+
+/// What the schema set knows about one served version of a CRD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdVersion {
+    /// `networking.istio.io/v1`.
+    pub api_version: String,
+    /// The API group (`networking.istio.io`).
+    pub group: String,
+    /// The version (`v1`).
+    pub version: String,
+    /// `VirtualService`.
+    pub kind: String,
+    /// The resource name in URLs (`virtualservices`).
+    pub plural: String,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// Whether the CRD serves this version.
+    pub served: bool,
+    /// Whether this is the storage version.
+    pub storage: bool,
+    /// Whether the CRD marks this version deprecated.
+    pub deprecated: bool,
+    /// The bundle it came from, for kinds shipped in several (the Gateway API HTTPRoute).
+    pub bundle: Option<&'static str>,
+}
+
+impl CrdVersion {
+    /// The CRD's name, `<plural>.<group>` (`virtualservices.networking.istio.io`).
+    pub fn crd_name(&self) -> String {
+        format!("{}.{}", self.plural, self.group)
+    }
+}
+
+/// A CEL rule the validator cannot evaluate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnevaluatedRule {
+    /// `apiVersion` and kind (`networking.istio.io/v1 VirtualService`), plus the bundle if any.
+    pub schema: String,
+    /// The rule, or what failed to compile.
+    pub rule: String,
+    /// Why it cannot be evaluated.
+    pub reason: String,
+}
+
+/// The pinned schemas of every CRD the backends write, compiled lazily.
+pub struct SchemaSet {
+    entries: Vec<Entry>,
+    /// `(apiVersion, kind)` → indexes into `entries`.
+    index: BTreeMap<(String, String), Vec<usize>>,
+}
+
+struct Entry {
+    info: CrdVersion,
+    open_api: Value,
+    structural: OnceLock<Result<jsonschema::Validator, String>>,
+    cel: OnceLock<CelRules>,
+}
+
+impl std::fmt::Debug for SchemaSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchemaSet")
+            .field("schemas", &self.entries.len())
+            .finish()
+    }
+}
+
+impl SchemaSet {
+    /// The schemas compiled into this crate, parsed once per process.
+    ///
+    /// ```
+    /// let set = mesh_kube::schema::SchemaSet::bundled();
+    /// let dr = set.lookup("networking.istio.io/v1", "DestinationRule", None).unwrap();
+    /// assert_eq!(dr.plural, "destinationrules");
+    /// assert!(dr.namespaced && dr.storage);
+    /// ```
+    pub fn bundled() -> &'static SchemaSet {
+        static SET: OnceLock<SchemaSet> = OnceLock::new();
+        SET.get_or_init(|| {
+            let crds = bundled::FILES.iter().map(|(file, bundle, json)| {
+                let crd = serde_json::from_str(json)
+                    .unwrap_or_else(|e| panic!("bundled schema {file} is not JSON: {e}"));
+                (crd, *bundle)
+            });
+            SchemaSet::from_crds(crds)
+        })
+    }
+
+    /// A schema set built from CRD documents (`apiextensions.k8s.io/v1`), each with an optional
+    /// bundle name. Documents that are not CRDs are ignored.
+    pub fn from_crds(crds: impl IntoIterator<Item = (Value, Option<&'static str>)>) -> Self {
+        let mut entries = Vec::new();
+        for (crd, bundle) in crds {
+            let spec = &crd["spec"];
+            let (Some(group), Some(kind), Some(plural)) = (
+                spec["group"].as_str(),
+                spec["names"]["kind"].as_str(),
+                spec["names"]["plural"].as_str(),
+            ) else {
+                continue;
+            };
+            let namespaced = spec["scope"].as_str() != Some("Cluster");
+            for v in spec["versions"].as_array().into_iter().flatten() {
+                let Some(version) = v["name"].as_str() else {
+                    continue;
+                };
+                let open_api = v["schema"]["openAPIV3Schema"].clone();
+                entries.push(Entry {
+                    info: CrdVersion {
+                        api_version: format!("{group}/{version}"),
+                        group: group.to_owned(),
+                        version: version.to_owned(),
+                        kind: kind.to_owned(),
+                        plural: plural.to_owned(),
+                        namespaced,
+                        served: v["served"].as_bool().unwrap_or(false),
+                        storage: v["storage"].as_bool().unwrap_or(false),
+                        deprecated: v["deprecated"].as_bool().unwrap_or(false),
+                        bundle,
+                    },
+                    open_api,
+                    structural: OnceLock::new(),
+                    cel: OnceLock::new(),
+                });
+            }
+        }
+        let mut index: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            index
+                .entry((e.info.api_version.clone(), e.info.kind.clone()))
+                .or_default()
+                .push(i);
+        }
+        Self { entries, index }
+    }
+
+    /// Every versioned schema in the set.
+    pub fn versions(&self) -> impl Iterator<Item = &CrdVersion> {
+        self.entries.iter().map(|e| &e.info)
+    }
+
+    /// The bundle names, for kinds shipped in several bundles.
+    ///
+    /// ```
+    /// let bundles = mesh_kube::schema::SchemaSet::bundled().bundles();
+    /// assert!(bundles.contains(&"gateway-api-v1.1.1") && bundles.contains(&"gateway-api-v1.6.1"));
+    /// ```
+    pub fn bundles(&self) -> Vec<&'static str> {
+        let mut b: Vec<_> = self.entries.iter().filter_map(|e| e.info.bundle).collect();
+        b.sort_unstable();
+        b.dedup();
+        b
+    }
+
+    /// The schema of `apiVersion`/`kind`, from `bundle` when that kind ships in several bundles.
+    ///
+    /// Without a bundle, the unbundled schema wins, then [`DEFAULT_GATEWAY_API_BUNDLE`]. A bundle
+    /// that does not carry the kind is ignored, so callers can pass their bundle for every object.
+    pub fn lookup(&self, api_version: &str, kind: &str, bundle: Option<&str>) -> Option<&CrdVersion> {
+        self.entry(api_version, kind, bundle).map(|e| &e.info)
+    }
+
+    /// Validates `obj` against the schema of its `apiVersion` and `kind`.
+    ///
+    /// # Errors
+    /// Every violation found: structural ones first; CEL rules run only on structurally valid
+    /// objects. An object without a string `apiVersion`/`kind`, or of a kind the set does not know,
+    /// gives one violation saying so.
+    pub fn validate(&self, obj: &Value) -> Result<(), Vec<Violation>> {
+        self.validate_with_bundle(obj, None)
+    }
+
+    /// Like [`validate`](Self::validate), choosing the bundle for kinds shipped in several, such as
+    /// `gateway-api-v1.1.1` for clusters with Gateway API 1.1.1.
+    ///
+    /// ```
+    /// use mesh_kube::schema::SchemaSet;
+    /// let route = serde_json::json!({
+    ///     "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+    ///     "metadata": { "name": "r", "namespace": "prod" },
+    ///     "spec": { "rules": [{ "timeouts": { "request": "10s" } }] }
+    /// });
+    /// let set = SchemaSet::bundled();
+    /// assert!(set.validate_with_bundle(&route, Some("gateway-api-v1.6.1")).is_ok());
+    /// // standard 1.1.1 has no rules[].timeouts
+    /// let err = set.validate_with_bundle(&route, Some("gateway-api-v1.1.1")).unwrap_err();
+    /// assert_eq!(err[0].path, "spec.rules[0]");
+    /// ```
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub fn validate_with_bundle(&self, obj: &Value, bundle: Option<&str>) -> Result<(), Vec<Violation>> {
+        let (Some(api_version), Some(kind)) = (obj["apiVersion"].as_str(), obj["kind"].as_str()) else {
+            return Err(vec![Violation::new(
+                "",
+                "the object has no string apiVersion and kind",
+            )]);
+        };
+        let Some(entry) = self.entry(api_version, kind, bundle) else {
+            return Err(vec![Violation::new(
+                "kind",
+                format!("no pinned schema for {api_version} {kind}"),
+            )]);
+        };
+        let structural = match entry.structural() {
+            Ok(v) => v,
+            Err(e) => return Err(vec![Violation::new("", format!("schema does not compile: {e}"))]),
+        };
+        let mut violations: Vec<Violation> = structural.iter_errors(obj).map(|e| describe(&e)).collect();
+        if violations.is_empty() {
+            violations = entry.cel().validate(obj, &entry.info);
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(violations)
+        }
+    }
+
+    /// Every CEL rule in the set that cannot be compiled, and so is not evaluated.
+    ///
+    /// Compiles every schema's rules on first call.
+    ///
+    /// ```
+    /// // kube-cel compiles every rule of the pinned Istio, Linkerd and Gateway API CRDs.
+    /// assert!(mesh_kube::schema::SchemaSet::bundled().unevaluated_rules().is_empty());
+    /// ```
+    pub fn unevaluated_rules(&self) -> Vec<UnevaluatedRule> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let schema = match e.info.bundle {
+                Some(b) => format!("{} {} ({b})", e.info.api_version, e.info.kind),
+                None => format!("{} {}", e.info.api_version, e.info.kind),
+            };
+            for (rule, reason) in e.cel().unevaluated() {
+                out.push(UnevaluatedRule {
+                    schema: schema.clone(),
+                    rule,
+                    reason,
+                });
+            }
+        }
+        out
+    }
+
+    /// How many CEL rules the set holds, compiled or not.
+    pub fn cel_rule_count(&self) -> usize {
+        self.entries.iter().map(|e| e.cel().rule_count()).sum()
+    }
+
+    fn entry(&self, api_version: &str, kind: &str, bundle: Option<&str>) -> Option<&Entry> {
+        let candidates = self.index.get(&(api_version.to_owned(), kind.to_owned()))?;
+        let pick = |want: Option<&str>| {
+            candidates
+                .iter()
+                .map(|&i| &self.entries[i])
+                .find(|e| e.info.bundle == want)
+        };
+        bundle
+            .and_then(|b| pick(Some(b)))
+            .or_else(|| pick(None))
+            .or_else(|| pick(Some(DEFAULT_GATEWAY_API_BUNDLE)))
+            .or_else(|| candidates.first().map(|&i| &self.entries[i]))
+    }
+}
+
+impl Entry {
+    fn structural(&self) -> Result<&jsonschema::Validator, &str> {
+        self.structural
+            .get_or_init(|| {
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft4)
+                    // Kubernetes formats (int32, byte, Go durations) are not JSON Schema's.
+                    .should_validate_formats(false)
+                    .build(&structural::to_json_schema(&self.open_api))
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    fn cel(&self) -> &CelRules {
+        self.cel.get_or_init(|| CelRules::compile(&self.open_api))
+    }
+}
+
+/// A jsonschema error as a violation; whole objects and lists are not printed back.
+fn describe(e: &jsonschema::ValidationError<'_>) -> Violation {
+    let message = match e.instance().as_ref() {
+        Value::Object(_) | Value::Array(_) => e.masked_with("the value").to_string(),
+        _ => e.to_string(),
+    };
+    Violation::new(pointer_to_path(e.instance_path().as_str()), message)
+}
