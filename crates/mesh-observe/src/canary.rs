@@ -1,0 +1,414 @@
+//! Canary judgement: the canary compared with a baseline running at the same time.
+//!
+//! Rules, in order:
+//! 1. **Enough traffic first.** If either window has fewer than
+//!    [`JudgeSettings::min_requests`] requests (default 50, Kayenta's advice of at least 50 data
+//!    points), or a count is not a number, the verdict is [`Verdict::Inconclusive`] and no test is
+//!    run. Too little traffic is never a failure.
+//! 2. **Error rate**: a one-sided test of "the canary fails more often". Fisher's exact test when
+//!    any expected cell of the 2x2 table is below 5, the pooled two-proportion z-test otherwise.
+//!    It fails when `p < alpha` **and** the canary's rate exceeds the baseline's by more than
+//!    [`JudgeSettings::max_error_rate_increase`].
+//! 3. **Latency** (only when latency observations are given for either side): a one-sided
+//!    Mann-Whitney U test of "the canary is slower", on at least
+//!    [`JudgeSettings::min_latency_samples`] observations per side (otherwise inconclusive). It
+//!    fails when `p < alpha` **and** the canary's median exceeds the baseline's by more than
+//!    [`JudgeSettings::max_latency_increase`] (relative).
+//! 4. Any failed check fails the canary; otherwise any inconclusive check makes it inconclusive;
+//!    otherwise it passes.
+//!
+//! Errors are counted as in [`crate::sli`]: 5xx and no response, 4xx only if asked.
+
+use mesh_core::TrafficSample;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    SliSettings,
+    sli::quantiles_in_place,
+    stats::{ProportionTest, fisher_exact_greater, mann_whitney_greater, two_proportion_z},
+};
+
+/// Thresholds of the judgement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct JudgeSettings {
+    /// Fewest requests per window, each side; default 50.
+    pub min_requests: f64,
+    /// Significance level of each one-sided test; default 0.05.
+    pub alpha: f64,
+    /// Largest tolerated absolute error-rate increase (0.001 = 0.1 percentage point); default 0.001.
+    pub max_error_rate_increase: f64,
+    /// Fewest latency observations per side; default 50.
+    pub min_latency_samples: usize,
+    /// Largest tolerated relative median-latency increase (0.1 = 10 %); default 0.1.
+    pub max_latency_increase: f64,
+    /// What counts as an error.
+    pub sli: SliSettings,
+}
+
+impl Default for JudgeSettings {
+    fn default() -> Self {
+        Self {
+            min_requests: 50.0,
+            alpha: 0.05,
+            max_error_rate_increase: 0.001,
+            min_latency_samples: 50,
+            max_latency_increase: 0.1,
+            sli: SliSettings::default(),
+        }
+    }
+}
+
+/// One side of the comparison.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CanaryInput<'a> {
+    /// Request and error counts of the window.
+    pub traffic: &'a TrafficSample,
+    /// Latency observations in ms (per request, or per scrape interval); may be empty.
+    pub latency_ms: &'a [f64],
+}
+
+/// A verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The canary is not measurably worse.
+    Pass,
+    /// The canary is significantly and materially worse.
+    Fail,
+    /// Not enough data to say.
+    Inconclusive,
+}
+
+/// The error-rate check and its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ErrorRateCheck {
+    /// Baseline requests and errors (rounded to whole requests for the test).
+    pub baseline: (u64, u64),
+    /// Canary requests and errors.
+    pub canary: (u64, u64),
+    /// Baseline error rate.
+    pub baseline_rate: Option<f64>,
+    /// Canary error rate.
+    pub canary_rate: Option<f64>,
+    /// The test used; `None` when no test ran.
+    pub test: Option<ProportionTest>,
+    /// Its statistic.
+    pub statistic: Option<f64>,
+    /// Its one-sided p-value.
+    pub p_value: Option<f64>,
+    /// The check's verdict.
+    pub verdict: Verdict,
+}
+
+/// The latency check and its numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LatencyCheck {
+    /// Usable (non-NaN) observations, baseline and canary.
+    pub samples: (usize, usize),
+    /// Median latency of each side, ms.
+    pub medians: (Option<f64>, Option<f64>),
+    /// Mann-Whitney U of the canary.
+    pub u: Option<f64>,
+    /// Its z.
+    pub z: Option<f64>,
+    /// Its one-sided p-value.
+    pub p_value: Option<f64>,
+    /// The check's verdict.
+    pub verdict: Verdict,
+}
+
+/// The judgement with every number behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    /// The overall verdict.
+    pub verdict: Verdict,
+    /// The error-rate check.
+    pub error_rate: ErrorRateCheck,
+    /// The latency check, when latency observations were given.
+    pub latency: Option<LatencyCheck>,
+    /// Why the verdict is what it is, in plain words.
+    pub reasons: Vec<String>,
+}
+
+/// Judges a canary against a baseline.
+///
+/// ```
+/// use mesh_core::TrafficSample;
+/// use mesh_observe::{judge_canary, CanaryInput, JudgeSettings, Verdict};
+/// let s = JudgeSettings::default();
+/// let base = TrafficSample { requests: 5000.0, errors: 5.0, ..Default::default() };
+/// let bad = TrafficSample { requests: 5000.0, errors: 60.0, ..Default::default() };
+/// let ok = TrafficSample { requests: 5000.0, errors: 6.0, ..Default::default() };
+/// let input = |t| CanaryInput { traffic: t, latency_ms: &[] };
+/// assert_eq!(judge_canary(input(&base), input(&bad), &s).verdict, Verdict::Fail);
+/// assert_eq!(judge_canary(input(&base), input(&ok), &s).verdict, Verdict::Pass);
+/// // 20 requests, all failed: not enough traffic to judge, so never Fail
+/// let tiny = TrafficSample { requests: 20.0, errors: 20.0, ..Default::default() };
+/// let j = judge_canary(input(&base), input(&tiny), &s);
+/// assert_eq!(j.verdict, Verdict::Inconclusive);
+/// assert!(j.reasons[0].contains("20"));
+/// ```
+#[must_use]
+pub fn judge_canary(
+    baseline: CanaryInput<'_>,
+    canary: CanaryInput<'_>,
+    settings: &JudgeSettings,
+) -> Judgement {
+    let mut reasons = Vec::new();
+    let counts = |t: &TrafficSample| {
+        let sli = crate::calculate_sli(t, settings.sli);
+        let usable = sli.error_rate.is_some();
+        (usable, whole(sli.requests), whole(sli.errors), sli.error_rate)
+    };
+    let (b_ok, b_n, b_e, b_rate) = counts(baseline.traffic);
+    let (c_ok, c_n, c_e, c_rate) = counts(canary.traffic);
+    let mut error_rate = ErrorRateCheck {
+        baseline: (b_n, b_e),
+        canary: (c_n, c_e),
+        baseline_rate: b_rate,
+        canary_rate: c_rate,
+        test: None,
+        statistic: None,
+        p_value: None,
+        verdict: Verdict::Inconclusive,
+    };
+    let enough = |ok: bool, t: &TrafficSample| ok && t.requests >= settings.min_requests;
+    let enough_traffic = enough(b_ok, baseline.traffic) && enough(c_ok, canary.traffic);
+    if enough_traffic {
+        judge_errors(&mut error_rate, settings, &mut reasons);
+    } else {
+        reasons.push(format!(
+            "not enough traffic: baseline {} and canary {} requests, {} needed in each window",
+            baseline.traffic.requests, canary.traffic.requests, settings.min_requests
+        ));
+    }
+    let latency = (!baseline.latency_ms.is_empty() || !canary.latency_ms.is_empty()).then(|| {
+        judge_latency(
+            baseline.latency_ms,
+            canary.latency_ms,
+            enough_traffic,
+            settings,
+            &mut reasons,
+        )
+    });
+    let checks = std::iter::once(error_rate.verdict).chain(latency.map(|l| l.verdict));
+    let verdict = if !enough_traffic {
+        Verdict::Inconclusive
+    } else {
+        checks.fold(Verdict::Pass, |acc, v| match (acc, v) {
+            (Verdict::Fail, _) | (_, Verdict::Fail) => Verdict::Fail,
+            (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Verdict::Inconclusive,
+            _ => Verdict::Pass,
+        })
+    };
+    Judgement {
+        verdict,
+        error_rate,
+        latency,
+        reasons,
+    }
+}
+
+fn judge_errors(check: &mut ErrorRateCheck, settings: &JudgeSettings, reasons: &mut Vec<String>) {
+    let ((b_n, b_e), (c_n, c_e)) = (check.baseline, check.canary);
+    let total = (b_n + c_n) as f64;
+    let errors = (b_e + c_e) as f64;
+    let min_expected = [b_n as f64, c_n as f64]
+        .into_iter()
+        .flat_map(|n| [n * errors / total, n * (total - errors) / total])
+        .fold(f64::INFINITY, f64::min);
+    let (test, result) = if min_expected < 5.0 {
+        (
+            ProportionTest::FisherExact,
+            fisher_exact_greater(b_e, b_n, c_e, c_n),
+        )
+    } else {
+        (
+            ProportionTest::TwoProportionZ,
+            two_proportion_z(b_e, b_n, c_e, c_n),
+        )
+    };
+    let increase = c_e as f64 / c_n as f64 - b_e as f64 / b_n as f64;
+    let significant = result.p_value < settings.alpha;
+    let material = increase > settings.max_error_rate_increase;
+    check.test = Some(test);
+    check.statistic = Some(result.statistic);
+    check.p_value = Some(result.p_value);
+    check.verdict = if significant && material {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    reasons.push(format!(
+        "error rate {:.4} vs baseline {:.4} (increase {:.4}, tolerated {}): {test:?} p = {:.3e} {} alpha {}",
+        c_e as f64 / c_n as f64,
+        b_e as f64 / b_n as f64,
+        increase,
+        settings.max_error_rate_increase,
+        result.p_value,
+        if significant { "<" } else { ">=" },
+        settings.alpha,
+    ));
+}
+
+fn judge_latency(
+    baseline: &[f64],
+    canary: &[f64],
+    enough_traffic: bool,
+    settings: &JudgeSettings,
+    reasons: &mut Vec<String>,
+) -> LatencyCheck {
+    let mut b: Vec<f64> = baseline.iter().copied().filter(|v| !v.is_nan()).collect();
+    let mut c: Vec<f64> = canary.iter().copied().filter(|v| !v.is_nan()).collect();
+    let samples = (b.len(), c.len());
+    let mw = mann_whitney_greater(&b, &c);
+    let [b_med] = quantiles_in_place(&mut b, [0.5]);
+    let [c_med] = quantiles_in_place(&mut c, [0.5]);
+    let mut check = LatencyCheck {
+        samples,
+        medians: (b_med, c_med),
+        u: mw.map(|m| m.u),
+        z: mw.map(|m| m.z),
+        p_value: mw.map(|m| m.p_value),
+        verdict: Verdict::Inconclusive,
+    };
+    let min = settings.min_latency_samples.max(1);
+    if samples.0 < min || samples.1 < min {
+        reasons.push(format!(
+            "latency: {} baseline and {} canary observations, {min} needed on each side",
+            samples.0, samples.1
+        ));
+        return check;
+    }
+    if !enough_traffic {
+        return check;
+    }
+    let (Some(m), Some(bm), Some(cm)) = (mw, b_med, c_med) else {
+        return check;
+    };
+    let material = if bm > 0.0 {
+        cm / bm - 1.0 > settings.max_latency_increase
+    } else {
+        cm > bm
+    };
+    let significant = m.p_value < settings.alpha;
+    check.verdict = if significant && material {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    reasons.push(format!(
+        "latency median {cm} ms vs baseline {bm} ms (tolerated +{}%): Mann-Whitney p = {:.3e} {} alpha {}",
+        settings.max_latency_increase * 100.0,
+        m.p_value,
+        if significant { "<" } else { ">=" },
+        settings.alpha,
+    ));
+    check
+}
+
+/// Rounds a non-negative count to a whole number of requests.
+fn whole(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 {
+        v.round() as u64
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(requests: f64, errors: f64) -> TrafficSample {
+        TrafficSample {
+            requests,
+            errors,
+            ..Default::default()
+        }
+    }
+
+    fn judge(b: &TrafficSample, c: &TrafficSample) -> Judgement {
+        let input = |t| CanaryInput {
+            traffic: t,
+            latency_ms: &[],
+        };
+        judge_canary(input(b), input(c), &JudgeSettings::default())
+    }
+
+    #[test]
+    fn small_counts_use_fisher() {
+        let j = judge(&t(100.0, 0.0), &t(100.0, 8.0));
+        assert_eq!(j.error_rate.test, Some(ProportionTest::FisherExact));
+        assert_eq!(j.verdict, Verdict::Fail);
+        let j = judge(&t(100.0, 0.0), &t(100.0, 1.0));
+        assert_eq!(j.verdict, Verdict::Pass, "{j:?}");
+    }
+
+    #[test]
+    fn nan_or_missing_traffic_is_inconclusive() {
+        for c in [
+            t(f64::NAN, 1.0),
+            t(0.0, 0.0),
+            t(49.0, 49.0),
+            t(f64::INFINITY, 0.0),
+        ] {
+            let j = judge(&t(1000.0, 0.0), &c);
+            assert_eq!(j.verdict, Verdict::Inconclusive, "{c:?}");
+            assert_eq!(j.error_rate.p_value, None);
+        }
+    }
+
+    #[test]
+    fn a_better_canary_passes() {
+        assert_eq!(
+            judge(&t(10_000.0, 500.0), &t(10_000.0, 10.0)).verdict,
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn latency_regression_fails_and_few_samples_are_inconclusive() {
+        let traffic = t(1000.0, 1.0);
+        let base: Vec<f64> = (0..200).map(|i| 100.0 + f64::from(i % 20)).collect();
+        let slow: Vec<f64> = base.iter().map(|v| v * 1.5).collect();
+        let s = JudgeSettings::default();
+        let j = judge_canary(
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &base,
+            },
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &slow,
+            },
+            &s,
+        );
+        assert_eq!(j.verdict, Verdict::Fail);
+        assert_eq!(j.latency.unwrap().verdict, Verdict::Fail);
+        let j = judge_canary(
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &base,
+            },
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &slow[..10],
+            },
+            &s,
+        );
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        let same = judge_canary(
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &base,
+            },
+            CanaryInput {
+                traffic: &traffic,
+                latency_ms: &base,
+            },
+            &s,
+        );
+        assert_eq!(same.verdict, Verdict::Pass);
+    }
+}
