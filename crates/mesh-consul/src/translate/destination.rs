@@ -1,0 +1,206 @@
+//! `create_destination_rule` as a service-resolver, and the helpers that make sure a service has an
+//! L7 protocol and the subsets a route needs.
+
+use std::collections::BTreeMap;
+
+use mesh_core::{
+    DestinationPolicy, Error, Feature, LoadBalancer, MeshKind, Result, ServiceId, Subset, Version,
+};
+
+use super::{
+    EntryKey,
+    planner::{Deps, Planner, is_l7, l7, subset},
+};
+use crate::model::{ConfigEntry, EntryKind, ResolverSubset, ServiceDefaults, ServiceResolver};
+
+/// The catalog filter that selects the instances of `subset` (`Service.Meta.version == v1`).
+///
+/// ```
+/// use mesh_consul::translate::subset_filter;
+/// use mesh_core::{Subset, Version};
+/// let s = Subset::for_version(Version::new("v1").unwrap());
+/// assert_eq!(subset_filter(&s), "Service.Meta.version == \"v1\"");
+/// ```
+pub fn subset_filter(subset: &Subset) -> String {
+    subset
+        .effective_labels()
+        .iter()
+        .map(|(k, v)| format!("Service.Meta.{k} == {v:?}"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// Consul's name of a load-balancing policy.
+pub(crate) fn lb_policy(lb: LoadBalancer) -> &'static str {
+    match lb {
+        LoadBalancer::RoundRobin => "round_robin",
+        LoadBalancer::LeastRequest => "least_request",
+        LoadBalancer::Random => "random",
+        LoadBalancer::RingHash => "ring_hash",
+        LoadBalancer::Maglev => "maglev",
+    }
+}
+
+pub(super) fn destination_rule(p: &mut Planner<'_>, policy: &DestinationPolicy) -> Result<()> {
+    let service = &policy.service;
+    let ns = p.ns(service, Feature::Subsets)?;
+    refuse_caller_side_fields(policy)?;
+    p.observe(service, ns.as_deref());
+    let key = EntryKey::new(EntryKind::ServiceResolver, ns.as_deref(), service.name.as_str());
+    let mut resolver = match p.current(&key) {
+        Some(ConfigEntry::ServiceResolver(r)) => r,
+        _ => ServiceResolver {
+            name: service.name.to_string(),
+            ..ServiceResolver::default()
+        },
+    };
+    resolver.meta.namespace.clone_from(&ns);
+    let old = resolver.subset_names();
+    let subsets: BTreeMap<String, ResolverSubset> = policy
+        .subsets
+        .iter()
+        .map(|s| {
+            let mut kept = resolver
+                .subsets
+                .as_ref()
+                .and_then(|m| m.get(s.version.as_str()).cloned())
+                .unwrap_or_default();
+            kept.filter = Some(subset_filter(s));
+            (s.version.to_string(), kept)
+        })
+        .collect();
+    if let Some(default) = &resolver.default_subset
+        && !subsets.contains_key(default)
+    {
+        p.warn(format!(
+            "DefaultSubset {default:?} of {service} is no longer defined and was cleared"
+        ));
+        resolver.default_subset = None;
+    }
+    resolver.subsets = (!subsets.is_empty()).then_some(subsets);
+    if let Some(lb) = policy.load_balancer {
+        resolver.load_balancer.get_or_insert_with(Default::default).policy = Some(lb_policy(lb).into());
+    }
+    if let Some(t) = policy.connection_pool.as_ref().and_then(|c| c.connect_timeout) {
+        resolver.connect_timeout = Some(mesh_core::units::format_duration(t));
+    }
+    let new = resolver.subset_names();
+    let deps = Deps {
+        provides: new.iter().filter_map(|s| subset(service, s)).collect(),
+        withdraws: old
+            .iter()
+            .filter(|s| !new.contains(s))
+            .filter_map(|s| subset(service, s))
+            .collect(),
+        ..Deps::default()
+    };
+    p.put(&key, ConfigEntry::ServiceResolver(resolver), deps);
+    Ok(())
+}
+
+/// Connection limits and outlier detection live on the callers' service-defaults in Consul, not on
+/// the destination: refuse them here, by name, and point at `configure_circuit_breaker`.
+fn refuse_caller_side_fields(policy: &DestinationPolicy) -> Result<()> {
+    let refuse = |feature| {
+        Err(Error::unsupported(
+            MeshKind::Consul,
+            feature,
+            "Consul sets limits and outlier detection on each caller's service-defaults \
+             (UpstreamConfig.Overrides), not on the destination; use configure_circuit_breaker with the callers",
+        ))
+    };
+    if let Some(pool) = &policy.connection_pool {
+        if pool.max_connections.is_some() || pool.max_pending_requests.is_some() {
+            return refuse(Feature::CircuitBreakerMaxConnections);
+        }
+        if pool.max_retries.is_some() {
+            return refuse(Feature::CircuitBreakerMaxRetries);
+        }
+    }
+    if let Some(od) = &policy.outlier_detection
+        && (od.consecutive_errors.is_some()
+            || od.interval.is_some()
+            || od.base_ejection_time.is_some()
+            || od.max_ejection_percent.is_some())
+    {
+        return refuse(Feature::CircuitBreakerConsecutiveErrors);
+    }
+    Ok(())
+}
+
+/// Makes sure `service` has an L7 protocol, writing `Protocol: http` on its service-defaults when
+/// it has none (keeping every other field).
+pub(crate) fn ensure_l7(p: &mut Planner<'_>, service: &ServiceId, ns: Option<&str>) {
+    let key = EntryKey::new(EntryKind::ServiceDefaults, ns, service.name.as_str());
+    let mut sd = match p.current(&key) {
+        Some(ConfigEntry::ServiceDefaults(sd)) => sd,
+        _ => ServiceDefaults {
+            name: service.name.to_string(),
+            ..ServiceDefaults::default()
+        },
+    };
+    if is_l7(sd.protocol.as_deref()) {
+        return;
+    }
+    p.warn(format!(
+        "service-defaults of {service}: Protocol set to \"http\" (was {:?}); Consul routes and splits only L7 traffic",
+        sd.protocol.as_deref().unwrap_or("unset, i.e. tcp")
+    ));
+    sd.protocol = Some("http".into());
+    sd.meta.namespace = ns.map(str::to_owned);
+    let deps = Deps {
+        provides: vec![l7(service)],
+        ..Deps::default()
+    };
+    p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
+}
+
+/// Makes sure the resolver of `service` defines a subset for each of `versions`, adding the
+/// missing ones (filtered on `Service.Meta.version`) and keeping the rest.
+pub(crate) fn ensure_subsets(
+    p: &mut Planner<'_>,
+    service: &ServiceId,
+    ns: Option<&str>,
+    versions: &[Version],
+) {
+    let key = EntryKey::new(EntryKind::ServiceResolver, ns, service.name.as_str());
+    let mut resolver = match p.current(&key) {
+        Some(ConfigEntry::ServiceResolver(r)) => r,
+        _ => ServiceResolver {
+            name: service.name.to_string(),
+            ..ServiceResolver::default()
+        },
+    };
+    let missing: Vec<&Version> = versions
+        .iter()
+        .filter(|v| !resolver.has_subset(v.as_str()))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let subsets = resolver.subsets.get_or_insert_with(BTreeMap::new);
+    for v in &missing {
+        let filter = subset_filter(&Subset::for_version((*v).clone()));
+        subsets.insert(
+            v.to_string(),
+            ResolverSubset {
+                filter: Some(filter),
+                ..ResolverSubset::default()
+            },
+        );
+    }
+    resolver.meta.namespace = ns.map(str::to_owned);
+    let provides = resolver
+        .subset_names()
+        .iter()
+        .filter_map(|s| subset(service, s))
+        .collect();
+    p.put(
+        &key,
+        ConfigEntry::ServiceResolver(resolver),
+        Deps {
+            provides,
+            ..Deps::default()
+        },
+    );
+}

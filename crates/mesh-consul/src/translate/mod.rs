@@ -1,0 +1,193 @@
+//! Pure translation of mesh-core [`Change`]s into ordered Consul writes.
+//!
+//! [`reads`] lists what must be read first; the caller (the backend, or a test) fills a
+//! [`Snapshot`] with it, and [`plan`] turns the change into a [`Plan`] without any I/O. Writes are
+//! ordered service-defaults (L7 protocol) → service-resolver (subsets) → service-splitter /
+//! service-router, and the reverse on removal; each declares what it provides, requires and
+//! withdraws, and [`plan`] refuses any plan that [`Plan::check_safe_prefixes`] rejects.
+//!
+//! Read-modify-write keeps every field this library does not own, and guards the write with the
+//! entry's `ModifyIndex` (`?cas=<index>`), or `?cas=0` when creating.
+
+mod authz;
+mod breaker;
+mod destination;
+mod fault;
+mod mtls;
+mod planner;
+mod register;
+mod routes;
+mod split;
+
+use std::collections::BTreeMap;
+
+use mesh_core::{Change, Error, Feature, MeshKind, Namespace, Plan, Result};
+
+use crate::{
+    ConsulVersion,
+    model::{ConfigEntry, EntryKind},
+};
+pub use destination::subset_filter;
+pub use fault::{FAULT_EXTENSION, LUA_EXTENSION, fault_extension};
+pub use planner::API_VERSION;
+use planner::Planner;
+pub use register::{instance_id, registration_bodies};
+
+/// What the translation needs to know about the target Consul and the caller's choices.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Edition and version of the agent.
+    pub version: ConsulVersion,
+    /// Opt-in: emulate abort faults on CE (or Enterprise < 1.18) with a `builtin/lua` extension.
+    pub lua_fault_emulation: bool,
+}
+
+impl Context {
+    /// A context for `version`, without opt-ins.
+    pub fn new(version: ConsulVersion) -> Self {
+        Self {
+            version,
+            lua_fault_emulation: false,
+        }
+    }
+}
+
+/// The key of a config entry: kind, Enterprise namespace (`None` on CE) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryKey {
+    /// The kind.
+    pub kind: EntryKind,
+    /// The Enterprise namespace; always `None` on CE.
+    pub namespace: Option<String>,
+    /// The name.
+    pub name: String,
+}
+
+impl EntryKey {
+    /// Builds a key.
+    pub fn new(kind: EntryKind, namespace: Option<&str>, name: &str) -> Self {
+        Self {
+            kind,
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// Something [`plan`] needs read before it can plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Read {
+    /// `GET /v1/config/:kind/:name`.
+    Entry(EntryKey),
+    /// The agent's instances of a service (`GET /v1/agent/services`, filtered on the name).
+    AgentServices {
+        /// The service name.
+        service: String,
+        /// The Enterprise namespace.
+        namespace: Option<String>,
+    },
+}
+
+/// What was read: current entries (with their `ModifyIndex`) and agent instance ids.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Entries that exist. A key that was read and is absent here does not exist.
+    pub entries: BTreeMap<EntryKey, ConfigEntry>,
+    /// Instance ids registered on the agent, per service name.
+    pub agent_services: BTreeMap<String, Vec<String>>,
+}
+
+impl Snapshot {
+    /// Adds an entry under its own kind and name, in `namespace`.
+    pub fn insert(&mut self, namespace: Option<&str>, entry: ConfigEntry) {
+        let key = EntryKey::new(entry.kind(), namespace, entry.name());
+        self.entries.insert(key, entry);
+    }
+}
+
+/// The namespace as sent to Consul: `None` on CE (where only `default` is accepted).
+///
+/// # Errors
+/// [`Error::Unsupported`] naming `feature` when a namespace other than `default` is asked of CE.
+pub fn consul_namespace(ctx: &Context, ns: &Namespace, feature: Feature) -> Result<Option<String>> {
+    if ctx.version.is_enterprise() {
+        Ok(Some(ns.to_string()))
+    } else if ns.is_default() {
+        Ok(None)
+    } else {
+        Err(Error::unsupported(
+            MeshKind::Consul,
+            feature,
+            format!(
+                "namespace {ns:?}: namespaces are a Consul Enterprise feature; Consul CE only has \"default\""
+            ),
+        ))
+    }
+}
+
+/// The reads [`plan`] needs for `change`, given what `snapshot` already holds. Call it again after
+/// reading: a circuit breaker whose callers are derived from service-intentions needs the
+/// intentions first, then the callers' service-defaults.
+///
+/// ```
+/// use mesh_consul::{ConsulVersion, translate::{reads, Context, Read}};
+/// use mesh_core::{Change, TrafficSplit};
+/// let change = Change::SetTrafficWeight {
+///     service: "web".parse().unwrap(),
+///     split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap(),
+/// };
+/// let r = reads(&change, &Context::new(ConsulVersion::ce(1, 18, 0)), &Default::default()).unwrap();
+/// assert_eq!(r.len(), 4); // service-defaults, resolver, splitter, router
+/// ```
+///
+/// # Errors
+/// As [`plan`], for a namespace CE cannot serve.
+pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<Read>> {
+    planner::reads(change, ctx, snapshot)
+}
+
+/// Turns `change` into an ordered, prefix-safe plan, from what `snapshot` holds.
+///
+/// The change is validated and every feature it needs is checked against the capabilities of
+/// `ctx.version` first.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for bad input or a plan that would leave something dangling,
+/// [`Error::Unsupported`] naming the feature Consul lacks, [`Error::NotFound`] when removing
+/// something absent.
+pub fn plan(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Plan> {
+    change.validate()?;
+    let caps = crate::capabilities::capabilities(&ctx.version);
+    for feature in change.required_features() {
+        let opted_in = feature == Feature::FaultAbort && ctx.lua_fault_emulation;
+        if let Some(refusal) = caps.refusal(feature, opted_in) {
+            return Err(refusal);
+        }
+    }
+    let mut p = Planner::new(ctx, snapshot, change);
+    match change {
+        Change::RegisterService(def) => register::register(&mut p, def)?,
+        Change::UnregisterService { service } => register::unregister(&mut p, service)?,
+        Change::CreateDestinationRule(policy) => destination::destination_rule(&mut p, policy)?,
+        Change::CreateVirtualService(routes) => routes::virtual_service(&mut p, routes)?,
+        Change::SetTrafficWeight { service, split } => split::traffic_weight(&mut p, service, split)?,
+        Change::ConfigureCircuitBreaker {
+            service,
+            circuit_breaker,
+            callers,
+        } => breaker::circuit_breaker(&mut p, service, circuit_breaker, callers)?,
+        Change::SetRetryPolicy { service, policy } => routes::retry_policy(&mut p, service, policy)?,
+        Change::EnableMtls { namespace } => mtls::enable_mtls(&mut p, namespace)?,
+        Change::CreateAuthorizationPolicy(policy) => authz::authorization_policy(&mut p, policy)?,
+        Change::InjectFault { service, fault } => fault::inject(&mut p, service, fault)?,
+        Change::RemoveFault { fault_id } => fault::remove(&mut p, fault_id)?,
+        other => {
+            return Err(Error::unsupported(
+                MeshKind::Consul,
+                Feature::RegisterService,
+                format!("{} is not handled by the Consul backend", other.operation()),
+            ));
+        }
+    }
+    p.finish()
+}

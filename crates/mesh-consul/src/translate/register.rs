@@ -1,0 +1,191 @@
+//! `register_service` as agent service registrations (with `Meta.version`, a check, weights and a
+//! Connect sidecar), and `unregister_service` as deregistrations after the routing entries that
+//! depend on the service are gone.
+
+use std::collections::BTreeMap;
+
+use mesh_core::{Error, Feature, HealthCheck, Result, ServiceDefinition, ServiceId, units::format_duration};
+
+use super::{
+    EntryKey,
+    planner::{Deps, Planner, is_l7, l7, subset},
+};
+use crate::model::{
+    AgentCheck, AgentConnect, AgentServiceRegistration, AgentWeights, ConfigEntry, EntryKind, ServiceDefaults,
+};
+
+/// The instance id of endpoint `index` of `def`: `name`, `name-version`, and `-<index>` when the
+/// definition has several endpoints. Stable, so re-registering replaces rather than duplicates.
+pub fn instance_id(def: &ServiceDefinition, index: usize) -> String {
+    let mut id = def.name.to_string();
+    if let Some(v) = &def.version {
+        id.push('-');
+        id.push_str(v.as_str());
+    }
+    if def.endpoints.len() > 1 {
+        id.push_str(&format!("-{index}"));
+    }
+    id
+}
+
+/// The agent registration bodies of `def`, one per endpoint (one without an address when it has
+/// none), in PascalCase, with the namespace only when `namespace` is given (Enterprise).
+///
+/// ```
+/// use mesh_consul::translate::registration_bodies;
+/// use mesh_core::ServiceDefinition;
+/// let def = ServiceDefinition::builder("web", "default", 8080).unwrap().version("v2").unwrap();
+/// let bodies = registration_bodies(&def, None);
+/// let json = serde_json::to_value(&bodies[0]).unwrap();
+/// assert_eq!(json["ID"], "web-v2");
+/// assert_eq!(json["Meta"]["version"], "v2");
+/// assert_eq!(json["Connect"]["SidecarService"], serde_json::json!({}));
+/// assert!(json.get("Namespace").is_none());
+/// ```
+pub fn registration_bodies(
+    def: &ServiceDefinition,
+    namespace: Option<&str>,
+) -> Vec<AgentServiceRegistration> {
+    let endpoints: Vec<Option<&mesh_core::Endpoint>> = if def.endpoints.is_empty() {
+        vec![None]
+    } else {
+        def.endpoints.iter().map(Some).collect()
+    };
+    endpoints
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut meta: BTreeMap<String, String> = def.metadata.clone();
+            if let Some(e) = e {
+                meta.extend(e.labels.clone());
+            }
+            if let Some(v) = &def.version {
+                meta.insert("version".into(), v.to_string());
+            }
+            let address = e.map(|e| e.address.clone());
+            let port = e.map_or(def.port, |e| e.port).get();
+            AgentServiceRegistration {
+                id: Some(instance_id(def, i)),
+                name: def.name.to_string(),
+                tags: def.version.as_ref().map(|v| vec![v.to_string()]),
+                address: address.clone(),
+                port: Some(port),
+                meta: (!meta.is_empty()).then_some(meta),
+                check: def
+                    .health_check
+                    .as_ref()
+                    .map(|c| check(c, address.as_deref().unwrap_or("127.0.0.1"), port)),
+                weights: Some(AgentWeights {
+                    passing: 1,
+                    warning: 1,
+                }),
+                connect: Some(AgentConnect {
+                    sidecar_service: Some(Box::default()),
+                    ..AgentConnect::default()
+                }),
+                namespace: namespace.map(str::to_owned),
+                ..AgentServiceRegistration::default()
+            }
+        })
+        .collect()
+}
+
+fn check(c: &HealthCheck, address: &str, port: u16) -> AgentCheck {
+    let (interval, timeout) = match c {
+        HealthCheck::Http {
+            interval, timeout, ..
+        }
+        | HealthCheck::Tcp { interval, timeout }
+        | HealthCheck::Grpc { interval, timeout } => (interval, timeout),
+    };
+    let mut out = AgentCheck {
+        interval: Some(format_duration(*interval)),
+        timeout: Some(format_duration(*timeout)),
+        ..AgentCheck::default()
+    };
+    match c {
+        HealthCheck::Http { path, .. } => out.http = Some(format!("http://{address}:{port}{path}")),
+        HealthCheck::Tcp { .. } => out.tcp = Some(format!("{address}:{port}")),
+        HealthCheck::Grpc { .. } => out.grpc = Some(format!("{address}:{port}")),
+    }
+    out
+}
+
+pub(super) fn register(p: &mut Planner<'_>, def: &ServiceDefinition) -> Result<()> {
+    let service = def.id();
+    let ns = p.ns(&service, Feature::RegisterService)?;
+    let ns = ns.as_deref();
+    p.observe(&service, ns);
+    // The protocol first: routes written later need it, and instances are usable at once.
+    let key = EntryKey::new(EntryKind::ServiceDefaults, ns, def.name.as_str());
+    let mut sd = match p.current(&key) {
+        Some(ConfigEntry::ServiceDefaults(sd)) => sd,
+        _ => ServiceDefaults {
+            name: def.name.to_string(),
+            ..ServiceDefaults::default()
+        },
+    };
+    let was_l7 = is_l7(sd.protocol.as_deref());
+    sd.protocol = Some(def.protocol.as_str().into());
+    sd.meta.namespace = ns.map(str::to_owned);
+    let deps = if def.protocol.is_l7() {
+        Deps {
+            provides: vec![l7(&service)],
+            ..Deps::default()
+        }
+    } else {
+        Deps {
+            withdraws: if was_l7 { vec![l7(&service)] } else { Vec::new() },
+            ..Deps::default()
+        }
+    };
+    p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
+    for body in registration_bodies(def, ns) {
+        p.register_instance(ns, &body);
+    }
+    p.warn(format!(
+        "the sidecar {}-sidecar-proxy is only registered; start Envoy with `consul connect envoy -sidecar-for <id>`",
+        def.name
+    ));
+    Ok(())
+}
+
+pub(super) fn unregister(p: &mut Planner<'_>, service: &ServiceId) -> Result<()> {
+    let ns = p.ns(service, Feature::RegisterService)?;
+    let ns = ns.as_deref();
+    let name = service.name.as_str();
+    let ids = p.snapshot().agent_services.get(name).cloned().unwrap_or_default();
+    let entry = |kind| EntryKey::new(kind, ns, name);
+    let has_entries = [
+        EntryKind::ServiceRouter,
+        EntryKind::ServiceSplitter,
+        EntryKind::ServiceResolver,
+    ]
+    .into_iter()
+    .any(|k| p.current(&entry(k)).is_some());
+    if ids.is_empty() && !has_entries {
+        return Err(Error::NotFound {
+            kind: "service".into(),
+            name: service.to_string(),
+        });
+    }
+    p.observe(service, ns);
+    // Break before unmake: the router and splitter go first, then the subsets they used.
+    p.delete(&entry(EntryKind::ServiceRouter), Vec::new());
+    p.delete(&entry(EntryKind::ServiceSplitter), Vec::new());
+    let subsets = match p.current(&entry(EntryKind::ServiceResolver)) {
+        Some(ConfigEntry::ServiceResolver(r)) => r.subset_names(),
+        _ => Vec::new(),
+    };
+    let withdraws = subsets.iter().filter_map(|s| subset(service, s)).collect();
+    p.delete(&entry(EntryKind::ServiceResolver), withdraws);
+    for id in &ids {
+        p.deregister_instance(ns, id);
+    }
+    if p.current(&entry(EntryKind::ServiceDefaults)).is_some() {
+        p.warn(format!(
+            "service-defaults of {service} is kept: it may carry callers' upstream limits or the protocol other services rely on"
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `set_traffic_weight` as a service-splitter, after the protocol and the resolver subsets.
+
+use mesh_core::{Feature, Result, ServiceId, TrafficSplit, Version};
+
+use super::{
+    EntryKey,
+    destination::{ensure_l7, ensure_subsets},
+    planner::{Deps, Planner, requirements},
+};
+use crate::model::{ConfigEntry, EntryKind, ServiceSplit, ServiceSplitter};
+
+/// The splitter body of `split`: one split per version, weights summing to 100.
+pub(crate) fn splitter_for(
+    service: &ServiceId,
+    ns: Option<&str>,
+    current: Option<ServiceSplitter>,
+    split: &TrafficSplit,
+) -> ServiceSplitter {
+    let mut splitter = current.unwrap_or_else(|| ServiceSplitter {
+        name: service.name.to_string(),
+        ..ServiceSplitter::default()
+    });
+    splitter.meta.namespace = ns.map(str::to_owned);
+    splitter.splits = split
+        .weights()
+        .iter()
+        .map(|w| ServiceSplit {
+            weight: f64::from(w.weight),
+            service_subset: Some(w.version.to_string()),
+            ..ServiceSplit::default()
+        })
+        .collect();
+    splitter
+}
+
+pub(super) fn traffic_weight(p: &mut Planner<'_>, service: &ServiceId, split: &TrafficSplit) -> Result<()> {
+    let ns = p.ns(service, Feature::TrafficSplit)?;
+    let ns = ns.as_deref();
+    p.observe(service, ns);
+    ensure_l7(p, service, ns);
+    let versions: Vec<Version> = split.versions().cloned().collect();
+    ensure_subsets(p, service, ns, &versions);
+    let key = EntryKey::new(EntryKind::ServiceSplitter, ns, service.name.as_str());
+    let current = match p.current(&key) {
+        Some(ConfigEntry::ServiceSplitter(s)) => Some(s),
+        _ => None,
+    };
+    let entry = ConfigEntry::ServiceSplitter(splitter_for(service, ns, current, split));
+    let deps = Deps {
+        requires: requirements(service, &entry),
+        ..Deps::default()
+    };
+    p.put(&key, entry, deps);
+    Ok(())
+}
