@@ -7,6 +7,12 @@
 //! - [`promql::Dialect`]: the PromQL of Istio, Linkerd and Consul, with every label value escaped.
 //! - [`metrics::service_metrics`]: one batched query per metric family, quantiles computed with
 //!   [`mesh_observe::histogram_quantile`] from the bucket rates.
+//! - [`traces::TracingClient`]: Jaeger api_v3 (and legacy `/api/traces`), Zipkin v2 and Tempo,
+//!   normalized into [`mesh_core::Trace`]; configured from `TRACING_URL`/`TRACING_KIND`.
+//! - [`graph`]: the service graph of a namespace from metrics (per-edge rps, error rate, p99 and
+//!   mTLS) or from Kiali, rendered as JSON, DOT, Mermaid or SVG.
+//! - [`Telemetry`]: the sources a backend holds, with `get_service_metrics`,
+//!   `get_service_traces` and `get_service_graph`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -20,9 +26,12 @@
 //! None.
 
 mod error;
+pub mod graph;
 pub mod metrics;
 pub mod prometheus;
 pub mod promql;
+mod telemetry;
 pub mod traces;
 
 pub use error::{Error, Result};
+pub use telemetry::{Telemetry, trace_service_name};
