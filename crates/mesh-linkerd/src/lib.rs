@@ -1,1 +1,53 @@
-//! The Linkerd backend of `mesh`.
+//! The Linkerd backend of `mesh` (Linkerd 2.14 to 2.20).
+//!
+//! Depend on `mesh` with the `linkerd` feature; this is an implementation crate re-exported there.
+//!
+//! # Overview
+//! Linkerd is not Istio, and this backend does not pretend it is:
+//! - a version subset is a **Service per version** (`<service>-<version>`), and routes and splits
+//!   are **HTTPRoutes** whose parent is the apex Service, with weighted `backendRefs`;
+//! - retries, timeouts and circuit breaking are **annotations** on the Service (retries and
+//!   timeouts from 2.16; before that only through a ServiceProfile, on opt-in);
+//! - authorization is **allow-list only** (Server, AuthorizationPolicy, MeshTLSAuthentication);
+//! - mTLS is **always on**; "enabling" it sets the namespace's default inbound policy.
+//!
+//! Whatever Linkerd cannot do is refused with a typed [`mesh_core::Error::Unsupported`] naming the
+//! [`mesh_core::Feature`], before anything is read or written ([`capabilities`] lists it all, per
+//! [`LinkerdVersion`]). Emulations (SMI TrafficSplit, ServiceProfile retries, abort faults through
+//! an error backend) happen only when [`Config`] opts in.
+//!
+//! [`plan`] is pure apart from reads through a [`Reader`]; a [`Snapshot`] serves it offline:
+//!
+//! ```
+//! # futures_shim::block_on(async {
+//! use mesh_core::{Change, Feature, Error};
+//! use mesh_linkerd::{Config, LinkerdVersion, Snapshot, plan};
+//! let deny = Change::InjectFault {
+//!     service: "prod/api".parse().unwrap(),
+//!     fault: mesh_core::Fault::Delay { percent: mesh_core::Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(2) },
+//! };
+//! let err = plan(&deny, &Snapshot::default(), &Config::default(), LinkerdVersion::V2_20).await.unwrap_err();
+//! assert!(matches!(err, Error::Unsupported { feature: Feature::FaultDelay, .. }));
+//! # });
+//! # mod futures_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #   let waker = std::task::Waker::noop(); let mut cx = std::task::Context::from_waker(&waker);
+//! #   let mut f = std::pin::pin!(f);
+//! #   loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } } } }
+//! ```
+//!
+//! # Features
+//! None.
+
+mod capabilities;
+mod config;
+pub mod objects;
+mod planner;
+mod snapshot;
+pub mod translate;
+mod version;
+
+pub use capabilities::{capabilities, opted_in};
+pub use config::Config;
+pub use planner::{plan, refuse};
+pub use snapshot::{Reader, Snapshot};
+pub use version::{HttpRouteFlavour, LinkerdVersion};

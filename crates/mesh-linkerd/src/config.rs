@@ -1,0 +1,106 @@
+//! Settings of the Linkerd backend: the release, the trust domain and every opt-in.
+
+use mesh_core::{Port, ServiceName};
+
+use crate::{HttpRouteFlavour, LinkerdVersion};
+
+/// How the backend addresses Linkerd, and which emulations the caller accepts.
+///
+/// Every emulation is off by default: a feature Linkerd lacks is refused with a typed
+/// [`mesh_core::Error::Unsupported`] unless the matching setter below was called.
+///
+/// ```
+/// use mesh_linkerd::{Config, LinkerdVersion};
+/// let config = Config::default()
+///     .version(LinkerdVersion::V2_15)
+///     .smi(true)
+///     .fault_error_backend("error-injector", 8080)
+///     .unwrap();
+/// assert_eq!(config.version, Some(LinkerdVersion::V2_15));
+/// assert!(config.smi && !config.service_profile_retries);
+/// assert_eq!(config.fault_error_backend.unwrap().0.as_str(), "error-injector");
+/// assert_eq!(Config::default().trust_domain, "cluster.local");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The release; `None` means "detect it from the served CRD versions" (2.20 when offline).
+    pub version: Option<LinkerdVersion>,
+    /// The HTTPRoute group written.
+    pub http_route_flavour: HttpRouteFlavour,
+    /// The identity trust domain (`identity.linkerd.<trust domain>` in identities).
+    pub trust_domain: String,
+    /// Opt-in: write weights as an SMI TrafficSplit (needs the linkerd-smi extension, which turns it
+    /// into a ServiceProfile and so disables HTTPRoute features on that Service).
+    pub smi: bool,
+    /// Opt-in, 2.14–2.15: express retries through a ServiceProfile (`isRetryable` and a retry
+    /// budget), which disables HTTPRoute splits, timeouts and circuit breaking on that Service.
+    pub service_profile_retries: bool,
+    /// Opt-in: emulate abort faults by sending the fault's share of requests to this Service (in the
+    /// target's namespace) on this port. The status returned is whatever it answers.
+    pub fault_error_backend: Option<(ServiceName, Port)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: None,
+            http_route_flavour: HttpRouteFlavour::Policy,
+            trust_domain: "cluster.local".to_owned(),
+            smi: false,
+            service_profile_retries: false,
+            fault_error_backend: None,
+        }
+    }
+}
+
+impl Config {
+    /// Fixes the release instead of detecting it.
+    #[must_use]
+    pub fn version(mut self, version: LinkerdVersion) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Chooses the HTTPRoute group.
+    #[must_use]
+    pub fn http_route_flavour(mut self, flavour: HttpRouteFlavour) -> Self {
+        self.http_route_flavour = flavour;
+        self
+    }
+
+    /// Sets the trust domain.
+    #[must_use]
+    pub fn trust_domain(mut self, trust_domain: impl Into<String>) -> Self {
+        self.trust_domain = trust_domain.into();
+        self
+    }
+
+    /// Opts in to (or out of) SMI TrafficSplit for weights.
+    #[must_use]
+    pub fn smi(mut self, on: bool) -> Self {
+        self.smi = on;
+        self
+    }
+
+    /// Opts in to (or out of) ServiceProfile retries on 2.14–2.15.
+    #[must_use]
+    pub fn service_profile_retries(mut self, on: bool) -> Self {
+        self.service_profile_retries = on;
+        self
+    }
+
+    /// Opts in to abort faults through an error backend Service you deployed.
+    ///
+    /// # Errors
+    /// [`mesh_core::Error::InvalidInput`] for a bad name or port 0.
+    pub fn fault_error_backend(mut self, service: &str, port: u16) -> Result<Self, mesh_core::Error> {
+        self.fault_error_backend = Some((ServiceName::new(service)?, Port::new(port)?));
+        Ok(self)
+    }
+
+    /// The release in force: the configured one, else 2.20.
+    pub fn effective_version(&self) -> LinkerdVersion {
+        self.version.unwrap_or_default()
+    }
+}

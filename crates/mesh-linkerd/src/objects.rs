@@ -1,0 +1,173 @@
+//! Object references, names and ownership marks of everything the backend writes.
+
+use mesh_core::{ObjectRef, ServiceId, Version};
+use serde_json::{Map, Value, json};
+
+/// The label marking objects the library created.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Its value.
+pub const MANAGED_BY: &str = "mesh";
+/// Annotation on an HTTPRoute holding the rules the library wrote, as JSON, so that a later change
+/// recognises them and keeps every other rule (the user's) untouched.
+pub const OWNED_RULES_ANNOTATION: &str = "mesh.io/owned-rules";
+/// Annotation on a registered Service naming the ExternalWorkloads created with it.
+pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "mesh.io/external-workloads";
+/// Prefix of the annotation on an HTTPRoute that records the rules as they were before a fault
+/// (the suffix is the fault's marker, `mesh-fault-<key>`).
+pub const FAULT_ANNOTATION_PREFIX: &str = "mesh.io/";
+/// The namespace annotation that sets the default inbound policy.
+pub const DEFAULT_INBOUND_POLICY: &str = "config.linkerd.io/default-inbound-policy";
+
+/// `linkerd.io/v1alpha2` (ServiceProfile).
+pub const SERVICE_PROFILE_API: &str = "linkerd.io/v1alpha2";
+/// `workload.linkerd.io/v1beta1` (ExternalWorkload).
+pub const EXTERNAL_WORKLOAD_API: &str = "workload.linkerd.io/v1beta1";
+/// `policy.linkerd.io/v1alpha1` (AuthorizationPolicy and the authentications).
+pub const POLICY_V1ALPHA1: &str = "policy.linkerd.io/v1alpha1";
+/// `split.smi-spec.io/v1alpha2` (TrafficSplit).
+pub const SMI_API: &str = "split.smi-spec.io/v1alpha2";
+
+/// The apex `v1/Service` of a service.
+pub fn service(id: &ServiceId) -> ObjectRef {
+    ObjectRef::new("v1", "Service", Some(id.namespace.as_str()), id.name.as_str())
+}
+
+/// The per-version Service `<service>-<version>`.
+pub fn version_service(id: &ServiceId, version: &Version) -> ObjectRef {
+    ObjectRef::new(
+        "v1",
+        "Service",
+        Some(id.namespace.as_str()),
+        &version_service_name(id, version),
+    )
+}
+
+/// The name of the per-version Service.
+///
+/// ```
+/// let id = "prod/reviews".parse().unwrap();
+/// let v2 = mesh_core::Version::new("v2").unwrap();
+/// assert_eq!(mesh_linkerd::objects::version_service_name(&id, &v2), "reviews-v2");
+/// ```
+pub fn version_service_name(id: &ServiceId, version: &Version) -> String {
+    format!("{}-{}", id.name, version)
+}
+
+/// A Service in the namespace of `id`.
+pub fn sibling_service(id: &ServiceId, name: &str) -> ObjectRef {
+    ObjectRef::new("v1", "Service", Some(id.namespace.as_str()), name)
+}
+
+/// The `v1/Namespace`.
+pub fn namespace(name: &str) -> ObjectRef {
+    ObjectRef::new("v1", "Namespace", None, name)
+}
+
+/// The library's HTTPRoute for a service, named like the service, at `api_version`.
+pub fn http_route(id: &ServiceId, api_version: &str) -> ObjectRef {
+    ObjectRef::new(
+        api_version,
+        "HTTPRoute",
+        Some(id.namespace.as_str()),
+        id.name.as_str(),
+    )
+}
+
+/// The ServiceProfile of a service, named by its FQDN.
+///
+/// ```
+/// let sp = mesh_linkerd::objects::service_profile(&"prod/api".parse().unwrap());
+/// assert_eq!(sp.name, "api.prod.svc.cluster.local");
+/// ```
+pub fn service_profile(id: &ServiceId) -> ObjectRef {
+    ObjectRef::new(
+        SERVICE_PROFILE_API,
+        "ServiceProfile",
+        Some(id.namespace.as_str()),
+        &id.fqdn(),
+    )
+}
+
+/// The SMI TrafficSplit of a service.
+pub fn traffic_split(id: &ServiceId) -> ObjectRef {
+    ObjectRef::new(
+        SMI_API,
+        "TrafficSplit",
+        Some(id.namespace.as_str()),
+        id.name.as_str(),
+    )
+}
+
+/// `metadata` with the ownership label.
+pub fn owned_metadata(name: &str, namespace: Option<&str>) -> Value {
+    let mut m = json!({ "name": name, "labels": { MANAGED_BY_LABEL: MANAGED_BY } });
+    if let Some(ns) = namespace {
+        m["namespace"] = json!(ns);
+    }
+    m
+}
+
+/// A full body for `target` with the ownership label and `spec`.
+pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
+    json!({
+        "apiVersion": target.api_version,
+        "kind": target.kind,
+        "metadata": owned_metadata(&target.name, target.namespace.as_deref()),
+        "spec": spec,
+    })
+}
+
+/// True when `obj` carries the library's ownership label.
+pub fn is_owned(obj: &Value) -> bool {
+    obj["metadata"]["labels"][MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY)
+}
+
+/// The annotations of `obj` (empty when none).
+pub fn annotations(obj: &Value) -> Map<String, Value> {
+    obj["metadata"]["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// True when every field in `want` has the same value in `have`; lists must have the same length
+/// and match element by element. Server-added fields (defaults, status, resourceVersion) are
+/// ignored, so a plan can skip writes that would change nothing.
+///
+/// ```
+/// use serde_json::json;
+/// use mesh_linkerd::objects::contains;
+/// assert!(contains(&json!({"a": 1, "b": [{"x": 1, "y": 2}]}), &json!({"b": [{"x": 1}]})));
+/// assert!(!contains(&json!({"a": 1}), &json!({"a": 2})));
+/// assert!(!contains(&json!({"b": [1, 2]}), &json!({"b": [1]})));
+/// ```
+pub fn contains(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(k, wv)| h.get(k).is_some_and(|hv| contains(hv, wv))),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(hv, wv)| contains(hv, wv))
+        }
+        (Value::Number(h), Value::Number(w)) => h.as_f64() == w.as_f64(),
+        _ => have == want,
+    }
+}
+
+/// A label-safe rendering of an address (`10.0.0.5` → `10-0-0-5`, `fd00::1` → `fd00--1`).
+///
+/// ```
+/// assert_eq!(mesh_linkerd::objects::address_label("fd00::1"), "fd00--1");
+/// ```
+pub fn address_label(address: &str) -> String {
+    address
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,283 @@
+//! HTTPRoutes with the apex Service as parent: route rules, weighted splits, and merging with the
+//! rules a user wrote into the same route.
+
+use mesh_core::{
+    Error, HeaderMatch, MeshKind, PathMatch, QueryMatch, RequestMatch, RouteRule, ServiceId, StringMatch,
+    TrafficSplit,
+};
+use serde_json::{Map, Value, json};
+
+use crate::objects::{self, OWNED_RULES_ANNOTATION};
+
+/// Gateway API and Linkerd both cap `spec.rules` at 16.
+pub const MAX_RULES: usize = 16;
+
+/// The parent reference to the apex Service (`group: core`, `kind: Service`, the port).
+///
+/// ```
+/// let p = mesh_linkerd::translate::http_route::service_parent(&"prod/api".parse().unwrap(), 8080);
+/// assert_eq!(p["kind"], "Service");
+/// assert_eq!(p["group"], "core");
+/// ```
+pub fn service_parent(id: &ServiceId, port: u16) -> Value {
+    json!({ "group": "core", "kind": "Service", "name": id.name.as_str(), "port": port })
+}
+
+/// A weighted backend reference to a Service.
+pub fn backend(name: &str, port: u16, weight: u32) -> Value {
+    json!({ "name": name, "port": port, "weight": weight })
+}
+
+/// The backends of a split: one per-version Service each, weighted as given.
+pub fn split_backends(id: &ServiceId, split: &TrafficSplit, port: u16) -> Vec<Value> {
+    split
+        .weights()
+        .iter()
+        .map(|w| {
+            backend(
+                &objects::version_service_name(id, &w.version),
+                port,
+                u32::from(w.weight),
+            )
+        })
+        .collect()
+}
+
+/// A catch-all rule sending every request to the split.
+pub fn split_rule(id: &ServiceId, split: &TrafficSplit, port: u16) -> Value {
+    json!({ "backendRefs": split_backends(id, split, port) })
+}
+
+/// Escapes `s` for use inside an RE2 expression.
+///
+/// ```
+/// assert_eq!(mesh_linkerd::translate::http_route::regex_escape("a.b*"), r"a\.b\*");
+/// ```
+pub fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A header or query-parameter value match. Gateway API has only `Exact` and
+/// `RegularExpression`, so a prefix becomes the anchored expression `^<escaped prefix>.*`.
+fn value_match(name: &str, m: &StringMatch) -> Value {
+    let (kind, value) = match m {
+        StringMatch::Exact(v) => ("Exact", v.clone()),
+        StringMatch::Prefix(v) => ("RegularExpression", format!("^{}.*", regex_escape(v))),
+        StringMatch::Regex(v) => ("RegularExpression", v.clone()),
+    };
+    json!({ "type": kind, "name": name, "value": value })
+}
+
+/// One match block as an HTTPRoute match.
+pub fn request_match(m: &RequestMatch) -> Value {
+    let mut out = Map::new();
+    if let Some(path) = &m.path {
+        let (kind, value) = match path {
+            PathMatch::Exact(v) => ("Exact", v),
+            PathMatch::Prefix(v) => ("PathPrefix", v),
+            PathMatch::Regex(v) => ("RegularExpression", v),
+        };
+        out.insert("path".into(), json!({ "type": kind, "value": value }));
+    }
+    if !m.headers.is_empty() {
+        let headers = m
+            .headers
+            .iter()
+            .map(|HeaderMatch { name, value }| value_match(name, value));
+        out.insert("headers".into(), Value::Array(headers.collect()));
+    }
+    if !m.query.is_empty() {
+        let query = m
+            .query
+            .iter()
+            .map(|QueryMatch { name, value }| value_match(name, value));
+        out.insert("queryParams".into(), Value::Array(query.collect()));
+    }
+    if let Some(method) = m.method {
+        out.insert("method".into(), json!(method.as_str()));
+    }
+    Value::Object(out)
+}
+
+/// A route rule as an HTTPRoute rule. Retries and faults are not part of a Linkerd rule: retries are
+/// Service or route annotations ([`crate::translate::retry`]) and faults are weighted backends
+/// ([`crate::translate::fault`]).
+///
+/// # Errors
+/// [`Error::Unsupported`] for a rule carrying retries or a fault.
+pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
+    if r.retries.is_some() {
+        return Err(Error::unsupported(
+            MeshKind::Linkerd,
+            mesh_core::Feature::RetryAttempts,
+            "Linkerd configures retries per Service or per HTTPRoute (annotations), not per rule; \
+             use set_retry_policy",
+        ));
+    }
+    if let Some(f) = &r.fault {
+        let feature = match f {
+            mesh_core::Fault::Delay { .. } => mesh_core::Feature::FaultDelay,
+            mesh_core::Fault::Abort { .. } => mesh_core::Feature::FaultAbort,
+        };
+        return Err(Error::unsupported(
+            MeshKind::Linkerd,
+            feature,
+            "Linkerd HTTPRoute rules have no fault filter; use inject_fault (abort only, via an \
+             error backend)",
+        ));
+    }
+    let mut out = Map::new();
+    if !r.matches.is_empty() {
+        out.insert(
+            "matches".into(),
+            Value::Array(r.matches.iter().map(request_match).collect()),
+        );
+    }
+    out.insert(
+        "backendRefs".into(),
+        Value::Array(split_backends(id, &r.destinations, port)),
+    );
+    if let Some(t) = r.timeout {
+        out.insert(
+            "timeouts".into(),
+            json!({ "request": mesh_core::units::format_duration(t) }),
+        );
+    }
+    Ok(Value::Object(out))
+}
+
+/// The rules the library wrote into `route`, as recorded in its annotation.
+pub fn owned_rules(route: &Value) -> Vec<Value> {
+    route["metadata"]["annotations"][OWNED_RULES_ANNOTATION]
+        .as_str()
+        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
+        .unwrap_or_default()
+}
+
+/// The rules of `route` that the library did not write (the user's), in their order. A stored rule
+/// is the library's when it still holds everything the library wrote into it; a rule the user
+/// edited counts as the user's and is kept.
+pub fn user_rules(route: &Value) -> Vec<Value> {
+    let mut ours = owned_rules(route);
+    let mut out = Vec::new();
+    for stored in route["spec"]["rules"].as_array().into_iter().flatten() {
+        match ours.iter().position(|o| objects::contains(stored, o)) {
+            Some(i) => {
+                ours.remove(i);
+            }
+            None => out.push(stored.clone()),
+        }
+    }
+    out
+}
+
+/// Where the HTTPRoute goes next: the body, and whether it replaces an existing object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteUpdate {
+    /// The full object to write.
+    pub body: Value,
+    /// The `resourceVersion` read, when the route exists (a guarded replace); `None` for a create.
+    pub resource_version: Option<String>,
+    /// True when the stored route already holds exactly this (nothing to write).
+    pub unchanged: bool,
+}
+
+/// Builds the next state of the service's HTTPRoute: the user's rules first, in their order, then
+/// `ours`, with `ours` recorded in the ownership annotation. `extra_annotations` are set (a `Null`
+/// value removes the key).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when the merged route would exceed [`MAX_RULES`] rules.
+pub fn update(
+    target: &mesh_core::ObjectRef,
+    id: &ServiceId,
+    port: u16,
+    existing: Option<&Value>,
+    ours: Vec<Value>,
+    extra_annotations: &Map<String, Value>,
+) -> Result<RouteUpdate, Error> {
+    let user = existing.map(user_rules).unwrap_or_default();
+    if user.len() + ours.len() > MAX_RULES {
+        return Err(Error::invalid(
+            "rules",
+            format!(
+                "the HTTPRoute would hold {} user and {} library rules; at most {MAX_RULES} fit",
+                user.len(),
+                ours.len()
+            ),
+        ));
+    }
+    let owned_json = serde_json::to_string(&ours).unwrap_or_default();
+    let rules: Vec<Value> = user.into_iter().chain(ours).collect();
+    let parent = service_parent(id, port);
+    let mut body = match existing {
+        Some(old) => {
+            let mut b = old.clone();
+            if let Some(m) = b["metadata"].as_object_mut() {
+                m.remove("managedFields");
+            }
+            if let Some(o) = b.as_object_mut() {
+                o.remove("status");
+            }
+            let parents = b["spec"]["parentRefs"].as_array().cloned().unwrap_or_default();
+            if !parents
+                .iter()
+                .any(|p| objects::contains(p, &parent) || same_parent(p, &parent))
+            {
+                let mut parents = parents;
+                parents.push(parent);
+                b["spec"]["parentRefs"] = Value::Array(parents);
+            }
+            b
+        }
+        None => objects::owned_object(target, json!({ "parentRefs": [parent] })),
+    };
+    body["spec"]["rules"] = Value::Array(rules);
+    let mut annotations = objects::annotations(&body);
+    annotations.insert(OWNED_RULES_ANNOTATION.into(), json!(owned_json));
+    for (k, v) in extra_annotations {
+        if v.is_null() {
+            annotations.remove(k);
+        } else {
+            annotations.insert(k.clone(), v.clone());
+        }
+    }
+    body["metadata"]["annotations"] = Value::Object(annotations);
+    let unchanged = existing.is_some_and(|old| {
+        objects::contains(&old["spec"], &body["spec"])
+            && objects::annotations(old) == objects::annotations(&body)
+    });
+    Ok(RouteUpdate {
+        resource_version: existing
+            .and_then(|o| o["metadata"]["resourceVersion"].as_str())
+            .map(str::to_owned),
+        body,
+        unchanged,
+    })
+}
+
+/// True when two parent references name the same Service (group `core`, `""` or omitted).
+fn same_parent(a: &Value, b: &Value) -> bool {
+    let group = |v: &Value| match v["group"].as_str() {
+        None | Some("" | "core") => "core".to_owned(),
+        Some(g) => g.to_owned(),
+    };
+    group(a) == group(b) && a["kind"] == b["kind"] && a["name"] == b["name"]
+}
+
+/// The library rules after a weight change: the last catch-all rule gets the new backends, or a
+/// catch-all rule is appended when there is none.
+pub fn with_split(mut ours: Vec<Value>, backends: Vec<Value>) -> Vec<Value> {
+    match ours.iter().rposition(|r| r.get("matches").is_none()) {
+        Some(i) => ours[i]["backendRefs"] = Value::Array(backends),
+        None => ours.push(json!({ "backendRefs": backends })),
+    }
+    ours
+}

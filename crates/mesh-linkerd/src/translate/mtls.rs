@@ -1,0 +1,60 @@
+//! mTLS: always on between meshed pods; enforcement is the namespace's default inbound policy.
+
+use mesh_core::{MtlsMode, MtlsStatus, Namespace};
+use serde_json::{Value, json};
+
+use crate::{objects::DEFAULT_INBOUND_POLICY, translate::circuit_breaker::annotation_patch};
+
+/// The policy value `enable_mtls` writes.
+pub const ALL_AUTHENTICATED: &str = "all-authenticated";
+
+/// The annotation-only Namespace body setting `default-inbound-policy: all-authenticated`.
+///
+/// ```
+/// let ns = mesh_linkerd::translate::mtls::namespace_patch(&"prod".parse().unwrap());
+/// assert_eq!(ns["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"], "all-authenticated");
+/// ```
+pub fn namespace_patch(namespace: &Namespace) -> Value {
+    let target = crate::objects::namespace(namespace.as_str());
+    annotation_patch(
+        &target,
+        serde_json::Map::from_iter([(DEFAULT_INBOUND_POLICY.to_owned(), json!(ALL_AUTHENTICATED))]),
+    )
+}
+
+/// The mTLS status read from a Namespace object (or its absence).
+///
+/// ```
+/// use serde_json::json;
+/// use mesh_core::MtlsMode;
+/// let ns = json!({"metadata": {"annotations": {"config.linkerd.io/default-inbound-policy": "all-authenticated"}}});
+/// let s = mesh_linkerd::translate::mtls::status(&"prod".parse().unwrap(), Some(&ns), "cluster.local");
+/// assert_eq!(s.mode, MtlsMode::Strict);
+/// assert!(s.automatic);
+/// ```
+pub fn status(namespace: &Namespace, ns: Option<&Value>, trust_domain: &str) -> MtlsStatus {
+    let policy = ns.and_then(|n| n["metadata"]["annotations"][DEFAULT_INBOUND_POLICY].as_str());
+    let mode = match policy {
+        Some("all-authenticated" | "cluster-authenticated" | "deny") => MtlsMode::Strict,
+        _ => MtlsMode::Permissive,
+    };
+    let mut notes = vec![
+        "Linkerd encrypts traffic between meshed pods automatically; there is no switch".to_owned(),
+        "the default inbound policy is read when a pod starts: restart pods for a change to apply".to_owned(),
+    ];
+    match policy {
+        Some(p) => notes.push(format!("namespace default-inbound-policy is {p}")),
+        None => notes.push(
+            "namespace has no default-inbound-policy annotation; the cluster default applies \
+             (all-unauthenticated unless changed at install)"
+                .to_owned(),
+        ),
+    }
+    MtlsStatus {
+        namespace: namespace.clone(),
+        mode,
+        automatic: true,
+        trust_domain: Some(trust_domain.to_owned()),
+        notes,
+    }
+}
