@@ -13,3 +13,8 @@ pub mod translate;
 mod version;
 
 pub use version::{ConsulVersion, Edition};
+mod backend;
+pub mod client;
+pub mod render;
+
+pub use backend::{ConsulBackend, entry_key};

@@ -29,8 +29,8 @@ use crate::{
 };
 pub use destination::subset_filter;
 pub use fault::{FAULT_EXTENSION, LUA_EXTENSION, fault_extension};
-pub use planner::API_VERSION;
 use planner::Planner;
+pub use planner::{AGENT_SERVICE, API_VERSION};
 pub use register::{instance_id, registration_bodies};
 
 /// What the translation needs to know about the target Consul and the caller's choices.
@@ -146,6 +146,34 @@ pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<
     planner::reads(change, ctx, snapshot)
 }
 
+/// Validates `change` and refuses, by name, the first feature `ctx.version` lacks. No I/O.
+///
+/// ```
+/// use mesh_consul::{ConsulVersion, translate::{check, Context}};
+/// use mesh_core::{Change, Error, Fault, Feature, Percent};
+/// let delay = Change::InjectFault {
+///     service: "web".parse().unwrap(),
+///     fault: Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(1) },
+/// };
+/// let err = check(&delay, &Context::new(ConsulVersion::ce(1, 18, 0))).unwrap_err();
+/// assert!(matches!(err, Error::Unsupported { feature: Feature::FaultDelay, .. }));
+/// assert!(check(&delay, &Context::new(ConsulVersion::enterprise(1, 18, 0))).is_ok());
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidInput`] or [`Error::Unsupported`].
+pub fn check(change: &Change, ctx: &Context) -> Result<()> {
+    change.validate()?;
+    let caps = crate::capabilities::capabilities(&ctx.version);
+    for feature in change.required_features() {
+        let opted_in = feature == Feature::FaultAbort && ctx.lua_fault_emulation;
+        if let Some(refusal) = caps.refusal(feature, opted_in) {
+            return Err(refusal);
+        }
+    }
+    Ok(())
+}
+
 /// Turns `change` into an ordered, prefix-safe plan, from what `snapshot` holds.
 ///
 /// The change is validated and every feature it needs is checked against the capabilities of
@@ -156,14 +184,7 @@ pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<
 /// [`Error::Unsupported`] naming the feature Consul lacks, [`Error::NotFound`] when removing
 /// something absent.
 pub fn plan(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Plan> {
-    change.validate()?;
-    let caps = crate::capabilities::capabilities(&ctx.version);
-    for feature in change.required_features() {
-        let opted_in = feature == Feature::FaultAbort && ctx.lua_fault_emulation;
-        if let Some(refusal) = caps.refusal(feature, opted_in) {
-            return Err(refusal);
-        }
-    }
+    check(change, ctx)?;
     let mut p = Planner::new(ctx, snapshot, change);
     match change {
         Change::RegisterService(def) => register::register(&mut p, def)?,

@@ -14,7 +14,7 @@ use crate::model::{AgentServiceRegistration, ConfigEntry, EntryKind, ServiceRout
 pub const API_VERSION: &str = "consul/v1";
 
 /// The `kind` of an agent service registration target.
-pub(crate) const AGENT_SERVICE: &str = "agent-service";
+pub const AGENT_SERVICE: &str = "agent-service";
 
 pub(crate) struct Planner<'a> {
     pub(crate) ctx: &'a Context,

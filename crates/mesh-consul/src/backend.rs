@@ -1,0 +1,273 @@
+//! [`ConsulBackend`]: the [`MeshBackend`] over Consul's HTTP API.
+
+use mesh_core::{
+    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsMode, MtlsStatus, Namespace,
+    ObjectRef, Plan, Precondition, Result, Write, WriteAction,
+};
+
+use crate::{
+    client::{self, ClientConfig, ConsulClient},
+    model::{AgentServiceRegistration, ConfigEntry, EntryKind},
+    translate::{self, Context, EntryKey, Read, Snapshot},
+};
+
+/// The Consul Connect backend.
+///
+/// `plan` validates the change and refuses missing features first, then detects the edition
+/// (`/v1/agent/self`), reads the entries the change touches and translates it; `apply` writes in
+/// plan order with check-and-set, re-planning a write whose guard lost a race (a bounded number of
+/// times), and reports [`Error::PartiallyApplied`] when a write fails part-way.
+///
+/// ```no_run
+/// # async fn demo() -> mesh_core::Result<()> {
+/// use mesh_consul::ConsulBackend;
+/// use mesh_core::{Change, MeshBackend, TrafficSplit};
+/// let consul = ConsulBackend::from_env()?;
+/// let change = Change::SetTrafficWeight {
+///     service: "web".parse()?,
+///     split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)])?,
+/// };
+/// let report = consul.execute(&change).await?;
+/// assert_eq!(report.event.name(), "traffic.weight.updated");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ConsulBackend {
+    client: ConsulClient,
+    lua_fault_emulation: bool,
+}
+
+impl ConsulBackend {
+    /// A backend over `client`.
+    pub fn new(client: ConsulClient) -> Self {
+        Self {
+            client,
+            lua_fault_emulation: false,
+        }
+    }
+
+    /// A backend configured from the Consul environment variables.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] for a bad address, token file or certificate.
+    pub fn from_env() -> Result<Self> {
+        let config = ClientConfig::from_env()?;
+        Ok(Self::new(ConsulClient::new(config)?))
+    }
+
+    /// Opts into emulating abort faults with a `builtin/lua` extension where Consul has no
+    /// fault-injection extension (CE, Enterprise before 1.18). Delays are never emulated.
+    #[must_use]
+    pub fn emulate_abort_with_lua(mut self, on: bool) -> Self {
+        self.lua_fault_emulation = on;
+        self
+    }
+
+    /// The HTTP client.
+    pub fn client(&self) -> &ConsulClient {
+        &self.client
+    }
+
+    async fn context(&self) -> Result<Context> {
+        Ok(Context {
+            version: self.client.version().await?,
+            lua_fault_emulation: self.lua_fault_emulation,
+        })
+    }
+
+    /// Reads everything the translation of `change` needs.
+    async fn snapshot(&self, change: &Change, ctx: &Context) -> Result<Snapshot> {
+        let mut snap = Snapshot::default();
+        let mut done: Vec<Read> = Vec::new();
+        // Reads can depend on earlier reads (circuit-breaker callers come from intentions); two
+        // rounds cover every change, a third guards against surprises.
+        for _ in 0..3 {
+            let todo: Vec<Read> = translate::reads(change, ctx, &snap)?
+                .into_iter()
+                .filter(|r| !done.contains(r))
+                .collect();
+            if todo.is_empty() {
+                break;
+            }
+            for read in todo {
+                match &read {
+                    Read::Entry(key) => {
+                        if let Some(entry) = self
+                            .client
+                            .get_entry(key.kind, &key.name, key.namespace.as_deref())
+                            .await?
+                        {
+                            snap.entries.insert(key.clone(), entry);
+                        }
+                    }
+                    Read::AgentServices { service, namespace } => {
+                        let ids = self
+                            .client
+                            .agent_service_ids(service, namespace.as_deref())
+                            .await?;
+                        snap.agent_services.insert(service.clone(), ids);
+                    }
+                }
+                done.push(read);
+            }
+        }
+        Ok(snap)
+    }
+
+    /// Writes one plan step. `Ok(false)` means a check-and-set guard lost a race.
+    async fn write(&self, w: &Write) -> Result<bool, client::Error> {
+        let ns = w.target.namespace.as_deref();
+        if w.target.kind == translate::AGENT_SERVICE {
+            return match w.action {
+                WriteAction::Delete => self
+                    .client
+                    .deregister_service(&w.target.name, ns)
+                    .await
+                    .map(|()| true),
+                _ => {
+                    let body: AgentServiceRegistration =
+                        serde_json::from_value(w.body.clone().unwrap_or_default()).map_err(|source| {
+                            client::Error::Decode {
+                                path: "/v1/agent/service/register".into(),
+                                source,
+                            }
+                        })?;
+                    self.client.register_service(&body).await.map(|()| true)
+                }
+            };
+        }
+        let kind: EntryKind = w.target.kind.parse().map_err(|reason| client::Error::Config {
+            what: "plan".into(),
+            reason,
+        })?;
+        let cas = match &w.precondition {
+            Some(Precondition::MustNotExist) => Some(0),
+            Some(Precondition::Version(v)) => v.parse().ok(),
+            None => None,
+        };
+        match w.action {
+            WriteAction::Delete => self.client.delete_entry(kind, &w.target.name, ns, cas).await,
+            _ => {
+                let entry = ConfigEntry::from_json(w.body.clone().unwrap_or_default()).map_err(|source| {
+                    client::Error::Decode {
+                        path: "/v1/config".into(),
+                        source,
+                    }
+                })?;
+                self.client.put_entry(&entry, ns, cas).await
+            }
+        }
+    }
+
+    /// Writes `w`; when its guard loses a race, re-reads, re-plans the change and writes the new
+    /// version of the same target, a bounded number of times. `Ok(())` also when re-planning shows
+    /// the target already converged.
+    async fn write_with_cas(&self, plan: &Plan, w: &Write) -> Result<()> {
+        let mut current = w.clone();
+        let attempts = self.client.config().cas_retries + 1;
+        for _ in 0..attempts {
+            if self.write(&current).await? {
+                return Ok(());
+            }
+            tracing::debug!(target = %current.target, "check-and-set lost a race; re-planning");
+            let ctx = self.context().await?;
+            let snap = self.snapshot(&plan.change, &ctx).await?;
+            let fresh = translate::plan(&plan.change, &ctx, &snap)?;
+            match fresh.writes.into_iter().find(|x| x.target == w.target) {
+                Some(next) => current = next,
+                None => return Ok(()),
+            }
+        }
+        Err(client::Error::CasExhausted {
+            key: w.target.to_string(),
+            attempts,
+        }
+        .into())
+    }
+}
+
+impl MeshBackend for ConsulBackend {
+    fn kind(&self) -> MeshKind {
+        MeshKind::Consul
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        crate::capabilities::capabilities(&self.client.known_version().unwrap_or_default())
+    }
+
+    async fn plan(&self, change: &Change) -> Result<Plan> {
+        change.validate()?;
+        let ctx = self.context().await?;
+        translate::check(change, &ctx)?;
+        let snap = self.snapshot(change, &ctx).await?;
+        translate::plan(change, &ctx, &snap)
+    }
+
+    async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        let mut applied: Vec<ObjectRef> = Vec::new();
+        for w in &plan.writes {
+            if let Err(source) = self.write_with_cas(plan, w).await {
+                tracing::warn!(target = %w.target, error = %source, "Consul write failed");
+                return Err(Error::PartiallyApplied {
+                    applied,
+                    failed: Box::new(w.target.clone()),
+                    total: plan.writes.len(),
+                    source: Box::new(source),
+                });
+            }
+            tracing::debug!(target = %w.target, "Consul write landed");
+            applied.push(w.target.clone());
+        }
+        Ok(ApplyReport {
+            applied,
+            event: plan.event.clone(),
+            warnings: plan.warnings.clone(),
+        })
+    }
+
+    async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
+        let ctx = self.context().await?;
+        translate::consul_namespace(&ctx, namespace, mesh_core::Feature::MtlsStatus)?;
+        let roots = self.client.ca_roots().await?;
+        let global = self
+            .client
+            .get_entry(EntryKind::ProxyDefaults, "global", None)
+            .await?;
+        let mode = match &global {
+            Some(ConfigEntry::ProxyDefaults(pd)) => pd.mutual_tls_mode.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let mut notes = vec![
+            "Connect sidecars always talk mTLS to each other; MutualTLSMode only decides whether plaintext reaches a transparent proxy".to_owned(),
+        ];
+        if let Some(root) = roots.active_root() {
+            notes.push(format!(
+                "active CA root {}{}",
+                root.id,
+                root.not_after
+                    .as_deref()
+                    .map(|t| format!(", valid until {t}"))
+                    .unwrap_or_default()
+            ));
+        } else {
+            notes.push("no active CA root: Connect is not enabled on this cluster".into());
+        }
+        Ok(MtlsStatus {
+            namespace: namespace.clone(),
+            mode: match mode.as_str() {
+                "permissive" => MtlsMode::Permissive,
+                // "" behaves as strict: permissive must be chosen, and allowed by the mesh entry.
+                _ => MtlsMode::Strict,
+            },
+            automatic: true,
+            trust_domain: (!roots.trust_domain.is_empty()).then_some(roots.trust_domain),
+            notes,
+        })
+    }
+}
+
+/// The key of the entry a write targets, for callers inspecting plans.
+pub fn entry_key(target: &ObjectRef) -> Option<EntryKey> {
+    let kind = target.kind.parse().ok()?;
+    Some(EntryKey::new(kind, target.namespace.as_deref(), &target.name))
+}

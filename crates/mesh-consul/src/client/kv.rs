@@ -1,0 +1,146 @@
+//! The KV store (`/v1/kv`), with check-and-set.
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::{ConsulClient, Error, Payload, Result, encode};
+
+/// One KV pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvPair {
+    /// The key.
+    pub key: String,
+    /// The raw value.
+    pub value: Vec<u8>,
+    /// Application flags.
+    pub flags: u64,
+    /// The `?cas=` value.
+    pub modify_index: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RawPair {
+    key: String,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    flags: u64,
+    #[serde(default)]
+    modify_index: u64,
+}
+
+impl ConsulClient {
+    /// `GET /v1/kv/:key`; `None` when absent.
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_get(&self, key: &str) -> Result<Option<KvPair>> {
+        let q = self.tenancy(None).await?;
+        let path = kv_path(key);
+        let v = match self.json(Method::GET, &path, q, None, true).await {
+            Ok(v) => v,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let pairs: Vec<RawPair> = serde_json::from_value(v).map_err(|source| Error::Decode {
+            path: path.clone(),
+            source,
+        })?;
+        let Some(raw) = pairs.into_iter().next() else {
+            return Ok(None);
+        };
+        let value = match raw.value {
+            Some(b64) => base64_decode(&b64).ok_or_else(|| Error::Config {
+                what: path.clone(),
+                reason: "the value is not base64".into(),
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Some(KvPair {
+            key: raw.key,
+            value,
+            flags: raw.flags,
+            modify_index: raw.modify_index,
+        }))
+    }
+
+    /// `PUT /v1/kv/:key[?cas=<index>]`; `cas: Some(0)` creates only. Returns Consul's answer.
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_put(&self, key: &str, value: &[u8], cas: Option<u64>) -> Result<bool> {
+        let mut q = self.tenancy(None).await?;
+        if let Some(i) = cas {
+            q.push(("cas", i.to_string()));
+        }
+        let v = self
+            .send(Method::PUT, &kv_path(key), q, Some(Payload::Raw(value)), true)
+            .await?;
+        Ok(v.as_bool().unwrap_or(false))
+    }
+
+    /// `DELETE /v1/kv/:key[?cas=<index>]`.
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_delete(&self, key: &str, cas: Option<u64>) -> Result<bool> {
+        let mut q = self.tenancy(None).await?;
+        if let Some(i) = cas {
+            q.push(("cas", i.to_string()));
+        }
+        let v = self.json(Method::DELETE, &kv_path(key), q, None, true).await?;
+        Ok(v.as_bool().unwrap_or(true))
+    }
+}
+
+fn kv_path(key: &str) -> String {
+    let segments: Vec<String> = key.trim_start_matches('/').split('/').map(encode).collect();
+    format!("/v1/kv/{}", segments.join("/"))
+}
+
+/// Decodes standard base64 (with padding), as Consul returns KV values.
+///
+/// ```
+/// # use mesh_consul::client::base64_decode;
+/// assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+/// assert!(base64_decode("!!").is_none());
+/// ```
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let trimmed: &[u8] = {
+        let mut end = bytes.len();
+        while end > 0 && bytes[end - 1] == b'=' {
+            end -= 1;
+        }
+        &bytes[..end]
+    };
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    for chunk in trimmed.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= val(*c)? << (18 - 6 * i);
+        }
+        let n = match chunk.len() {
+            4 => 3,
+            3 => 2,
+            2 => 1,
+            _ => return None,
+        };
+        for i in 0..n {
+            #[allow(clippy::cast_possible_truncation)] // one byte of the 24-bit group
+            out.push((acc >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}

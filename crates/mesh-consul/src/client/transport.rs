@@ -1,0 +1,205 @@
+//! The reqwest client: TLS settings, the token header and retries with backoff.
+
+use std::{net::ToSocketAddrs, time::Duration};
+
+use reqwest::{Certificate, Identity, Method, StatusCode};
+use serde_json::Value;
+use url::Url;
+
+use super::{ClientConfig, Error};
+
+/// Answers that are deterministic validation failures, not outages: never retried.
+const VALIDATION_MARKERS: [&str; 6] = [
+    "does not permit advanced routing",
+    "does not have a subset named",
+    "invalid config entry",
+    "Bad request",
+    "protocol",
+    "discovery chain",
+];
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Payload<'a> {
+    /// JSON.
+    Json(&'a Value),
+    /// Raw bytes (KV values).
+    Raw(&'a [u8]),
+}
+
+#[derive(Debug)]
+pub(super) struct Transport {
+    http: reqwest::Client,
+    base: Url,
+}
+
+impl Transport {
+    pub(super) fn new(config: &ClientConfig) -> Result<Self, Error> {
+        let cfg_err = |what: &str, reason: String| Error::Config {
+            what: what.into(),
+            reason,
+        };
+        let read = |what: &str, path: &std::path::Path| {
+            std::fs::read(path).map_err(|e| cfg_err(what, format!("{}: {e}", path.display())))
+        };
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)));
+        let mut roots = Vec::new();
+        if let Some(path) = &config.ca_cert {
+            let pem = read("CONSUL_CACERT", path)?;
+            roots.extend(
+                Certificate::from_pem_bundle(&pem).map_err(|e| cfg_err("CONSUL_CACERT", e.to_string()))?,
+            );
+        }
+        if let Some(dir) = &config.ca_path {
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| cfg_err("CONSUL_CAPATH", format!("{}: {e}", dir.display())))?;
+            let mut files: Vec<_> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for file in files {
+                let pem = read("CONSUL_CAPATH", &file)?;
+                roots.extend(
+                    Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| cfg_err("CONSUL_CAPATH", e.to_string()))?,
+                );
+            }
+        }
+        if !roots.is_empty() {
+            builder = builder.tls_certs_only(roots);
+        }
+        match (&config.client_cert, &config.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read("CONSUL_CLIENT_CERT", cert)?;
+                pem.push(b'\n');
+                pem.extend(read("CONSUL_CLIENT_KEY", key)?);
+                let id =
+                    Identity::from_pem(&pem).map_err(|e| cfg_err("CONSUL_CLIENT_CERT", e.to_string()))?;
+                builder = builder.identity(id);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(cfg_err(
+                    "CONSUL_CLIENT_CERT",
+                    "CONSUL_CLIENT_CERT and CONSUL_CLIENT_KEY must be set together".into(),
+                ));
+            }
+        }
+        if !config.tls_verify {
+            tracing::warn!("CONSUL_HTTP_SSL_VERIFY=false: the Consul agent's certificate is not verified");
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
+        let mut base = config.address.clone();
+        if let Some(name) = &config.tls_server_name
+            && base.host_str() != Some(name.as_str())
+        {
+            // Connect to the configured address, but verify (and send SNI for) the server name.
+            let host = base.host_str().unwrap_or_default().to_owned();
+            let port = base.port_or_known_default().unwrap_or(8501);
+            let addrs: Vec<_> = (host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| cfg_err("CONSUL_HTTP_ADDR", format!("{host}: {e}")))?
+                .collect();
+            builder = builder.resolve_to_addrs(name, &addrs);
+            base.set_host(Some(name))
+                .map_err(|e| cfg_err("CONSUL_TLS_SERVER_NAME", e.to_string()))?;
+        }
+        let http = builder
+            .build()
+            .map_err(|e| cfg_err("TLS", format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { http, base })
+    }
+
+    /// Sends a request, retrying 429, 5xx (except validation failures) and timeouts with
+    /// exponential backoff. Returns the body of a 2xx answer.
+    pub(super) async fn send(
+        &self,
+        config: &ClientConfig,
+        method: Method,
+        path: &str,
+        query: &[(&'static str, String)],
+        body: Option<Payload<'_>>,
+    ) -> Result<Vec<u8>, Error> {
+        let mut url = self.base.clone();
+        url.set_path(path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut attempt = 0;
+        loop {
+            let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(token) = config.token.as_ref().filter(|t| !t.is_empty()) {
+                req = req.header("X-Consul-Token", token.expose());
+            }
+            match body {
+                Some(Payload::Json(v)) => req = req.json(v),
+                Some(Payload::Raw(bytes)) => req = req.body(bytes.to_vec()),
+                None => {}
+            }
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    match resp.bytes().await {
+                        Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
+                        Ok(bytes) => Err(status_error(status, &method, path, &bytes)),
+                        Err(source) => Err(Error::Transport {
+                            method: method.to_string(),
+                            path: path.to_owned(),
+                            source,
+                        }),
+                    }
+                }
+                Err(source) => Err(Error::Transport {
+                    method: method.to_string(),
+                    path: path.to_owned(),
+                    source,
+                }),
+            };
+            let err = match outcome {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => e,
+            };
+            if attempt >= config.max_retries || !retryable(&err) {
+                return Err(err);
+            }
+            let wait = config.backoff.saturating_mul(2u32.saturating_pow(attempt));
+            tracing::debug!(%method, path, attempt, ?wait, error = %err, "retrying Consul request");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn status_error(status: StatusCode, method: &Method, path: &str, body: &[u8]) -> Error {
+    let mut message = String::from_utf8_lossy(body).trim().to_owned();
+    if message.len() > 512 {
+        let mut cut = 512;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+    }
+    Error::Status {
+        status: status.as_u16(),
+        method: method.to_string(),
+        path: path.to_owned(),
+        message,
+    }
+}
+
+/// 429, 5xx other than a validation failure, and timeouts or connection failures.
+pub(super) fn retryable(err: &Error) -> bool {
+    match err {
+        Error::Status { status: 429, .. } => true,
+        Error::Status {
+            status: 500, message, ..
+        } => !VALIDATION_MARKERS.iter().any(|m| message.contains(m)),
+        Error::Status { status, .. } => (500..600).contains(status),
+        Error::Transport { source, .. } => source.is_timeout() || source.is_connect(),
+        _ => false,
+    }
+}
