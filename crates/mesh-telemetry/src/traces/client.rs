@@ -7,6 +7,7 @@ use std::{
 };
 
 use mesh_core::{TimeRange, Trace};
+use serde_json::Value;
 use url::Url;
 
 use super::{
@@ -261,9 +262,12 @@ impl TracingClient {
                     Some(body) => parse_tempo_search(&body)?,
                     None => Vec::new(),
                 };
+                // The by-id endpoint is authoritative for what it returns: keep every trace.
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids.iter().take(query.limit) {
-                    out.extend(self.trace(id).await?);
+                    if let Some(body) = self.get(&format!("api/traces/{id}"), &[]).await? {
+                        out.extend(parse_tempo_trace(&body)?);
+                    }
                 }
                 out
             }
@@ -289,6 +293,70 @@ impl TracingClient {
             return Ok(None);
         };
         Ok(parse(&body)?.into_iter().find(|t| t.trace_id == id))
+    }
+
+    /// The service names the backend has seen.
+    ///
+    /// # Errors
+    /// As [`TracingClient::find_traces`].
+    pub async fn services(&self) -> Result<Vec<String>> {
+        let (path, what) = match self.kind {
+            TracingKind::Jaeger => ("api/v3/services", "Jaeger api_v3 services"),
+            TracingKind::JaegerV1 => ("api/services", "Jaeger services"),
+            TracingKind::Zipkin => ("api/v2/services", "Zipkin services"),
+            TracingKind::Tempo => ("api/search/tag/service.name/values", "Tempo tag values"),
+        };
+        let Some(body) = self.get(path, &[]).await? else {
+            return Ok(Vec::new());
+        };
+        let v: Value = serde_json::from_slice(&body).map_err(|source| Error::Decode { what, source })?;
+        let list = match self.kind {
+            TracingKind::Jaeger => v.get("services"),
+            TracingKind::JaegerV1 => v.get("data"),
+            TracingKind::Zipkin => Some(&v),
+            TracingKind::Tempo => v.get("tagValues"),
+        };
+        Ok(list
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default())
+    }
+
+    /// Jaeger api_v3 only: the operations of `service` as (name, span kind).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for another backend kind, otherwise as
+    /// [`TracingClient::find_traces`].
+    pub async fn operations(&self, service: &str) -> Result<Vec<(String, String)>> {
+        if self.kind != TracingKind::Jaeger {
+            return Err(Error::invalid(
+                "tracing_kind",
+                "operations are read from Jaeger api_v3 only",
+            ));
+        }
+        let Some(body) = self
+            .get("api/v3/operations", &[("service", service.to_owned())])
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let v: Value = serde_json::from_slice(&body).map_err(|source| Error::Decode {
+            what: "Jaeger api_v3 operations",
+            source,
+        })?;
+        let ops = v
+            .get("operations")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        Ok(ops
+            .iter()
+            .filter_map(|o| {
+                let name = o.get("name")?.as_str()?.to_owned();
+                let kind = o.get("spanKind").and_then(Value::as_str).unwrap_or("").to_owned();
+                Some((name, kind))
+            })
+            .collect())
     }
 
     /// GETs `path`; `Ok(None)` on 404, the body on 2xx, [`Error::Http`] otherwise.

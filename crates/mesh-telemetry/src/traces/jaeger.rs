@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{
     ids::{optional_span_id, span_id, trace_id},
     model::{SpanKind, finish_span, group_traces},
-    otlp::TracesData,
+    otlp::{TracesData, as_u64},
 };
 use crate::{Error, Result, error::snippet};
 
@@ -52,6 +52,67 @@ pub(crate) fn v3_error_message(body: &[u8]) -> String {
             e.get("message").and_then(Value::as_str).map(str::to_owned)
         })
         .unwrap_or_else(|| snippet(&String::from_utf8_lossy(body)))
+}
+
+/// One trace of Jaeger's `GET /api/v3/trace-summaries` (Jaeger 2.19+): a cheap listing without
+/// spans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSummary {
+    /// 32 lower-case hex digits.
+    pub trace_id: String,
+    /// The root span's service.
+    pub root_service: String,
+    /// The root span's operation.
+    pub root_operation: String,
+    /// Earliest span start, Unix nanoseconds.
+    pub start_unix_nanos: u64,
+    /// Latest span end minus earliest start, nanoseconds.
+    pub duration_nanos: u64,
+    /// Number of spans.
+    pub span_count: u64,
+    /// Number of spans with an error status.
+    pub error_span_count: u64,
+}
+
+/// Parses `{"summaries":[{traceId, rootServiceName, rootOperationName, minStartTimeUnixNano,
+/// maxEndTimeUnixNano, spanCount, errorSpanCount, services}]}`.
+///
+/// ```
+/// let body = br#"{"summaries":[{"traceId":"00000000000000000000000000000001","rootServiceName":"frontend",
+///   "rootOperationName":"HTTP GET /","minStartTimeUnixNano":"1000","maxEndTimeUnixNano":"1500",
+///   "spanCount":2,"errorSpanCount":1}]}"#;
+/// let s = mesh_telemetry::traces::parse_jaeger_v3_summaries(body).unwrap();
+/// assert_eq!((s[0].duration_nanos, s[0].error_span_count), (500, 1));
+/// ```
+///
+/// # Errors
+/// [`Error::Decode`] for another shape, [`Error::InvalidInput`] for an unreadable id.
+pub fn parse_jaeger_v3_summaries(body: &[u8]) -> Result<Vec<TraceSummary>> {
+    let v: Value = serde_json::from_slice(body).map_err(|source| Error::Decode {
+        what: "Jaeger api_v3 trace summaries",
+        source,
+    })?;
+    let list = v
+        .get("summaries")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    list.iter()
+        .map(|s| {
+            let text = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let num = |k: &str| s.get(k).and_then(as_u64).unwrap_or(0);
+            let start = num("minStartTimeUnixNano");
+            Ok(TraceSummary {
+                trace_id: trace_id(&text("traceId"))?,
+                root_service: text("rootServiceName"),
+                root_operation: text("rootOperationName"),
+                start_unix_nanos: start,
+                duration_nanos: num("maxEndTimeUnixNano").saturating_sub(start),
+                span_count: num("spanCount"),
+                error_span_count: num("errorSpanCount"),
+            })
+        })
+        .collect()
 }
 
 /// The legacy envelope `{"data": [...], "errors": [...]}` of `/api/traces`.

@@ -12,6 +12,6 @@ mod zipkin;
 
 pub use client::{TRACING_KIND_ENV, TRACING_URL_ENV, TraceQuery, TracingBuilder, TracingClient, TracingKind};
 pub use ids::{span_id, trace_id};
-pub use jaeger::{parse_jaeger_v1, parse_jaeger_v3};
+pub use jaeger::{TraceSummary, parse_jaeger_v1, parse_jaeger_v3, parse_jaeger_v3_summaries};
 pub use tempo::{parse_tempo_search, parse_tempo_trace};
 pub use zipkin::parse_zipkin;
