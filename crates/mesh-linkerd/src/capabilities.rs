@@ -22,7 +22,9 @@ pub fn capabilities(version: LinkerdVersion, config: &Config) -> Capabilities {
     let unsupported = Support::unsupported;
     let annotations = version.has_retry_annotations();
     let route = "HTTPRoute (policy.linkerd.io/v1beta3 or gateway.networking.k8s.io) on the apex Service";
-    let timeout = if config.http_route_flavour == HttpRouteFlavour::GatewayApi && version.minor() < 18 {
+    // 2.14 writes the policy flavour whatever the setting; 2.15–2.17 read Gateway API v1beta1.
+    let gateway_pre_118 = (15..18).contains(&version.minor());
+    let timeout = if config.http_route_flavour == HttpRouteFlavour::GatewayApi && gateway_pre_118 {
         unsupported(
             "standard Gateway API 1.1.1 CRDs prune rules[].timeouts; use the policy.linkerd.io flavour",
         )

@@ -10,6 +10,9 @@ pub const MANAGED_BY: &str = "mesh";
 /// Annotation on an HTTPRoute holding the rules the library wrote, as JSON, so that a later change
 /// recognises them and keeps every other rule (the user's) untouched.
 pub const OWNED_RULES_ANNOTATION: &str = "mesh.io/owned-rules";
+/// Annotation marking a Service that `register` created (and `unregister` may delete). The
+/// ownership label alone is not enough: annotation writes on a user's Service carry it too.
+pub const REGISTERED_ANNOTATION: &str = "mesh.io/registered";
 /// Annotation on a registered Service naming the ExternalWorkloads created with it.
 pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "mesh.io/external-workloads";
 /// Prefix of the annotation on an HTTPRoute that records the rules as they were before a fault
@@ -120,6 +123,11 @@ pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
 /// True when `obj` carries the library's ownership label.
 pub fn is_owned(obj: &Value) -> bool {
     obj["metadata"]["labels"][MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY)
+}
+
+/// True when `register` created this Service.
+pub fn is_registered(obj: &Value) -> bool {
+    obj["metadata"]["annotations"][REGISTERED_ANNOTATION].as_str() == Some("true")
 }
 
 /// The annotations of `obj` (empty when none).

@@ -448,7 +448,7 @@ impl<R: Reader> Planner<'_, R> {
         let target = objects::service(&id);
         let want = register::service(def, &names);
         match self.get(&target).await? {
-            Some(have) if !objects::is_owned(&have) => {
+            Some(have) if !objects::is_registered(&have) => {
                 if !names.is_empty() {
                     return Err(Error::Conflict {
                         object: target.to_string(),
@@ -523,7 +523,7 @@ impl<R: Reader> Planner<'_, R> {
                 self.plan.push(Write::new(WriteAction::Delete, r, None));
             }
         }
-        if objects::is_owned(&apex) {
+        if objects::is_registered(&apex) {
             self.plan
                 .push(Write::new(WriteAction::Delete, objects::service(id), None));
         } else {

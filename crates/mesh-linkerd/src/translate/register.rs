@@ -44,8 +44,9 @@ pub fn service(def: &ServiceDefinition, workloads: &[String]) -> Value {
         json!({ "selector": { "app": def.name.as_str() }, "ports": [port] }),
     );
     body["metadata"]["labels"]["app"] = json!(def.name.as_str());
+    body["metadata"]["annotations"] = json!({ objects::REGISTERED_ANNOTATION: "true" });
     if !workloads.is_empty() {
-        body["metadata"]["annotations"] = json!({ EXTERNAL_WORKLOADS_ANNOTATION: workloads.join(",") });
+        body["metadata"]["annotations"][EXTERNAL_WORKLOADS_ANNOTATION] = json!(workloads.join(","));
     }
     body
 }
