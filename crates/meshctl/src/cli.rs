@@ -1,0 +1,321 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// One command line for Istio, Linkerd and Consul Connect.
+///
+/// By default every change is rendered to stdout (no cluster needed); `--target apply` writes it.
+#[derive(Debug, Parser)]
+#[command(name = "meshctl", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The mesh: istio, linkerd, consul, or auto (from the cluster's CRDs or CONSUL_HTTP_ADDR).
+    #[arg(long, global = true, default_value = "auto")]
+    pub(crate) mesh: MeshArg,
+    /// Render the plan (default) or apply it to the control plane.
+    #[arg(long, global = true, value_enum, default_value_t = Target::Render)]
+    pub(crate) target: Target,
+    /// Output format.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Yaml)]
+    pub(crate) output: Output,
+    /// The namespace of services given without one.
+    #[arg(short = 'n', long, global = true, default_value = "default")]
+    pub(crate) namespace: String,
+    /// The kubeconfig context (Istio and Linkerd).
+    #[arg(long, global = true)]
+    pub(crate) context: Option<String>,
+    /// Turn on debug logs (same as RUST_LOG=debug).
+    #[arg(long, global = true)]
+    pub(crate) debug: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// `--mesh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MeshArg {
+    Istio,
+    Linkerd,
+    Consul,
+    Auto,
+}
+
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Target {
+    /// Print what would be written; needs no cluster.
+    Render,
+    /// Write it.
+    Apply,
+}
+
+/// `-o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Output {
+    Yaml,
+    Json,
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    #[command(flatten)]
+    Op(Op),
+    /// Plan an operation against the live control plane and list the writes, in order.
+    Plan {
+        #[command(subcommand)]
+        op: Op,
+    },
+    /// Show, per object, what an operation would change on the live control plane.
+    Diff {
+        #[command(subcommand)]
+        op: Op,
+    },
+    /// Validate Istio, Linkerd, Gateway API or consul-k8s YAML against the pinned upstream schemas.
+    Validate {
+        /// YAML files (multi-document allowed).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Gateway API bundle for HTTPRoute: 1.1.1 or 1.6.1.
+        #[arg(long, default_value = "1.6.1")]
+        gateway_api: String,
+    },
+    /// What each mesh supports: native, emulated (opt-in) or unsupported, with the reason.
+    Capabilities,
+    /// Progressive delivery: canary, blue-green or A/B, with analysis after every stage.
+    Rollout(RolloutArgs),
+    /// Render the spec's Quick Start for a mesh: register a service, split it 90/10, enforce mTLS,
+    /// and show the metrics queries. Needs no cluster.
+    Quickstart {
+        /// The service.
+        #[arg(long, default_value = "reviews")]
+        service: String,
+        /// An endpoint outside Kubernetes, ADDRESS:PORT.
+        #[arg(long, default_value = "10.0.0.12:9080")]
+        endpoint: String,
+    },
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Op {
+    /// Register a service (and, for VMs, its endpoints).
+    Register {
+        service: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "http")]
+        protocol: String,
+        #[arg(long)]
+        version: Option<String>,
+        /// An endpoint outside Kubernetes, ADDRESS:PORT (repeatable).
+        #[arg(long = "endpoint")]
+        endpoints: Vec<String>,
+    },
+    /// Unregister a service.
+    Unregister { service: String },
+    /// Route requests: matching ones to --to, the rest to --default.
+    Route {
+        service: String,
+        /// Where matching requests go: VERSION or VERSION=WEIGHT,... .
+        #[arg(long)]
+        to: String,
+        /// Where the other requests go.
+        #[arg(long)]
+        default: Option<String>,
+        #[arg(long)]
+        path_prefix: Option<String>,
+        #[arg(long)]
+        path_exact: Option<String>,
+        /// A header condition NAME=VALUE (exact; repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        #[arg(long)]
+        method: Option<String>,
+        /// Request timeout, e.g. 2s.
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+    /// Define subsets (versions) and a load balancer.
+    Destination {
+        service: String,
+        /// A version subset (repeatable).
+        #[arg(long = "subset", required = true)]
+        subsets: Vec<String>,
+        /// round-robin, least-request, random, ring-hash, maglev.
+        #[arg(long)]
+        lb: Option<String>,
+    },
+    /// Split traffic between versions: `meshctl split api v1=90 v2=10`.
+    Split {
+        service: String,
+        #[arg(required = true)]
+        weights: Vec<String>,
+    },
+    /// Configure a circuit breaker.
+    CircuitBreaker(CircuitBreakerArgs),
+    /// Set a retry policy.
+    Retry {
+        service: String,
+        #[arg(long)]
+        attempts: u32,
+        #[arg(long)]
+        per_try_timeout: Option<String>,
+        /// Conditions, comma-separated: 5xx, gateway-error, reset, connect-failure, refused-stream, ...
+        #[arg(long, default_value = "connect-failure,refused-stream")]
+        retry_on: String,
+        /// Overall timeout, retries included.
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+    /// Enforce mTLS in a namespace (`--status` reads it instead).
+    Mtls {
+        namespace: String,
+        #[arg(long)]
+        status: bool,
+    },
+    /// Create an authorization policy.
+    Authz(AuthzArgs),
+    /// Inject or remove faults.
+    #[command(subcommand)]
+    Fault(FaultCmd),
+    /// Request metrics of a service (per version).
+    Metrics {
+        service: String,
+        /// The window, e.g. 5m.
+        #[arg(long, default_value = "5m")]
+        window: String,
+    },
+    /// Recent traces through a service.
+    Traces {
+        service: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// The observed service graph of a namespace.
+    Graph {
+        namespace: String,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Dot,
+    Mermaid,
+    Svg,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CircuitBreakerArgs {
+    pub(crate) service: String,
+    #[arg(long)]
+    pub(crate) max_connections: Option<u32>,
+    /// Connect timeout, e.g. 5s.
+    #[arg(long)]
+    pub(crate) timeout: Option<String>,
+    /// Cap on concurrent retries (not attempts).
+    #[arg(long)]
+    pub(crate) max_retries: Option<u32>,
+    #[arg(long)]
+    pub(crate) consecutive_errors: Option<u32>,
+    #[arg(long)]
+    pub(crate) interval: Option<String>,
+    #[arg(long)]
+    pub(crate) base_ejection_time: Option<String>,
+    #[arg(long)]
+    pub(crate) max_ejection_percent: Option<f64>,
+    /// Callers whose outbound settings carry the breaker (Consul; repeatable).
+    #[arg(long = "caller")]
+    pub(crate) callers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuthzArgs {
+    pub(crate) name: String,
+    /// The service it protects (default: every workload in the namespace).
+    #[arg(long)]
+    pub(crate) target: Option<String>,
+    #[arg(long, default_value = "allow")]
+    pub(crate) action: String,
+    /// A peer identity NAMESPACE/SERVICE-ACCOUNT (repeatable).
+    #[arg(long = "from-principal")]
+    pub(crate) principals: Vec<String>,
+    /// A peer namespace (repeatable).
+    #[arg(long = "from-namespace")]
+    pub(crate) namespaces: Vec<String>,
+    #[arg(long = "method")]
+    pub(crate) methods: Vec<String>,
+    #[arg(long = "path")]
+    pub(crate) paths: Vec<String>,
+    #[arg(long = "port")]
+    pub(crate) ports: Vec<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FaultCmd {
+    /// Inject a delay or an abort: `meshctl fault inject backend --delay 3s --percent 10`.
+    Inject {
+        service: String,
+        #[arg(long, conflicts_with = "abort", required_unless_present = "abort")]
+        delay: Option<String>,
+        /// The HTTP status to answer with.
+        #[arg(long)]
+        abort: Option<u16>,
+        #[arg(long)]
+        percent: f64,
+    },
+    /// Remove a fault by the id `inject` printed.
+    Remove { fault_id: String },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RolloutArgs {
+    #[arg(value_enum)]
+    pub(crate) strategy: StrategyArg,
+    pub(crate) service: String,
+    #[arg(long)]
+    pub(crate) stable: String,
+    #[arg(long)]
+    pub(crate) canary: String,
+    #[arg(long)]
+    pub(crate) step_weight: Option<u8>,
+    #[arg(long)]
+    pub(crate) max_weight: Option<u8>,
+    /// Explicit canary weights, comma-separated, e.g. 1,2,10,80.
+    #[arg(long)]
+    pub(crate) steps: Option<String>,
+    /// How long each stage runs before it is analyzed.
+    #[arg(long, default_value = "1m")]
+    pub(crate) interval: String,
+    /// Objectives, e.g. availability=99.9,p99=200ms.
+    #[arg(long)]
+    pub(crate) slo: Option<String>,
+    /// Fewest requests per window before a verdict (fewer: hold, never roll back).
+    #[arg(long, default_value_t = 50)]
+    pub(crate) min_requests: u32,
+    /// A/B: header condition NAME=VALUE routed to the canary.
+    #[arg(long = "header")]
+    pub(crate) headers: Vec<String>,
+    /// A/B: number of analyses before promotion.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) iterations: u32,
+    /// This runner's name; a restarted runner with the same name resumes.
+    #[arg(long)]
+    pub(crate) runner: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StrategyArg {
+    Canary,
+    Bluegreen,
+    Ab,
+}

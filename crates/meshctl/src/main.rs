@@ -1,0 +1,194 @@
+//! `meshctl`: one command line for Istio, Linkerd and Consul Connect.
+//!
+//! Every change is rendered to stdout by default (`--target render`, no cluster needed);
+//! `--target apply` writes it. Exit codes: 0 success (or promoted), 1 error, 2 usage, 3 rolled back,
+//! 4 held, 5 invalid objects.
+#![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool reports on stdout/stderr.
+
+mod backends;
+mod cli;
+mod error;
+mod ops;
+mod output;
+mod rollout_cmd;
+mod validate;
+
+use std::{io::Write, process::ExitCode, time::SystemTime};
+
+use clap::{CommandFactory, Parser};
+use mesh::{Capabilities, MeshKind, TimeRange};
+
+use crate::{
+    cli::{Cli, Command, GraphFormat, Output},
+    error::CliError,
+    ops::{Action, Query},
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.debug);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match run(&cli, &mut out).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let _ = out.flush();
+            eprintln!("error: {}", e.message);
+            if let Some(hint) = e.hint {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn init_tracing(debug: bool) {
+    let filter = if debug {
+        tracing_subscriber::EnvFilter::new("debug")
+    } else {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
+    match &cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "meshctl", out);
+            Ok(0)
+        }
+        Command::Quickstart { service, endpoint } => {
+            quickstart(cli, out, service, endpoint).await.map(|()| 0)
+        }
+        Command::Validate { files, gateway_api } => validate::run(out, files, gateway_api).map(|()| 0),
+        Command::Capabilities => {
+            let tables: Vec<Capabilities> = match backends::mesh_kind(cli) {
+                Ok(kind) => vec![backends::offline(kind).capabilities()],
+                Err(_) => MeshKind::ALL
+                    .iter()
+                    .map(|k| backends::offline(*k).capabilities())
+                    .collect(),
+            };
+            output::capabilities(out, cli.output, &tables).map(|()| 0)
+        }
+        Command::Rollout(args) => {
+            let mesh = backends::connect(cli).await?;
+            rollout_cmd::run(out, mesh, args, &cli.namespace, cli.target, cli.output).await
+        }
+        Command::Plan { op } | Command::Diff { op } => {
+            let Action::Change(change) = ops::action(op, &cli.namespace)? else {
+                return Err(CliError::internal(
+                    "plan and diff take a change, not a query".into(),
+                ));
+            };
+            let mesh = backends::connect(cli).await?;
+            let plan = mesh.plan(&change).await?;
+            output::plan(out, cli.output, &plan)?;
+            Ok(0)
+        }
+        Command::Op(op) => {
+            let action = ops::action(op, &cli.namespace)?;
+            let mesh = backends::connect(cli).await?;
+            match action {
+                Action::Change(change) => {
+                    let plan = mesh.plan(&change).await?;
+                    match cli.target {
+                        cli::Target::Render => output::plan(out, cli.output, &plan)?,
+                        cli::Target::Apply => {
+                            let report = mesh.apply(&plan).await?;
+                            if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &report.event {
+                                eprintln!("fault id: {fault_id}");
+                            }
+                            output::value(out, cli.output, &report)?;
+                        }
+                    }
+                    Ok(0)
+                }
+                Action::Query(q) => query(out, cli.output, &mesh, q).await.map(|()| 0),
+            }
+        }
+    }
+}
+
+/// The spec's Quick Start: register, split 90/10, mTLS, and the metrics queries, each rendered.
+async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &str) -> Result<(), CliError> {
+    let kind = backends::mesh_kind(cli)?;
+    let mesh = backends::offline(kind);
+    let id = ops::service_id(service, &cli.namespace)?;
+    let register = cli::Op::Register {
+        service: id.to_string(),
+        port: endpoint
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(9080),
+        protocol: "http".into(),
+        version: Some("v1".into()),
+        endpoints: vec![endpoint.to_owned()],
+    };
+    let split = cli::Op::Split {
+        service: id.to_string(),
+        weights: vec!["v1=90".into(), "v2=10".into()],
+    };
+    let mtls = cli::Op::Mtls {
+        namespace: id.namespace.to_string(),
+        status: false,
+    };
+    for (title, op) in [
+        ("register", register),
+        ("split 90/10", split),
+        ("enable mTLS", mtls),
+    ] {
+        let Action::Change(change) = ops::action(&op, &cli.namespace)? else {
+            continue;
+        };
+        let plan = mesh.plan(&change).await?;
+        writeln!(out, "# ---- {title} ({kind}, {} writes)", plan.writes.len())?;
+        output::plan(out, cli.output, &plan)?;
+    }
+    let dialect = mesh_telemetry::promql::Dialect::for_mesh(kind);
+    let window = std::time::Duration::from_secs(300);
+    writeln!(
+        out,
+        "# ---- metrics: the two PromQL queries get_service_metrics runs (5m window)"
+    )?;
+    writeln!(
+        out,
+        "# requests: {}",
+        dialect.service_requests_query(id.namespace.as_str(), id.name.as_str(), window)
+    )?;
+    writeln!(
+        out,
+        "# latency:  {}",
+        dialect.service_latency_query(id.namespace.as_str(), id.name.as_str(), window)
+    )?;
+    Ok(())
+}
+
+async fn query(out: &mut impl Write, format: Output, mesh: &mesh::Mesh, q: Query) -> Result<(), CliError> {
+    match q {
+        Query::MtlsStatus(ns) => output::value(out, format, &mesh.mtls_status(&ns).await?),
+        Query::Metrics(service, window) => {
+            let range = TimeRange::ending_at(SystemTime::now(), window)?;
+            output::value(out, format, &mesh.get_service_metrics(&service, range).await?)
+        }
+        Query::Traces(service, limit) => {
+            output::value(out, format, &mesh.get_service_traces(&service, limit).await?)
+        }
+        Query::Graph(ns, graph_format) => {
+            let graph = mesh.get_service_graph(&ns).await?;
+            let text = match graph_format {
+                GraphFormat::Dot => mesh_telemetry::graph::to_dot(&graph),
+                GraphFormat::Mermaid => mesh_telemetry::graph::to_mermaid(&graph),
+                GraphFormat::Svg => mesh_telemetry::graph::to_svg(&graph)?,
+                GraphFormat::Json => serde_json::to_string_pretty(&graph)?,
+            };
+            writeln!(out, "{text}")?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! Turning command-line arguments into typed changes and queries. Every check happens here, before
+//! any backend is contacted.
+
+use std::time::Duration;
+
+use mesh::{
+    AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Change, CircuitBreaker,
+    DestinationPolicy, Endpoint, Error, Fault, FaultId, HeaderMatch, HttpMethod, HttpStatus, LoadBalancer,
+    Namespace, PathMatch, Percent, Port, Protocol, RequestMatch, RetryOn, RetryPolicy, RouteRule,
+    ServiceDefinition, ServiceId, ServiceRoutes, StringMatch, Subset, TrafficSplit, Version,
+    units::parse_duration,
+};
+
+use crate::cli::{CircuitBreakerArgs, FaultCmd, GraphFormat, Op};
+
+/// What an operation becomes.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// A change to plan, then render or apply.
+    Change(Change),
+    /// A read.
+    Query(Query),
+}
+
+/// The read-only operations.
+#[derive(Debug)]
+pub(crate) enum Query {
+    MtlsStatus(Namespace),
+    Metrics(ServiceId, Duration),
+    Traces(ServiceId, usize),
+    Graph(Namespace, GraphFormat),
+}
+
+/// A service argument: `ns/name`, or `name` in the `--namespace`.
+pub(crate) fn service_id(arg: &str, namespace: &str) -> Result<ServiceId, Error> {
+    if arg.contains('/') {
+        arg.parse()
+    } else {
+        Ok(ServiceId::new(Namespace::new(namespace)?, arg.parse()?))
+    }
+}
+
+/// `v1=90` pairs, or a bare `v1` for 100 %.
+pub(crate) fn split(args: &[String]) -> Result<TrafficSplit, Error> {
+    if let [single] = args
+        && !single.contains('=')
+        && !single.contains(',')
+    {
+        return Ok(TrafficSplit::all_to(Version::new(single.as_str())?));
+    }
+    let mut pairs = Vec::new();
+    for part in args.iter().flat_map(|a| a.split(',')) {
+        let (v, w) = part
+            .split_once('=')
+            .ok_or_else(|| Error::invalid("weights", format!("{part:?} is not VERSION=WEIGHT")))?;
+        let w: u8 = w
+            .parse()
+            .map_err(|_| Error::invalid("weights", format!("{w:?} is not a weight 0..=100")))?;
+        pairs.push((v.to_owned(), w));
+    }
+    TrafficSplit::try_from_pairs(pairs.iter().map(|(v, w)| (v.as_str(), *w)))
+}
+
+fn duration(field: &str, s: &Option<String>) -> Result<Option<Duration>, Error> {
+    s.as_deref()
+        .map(|s| parse_duration(s).map_err(|e| e.in_field(field)))
+        .transpose()
+}
+
+fn header(s: &str) -> Result<HeaderMatch, Error> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| Error::invalid("header", format!("{s:?} is not NAME=VALUE")))?;
+    Ok(HeaderMatch {
+        name: name.to_ascii_lowercase(),
+        value: StringMatch::Exact(value.to_owned()),
+    })
+}
+
+/// Header conditions as one match block, for routes and A/B rollouts.
+pub(crate) fn header_match(headers: &[String]) -> Result<RequestMatch, Error> {
+    Ok(RequestMatch {
+        headers: headers.iter().map(|h| header(h)).collect::<Result<_, _>>()?,
+        ..Default::default()
+    })
+}
+
+/// Turns an operation into a change or a query.
+pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
+    let change = match op {
+        Op::Register {
+            service,
+            port,
+            protocol,
+            version,
+            endpoints,
+        } => {
+            let id = service_id(service, namespace)?;
+            let protocol: Protocol = serde_json::from_value(serde_json::Value::String(protocol.clone()))
+                .map_err(|_| {
+                    Error::invalid(
+                        "protocol",
+                        format!("{protocol:?} is not http, http2, grpc or tcp"),
+                    )
+                })?;
+            let mut def = ServiceDefinition::builder(id.name.as_str(), id.namespace.as_str(), *port)?
+                .protocol(protocol);
+            if let Some(v) = version {
+                def = def.version(v)?;
+            }
+            for e in endpoints {
+                let (addr, port) = e
+                    .rsplit_once(':')
+                    .ok_or_else(|| Error::invalid("endpoint", format!("{e:?} is not ADDRESS:PORT")))?;
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| Error::invalid("endpoint", format!("{port:?} is not a port")))?;
+                def = def.endpoint(Endpoint::new(addr, Port::new(port)?)?);
+            }
+            Change::RegisterService(def)
+        }
+        Op::Unregister { service } => Change::UnregisterService {
+            service: service_id(service, namespace)?,
+        },
+        Op::Route {
+            service,
+            to,
+            default,
+            path_prefix,
+            path_exact,
+            headers,
+            method,
+            timeout,
+        } => {
+            let mut m = header_match(headers)?;
+            m.path = match (path_exact, path_prefix) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        "path",
+                        "give --path-exact or --path-prefix, not both",
+                    ));
+                }
+                (Some(p), None) => Some(PathMatch::Exact(p.clone())),
+                (None, Some(p)) => Some(PathMatch::Prefix(p.clone())),
+                (None, None) => None,
+            };
+            m.method = method.as_deref().map(str::parse::<HttpMethod>).transpose()?;
+            let mut rules = vec![RouteRule {
+                matches: if m.is_catch_all() { vec![] } else { vec![m] },
+                timeout: duration("timeout", timeout)?,
+                ..RouteRule::to(split(std::slice::from_ref(to))?)
+            }];
+            if let Some(d) = default {
+                rules.push(RouteRule::to(split(std::slice::from_ref(d))?));
+            }
+            Change::CreateVirtualService(ServiceRoutes {
+                service: service_id(service, namespace)?,
+                rules,
+            })
+        }
+        Op::Destination { service, subsets, lb } => {
+            let subsets = subsets
+                .iter()
+                .map(|v| Ok(Subset::for_version(Version::new(v.as_str())?)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            let load_balancer = lb
+                .as_deref()
+                .map(|s| {
+                    serde_json::from_value::<LoadBalancer>(serde_json::Value::String(s.replace('-', "_")))
+                        .map_err(|_| {
+                            Error::invalid(
+                                "lb",
+                                format!(
+                                    "{s:?} is not round-robin, least-request, random, ring-hash or maglev"
+                                ),
+                            )
+                        })
+                })
+                .transpose()?;
+            Change::CreateDestinationRule(DestinationPolicy {
+                load_balancer,
+                ..DestinationPolicy::with_subsets(service_id(service, namespace)?, subsets)
+            })
+        }
+        Op::Split { service, weights } => Change::SetTrafficWeight {
+            service: service_id(service, namespace)?,
+            split: split(weights)?,
+        },
+        Op::CircuitBreaker(a) => circuit_breaker(a, namespace)?,
+        Op::Retry {
+            service,
+            attempts,
+            per_try_timeout,
+            retry_on,
+            timeout,
+        } => {
+            let mut conditions = Vec::new();
+            let mut codes = Vec::new();
+            for c in retry_on.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                match c.parse::<u16>() {
+                    Ok(code) => codes.push(code),
+                    Err(_) => conditions.push(
+                        serde_json::from_value::<RetryOn>(serde_json::Value::String(c.to_owned())).map_err(
+                            |_| Error::invalid("retry_on", format!("{c:?} is not a retry condition")),
+                        )?,
+                    ),
+                }
+            }
+            Change::SetRetryPolicy {
+                service: service_id(service, namespace)?,
+                policy: RetryPolicy {
+                    attempts: *attempts,
+                    per_try_timeout: duration("per_try_timeout", per_try_timeout)?,
+                    retry_on: conditions,
+                    retry_on_status: codes,
+                    overall_timeout: duration("timeout", timeout)?,
+                },
+            }
+        }
+        Op::Mtls {
+            namespace: ns,
+            status,
+        } => {
+            let ns = Namespace::new(ns.as_str())?;
+            if *status {
+                return Ok(Action::Query(Query::MtlsStatus(ns)));
+            }
+            Change::EnableMtls { namespace: ns }
+        }
+        Op::Authz(a) => {
+            let action = match a.action.to_ascii_lowercase().as_str() {
+                "allow" => AuthzAction::Allow,
+                "deny" => AuthzAction::Deny,
+                other => {
+                    return Err(Error::invalid(
+                        "action",
+                        format!("{other:?} is not allow or deny"),
+                    ));
+                }
+            };
+            let from = AuthzSource {
+                principals: a.principals.iter().map(|p| p.parse()).collect::<Result<_, _>>()?,
+                namespaces: a
+                    .namespaces
+                    .iter()
+                    .map(|n| Namespace::new(n.as_str()))
+                    .collect::<Result<_, _>>()?,
+            };
+            let to = AuthzTarget {
+                methods: a.methods.iter().map(|m| m.parse()).collect::<Result<_, _>>()?,
+                paths: a.paths.clone(),
+                ports: a.ports.iter().map(|p| Port::new(*p)).collect::<Result<_, _>>()?,
+            };
+            let rule = AuthzRule {
+                from: if from == AuthzSource::default() {
+                    vec![]
+                } else {
+                    vec![from]
+                },
+                to: if to == AuthzTarget::default() {
+                    vec![]
+                } else {
+                    vec![to]
+                },
+            };
+            Change::CreateAuthorizationPolicy(AuthorizationPolicy {
+                name: a.name.parse()?,
+                namespace: Namespace::new(namespace)?,
+                target: a.target.as_deref().map(str::parse).transpose()?,
+                action,
+                rules: vec![rule],
+            })
+        }
+        Op::Fault(FaultCmd::Inject {
+            service,
+            delay,
+            abort,
+            percent,
+        }) => {
+            let percent = Percent::new(*percent).map_err(|e| e.in_field("fault"))?;
+            let fault = match (delay, abort) {
+                (Some(d), None) => Fault::Delay {
+                    percent,
+                    duration: parse_duration(d).map_err(|e| e.in_field("delay"))?,
+                },
+                (None, Some(code)) => Fault::Abort {
+                    percent,
+                    http_status: HttpStatus::new(*code)?,
+                },
+                _ => return Err(Error::invalid("fault", "give exactly one of --delay and --abort")),
+            };
+            Change::InjectFault {
+                service: service_id(service, namespace)?,
+                fault,
+            }
+        }
+        Op::Fault(FaultCmd::Remove { fault_id }) => Change::RemoveFault {
+            fault_id: fault_id.parse::<FaultId>()?,
+        },
+        Op::Metrics { service, window } => {
+            let window = parse_duration(window).map_err(|e| e.in_field("window"))?;
+            return Ok(Action::Query(Query::Metrics(
+                service_id(service, namespace)?,
+                window,
+            )));
+        }
+        Op::Traces { service, limit } => {
+            return Ok(Action::Query(Query::Traces(
+                service_id(service, namespace)?,
+                *limit,
+            )));
+        }
+        Op::Graph {
+            namespace: ns,
+            format,
+        } => return Ok(Action::Query(Query::Graph(Namespace::new(ns.as_str())?, *format))),
+    };
+    change.validate()?;
+    Ok(Action::Change(change))
+}
+
+fn circuit_breaker(a: &CircuitBreakerArgs, namespace: &str) -> Result<Change, Error> {
+    let cb = CircuitBreaker {
+        max_connections: a.max_connections,
+        timeout: duration("timeout", &a.timeout)?,
+        max_retries: a.max_retries,
+        consecutive_errors: a.consecutive_errors,
+        interval: duration("interval", &a.interval)?,
+        base_ejection_time: duration("base_ejection_time", &a.base_ejection_time)?,
+        max_ejection_percent: a.max_ejection_percent.map(Percent::new).transpose()?,
+    };
+    Ok(Change::ConfigureCircuitBreaker {
+        service: service_id(&a.service, namespace)?,
+        circuit_breaker: cb,
+        callers: a.callers.iter().map(|c| c.parse()).collect::<Result<_, _>>()?,
+    })
+}

@@ -1,0 +1,77 @@
+//! Printing results as YAML, JSON or a table.
+
+use std::io::Write;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use mesh::{Capabilities, Feature, Plan, RenderFormat, Support};
+use serde::Serialize;
+
+use crate::{cli::Output, error::CliError};
+
+/// Prints any serializable value.
+pub(crate) fn value<T: Serialize>(out: &mut impl Write, format: Output, v: &T) -> Result<(), CliError> {
+    match format {
+        Output::Json | Output::Table => writeln!(out, "{}", serde_json::to_string_pretty(v)?)?,
+        Output::Yaml => write!(
+            out,
+            "{}",
+            serde_saphyr::to_string(v).map_err(|e| CliError::internal(e.to_string()))?
+        )?,
+    }
+    Ok(())
+}
+
+/// Prints a plan: YAML documents, a JSON array of writes, or a table of the writes in order.
+pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<(), CliError> {
+    match format {
+        Output::Yaml => write!(out, "{}", plan.render(RenderFormat::Yaml)?)?,
+        Output::Json => writeln!(out, "{}", plan.render(RenderFormat::Json)?)?,
+        Output::Table => {
+            let mut t = Table::new();
+            t.load_style(UTF8_FULL_CONDENSED)
+                .set_header(["#", "action", "kind", "namespace", "name"]);
+            for (i, w) in plan.writes.iter().enumerate() {
+                t.add_row([
+                    (i + 1).to_string(),
+                    format!("{:?}", w.action).to_lowercase(),
+                    w.target.kind.clone(),
+                    w.target.namespace.clone().unwrap_or_default(),
+                    w.target.name.clone(),
+                ]);
+            }
+            writeln!(out, "{t}")?;
+        }
+    }
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// Prints the capability tables of several meshes side by side.
+pub(crate) fn capabilities(
+    out: &mut impl Write,
+    format: Output,
+    tables: &[Capabilities],
+) -> Result<(), CliError> {
+    if format != Output::Table {
+        return value(out, format, &tables);
+    }
+    let mut t = Table::new();
+    let mut header = vec!["feature".to_owned()];
+    header.extend(tables.iter().map(|c| c.mesh.to_string()));
+    t.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    for feature in Feature::ALL {
+        let mut row = vec![feature.to_string()];
+        for caps in tables {
+            row.push(match caps.support(*feature) {
+                Support::Native { objects } => format!("native: {objects}"),
+                Support::Emulated { how } => format!("emulated (opt-in): {how}"),
+                Support::Unsupported { reason } => format!("unsupported: {reason}"),
+            });
+        }
+        t.add_row(row);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `meshctl rollout canary|bluegreen|ab`.
+
+use std::{io::Write, time::Duration};
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use mesh::{Error, Mesh, observe::Slo, units::parse_duration};
+use mesh_rollout::{Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, Strategy};
+
+use crate::{
+    cli::{Output, RolloutArgs, StrategyArg, Target},
+    error::{CliError, exit},
+    ops, output,
+};
+
+/// Parses `availability=99.9,p99=200ms,p90=100,throughput=5`.
+pub(crate) fn parse_slo(s: &str) -> Result<Slo, Error> {
+    let mut slo = Slo::default();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| Error::invalid("slo", format!("{part:?} is not KEY=VALUE")))?;
+        let ms = |v: &str| -> Result<f64, Error> {
+            if v.ends_with('s') {
+                Ok(parse_duration(v)?.as_secs_f64() * 1000.0)
+            } else {
+                v.parse()
+                    .map_err(|_| Error::invalid("slo", format!("{v:?} is not a number")))
+            }
+        };
+        let num = |v: &str| {
+            v.parse::<f64>()
+                .map_err(|_| Error::invalid("slo", format!("{v:?} is not a number")))
+        };
+        match k {
+            "availability" => slo.availability = Some(num(v)?),
+            "p50" => slo.latency_p50 = Some(ms(v)?),
+            "p90" => slo.latency_p90 = Some(ms(v)?),
+            "p99" => slo.latency_p99 = Some(ms(v)?),
+            "throughput" => slo.min_throughput_rps = Some(num(v)?),
+            other => return Err(Error::invalid("slo", format!("unknown objective {other:?}"))),
+        }
+    }
+    Ok(slo)
+}
+
+/// Builds the spec from the arguments; every check happens here.
+pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Error> {
+    let strategy = match a.strategy {
+        StrategyArg::Canary => match (&a.steps, a.step_weight, a.max_weight) {
+            (Some(steps), None, None) => {
+                let steps: Vec<u8> = steps
+                    .split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse()
+                            .map_err(|_| Error::invalid("steps", format!("{s:?} is not a weight")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Strategy::steps(&steps)?
+            }
+            (None, step, max) => Strategy::step_weight(step.unwrap_or(10), max.unwrap_or(50))?,
+            _ => {
+                return Err(Error::invalid(
+                    "steps",
+                    "give --steps or --step-weight/--max-weight, not both",
+                ));
+            }
+        },
+        StrategyArg::Bluegreen => Strategy::BlueGreen,
+        StrategyArg::Ab => Strategy::AbTest {
+            matches: vec![ops::header_match(&a.headers)?],
+            iterations: a.iterations,
+        },
+    };
+    let service = ops::service_id(&a.service, namespace)?;
+    let mut spec = RolloutSpec::new(&service.to_string(), &a.stable, &a.canary, strategy)?;
+    spec.interval = parse_duration(&a.interval).map_err(|e| e.in_field("interval"))?;
+    if let Some(slo) = &a.slo {
+        spec.slo = parse_slo(slo)?;
+    }
+    spec.judge.min_requests = f64::from(a.min_requests);
+    spec.validate()?;
+    Ok(spec)
+}
+
+/// Runs (or renders) a rollout and returns its exit code.
+pub(crate) async fn run(
+    out: &mut impl Write,
+    mesh: Mesh,
+    a: &RolloutArgs,
+    namespace: &str,
+    target: Target,
+    format: Output,
+) -> Result<u8, CliError> {
+    let spec = spec(a, namespace)?;
+    let runner = a
+        .runner
+        .clone()
+        .unwrap_or_else(|| format!("meshctl-{}", spec.service.name));
+    let rollout = Rollout::new(mesh.clone(), spec.clone(), &runner)?;
+    if target == Target::Render {
+        for (i, change) in rollout.planned_changes().iter().enumerate() {
+            let plan = mesh.plan(change).await?;
+            if format == Output::Yaml {
+                writeln!(out, "# stage {}: {}", i + 1, change.operation())?;
+            }
+            output::plan(out, format, &plan)?;
+        }
+        return Ok(0);
+    }
+    let progress = progress_bar(spec.stages().len() as u64);
+    let mut events = rollout.subscribe();
+    let watcher = tokio::spawn(async move {
+        while let Ok(event) = events.recv().await {
+            let line = describe(&event);
+            match &progress {
+                Some(bar) => {
+                    if matches!(event, RolloutEvent::Analyzed { .. }) {
+                        bar.inc(0);
+                    }
+                    if let RolloutEvent::StageApplied { index, .. } = event {
+                        bar.set_position(index as u64);
+                    }
+                    bar.set_message(line);
+                }
+                None => eprintln!("{line}"),
+            }
+        }
+        if let Some(bar) = progress {
+            bar.finish_and_clear();
+        }
+    });
+    let report = rollout.run().await;
+    drop(rollout);
+    let _ = tokio::time::timeout(Duration::from_secs(1), watcher).await;
+    let report = report?;
+    print_report(out, format, &report)?;
+    Ok(match report.outcome {
+        Outcome::Promoted => 0,
+        Outcome::RolledBack => exit::ROLLED_BACK,
+        Outcome::Held => exit::HELD,
+    })
+}
+
+fn progress_bar(len: u64) -> Option<ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} stage {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn describe(event: &RolloutEvent) -> String {
+    match event {
+        RolloutEvent::StageApplied { index, stage } => format!("stage {}: applied {stage:?}", index + 1),
+        RolloutEvent::Analyzed { index, analysis, .. } => format!(
+            "stage {}: {:?} (canary {} req, stable {} req){}",
+            index + 1,
+            analysis.verdict,
+            analysis.requests.0,
+            analysis.requests.1,
+            analysis
+                .reasons
+                .first()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        RolloutEvent::GateClosed { gate, reason, .. } => format!("gate {gate} closed: {reason}"),
+        RolloutEvent::Finished { outcome, reason } => format!("{outcome:?}: {reason}"),
+    }
+}
+
+fn print_report(out: &mut impl Write, format: Output, report: &RolloutReport) -> Result<(), CliError> {
+    if format != Output::Table {
+        return output::value(out, format, report);
+    }
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_header(["stage", "verdict", "canary req", "stable req", "why"]);
+    for e in &report.events {
+        if let RolloutEvent::Analyzed { index, analysis, .. } = e {
+            t.add_row([
+                (index + 1).to_string(),
+                format!("{:?}", analysis.verdict),
+                format!("{}", analysis.requests.0),
+                format!("{}", analysis.requests.1),
+                analysis.reasons.join("; "),
+            ]);
+        }
+    }
+    writeln!(out, "{t}")?;
+    writeln!(
+        out,
+        "outcome: {:?} after {} traffic changes",
+        report.outcome, report.traffic_changes
+    )?;
+    Ok(())
+}
