@@ -18,3 +18,5 @@ pub mod client;
 pub mod render;
 
 pub use backend::{ConsulBackend, entry_key};
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -83,7 +83,6 @@ pub(super) fn authorization_policy(p: &mut Planner<'_>, policy: &AuthorizationPo
             ..ServiceIntentions::default()
         },
     };
-    entry.meta.namespace.clone_from(&ns);
     entry
         .sources
         .retain(|s| !sources.contains_key(&(s.name.clone(), s.namespace.clone().or_else(|| ns.clone()))));

@@ -59,7 +59,6 @@ pub(super) fn circuit_breaker(
                 ..ServiceDefaults::default()
             },
         };
-        sd.meta.namespace = ns.map(str::to_owned);
         let overrides = sd
             .upstream_config
             .get_or_insert_with(Default::default)

@@ -54,7 +54,6 @@ pub(super) fn destination_rule(p: &mut Planner<'_>, policy: &DestinationPolicy) 
             ..ServiceResolver::default()
         },
     };
-    resolver.meta.namespace.clone_from(&ns);
     let old = resolver.subset_names();
     let subsets: BTreeMap<String, ResolverSubset> = policy
         .subsets
@@ -147,7 +146,6 @@ pub(crate) fn ensure_l7(p: &mut Planner<'_>, service: &ServiceId, ns: Option<&st
         sd.protocol.as_deref().unwrap_or("unset, i.e. tcp")
     ));
     sd.protocol = Some("http".into());
-    sd.meta.namespace = ns.map(str::to_owned);
     let deps = Deps {
         provides: vec![l7(service)],
         ..Deps::default()
@@ -189,7 +187,6 @@ pub(crate) fn ensure_subsets(
             },
         );
     }
-    resolver.meta.namespace = ns.map(str::to_owned);
     let provides = resolver
         .subset_names()
         .iter()

@@ -123,7 +123,6 @@ pub(super) fn inject(p: &mut Planner<'_>, service: &ServiceId, fault: &Fault) ->
             }
         }
     };
-    sd.meta.namespace.clone_from(&key.namespace);
     if sd
         .meta
         .meta

@@ -6,6 +6,9 @@
 //! service-router, and the reverse on removal; each declares what it provides, requires and
 //! withdraws, and [`plan`] refuses any plan that [`Plan::check_safe_prefixes`] rejects.
 //!
+//! On Enterprise the namespace travels as the `?ns=` parameter (the [`EntryKey`] and the target's
+//! `namespace`), never as a body field the library adds; on CE it travels nowhere.
+//!
 //! Read-modify-write keeps every field this library does not own, and guards the write with the
 //! entry's `ModifyIndex` (`?cas=<index>`), or `?cas=0` when creating.
 

@@ -127,7 +127,6 @@ pub(super) fn register(p: &mut Planner<'_>, def: &ServiceDefinition) -> Result<(
     };
     let was_l7 = is_l7(sd.protocol.as_deref());
     sd.protocol = Some(def.protocol.as_str().into());
-    sd.meta.namespace = ns.map(str::to_owned);
     let deps = if def.protocol.is_l7() {
         Deps {
             provides: vec![l7(&service)],

@@ -82,7 +82,7 @@ pub(super) fn virtual_service(p: &mut Planner<'_>, routes: &ServiceRoutes) -> Re
             Some(ConfigEntry::ServiceSplitter(s)) => Some(s),
             _ => None,
         };
-        let entry = ConfigEntry::ServiceSplitter(splitter_for(service, ns, current, split));
+        let entry = ConfigEntry::ServiceSplitter(splitter_for(service, current, split));
         let requires = requirements(service, &entry);
         p.put(
             &key,
@@ -105,7 +105,6 @@ pub(super) fn virtual_service(p: &mut Planner<'_>, routes: &ServiceRoutes) -> Re
             ..ServiceRouter::default()
         },
     };
-    router.meta.namespace = ns.map(str::to_owned);
     router.routes = Some(consul_routes);
     let entry = ConfigEntry::ServiceRouter(router);
     let requires = requirements(service, &entry);
@@ -133,7 +132,6 @@ pub(super) fn retry_policy(p: &mut Planner<'_>, service: &ServiceId, policy: &Re
             ..ServiceRouter::default()
         },
     };
-    router.meta.namespace = ns.map(str::to_owned);
     let routes = router.routes.get_or_insert_with(Vec::new);
     if !routes.iter().any(is_catch_all) {
         routes.push(route(

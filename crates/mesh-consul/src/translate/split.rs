@@ -12,7 +12,6 @@ use crate::model::{ConfigEntry, EntryKind, ServiceSplit, ServiceSplitter};
 /// The splitter body of `split`: one split per version, weights summing to 100.
 pub(crate) fn splitter_for(
     service: &ServiceId,
-    ns: Option<&str>,
     current: Option<ServiceSplitter>,
     split: &TrafficSplit,
 ) -> ServiceSplitter {
@@ -20,7 +19,6 @@ pub(crate) fn splitter_for(
         name: service.name.to_string(),
         ..ServiceSplitter::default()
     });
-    splitter.meta.namespace = ns.map(str::to_owned);
     splitter.splits = split
         .weights()
         .iter()
@@ -45,7 +43,7 @@ pub(super) fn traffic_weight(p: &mut Planner<'_>, service: &ServiceId, split: &T
         Some(ConfigEntry::ServiceSplitter(s)) => Some(s),
         _ => None,
     };
-    let entry = ConfigEntry::ServiceSplitter(splitter_for(service, ns, current, split));
+    let entry = ConfigEntry::ServiceSplitter(splitter_for(service, current, split));
     let deps = Deps {
         requires: requirements(service, &entry),
         ..Deps::default()

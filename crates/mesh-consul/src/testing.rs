@@ -1,0 +1,647 @@
+//! [`FakeConsul`]: a loopback HTTP server that behaves like a Consul agent on the points this
+//! backend relies on, for tests (feature `testing`).
+//!
+//! It keeps config entries with raft-like indexes, agent services and KV pairs, and:
+//! - validates discovery chains on every config write or delete: a router or splitter on a
+//!   service without an L7 protocol answers 500 (`... does not permit advanced routing or
+//!   splitting behavior`), a route or split to a subset no resolver defines answers 500
+//!   (`does not have a subset named ...`), splitter weights must sum to 100;
+//! - answers `false` to a check-and-set write whose `?cas=` index is stale;
+//! - on CE answers 400 to any `ns`/`partition` parameter, namespace header or `Namespace` body
+//!   field;
+//! - answers 403 when an ACL token is required and missing or wrong;
+//! - can be told to fail the n-th write, or the next requests, with a given status.
+//!
+//! Every request is recorded (method, path, query) so tests can assert exact sequences.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+use url::Url;
+
+use crate::{
+    ConsulBackend, ConsulVersion,
+    client::{ClientConfig, ConsulClient, Token},
+};
+
+/// One request the fake received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// `GET`, `PUT`, `DELETE`.
+    pub method: String,
+    /// The path.
+    pub path: String,
+    /// The decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// The status answered.
+    pub status: u16,
+    /// The answer body.
+    pub answer: String,
+}
+
+impl Recorded {
+    /// `METHOD path?query` (query in order), for compact assertions.
+    pub fn line(&self) -> String {
+        if self.query.is_empty() {
+            format!("{} {}", self.method, self.path)
+        } else {
+            let q: Vec<String> = self.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{} {}?{}", self.method, self.path, q.join("&"))
+        }
+    }
+
+    /// True for a PUT or DELETE.
+    pub fn is_write(&self) -> bool {
+        self.method == "PUT" || self.method == "DELETE"
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    version: Option<ConsulVersion>,
+    token: Option<String>,
+    index: u64,
+    /// (kind, namespace, name) → entry with its indexes.
+    entries: BTreeMap<(String, String, String), Value>,
+    services: BTreeMap<String, Value>,
+    kv: BTreeMap<String, (Vec<u8>, u64)>,
+    log: Vec<Recorded>,
+    writes_seen: usize,
+    fail_write_at: Option<(usize, u16)>,
+    fail_next: Vec<u16>,
+    race_next_cas: usize,
+}
+
+/// A fake Consul agent on a loopback port. Dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeConsul {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeConsul {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeConsul {
+    /// Starts a fake reporting `version` from `/v1/agent/self`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start(version: ConsulVersion) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("local address");
+        let state = Arc::new(Mutex::new(State {
+            version: Some(version),
+            index: 10,
+            ..State::default()
+        }));
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let _ = serve(stream, &state).await;
+                });
+            }
+        });
+        Self { addr, state, task }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Requires `token` in `X-Consul-Token` (403 otherwise).
+    pub fn require_token(&self, token: &str) {
+        self.lock().token = Some(token.to_owned());
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("http://{}", self.addr)).expect("a loopback URL")
+    }
+
+    /// A client configuration for this fake: short backoff, one check-and-set retry budget of 3.
+    pub fn client_config(&self) -> ClientConfig {
+        ClientConfig::default()
+            .address(self.url())
+            .retries(3, Duration::from_millis(1))
+            .request_timeout(Duration::from_secs(10))
+    }
+
+    /// A backend talking to this fake, with `token` if given.
+    ///
+    /// # Panics
+    /// Never for the fake's own configuration.
+    pub fn backend(&self, token: Option<&str>) -> ConsulBackend {
+        let mut config = self.client_config();
+        if let Some(t) = token {
+            config = config.token(Token::new(t));
+        }
+        ConsulBackend::new(ConsulClient::new(config).expect("a client for the fake"))
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.lock().log.clone()
+    }
+
+    /// The writes (PUT/DELETE) that succeeded, as `METHOD path?query` lines.
+    pub fn landed_writes(&self) -> Vec<String> {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.is_write() && r.status == 200 && r.answer != "false")
+            .map(Recorded::line)
+            .collect()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_log(&self) {
+        self.lock().log.clear();
+    }
+
+    /// Makes the `n`-th write (PUT/DELETE) from now answer `status`.
+    pub fn fail_at_write(&self, n: usize, status: u16) {
+        let mut s = self.lock();
+        s.fail_write_at = Some((s.writes_seen + n, status));
+    }
+
+    /// Makes the next requests answer these statuses, one each.
+    pub fn fail_next(&self, statuses: &[u16]) {
+        self.lock().fail_next = statuses.to_vec();
+    }
+
+    /// Simulates another writer: before each of the next `n` check-and-set config writes, the
+    /// entry's `ModifyIndex` moves on, so the write answers `false`.
+    pub fn race_next_cas_writes(&self, n: usize) {
+        self.lock().race_next_cas = n;
+    }
+
+    /// The stored entry, with its indexes.
+    pub fn entry(&self, kind: &str, name: &str) -> Option<Value> {
+        self.lock()
+            .entries
+            .get(&(kind.to_owned(), "default".to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    /// The number of stored entries.
+    pub fn entry_count(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Stores an entry as if written earlier (no validation).
+    pub fn seed_entry(&self, body: Value) {
+        let mut s = self.lock();
+        s.index += 1;
+        let index = s.index;
+        let key = entry_key(&body, "default");
+        let mut body = body;
+        body["CreateIndex"] = json!(index);
+        body["ModifyIndex"] = json!(index);
+        s.entries.insert(key, body);
+    }
+
+    /// The registered agent services by id.
+    pub fn services(&self) -> BTreeMap<String, Value> {
+        self.lock().services.clone()
+    }
+
+    /// Checks every stored router and splitter against the stored protocols and resolvers.
+    ///
+    /// # Errors
+    /// Consul's message for the first invalid discovery chain.
+    pub fn check_consistent(&self) -> Result<(), String> {
+        validate(&self.lock().entries)
+    }
+}
+
+fn entry_key(body: &Value, ns: &str) -> (String, String, String) {
+    let kind = body["Kind"].as_str().unwrap_or_default().to_owned();
+    let name = body["Name"]
+        .as_str()
+        .unwrap_or(if kind == "mesh" { "mesh" } else { "" })
+        .to_owned();
+    (kind, ns.to_owned(), name)
+}
+
+fn protocol_of(entries: &BTreeMap<(String, String, String), Value>, ns: &str, service: &str) -> String {
+    let sd = entries.get(&("service-defaults".into(), ns.into(), service.into()));
+    let global = entries.get(&("proxy-defaults".into(), "default".into(), "global".into()));
+    sd.and_then(|e| e["Protocol"].as_str())
+        .or_else(|| global.and_then(|g| g["Config"]["protocol"].as_str()))
+        .unwrap_or("tcp")
+        .to_owned()
+}
+
+fn has_subset(
+    entries: &BTreeMap<(String, String, String), Value>,
+    ns: &str,
+    service: &str,
+    subset: &str,
+) -> bool {
+    entries
+        .get(&("service-resolver".into(), ns.into(), service.into()))
+        .is_some_and(|r| r["Subsets"].get(subset).is_some())
+}
+
+/// Consul's discovery-chain checks, over the whole state.
+fn validate(entries: &BTreeMap<(String, String, String), Value>) -> Result<(), String> {
+    for ((kind, ns, name), body) in entries {
+        let targets: Vec<(String, Option<String>)> = match kind.as_str() {
+            "service-router" => body["Routes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    let d = &r["Destination"];
+                    (
+                        d["Service"].as_str().unwrap_or(name).to_owned(),
+                        d["ServiceSubset"].as_str().map(str::to_owned),
+                    )
+                })
+                .collect(),
+            "service-splitter" => {
+                let splits = body["Splits"].as_array().cloned().unwrap_or_default();
+                let sum: f64 = splits.iter().filter_map(|s| s["Weight"].as_f64()).sum();
+                if (sum - 100.0).abs() > 0.01 {
+                    return Err(format!("the sum of all split weights must be 100, not {sum}"));
+                }
+                splits
+                    .iter()
+                    .map(|s| {
+                        (
+                            s["Service"].as_str().unwrap_or(name).to_owned(),
+                            s["ServiceSubset"].as_str().map(str::to_owned),
+                        )
+                    })
+                    .collect()
+            }
+            _ => continue,
+        };
+        let protocol = protocol_of(entries, ns, name);
+        if !matches!(protocol.as_str(), "http" | "http2" | "grpc") {
+            return Err(format!(
+                "discovery chain {name:?} uses a protocol {protocol:?} that does not permit advanced routing or splitting behavior"
+            ));
+        }
+        for (service, subset) in targets {
+            if let Some(subset) = subset
+                && !has_subset(entries, ns, &service, &subset)
+            {
+                return Err(format!(
+                    "service {service:?} does not have a subset named {subset:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let header_end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos;
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_owned();
+    let target = first.next().unwrap_or_default().to_owned();
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[header_end + 4..].to_vec();
+    while body.len() < len {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let url = Url::parse(&format!("http://fake{target}")).map_err(std::io::Error::other)?;
+    Ok(Some(Request {
+        method,
+        path: url.path().to_owned(),
+        query: url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        headers,
+        body,
+    }))
+}
+
+async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let Some(req) = read_request(&mut stream).await? else {
+        return Ok(());
+    };
+    let (status, answer) = {
+        let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (status, answer) = handle(&mut s, &req);
+        s.log.push(Recorded {
+            method: req.method.clone(),
+            path: req.path.clone(),
+            query: req.query.clone(),
+            status,
+            answer: answer.clone(),
+        });
+        (status, answer)
+    };
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "Error",
+    };
+    let response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+fn q<'a>(req: &'a Request, key: &str) -> Option<&'a str> {
+    req.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn handle(s: &mut State, req: &Request) -> (u16, String) {
+    if !s.fail_next.is_empty() {
+        let status = s.fail_next.remove(0);
+        return (status, "injected failure".into());
+    }
+    if let Some(token) = &s.token
+        && req.headers.get("x-consul-token") != Some(token)
+    {
+        return (
+            403,
+            "Permission denied: token with AccessorID '' lacks permission".into(),
+        );
+    }
+    let ent = s.version.is_some_and(|v| v.is_enterprise());
+    if !ent {
+        let header =
+            req.headers.contains_key("x-consul-namespace") || req.headers.contains_key("x-consul-partition");
+        if header || q(req, "ns").is_some() || q(req, "partition").is_some() {
+            return (
+                400,
+                "Bad request: Invalid query parameter: \"ns\" - Namespaces are a Consul Enterprise feature"
+                    .into(),
+            );
+        }
+        if let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&req.body)
+            && (body.contains_key("Namespace") || body.contains_key("Partition"))
+        {
+            return (400, "Bad request: Request decoding failed: json: unknown field \"Namespace\" (a Consul Enterprise feature)".into());
+        }
+    }
+    if req.method == "PUT" || req.method == "DELETE" {
+        s.writes_seen += 1;
+        if let Some((n, status)) = s.fail_write_at
+            && n == s.writes_seen
+        {
+            s.fail_write_at = None;
+            return (status, "injected write failure".into());
+        }
+    }
+    let ns = q(req, "ns").unwrap_or("default").to_owned();
+    let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
+    match (req.method.as_str(), segments.as_slice()) {
+        ("GET", ["v1", "agent", "self"]) => {
+            let v = s.version.unwrap_or_default();
+            let meta = if v.is_enterprise() { "ent" } else { "" };
+            let version = format!("{}.{}.{}", v.major, v.minor, v.patch);
+            (200, json!({"Config": {"Datacenter": "dc1", "Version": version, "VersionMetadata": meta}}).to_string())
+        }
+        ("GET", ["v1", "config", kind, name]) => {
+            match s.entries.get(&((*kind).to_owned(), ns, (*name).to_owned())) {
+                Some(e) => (200, e.to_string()),
+                None => (404, format!("Config entry not found for {kind:?} / {name:?}")),
+            }
+        }
+        ("GET", ["v1", "config", kind]) => {
+            let list: Vec<&Value> = s
+                .entries
+                .iter()
+                .filter(|((k, n, _), _)| k == kind && *n == ns)
+                .map(|(_, v)| v)
+                .collect();
+            (200, json!(list).to_string())
+        }
+        ("PUT", ["v1", "config"]) => put_entry(s, req, &ns),
+        ("DELETE", ["v1", "config", kind, name]) => {
+            let key = ((*kind).to_owned(), ns, (*name).to_owned());
+            let Some(current) = s.entries.get(&key) else {
+                return (200, "true".into());
+            };
+            if let Some(cas) = q(req, "cas").and_then(|c| c.parse::<u64>().ok())
+                && current["ModifyIndex"].as_u64() != Some(cas)
+            {
+                return (200, "false".into());
+            }
+            let mut next = s.entries.clone();
+            next.remove(&key);
+            if let Err(e) = validate(&next) {
+                return (500, e);
+            }
+            s.entries = next;
+            s.index += 1;
+            (200, "true".into())
+        }
+        ("PUT", ["v1", "agent", "service", "register"]) => {
+            let Ok(mut body) = serde_json::from_slice::<Value>(&req.body) else {
+                return (400, "Request decode failed".into());
+            };
+            let Some(name) = body["Name"].as_str().map(str::to_owned) else {
+                return (400, "Missing service name".into());
+            };
+            let id = body["ID"].as_str().map_or(name.clone(), str::to_owned);
+            body["ID"] = json!(id);
+            s.services.insert(id, body);
+            (200, String::new())
+        }
+        ("PUT", ["v1", "agent", "service", "deregister", id]) => match s.services.remove(*id) {
+            Some(_) => (200, String::new()),
+            None => (404, format!("Unknown service ID {id:?}")),
+        },
+        ("GET", ["v1", "agent", "services"]) => {
+            let wanted = q(req, "filter")
+                .and_then(|f| f.strip_prefix("Service == "))
+                .map(|n| n.trim_matches('"').to_owned());
+            let map: serde_json::Map<String, Value> = s
+                .services
+                .iter()
+                .filter(|(_, v)| wanted.as_deref().is_none_or(|w| v["Name"] == w))
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    v["Service"] = v["Name"].clone();
+                    (k.clone(), v)
+                })
+                .collect();
+            (200, Value::Object(map).to_string())
+        }
+        ("GET", ["v1", "health", "service", name]) => {
+            let list: Vec<Value> = s
+                .services
+                .values()
+                .filter(|v| v["Name"] == *name)
+                .map(|v| json!({"Node": {"Node": "fake", "Address": "127.0.0.1"}, "Service": v, "Checks": [{"Status": "passing"}]}))
+                .collect();
+            (200, json!(list).to_string())
+        }
+        ("GET", ["v1", "connect", "ca", "roots"]) => (
+            200,
+            json!({
+                "ActiveRootID": "aa:bb",
+                "TrustDomain": "11111111-2222-3333-4444-555555555555.consul",
+                "Roots": [{"ID": "aa:bb", "Name": "Consul CA Root Cert", "RootCert": "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n",
+                           "IntermediateCerts": null, "NotAfter": "2036-01-01T00:00:00Z", "Active": true}]
+            })
+            .to_string(),
+        ),
+        (method, ["v1", "kv", rest @ ..]) => kv(s, method, &rest.join("/"), req),
+        _ => (404, format!("no handler for {} {}", req.method, req.path)),
+    }
+}
+
+fn put_entry(s: &mut State, req: &Request, ns: &str) -> (u16, String) {
+    let Ok(mut body) = serde_json::from_slice::<Value>(&req.body) else {
+        return (400, "Request decoding failed".into());
+    };
+    if !body["Kind"].is_string() {
+        return (400, "Request decoding failed: missing Kind".into());
+    }
+    if body["Kind"] == "proxy-defaults" && body["Name"] != "global" {
+        return (
+            500,
+            "invalid config entry: proxy-defaults must be named \"global\"".into(),
+        );
+    }
+    let key = entry_key(&body, ns);
+    if s.race_next_cas > 0
+        && q(req, "cas").is_some()
+        && let Some(e) = s.entries.get_mut(&key)
+    {
+        s.race_next_cas -= 1;
+        s.index += 1;
+        e["ModifyIndex"] = json!(s.index);
+    }
+    let current = s.entries.get(&key);
+    if let Some(cas) = q(req, "cas").and_then(|c| c.parse::<u64>().ok()) {
+        let ok = match current {
+            None => cas == 0,
+            Some(e) => cas != 0 && e["ModifyIndex"].as_u64() == Some(cas),
+        };
+        if !ok {
+            return (200, "false".into());
+        }
+    }
+    let create_index = current.and_then(|e| e["CreateIndex"].as_u64());
+    let mut next = s.entries.clone();
+    s.index += 1;
+    body["CreateIndex"] = json!(create_index.unwrap_or(s.index));
+    body["ModifyIndex"] = json!(s.index);
+    next.insert(key, body);
+    if let Err(e) = validate(&next) {
+        return (500, e);
+    }
+    s.entries = next;
+    (200, "true".into())
+}
+
+fn kv(s: &mut State, method: &str, key: &str, req: &Request) -> (u16, String) {
+    let cas = q(req, "cas").and_then(|c| c.parse::<u64>().ok());
+    match method {
+        "GET" => match s.kv.get(key) {
+            Some((value, index)) => (
+                200,
+                json!([{"Key": key, "Value": base64_encode(value), "Flags": 0, "CreateIndex": index, "ModifyIndex": index}])
+                    .to_string(),
+            ),
+            None => (404, String::new()),
+        },
+        "PUT" => {
+            let current = s.kv.get(key).map(|(_, i)| *i);
+            if let Some(cas) = cas {
+                let ok = match current {
+                    None => cas == 0,
+                    Some(i) => i == cas,
+                };
+                if !ok {
+                    return (200, "false".into());
+                }
+            }
+            s.index += 1;
+            let index = s.index;
+            s.kv.insert(key.to_owned(), (req.body.clone(), index));
+            (200, "true".into())
+        }
+        "DELETE" => {
+            if let (Some(cas), Some((_, i))) = (cas, s.kv.get(key))
+                && *i != cas
+            {
+                return (200, "false".into());
+            }
+            s.kv.remove(key);
+            (200, "true".into())
+        }
+        _ => (405, String::new()),
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
