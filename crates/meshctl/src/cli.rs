@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// By default every change is rendered to stdout (no cluster needed); `--target apply` writes it.
 #[derive(Debug, Parser)]
-#[command(name = "meshctl", version, propagate_version = true)]
+#[command(name = "meshctl", version)]
 pub(crate) struct Cli {
     /// The mesh: istio, linkerd, consul, or auto (from the cluster's CRDs or CONSUL_HTTP_ADDR).
     #[arg(long, global = true, default_value = "auto")]

@@ -6,6 +6,8 @@ use mesh::Error;
 pub(crate) mod exit {
     /// A command failed.
     pub(crate) const ERROR: u8 = 1;
+    /// Bad input (nothing was written), as for clap's usage errors.
+    pub(crate) const USAGE: u8 = 2;
     /// The rollout rolled back.
     pub(crate) const ROLLED_BACK: u8 = 3;
     /// The rollout held (too little data or a closed gate).
@@ -53,11 +55,12 @@ impl From<Error> for CliError {
             message.push_str(&s.to_string());
             source = s.source();
         }
-        Self {
-            message,
-            hint,
-            code: exit::ERROR,
-        }
+        let code = if matches!(e, Error::InvalidInput { .. }) {
+            exit::USAGE
+        } else {
+            exit::ERROR
+        };
+        Self { message, hint, code }
     }
 }
 

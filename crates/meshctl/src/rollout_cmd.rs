@@ -100,12 +100,20 @@ pub(crate) async fn run(
         .unwrap_or_else(|| format!("meshctl-{}", spec.service.name));
     let rollout = Rollout::new(mesh.clone(), spec.clone(), &runner)?;
     if target == Target::Render {
+        let mut stages = Vec::new();
         for (i, change) in rollout.planned_changes().iter().enumerate() {
             let plan = mesh.plan(change).await?;
+            if format == Output::Json {
+                stages.push(serde_json::json!({"stage": i + 1, "operation": change.operation(), "writes": plan.writes}));
+                continue;
+            }
             if format == Output::Yaml {
                 writeln!(out, "# stage {}: {}", i + 1, change.operation())?;
             }
             output::plan(out, format, &plan)?;
+        }
+        if format == Output::Json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&stages)?)?;
         }
         return Ok(0);
     }
