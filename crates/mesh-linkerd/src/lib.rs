@@ -38,6 +38,7 @@
 //! # Features
 //! None.
 
+mod backend;
 mod capabilities;
 mod config;
 pub mod objects;
@@ -46,6 +47,7 @@ mod snapshot;
 pub mod translate;
 mod version;
 
+pub use backend::LinkerdBackend;
 pub use capabilities::{capabilities, opted_in};
 pub use config::Config;
 pub use planner::{plan, refuse};

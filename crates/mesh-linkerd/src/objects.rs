@@ -18,6 +18,41 @@ pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "mesh.io/external-workloads";
 /// Prefix of the annotation on an HTTPRoute that records the rules as they were before a fault
 /// (the suffix is the fault's marker, `mesh-fault-<key>`).
 pub const FAULT_ANNOTATION_PREFIX: &str = "mesh.io/";
+/// Marker annotation of the failure-accrual annotations on a Service (the settings, as JSON).
+pub const CIRCUIT_BREAKER_MARKER: &str = "mesh.io/circuit-breaker";
+/// Marker annotation of the retry and timeout annotations on a Service (the policy, as JSON).
+pub const RETRY_POLICY_MARKER: &str = "mesh.io/retry-policy";
+/// Marker annotation of the default inbound policy on a Namespace.
+pub const INBOUND_POLICY_MARKER: &str = "mesh.io/inbound-policy";
+/// Every marker of an annotation-only write.
+pub const ANNOTATION_MARKERS: [&str; 3] =
+    [CIRCUIT_BREAKER_MARKER, RETRY_POLICY_MARKER, INBOUND_POLICY_MARKER];
+
+/// The field manager of an annotation-only write (`mesh-circuit-breaker`, `mesh-retry-policy`,
+/// `mesh-inbound-policy`), found from the marker annotation it carries; `None` for other writes.
+///
+/// Each concept is server-side applied by a manager of its own, which owns only its annotations:
+/// the rest of the user's (or the library's) Service stays with its owner, and a later apply of
+/// the same concept removes exactly the annotations it no longer sets.
+///
+/// ```
+/// use serde_json::json;
+/// use mesh_linkerd::objects::annotation_field_manager;
+/// let patch = json!({"metadata": {"annotations": {"mesh.io/retry-policy": "{}", "retry.linkerd.io/limit": "2"}}});
+/// assert_eq!(annotation_field_manager(&patch).as_deref(), Some("mesh-retry-policy"));
+/// assert_eq!(annotation_field_manager(&json!({"spec": {}})), None);
+/// ```
+pub fn annotation_field_manager(body: &Value) -> Option<String> {
+    if body.get("spec").is_some() {
+        return None;
+    }
+    let annotations = body["metadata"]["annotations"].as_object()?;
+    ANNOTATION_MARKERS
+        .iter()
+        .find(|m| annotations.contains_key(**m))
+        .map(|m| format!("mesh-{}", m.trim_start_matches("mesh.io/")))
+}
+
 /// The namespace annotation that sets the default inbound policy.
 pub const DEFAULT_INBOUND_POLICY: &str = "config.linkerd.io/default-inbound-policy";
 

@@ -105,6 +105,10 @@ fn object_dep(r: &ObjectRef) -> Dependency {
     Dependency::Object { object: r.clone() }
 }
 
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 fn apply(target: ObjectRef, body: Value) -> Write {
     Write::new(WriteAction::Apply, target, Some(body))
 }
@@ -233,8 +237,16 @@ impl<R: Reader> Planner<'_, R> {
             .ok_or_else(|| Error::invalid("service", format!("Service {id} has no port")))
     }
 
-    /// Plans an annotation-only apply on `target` unless every annotation already holds.
-    fn annotation_write(&mut self, target: ObjectRef, existing: &Value, wanted: Map<String, Value>) {
+    /// Plans an annotation-only apply on `target`, marked with `marker` (which picks its field
+    /// manager), unless every annotation already holds.
+    fn annotation_write(
+        &mut self,
+        target: ObjectRef,
+        existing: &Value,
+        marker: (&str, String),
+        mut wanted: Map<String, Value>,
+    ) {
+        wanted.insert(marker.0.to_owned(), json!(marker.1));
         let have = objects::annotations(existing);
         if wanted.iter().all(|(k, v)| have.get(k) == Some(v)) {
             return;
@@ -261,7 +273,8 @@ impl<R: Reader> Planner<'_, R> {
                 };
                 let wanted = circuit_breaker::annotations(&cb, self.version.has_retry_annotations());
                 if !wanted.is_empty() {
-                    self.annotation_write(objects::service(id), &apex, wanted);
+                    let marker = (objects::CIRCUIT_BREAKER_MARKER, to_json(&cb));
+                    self.annotation_write(objects::service(id), &apex, marker, wanted);
                 }
                 Ok(())
             }
@@ -354,7 +367,8 @@ impl<R: Reader> Planner<'_, R> {
                     self.warn("timeout is written as timeout.linkerd.io/request: a request timeout, not a connect timeout");
                 }
                 let wanted = circuit_breaker::annotations(cb, self.version.has_retry_annotations());
-                self.annotation_write(objects::service(id), &apex, wanted);
+                let marker = (objects::CIRCUIT_BREAKER_MARKER, to_json(cb));
+                self.annotation_write(objects::service(id), &apex, marker, wanted);
                 Ok(())
             }
             Change::SetRetryPolicy { service: id, policy } => {
@@ -367,7 +381,8 @@ impl<R: Reader> Planner<'_, R> {
                     for w in r.warnings {
                         self.warn(w);
                     }
-                    self.annotation_write(objects::service(id), &apex, r.annotations);
+                    let marker = (objects::RETRY_POLICY_MARKER, to_json(policy));
+                    self.annotation_write(objects::service(id), &apex, marker, r.annotations);
                     return Ok(());
                 }
                 let target = objects::service_profile(id);

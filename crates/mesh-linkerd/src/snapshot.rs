@@ -25,6 +25,8 @@ pub trait Reader: Sync {
 pub struct Snapshot {
     objects: BTreeMap<ObjectRef, Value>,
     version: u64,
+    /// The annotation keys each annotation field manager last applied, per object.
+    annotation_owners: BTreeMap<(ObjectRef, String), Vec<String>>,
 }
 
 impl Snapshot {
@@ -44,7 +46,8 @@ impl Snapshot {
     }
 
     /// Replays every write of `plan` roughly as the API server would: applies merge into the stored
-    /// object (an annotation-only apply touches only annotations), status writes replace `status`,
+    /// object (an annotation-only apply touches only annotations, and removes those its field
+    /// manager set before and no longer sends), status writes replace `status`,
     /// deletes remove, and each write bumps `metadata.resourceVersion`.
     ///
     /// # Errors
@@ -103,6 +106,22 @@ impl Snapshot {
             }
             WriteAction::Apply | WriteAction::Create => {
                 let body = w.body.clone().unwrap_or_default();
+                if let Some(manager) = crate::objects::annotation_field_manager(&body) {
+                    let sent: Vec<String> = crate::objects::annotations(&body).keys().cloned().collect();
+                    let before = self
+                        .annotation_owners
+                        .insert((w.target.clone(), manager), sent.clone())
+                        .unwrap_or_default();
+                    if let Some(a) = self
+                        .objects
+                        .get_mut(&w.target)
+                        .and_then(|o| o["metadata"]["annotations"].as_object_mut())
+                    {
+                        for k in before.iter().filter(|k| !sent.contains(k)) {
+                            a.remove(k);
+                        }
+                    }
+                }
                 let mut merged = match self.objects.remove(&w.target) {
                     Some(mut old) => {
                         merge(&mut old, &body);

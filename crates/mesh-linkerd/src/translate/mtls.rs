@@ -3,7 +3,10 @@
 use mesh_core::{MtlsMode, MtlsStatus, Namespace};
 use serde_json::{Value, json};
 
-use crate::{objects::DEFAULT_INBOUND_POLICY, translate::circuit_breaker::annotation_patch};
+use crate::{
+    objects::{DEFAULT_INBOUND_POLICY, INBOUND_POLICY_MARKER},
+    translate::circuit_breaker::annotation_patch,
+};
 
 /// The policy value `enable_mtls` writes.
 pub const ALL_AUTHENTICATED: &str = "all-authenticated";
@@ -18,7 +21,10 @@ pub fn namespace_patch(namespace: &Namespace) -> Value {
     let target = crate::objects::namespace(namespace.as_str());
     annotation_patch(
         &target,
-        serde_json::Map::from_iter([(DEFAULT_INBOUND_POLICY.to_owned(), json!(ALL_AUTHENTICATED))]),
+        serde_json::Map::from_iter([
+            (DEFAULT_INBOUND_POLICY.to_owned(), json!(ALL_AUTHENTICATED)),
+            (INBOUND_POLICY_MARKER.to_owned(), json!(ALL_AUTHENTICATED)),
+        ]),
     )
 }
 

@@ -1,0 +1,242 @@
+//! [`LinkerdBackend`]: the [`MeshBackend`] over mesh-kube's [`KubeEngine`].
+
+use std::sync::OnceLock;
+
+use mesh_core::{
+    ApplyReport, Capabilities, Change, Dependency, Error, MeshBackend, MeshKind, MtlsStatus, Namespace,
+    ObjectRef, Plan, Result, WriteAction,
+};
+use mesh_kube::KubeEngine;
+use serde_json::Value;
+
+use crate::{Config, LinkerdVersion, Reader, objects, translate};
+
+/// The CRDs whose served versions tell the Linkerd release apart.
+const VERSION_MARKERS: [(&str, &str); 3] = [
+    ("policy.linkerd.io", "egressnetworks"),
+    ("policy.linkerd.io", "servers"),
+    ("workload.linkerd.io", "externalworkloads"),
+];
+
+/// The Linkerd backend: plans through [`crate::plan`] reading the cluster, and applies through the
+/// shared Kubernetes engine (dry run of every write first, then the writes in order).
+///
+/// Annotation-only writes (failure accrual, retries and timeouts, the default inbound policy) are
+/// server-side applied by a field manager of their own (`mesh-circuit-breaker`, …), so they own
+/// nothing but their annotations on a Service or Namespace the user owns.
+///
+/// ```no_run
+/// # async fn demo() -> mesh_core::Result<()> {
+/// use mesh_core::{Change, MeshBackend, TrafficSplit};
+/// use mesh_linkerd::{Config, LinkerdBackend};
+/// let linkerd = LinkerdBackend::try_default(Config::default()).await?;
+/// let change = Change::SetTrafficWeight {
+///     service: "prod/reviews".parse()?,
+///     split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)])?,
+/// };
+/// let report = linkerd.execute(&change).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct LinkerdBackend {
+    engine: KubeEngine,
+    config: Config,
+    detected: OnceLock<LinkerdVersion>,
+}
+
+impl Reader for KubeEngine {
+    fn get(&self, target: &ObjectRef) -> impl Future<Output = Result<Option<Value>>> + Send {
+        KubeEngine::get(self, target)
+    }
+}
+
+impl LinkerdBackend {
+    /// A backend on `engine`. The release is `config.version`, or detected on first use.
+    pub fn new(engine: KubeEngine, config: Config) -> Self {
+        Self {
+            engine,
+            config,
+            detected: OnceLock::new(),
+        }
+    }
+
+    /// A backend on the default Kubernetes client (kubeconfig or in-cluster).
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] when there is no Kubernetes configuration.
+    pub async fn try_default(config: Config) -> Result<Self> {
+        Ok(Self::new(
+            KubeEngine::try_default(MeshKind::Linkerd).await?,
+            config,
+        ))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &KubeEngine {
+        &self.engine
+    }
+
+    /// The release in force: the configured one, else the one detected from the CRD versions the
+    /// cluster serves (read once).
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] when no Linkerd CRD is installed; the engine's errors.
+    pub async fn version(&self) -> Result<LinkerdVersion> {
+        if let Some(v) = self.config.version.or_else(|| self.detected.get().copied()) {
+            return Ok(v);
+        }
+        let mut served = Vec::new();
+        for (group, plural) in VERSION_MARKERS {
+            let versions = self.engine.served_versions(group, plural).await?;
+            if !versions.is_empty() {
+                served.push((group.to_owned(), plural.to_owned(), versions));
+            }
+        }
+        let v = LinkerdVersion::detect(&served).ok_or_else(|| {
+            Error::not_configured(
+                "Linkerd CRDs (servers.policy.linkerd.io)",
+                "install Linkerd 2.14 or later, or set Config::version to plan offline",
+            )
+        })?;
+        Ok(*self.detected.get_or_init(|| v))
+    }
+
+    /// The engine that lands `body`: a clone writing as the concept's field manager for
+    /// annotation-only writes, the main engine otherwise.
+    fn engine_for(&self, body: Option<&Value>) -> KubeEngine {
+        match body.and_then(objects::annotation_field_manager) {
+            Some(manager) => KubeEngine::new(self.engine.client().clone(), MeshKind::Linkerd, &manager),
+            None => self.engine.clone(),
+        }
+    }
+}
+
+/// The sub-plan of `plan.writes[range]`, with the dependencies available at its start as baseline.
+fn sub_plan(plan: &Plan, range: std::ops::Range<usize>) -> Plan {
+    let mut available: Vec<Dependency> = plan.baseline.available.clone();
+    for w in &plan.writes[..range.start] {
+        available.retain(|d| !w.withdraws.contains(d));
+        available.extend(w.provides.iter().cloned());
+    }
+    let mut sub = Plan::new(plan.mesh, plan.change.clone(), plan.event.clone());
+    sub.baseline.available = available;
+    sub.writes = plan.writes[range].to_vec();
+    sub.warnings = plan.warnings.clone();
+    sub
+}
+
+/// Consecutive runs of writes that land through the same field manager.
+fn runs(plan: &Plan) -> Vec<(std::ops::Range<usize>, Option<String>)> {
+    let mut out: Vec<(std::ops::Range<usize>, Option<String>)> = Vec::new();
+    for (i, w) in plan.writes.iter().enumerate() {
+        let manager = w.body.as_ref().and_then(objects::annotation_field_manager);
+        match out.last_mut() {
+            Some((r, m)) if *m == manager => r.end = i + 1,
+            _ => out.push((i..i + 1, manager)),
+        }
+    }
+    out
+}
+
+impl MeshBackend for LinkerdBackend {
+    fn kind(&self) -> MeshKind {
+        MeshKind::Linkerd
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let version = self
+            .config
+            .version
+            .or_else(|| self.detected.get().copied())
+            .unwrap_or_default();
+        crate::capabilities(version, &self.config)
+    }
+
+    async fn plan(&self, change: &Change) -> Result<Plan> {
+        // Validation and refusals need no cluster; with an unknown release they use 2.20 first so
+        // bad input is refused before the version reads.
+        let version = match self.config.version.or_else(|| self.detected.get().copied()) {
+            Some(v) => v,
+            None => {
+                change.validate()?;
+                self.version().await?
+            }
+        };
+        crate::plan(change, &self.engine, &self.config, version).await
+    }
+
+    async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        let runs = runs(plan);
+        if runs.len() <= 1 && runs.first().is_none_or(|(_, m)| m.is_none()) {
+            return self.engine.apply(plan).await;
+        }
+        if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
+            return Err(Error::invalid("plan", unsafe_prefix.to_string()));
+        }
+        // Phase one: a dry run of every write, each through its own field manager.
+        for (range, _) in &runs {
+            let sub = sub_plan(plan, range.clone());
+            match self.engine_for(sub.writes[0].body.as_ref()).dry_run(&sub).await {
+                Ok(()) => {}
+                // An object an earlier run creates is missing in the dry run.
+                Err(Error::NotFound { .. })
+                    if plan.writes[..range.start].iter().any(|w| {
+                        w.action != WriteAction::Delete && sub.writes.iter().any(|s| s.target == w.target)
+                    }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Phase two: the writes, in order.
+        let mut applied = Vec::new();
+        for (range, _) in runs {
+            let sub = sub_plan(plan, range);
+            match self.engine_for(sub.writes[0].body.as_ref()).apply(&sub).await {
+                Ok(report) => applied.extend(report.applied),
+                Err(e) => {
+                    let (landed, failed, source) = match e {
+                        Error::PartiallyApplied {
+                            applied: a,
+                            failed,
+                            source,
+                            ..
+                        } => (a, *failed, *source),
+                        other => (Vec::new(), sub.writes[0].target.clone(), other),
+                    };
+                    applied.extend(landed);
+                    if applied.is_empty() {
+                        return Err(source);
+                    }
+                    return Err(Error::PartiallyApplied {
+                        applied,
+                        failed: Box::new(failed),
+                        total: plan.writes.len(),
+                        source: Box::new(source),
+                    });
+                }
+            }
+        }
+        Ok(ApplyReport {
+            applied,
+            event: plan.event.clone(),
+            warnings: plan.warnings.clone(),
+        })
+    }
+
+    async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
+        let ns = self.engine.get(&objects::namespace(namespace.as_str())).await?;
+        let ns = ns.ok_or_else(|| Error::NotFound {
+            kind: "Namespace".into(),
+            name: namespace.to_string(),
+        })?;
+        Ok(translate::mtls::status(
+            namespace,
+            Some(&ns),
+            &self.config.trust_domain,
+        ))
+    }
+}

@@ -1,0 +1,347 @@
+//! The backend against mesh-kube's fake Kubernetes API server: request sequences, write counts,
+//! the ExternalWorkload `/status` write, ServiceProfile detection, user rules across weight
+//! changes, per-concept field managers and version detection.
+
+mod support;
+
+use mesh_core::*;
+use mesh_kube::{
+    KubeEngine,
+    testing::{FakeApiServer, Fault, Match},
+};
+use mesh_linkerd::{Config, LinkerdBackend, LinkerdVersion, objects};
+use serde_json::{Value, json};
+use support::*;
+
+fn server() -> FakeApiServer {
+    let server = FakeApiServer::new();
+    for (name, port) in [("reviews", 9080), ("error-injector", 8080)] {
+        server.insert(json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": { "name": name, "namespace": "prod" },
+            "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": port, "targetPort": port }] },
+        }));
+    }
+    server.insert(json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": "prod" } }));
+    server
+}
+
+fn backend(server: &FakeApiServer, config: Config) -> LinkerdBackend {
+    LinkerdBackend::new(
+        KubeEngine::new(server.client(), MeshKind::Linkerd, "mesh"),
+        config,
+    )
+}
+
+fn lines(server: &FakeApiServer) -> Vec<String> {
+    server.requests().iter().map(|r| r.line()).collect()
+}
+
+fn write_lines(server: &FakeApiServer) -> Vec<String> {
+    server
+        .writes()
+        .iter()
+        .map(|r| format!("{} {}", r.line(), r.field_manager().unwrap_or("-")))
+        .collect()
+}
+
+const SVC: &str = "/api/v1/namespaces/prod/services";
+const ROUTE: &str = "/apis/policy.linkerd.io/v1beta3/namespaces/prod/httproutes/reviews";
+
+#[tokio::test]
+async fn a_canary_reads_then_dry_runs_then_writes_three_objects() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let report = linkerd.execute(&canary()).await.unwrap();
+    assert_eq!(report.event.name(), "traffic.weight.updated");
+    assert_eq!(
+        lines(&server),
+        [
+            format!("GET {SVC}/reviews"),
+            "GET /apis/linkerd.io/v1alpha2/namespaces/prod/serviceprofiles/reviews.prod.svc.cluster.local"
+                .into(),
+            format!("GET {SVC}/reviews-v1"),
+            format!("GET {SVC}/reviews-v2"),
+            format!("GET {ROUTE}"),
+            format!("PATCH {SVC}/reviews-v1 (dry run)"),
+            format!("PATCH {SVC}/reviews-v2 (dry run)"),
+            format!("PATCH {ROUTE} (dry run)"),
+            format!("PATCH {SVC}/reviews-v1"),
+            format!("PATCH {SVC}/reviews-v2"),
+            format!("PATCH {ROUTE}"),
+        ]
+    );
+    assert!(server.writes().iter().all(|w| w.field_manager() == Some("mesh")));
+    let route = server
+        .object(&objects::http_route(&reviews(), "policy.linkerd.io/v1beta3"))
+        .unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 10);
+    // Running it again reads and writes nothing.
+    server.clear_requests();
+    linkerd.execute(&canary()).await.unwrap();
+    assert!(server.writes().is_empty(), "{:?}", write_lines(&server));
+}
+
+#[tokio::test]
+async fn a_users_route_rules_survive_a_weight_change() {
+    let server = server();
+    let user_rule = json!({
+        "matches": [{ "path": { "type": "PathPrefix", "value": "/admin" } }],
+        "backendRefs": [{ "name": "reviews", "port": 9080 }],
+    });
+    server.insert(json!({
+        "apiVersion": "policy.linkerd.io/v1beta3", "kind": "HTTPRoute",
+        "metadata": { "name": "reviews", "namespace": "prod" },
+        "spec": { "parentRefs": [{ "group": "core", "kind": "Service", "name": "reviews", "port": 9080 }], "rules": [user_rule.clone()] },
+    }));
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    linkerd.execute(&canary()).await.unwrap();
+    server.clear_requests();
+    linkerd.execute(&split(&[("v1", 10), ("v2", 90)])).await.unwrap();
+    // Only the route changes, by a guarded replace.
+    assert_eq!(write_lines(&server), [format!("PUT {ROUTE} mesh")]);
+    let route = server
+        .object(&objects::http_route(&reviews(), "policy.linkerd.io/v1beta3"))
+        .unwrap();
+    let rules = route["spec"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert!(objects::contains(&rules[0], &user_rule), "{:#}", rules[0]);
+    assert_eq!(rules[1]["backendRefs"][1]["weight"], 90);
+}
+
+#[tokio::test]
+async fn external_workloads_get_their_ready_condition_through_status() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    linkerd.execute(&register_vm()).await.unwrap();
+    let ew = "/apis/workload.linkerd.io/v1beta1/namespaces/prod/externalworkloads";
+    assert_eq!(
+        write_lines(&server),
+        [
+            format!("PATCH {ew}/ratings-10-0-0-5-9080 mesh"),
+            format!("PATCH {ew}/ratings-10-0-0-5-9080/status mesh"),
+            format!("PATCH {ew}/ratings-fd00--7-9080 mesh"),
+            format!("PATCH {ew}/ratings-fd00--7-9080/status mesh"),
+            format!("PATCH {SVC}/ratings mesh"),
+        ]
+    );
+    let stored = server
+        .object(&mesh_linkerd::translate::register::workload_ref(
+            "prod",
+            "ratings-10-0-0-5-9080",
+        ))
+        .unwrap();
+    assert_eq!(
+        stored["status"]["conditions"][0],
+        json!({
+            "type": "Ready", "status": "True", "reason": "RegisteredByMesh", "message": "registered through the mesh library",
+        })
+    );
+    // Unregistering removes the workloads and the Service, nothing else.
+    server.clear_requests();
+    linkerd
+        .execute(&Change::UnregisterService {
+            service: "prod/ratings".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(server.writes().iter().filter(|w| w.method == "DELETE").count(), 3);
+}
+
+#[tokio::test]
+async fn a_service_profile_is_detected_and_nothing_is_written() {
+    let server = server();
+    server.insert(json!({
+        "apiVersion": "linkerd.io/v1alpha2", "kind": "ServiceProfile",
+        "metadata": { "name": "reviews.prod.svc.cluster.local", "namespace": "prod" },
+        "spec": { "routes": [{ "name": "GET /", "condition": { "method": "GET", "pathRegex": "/" } }] },
+    }));
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    for change in [canary(), breaker(), retries()] {
+        let err = linkerd.execute(&change).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Unsupported { ref reason, .. } if reason.contains("ServiceProfile")),
+            "{err:?}"
+        );
+    }
+    assert!(server.writes().is_empty());
+}
+
+#[tokio::test]
+async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_service_alone() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    linkerd.execute(&register_k8s()).await.unwrap();
+    let details: ServiceId = "prod/details".parse().unwrap();
+    let breaker = |n| Change::ConfigureCircuitBreaker {
+        service: details.clone(),
+        circuit_breaker: CircuitBreaker {
+            consecutive_errors: Some(n),
+            ..Default::default()
+        },
+        callers: vec![],
+    };
+    server.clear_requests();
+    linkerd.execute(&breaker(5)).await.unwrap();
+    assert_eq!(
+        write_lines(&server),
+        [format!("PATCH {SVC}/details mesh-circuit-breaker")]
+    );
+    let retry = Change::SetRetryPolicy {
+        service: details.clone(),
+        policy: RetryPolicy {
+            attempts: 2,
+            per_try_timeout: None,
+            retry_on: vec![RetryOn::GatewayError],
+            retry_on_status: vec![],
+            overall_timeout: None,
+        },
+    };
+    linkerd.execute(&retry).await.unwrap();
+    let svc = server.object(&objects::service(&details)).unwrap();
+    let a = &svc["metadata"]["annotations"];
+    assert_eq!(
+        a["balancer.linkerd.io/failure-accrual-consecutive-max-failures"],
+        "5"
+    );
+    assert_eq!(a["retry.linkerd.io/http"], "gateway-error");
+    assert_eq!(
+        svc["spec"]["ports"][0]["port"], 9080,
+        "the registered spec is untouched"
+    );
+    assert_eq!(svc["spec"]["selector"]["app"], "details");
+    // A breaker with fewer settings removes exactly the annotations it no longer sets.
+    let base_only = Change::ConfigureCircuitBreaker {
+        service: details.clone(),
+        circuit_breaker: CircuitBreaker {
+            base_ejection_time: Some(std::time::Duration::from_secs(5)),
+            ..Default::default()
+        },
+        callers: vec![],
+    };
+    linkerd.execute(&base_only).await.unwrap();
+    let svc = server.object(&objects::service(&details)).unwrap();
+    let a = &svc["metadata"]["annotations"];
+    assert!(
+        a.get("balancer.linkerd.io/failure-accrual-consecutive-max-failures")
+            .is_none(),
+        "{a:#}"
+    );
+    assert_eq!(
+        a["balancer.linkerd.io/failure-accrual-consecutive-min-penalty"],
+        "5s"
+    );
+    assert_eq!(
+        a["retry.linkerd.io/limit"], "2",
+        "another manager's annotations stay"
+    );
+}
+
+#[tokio::test]
+async fn the_release_is_detected_from_served_crd_versions() {
+    let server = server()
+        .serving_only("servers", "policy.linkerd.io", &["v1alpha1", "v1beta1"])
+        .without_crd("externalworkloads", "workload.linkerd.io")
+        .without_crd("egressnetworks", "policy.linkerd.io");
+    let linkerd = backend(&server, Config::default());
+    assert_eq!(linkerd.version().await.unwrap(), LinkerdVersion::V2_14);
+    assert!(matches!(
+        MeshBackend::capabilities(&linkerd).support(Feature::RegisterExternalWorkload),
+        Support::Unsupported { .. }
+    ));
+    let err = MeshBackend::plan(&linkerd, &register_vm()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                feature: Feature::RegisterExternalWorkload,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let full = backend(&server_all(), Config::default());
+    assert_eq!(full.version().await.unwrap(), LinkerdVersion::V2_17);
+}
+
+fn server_all() -> FakeApiServer {
+    server()
+}
+
+#[tokio::test]
+async fn a_failure_part_way_reports_exactly_what_landed() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let plan = MeshBackend::plan(&linkerd, &canary()).await.unwrap();
+    server.fail_next(
+        Match::method(http::Method::PATCH)
+            .path_contains("reviews-v2")
+            .real_writes_only(),
+        Fault::invalid("spec.ports", "injected"),
+    );
+    match MeshBackend::apply(&linkerd, &plan).await {
+        Err(Error::PartiallyApplied {
+            applied,
+            failed,
+            total,
+            ..
+        }) => {
+            assert_eq!(applied, vec![plan.writes[0].target.clone()]);
+            assert_eq!(*failed, plan.writes[1].target);
+            assert_eq!(total, 3);
+        }
+        other => panic!("expected PartiallyApplied, got {other:?}"),
+    }
+    // The landed prefix is safe: no route was written.
+    assert!(
+        server
+            .object(&objects::http_route(&reviews(), "policy.linkerd.io/v1beta3"))
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn mtls_status_reads_the_namespace_annotation() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let before = linkerd.mtls_status(&"prod".parse().unwrap()).await.unwrap();
+    assert_eq!(before.mode, MtlsMode::Permissive);
+    linkerd.execute(&mtls()).await.unwrap();
+    assert_eq!(
+        write_lines(&server),
+        ["PATCH /api/v1/namespaces/prod mesh-inbound-policy"]
+    );
+    let after = linkerd.mtls_status(&"prod".parse().unwrap()).await.unwrap();
+    assert_eq!(after.mode, MtlsMode::Strict);
+    assert!(after.automatic && after.notes.iter().any(|n| n.contains("restart")));
+}
+
+#[tokio::test]
+async fn the_abort_fault_round_trip_restores_the_stored_route() {
+    let server = server();
+    let config = Config::default()
+        .version(LinkerdVersion::V2_20)
+        .fault_error_backend("error-injector", 8080)
+        .unwrap();
+    let linkerd = backend(&server, config);
+    linkerd.execute(&canary()).await.unwrap();
+    let r = objects::http_route(&reviews(), "policy.linkerd.io/v1beta3");
+    let before: Value = server.object(&r).unwrap();
+    linkerd.execute(&abort()).await.unwrap();
+    let faulted = server.object(&r).unwrap();
+    assert_eq!(
+        faulted["spec"]["rules"][0]["backendRefs"][2]["name"],
+        "error-injector"
+    );
+    let id = abort().fault_id(MeshKind::Linkerd).unwrap();
+    linkerd
+        .execute(&Change::RemoveFault { fault_id: id })
+        .await
+        .unwrap();
+    let after = server.object(&r).unwrap();
+    assert_eq!(after["spec"], before["spec"]);
+    assert_eq!(
+        after["metadata"]["annotations"],
+        before["metadata"]["annotations"]
+    );
+}
