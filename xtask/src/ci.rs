@@ -32,6 +32,12 @@ pub(crate) fn run() -> anyhow::Result<()> {
             &[],
         )?;
     }
+    if root.join("../shared/upstream/crds").is_dir() {
+        println!("==> schemas --check");
+        crate::schemas::run(true)?;
+    } else {
+        println!("==> schemas --check: skipped (../shared/upstream/crds is not beside the checkout)");
+    }
     dependency_boundaries(&root)?;
     no_ignored_doctests(&root)?;
     if has_cargo_subcommand("deny") {

@@ -1,20 +1,24 @@
 //! Project automation, run as `cargo xtask <task>`.
-#![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 //!
 //! - `ci`: everything CI checks, in order (see [`ci::run`]).
+//! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
+#![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
 mod ci;
+mod schemas;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = args.iter().any(|a| a == "--check");
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("schemas") => schemas::run(check),
         Some("bench-math") => ci::bench_math(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench-math>");
+            eprintln!("usage: cargo xtask <ci|schemas [--check]|bench-math>");
             return ExitCode::from(2);
         }
     };
