@@ -43,6 +43,24 @@ pub fn check_subset_references(snapshot: &Snapshot, plan: &Plan) -> Result<(), S
     Ok(())
 }
 
+/// Checks a state on its own: no VirtualService routes to a subset missing from its host's
+/// DestinationRule. Use it on what a cluster holds after a failed apply.
+///
+/// # Errors
+/// A description of the first dangling reference.
+///
+/// ```
+/// use mesh_istio::{Snapshot, objects};
+/// let mut snap = Snapshot::default();
+/// snap.insert(objects::virtual_service(&"prod/api".parse().unwrap()), serde_json::json!({
+///     "spec": {"http": [{"route": [{"destination": {"host": "api", "subset": "v2"}}]}]}
+/// }));
+/// assert!(mesh_istio::check_consistent(&snap).is_err());
+/// ```
+pub fn check_consistent(state: &Snapshot) -> Result<(), String> {
+    dangling(state).map_or(Ok(()), Err)
+}
+
 /// The first VirtualService route to a subset missing from its host's DestinationRule.
 fn dangling(state: &Snapshot) -> Option<String> {
     let mut subsets: BTreeMap<ServiceId, Vec<String>> = BTreeMap::new();

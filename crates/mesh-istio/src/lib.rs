@@ -10,7 +10,8 @@
 //! - [`plan`] and [`reads`]: a [`mesh_core::Change`] turned into a [`mesh_core::Plan`] against a
 //!   [`Snapshot`] of the objects read, with the write table in [`planner`].
 //! - [`check_subset_references`]: Istio's own make-before-break proof over a plan.
-//! - [`capabilities`]: the support table.
+//! - [`IstioBackend`]: the [`mesh_core::MeshBackend`] over `mesh-kube`'s engine, and
+//!   [`capabilities`], the support table.
 //!
 //! ```
 //! use mesh_core::{Change, TrafficSplit};
@@ -30,6 +31,7 @@
 //! # Features
 //! None yet.
 
+mod backend;
 mod capabilities;
 mod check;
 mod config;
@@ -40,8 +42,9 @@ pub mod routes;
 mod snapshot;
 pub mod translate;
 
+pub use backend::IstioBackend;
 pub use capabilities::capabilities;
-pub use check::check_subset_references;
+pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
 pub use planner::{plan, reads};
 pub use snapshot::Snapshot;

@@ -38,3 +38,46 @@ pub fn mode_of(pa: &Value) -> Option<MtlsMode> {
         _ => None,
     }
 }
+
+/// The mTLS status of `namespace` from its `default` PeerAuthentication and the root namespace's:
+/// the namespace's mode wins, then the mesh-wide one, then Istio's default, PERMISSIVE.
+///
+/// ```
+/// use mesh_core::MtlsMode;
+/// use mesh_istio::translate::peer_authentication::status;
+/// let strict = serde_json::json!({"spec": {"mtls": {"mode": "STRICT"}}});
+/// let ns = "prod".parse().unwrap();
+/// assert_eq!(status(&ns, None, Some(&strict), "cluster.local").mode, MtlsMode::Strict);
+/// assert_eq!(status(&ns, None, None, "cluster.local").mode, MtlsMode::Permissive);
+/// ```
+pub fn status(
+    namespace: &Namespace,
+    own: Option<&Value>,
+    mesh_wide: Option<&Value>,
+    trust_domain: &str,
+) -> mesh_core::MtlsStatus {
+    let (mode, source) = match (own.and_then(mode_of), mesh_wide.and_then(mode_of)) {
+        (Some(m), _) => (m, format!("PeerAuthentication {namespace}/default")),
+        (None, Some(m)) => (
+            m,
+            "the mesh-wide PeerAuthentication in the root namespace".to_owned(),
+        ),
+        (None, None) => (
+            MtlsMode::Permissive,
+            "Istio's default (no PeerAuthentication)".to_owned(),
+        ),
+    };
+    let mut notes = vec![format!("mode set by {source}")];
+    if mode != MtlsMode::Strict {
+        notes.push(
+            "auto mTLS encrypts traffic between sidecars, but plaintext from outside the mesh is still accepted".into(),
+        );
+    }
+    mesh_core::MtlsStatus {
+        namespace: namespace.clone(),
+        mode,
+        automatic: mode != MtlsMode::Disable,
+        trust_domain: Some(trust_domain.to_owned()),
+        notes,
+    }
+}

@@ -1,0 +1,166 @@
+//! [`IstioBackend`]: the [`MeshBackend`] for Istio, over the shared Kubernetes engine.
+
+use mesh_core::{
+    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
+};
+use mesh_kube::KubeEngine;
+
+use crate::{Config, Snapshot, objects, translate::peer_authentication};
+
+/// The Istio backend: plans read through the engine, applies delegate to it (server-side dry run,
+/// then the writes in plan order, with retries on transient failures).
+///
+/// The observability calls keep the trait's defaults (`NotConfigured` until a metrics or tracing
+/// source is set up by the observability layer).
+///
+/// ```no_run
+/// # async fn demo() -> mesh_core::Result<()> {
+/// use mesh_core::{Change, MeshBackend, TrafficSplit};
+/// let istio = mesh_istio::IstioBackend::try_default().await?;
+/// let report = istio
+///     .execute(&Change::SetTrafficWeight {
+///         service: "bookinfo/reviews".parse()?,
+///         split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)])?,
+///     })
+///     .await?;
+/// assert_eq!(report.event.name(), "traffic.weight.updated");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct IstioBackend {
+    engine: KubeEngine,
+    config: Config,
+}
+
+impl IstioBackend {
+    /// A backend on `engine` with `config`.
+    pub fn new(engine: KubeEngine, config: Config) -> Self {
+        Self { engine, config }
+    }
+
+    /// A backend on the default Kubernetes client (kubeconfig or in-cluster) with the default
+    /// [`Config`].
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] when no Kubernetes configuration is found.
+    pub async fn try_default() -> Result<Self> {
+        Ok(Self::new(
+            KubeEngine::try_default(MeshKind::Istio).await?,
+            Config::default(),
+        ))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The Kubernetes engine.
+    pub fn engine(&self) -> &KubeEngine {
+        &self.engine
+    }
+
+    /// Reads every object [`crate::reads`] lists for `change`.
+    ///
+    /// # Errors
+    /// As [`KubeEngine::get`]: a missing CRD is [`Error::NotConfigured`].
+    pub async fn snapshot(&self, change: &Change) -> Result<Snapshot> {
+        let mut snapshot = Snapshot::default();
+        for r in crate::reads(change) {
+            if let Some(obj) = self.engine.get(&r).await? {
+                snapshot.insert(r, obj);
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Validates `change` and refuses unsupported features: the checks that must pass before
+    /// anything is read.
+    fn precheck(&self, change: &Change) -> Result<()> {
+        change.validate()?;
+        let caps = self.capabilities();
+        match change
+            .required_features()
+            .into_iter()
+            .find_map(|f| caps.refusal(f, false))
+        {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+}
+
+impl MeshBackend for IstioBackend {
+    fn kind(&self) -> MeshKind {
+        MeshKind::Istio
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        crate::capabilities()
+    }
+
+    async fn plan(&self, change: &Change) -> Result<Plan> {
+        self.precheck(change)?;
+        let snapshot = self.snapshot(change).await?;
+        crate::plan(change, &snapshot, &self.config)
+    }
+
+    async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        if plan.mesh != MeshKind::Istio {
+            return Err(Error::invalid(
+                "plan.mesh",
+                format!("a {} plan cannot be applied to istio", plan.mesh),
+            ));
+        }
+        self.engine.apply(plan).await
+    }
+
+    /// Plans and applies `change`. When a guarded read-modify-write loses a race (409 Conflict: a
+    /// user or another process changed the VirtualService or DestinationRule after it was read),
+    /// the change is planned again on fresh reads and re-applied, up to
+    /// [`Config::conflict_retries`] times. Earlier writes that landed make the re-plan shorter,
+    /// never different in outcome.
+    async fn execute(&self, change: &Change) -> Result<ApplyReport> {
+        let mut attempt = 0;
+        loop {
+            let plan = self.plan(change).await?;
+            match self.apply(&plan).await {
+                Err(e) if attempt < self.config.conflict_retries && lost_race(&plan, &e) => {
+                    attempt += 1;
+                    tracing::debug!(attempt, change = change.operation(), "conflict; planning again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
+        let own = self.engine.get(&objects::peer_authentication(namespace)).await?;
+        let root = Namespace::new(self.config.root_namespace.as_str())?;
+        let mesh_wide = if root == *namespace {
+            None
+        } else {
+            self.engine.get(&objects::peer_authentication(&root)).await?
+        };
+        Ok(peer_authentication::status(
+            namespace,
+            own.as_ref(),
+            mesh_wide.as_ref(),
+            &self.config.trust_domain,
+        ))
+    }
+}
+
+/// True when `e` is a conflict on a write guarded by a precondition: re-planning on fresh reads
+/// resolves it. Conflicts with another field manager on an apply are not retried: they need a
+/// human decision, and the error names the other manager.
+fn lost_race(plan: &Plan, e: &Error) -> bool {
+    let (failed, source) = match e {
+        Error::PartiallyApplied { failed, source, .. } => (Some(failed.as_ref()), source.as_ref()),
+        other => (plan.writes.first().map(|w| &w.target), other),
+    };
+    let guarded = failed
+        .and_then(|t| plan.writes.iter().find(|w| &w.target == t))
+        .is_some_and(|w| w.precondition.is_some());
+    guarded && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
+}
