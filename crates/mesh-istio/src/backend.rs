@@ -2,6 +2,7 @@
 
 use mesh_core::{
     ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
+    StateKey, StoredState,
 };
 use mesh_kube::KubeEngine;
 
@@ -148,6 +149,20 @@ impl MeshBackend for IstioBackend {
             mesh_wide.as_ref(),
             &self.config.trust_domain,
         ))
+    }
+
+    /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its
+    /// `resourceVersion`.
+    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        crate::state::read(&self.engine, key).await
+    }
+
+    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        crate::state::write(&self.engine, key, value, expected).await
+    }
+
+    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        crate::state::delete(&self.engine, key, expected).await
     }
 }
 

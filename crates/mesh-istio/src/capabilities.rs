@@ -68,6 +68,7 @@ fn support(feature: Feature) -> Support {
         F::Metrics => native("Prometheus istio_requests_total / istio_request_duration_milliseconds"),
         F::Traces => native("Envoy spans in the configured tracing backend"),
         F::Graph => native("Prometheus istio_requests_total by source and destination workload"),
+        F::StateStore => native("ConfigMap mesh-state-<service>-<name>, compare-and-swap on resourceVersion"),
         other => Support::unsupported(format!("mesh-istio does not map {other} yet")),
     }
 }

@@ -40,6 +40,7 @@ pub mod planner;
 mod registration;
 pub mod routes;
 mod snapshot;
+mod state;
 pub mod translate;
 
 pub use backend::IstioBackend;
@@ -48,3 +49,4 @@ pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
 pub use planner::{plan, reads};
 pub use snapshot::Snapshot;
+pub use state::state_object;
