@@ -772,3 +772,30 @@ async fn the_client_reads_the_consul_environment() {
     let missing_ca = ConsulClient::new(ClientConfig::default().ca_cert("/nonexistent/ca.pem")).unwrap_err();
     assert!(missing_ca.to_string().contains("CONSUL_CACERT"));
 }
+
+#[tokio::test]
+async fn resolver_options_add_failover_and_a_default_subset_with_cas() {
+    use mesh_consul::failover::ResolverOptions;
+    let (fake, backend) = start(ce()).await;
+    backend.execute(&split(&[("v1", 90), ("v2", 10)])).await.unwrap();
+    let opts = ResolverOptions::default()
+        .default_subset("v1")
+        .failover("*", ["dc2", "dc3"])
+        .request_timeout(Duration::from_secs(3));
+    assert!(backend.configure_resolver(&reviews(), &opts).await.unwrap());
+    let r = fake.entry("service-resolver", "reviews").unwrap();
+    assert_eq!(r["DefaultSubset"], "v1");
+    assert_eq!(r["Failover"]["*"]["Datacenters"], json!(["dc2", "dc3"]));
+    assert_eq!(r["RequestTimeout"], "3s");
+    assert!(r["Subsets"]["v2"].is_object(), "subsets kept");
+    assert!(
+        !backend.configure_resolver(&reviews(), &opts).await.unwrap(),
+        "converged"
+    );
+    let bad = ResolverOptions::default().default_subset("v9");
+    assert!(matches!(
+        backend.configure_resolver(&reviews(), &bad).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    fake.check_consistent().unwrap();
+}
