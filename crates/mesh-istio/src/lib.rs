@@ -28,8 +28,24 @@
 //! # Ok::<(), mesh_core::Error>(())
 //! ```
 //!
+//! # What the library owns
+//! - Objects it creates carry `app.kubernetes.io/managed-by: mesh`.
+//! - In the VirtualService and DestinationRule it shares with users (one of each per host, named
+//!   after the service, in its namespace), it owns only the `http[]` routes named `mesh-…`, the
+//!   subsets it adds and the policy fields it sets; everything else is written back unchanged.
+//! - It never removes a subset (a route elsewhere may use it), so removals need no reverse
+//!   ordering; registration deletes the ServiceEntry before its WorkloadEntries.
+//!
+//! # Limitations
+//! - A user's VirtualService or DestinationRule for the same host under another name is not
+//!   looked for; sidecars use only one of them.
+//! - A fault applies to the requests that reach the library's default route; requests matched
+//!   earlier by routes with match conditions are not faulted (the plan warns).
+//! - Istio switches off retries and timeouts on a route with a fault: a rule with both is refused,
+//!   and a retry policy set while a fault is active takes effect once it is removed (the plan warns).
+//!
 //! # Features
-//! None yet.
+//! None.
 
 mod backend;
 mod capabilities;

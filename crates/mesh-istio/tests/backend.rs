@@ -339,21 +339,25 @@ async fn throttling_server_errors_timeouts_and_dropped_connections_are_retried()
 
 #[tokio::test(start_paused = true)]
 async fn a_server_that_keeps_failing_gives_a_typed_error_after_a_safe_prefix() {
-    let server = FakeApiServer::new();
-    server.fail_times(
-        100,
-        Match::method(Method::POST)
-            .path_contains("virtualservices")
-            .real_writes_only(),
+    for fault in [
         Fault::internal_error(),
-    );
-    let err = backend(&server).execute(&canary()).await.unwrap_err();
-    let Error::PartiallyApplied { applied, source, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(applied.len(), 1);
-    assert!(matches!(**source, Error::Backend { .. }), "{source:?}");
-    assert_consistent(&server);
+        Fault::too_many_requests(1),
+        Fault::Hang,
+        Fault::Drop,
+    ] {
+        let server = FakeApiServer::new();
+        let only_vs = Match::method(Method::POST)
+            .path_contains("virtualservices")
+            .real_writes_only();
+        server.fail_times(1000, only_vs, fault.clone());
+        let err = backend(&server).execute(&canary()).await.unwrap_err();
+        let Error::PartiallyApplied { applied, source, .. } = &err else {
+            panic!("{fault:?}: {err:?}")
+        };
+        assert_eq!(applied.len(), 1, "{fault:?}");
+        assert!(matches!(**source, Error::Backend { .. }), "{fault:?}: {source:?}");
+        assert_consistent(&server);
+    }
 }
 
 #[tokio::test]
