@@ -7,7 +7,7 @@ use mesh_core::{Error, MeshKind, Result, ServiceId, units::format_duration};
 
 use crate::{
     ConsulBackend,
-    model::{ConfigEntry, EntryKind, ResolverFailover, ResolverRedirect, ServiceResolver},
+    model::{ConfigEntry, EntryKind, ResolverRedirect, ServiceResolver},
     translate::consul_namespace,
 };
 
@@ -85,9 +85,7 @@ impl ResolverOptions {
         if !self.failover.is_empty() {
             let map = r.failover.get_or_insert_with(BTreeMap::new);
             for (subset, dcs) in &self.failover {
-                let entry = map
-                    .entry(subset.clone())
-                    .or_insert_with(ResolverFailover::default);
+                let entry = map.entry(subset.clone()).or_default();
                 entry.datacenters = Some(dcs.clone());
             }
         }
@@ -172,7 +170,7 @@ impl ConsulBackend {
                     _ => None,
                 };
                 let merged = options.merge_into(now.clone(), name);
-                (now.as_ref() != Some(&merged)).then(|| ConfigEntry::ServiceResolver(merged))
+                (now.as_ref() != Some(&merged)).then_some(ConfigEntry::ServiceResolver(merged))
             })
             .await?;
         Ok(landed)
