@@ -15,14 +15,17 @@ use mesh::{
 };
 use mesh_rollout::{MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec, Strategy};
 
-/// Metrics scripted per analysis call: `(canary requests, canary errors, stable requests, stable errors)`.
+/// One window: `(canary requests, canary errors, stable requests, stable errors)`; `None` never answers.
+type Window = Option<(f64, f64, f64, f64)>;
+
+/// Metrics scripted per analysis call.
 struct Scripted {
     calls: AtomicUsize,
-    script: Box<dyn Fn(usize) -> Option<(f64, f64, f64, f64)> + Send + Sync>,
+    script: Box<dyn Fn(usize) -> Window + Send + Sync>,
 }
 
 impl Scripted {
-    fn new(script: impl Fn(usize) -> Option<(f64, f64, f64, f64)> + Send + Sync + 'static) -> Arc<Self> {
+    fn new(script: impl Fn(usize) -> Window + Send + Sync + 'static) -> Arc<Self> {
         Arc::new(Self {
             calls: AtomicUsize::new(0),
             script: Box::new(script),
@@ -77,7 +80,7 @@ fn routes(fake: &FakeMesh) -> serde_json::Value {
     body["split"].clone()
 }
 
-fn healthy(_: usize) -> Option<(f64, f64, f64, f64)> {
+fn healthy(_: usize) -> Window {
     Some((1000.0, 1.0, 9000.0, 9.0))
 }
 
