@@ -196,7 +196,12 @@ impl MeshBackend for ConsulBackend {
     }
 
     async fn plan(&self, change: &Change) -> Result<Plan> {
-        change.validate()?;
+        // What no Consul can do is refused before any request, even the edition probe.
+        let most_capable = Context {
+            version: crate::ConsulVersion::enterprise(1, u32::MAX, 0),
+            lua_fault_emulation: self.lua_fault_emulation,
+        };
+        translate::check(change, &most_capable)?;
         let ctx = self.context().await?;
         translate::check(change, &ctx)?;
         let snap = self.snapshot(change, &ctx).await?;

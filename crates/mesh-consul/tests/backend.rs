@@ -614,7 +614,7 @@ async fn enterprise_faults_use_the_native_extension_and_removal_restores_the_ent
     assert_eq!(during["EnvoyExtensions"][1]["Name"], "builtin/fault-injection");
     assert_eq!(
         during["EnvoyExtensions"][1]["Arguments"]["Config"]["Abort"],
-        json!({"HttpStatus": 503, "Percentage": 5.0})
+        json!({"HttpStatus": 503, "Percentage": 5})
     );
     let id = change.fault_id(mesh_core::MeshKind::Consul).unwrap();
     backend
@@ -645,7 +645,7 @@ async fn enterprise_faults_use_the_native_extension_and_removal_restores_the_ent
     let e = fake.entry("service-defaults", "reviews").unwrap();
     assert_eq!(
         e["EnvoyExtensions"][1]["Arguments"]["Config"]["Delay"],
-        json!({"Duration": 100, "Percentage": 50.0})
+        json!({"Duration": 100, "Percentage": 50})
     );
 }
 

@@ -12,6 +12,17 @@ use mesh_core::{
 };
 use support::{ce, ent, lines, reviews, start};
 
+/// What no Consul release can do is refused without any request at all.
+async fn refused_without_any_request(change: Change, feature: Feature) {
+    let (fake, _) = start(ce()).await;
+    let backend = fake.backend(None);
+    match backend.execute(&change).await {
+        Err(Error::Unsupported { feature: f, .. }) => assert_eq!(f, feature),
+        other => panic!("expected Unsupported({feature}), got {other:?}"),
+    }
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
 async fn refused(version: ConsulVersion, change: Change, feature: Feature) -> String {
     let (fake, backend) = start(version).await;
     let reason = match backend.execute(&change).await {
@@ -156,6 +167,16 @@ async fn circuit_breaker_max_retries() {
     )
     .await;
     assert!(why.contains("retry"), "{why}");
+    let cb = CircuitBreaker {
+        max_retries: Some(3),
+        ..CircuitBreaker::default()
+    };
+    let change = Change::ConfigureCircuitBreaker {
+        service: reviews(),
+        circuit_breaker: cb,
+        callers: vec![],
+    };
+    refused_without_any_request(change, Feature::CircuitBreakerMaxRetries).await;
 }
 
 #[tokio::test]
@@ -201,6 +222,21 @@ async fn retry_per_try_timeout() {
     )
     .await;
     assert!(why.contains("RequestTimeout"), "{why}");
+    let policy = RetryPolicy {
+        attempts: 1,
+        per_try_timeout: Some(Duration::from_millis(500)),
+        retry_on: vec![RetryOn::Reset],
+        retry_on_status: vec![],
+        overall_timeout: None,
+    };
+    refused_without_any_request(
+        Change::SetRetryPolicy {
+            service: reviews(),
+            policy,
+        },
+        Feature::RetryPerTryTimeout,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -51,10 +51,10 @@ struct Marker {
 pub fn fault_extension(fault: &Fault, native: bool) -> Result<EnvoyExtension> {
     let arguments = match (fault, native) {
         (Fault::Abort { percent, http_status }, true) => json!({
-            "Config": {"Abort": {"HttpStatus": http_status.code(), "Percentage": percent.value()}}
+            "Config": {"Abort": {"HttpStatus": http_status.code(), "Percentage": number(percent.value())}}
         }),
         (Fault::Delay { percent, duration }, true) => json!({
-            "Config": {"Delay": {"Duration": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX), "Percentage": percent.value()}}
+            "Config": {"Delay": {"Duration": u64::try_from(duration.as_millis()).unwrap_or(u64::MAX), "Percentage": number(percent.value())}}
         }),
         (Fault::Abort { percent, http_status }, false) => json!({
             "ProxyType": "connect-proxy",
@@ -77,6 +77,17 @@ pub fn fault_extension(fault: &Fault, native: bool) -> Result<EnvoyExtension> {
         arguments: Some(arguments),
         ..EnvoyExtension::default()
     })
+}
+
+/// A whole number as an integer (`5`, as Consul's examples write it), anything else as a float.
+fn number(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && (0.0..=100.0).contains(&v) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, within 0..=100
+        let whole = v as u64;
+        json!(whole)
+    } else {
+        json!(v)
+    }
 }
 
 fn lua_abort_script(fraction: f64, status: u16) -> String {
