@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use mesh_core::{
     ApplyReport, Capabilities, Change, Dependency, Error, MeshBackend, MeshKind, MtlsStatus, Namespace,
-    ObjectRef, Plan, Result, WriteAction,
+    ObjectRef, Plan, Result, StateKey, StoredState, WriteAction,
 };
 use mesh_kube::KubeEngine;
 use serde_json::Value;
@@ -104,6 +104,24 @@ impl LinkerdBackend {
             )
         })?;
         Ok(*self.detected.get_or_init(|| v))
+    }
+
+    /// Whether the Linkerd policy controller accepted the service's HTTPRoute: `Some(true)` when
+    /// every parent reports `Accepted: True` in `status.parents[].conditions`, `Some(false)` when
+    /// one reports otherwise, `None` when there is no route or no status yet.
+    ///
+    /// # Errors
+    /// The engine's errors, and those of [`LinkerdBackend::version`].
+    pub async fn route_accepted(&self, service: &mesh_core::ServiceId) -> Result<Option<bool>> {
+        let version = self.version().await?;
+        let route = objects::http_route(
+            service,
+            &version.http_route_api_version(self.config.http_route_flavour),
+        );
+        let Some(route) = self.engine.get(&route).await? else {
+            return Ok(None);
+        };
+        Ok(translate::http_route::accepted(&route))
     }
 
     /// The engine that lands `body`: a clone writing as the concept's field manager for
@@ -225,6 +243,20 @@ impl MeshBackend for LinkerdBackend {
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
         })
+    }
+
+    /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its
+    /// `resourceVersion`.
+    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        crate::state::read(&self.engine, key).await
+    }
+
+    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        crate::state::write(&self.engine, key, value, expected).await
+    }
+
+    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        crate::state::delete(&self.engine, key, expected).await
     }
 
     async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {

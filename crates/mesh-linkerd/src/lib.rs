@@ -44,6 +44,7 @@ mod config;
 pub mod objects;
 mod planner;
 mod snapshot;
+mod state;
 pub mod translate;
 mod version;
 
@@ -52,4 +53,5 @@ pub use capabilities::{capabilities, opted_in};
 pub use config::Config;
 pub use planner::{plan, refuse};
 pub use snapshot::{Reader, Snapshot};
+pub use state::state_object;
 pub use version::{HttpRouteFlavour, LinkerdVersion};

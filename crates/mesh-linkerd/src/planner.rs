@@ -481,6 +481,12 @@ impl<R: Reader> Planner<'_, R> {
                 "pods join the mesh only with the linkerd.io/inject: enabled annotation (and a restart)",
             );
         }
+        if def.health_check.is_some() {
+            self.warn(
+                "Linkerd has no health-check setting: pod readiness probes (or an ExternalWorkload's Ready \
+                 condition) decide which endpoints get traffic; the health check is not written",
+            );
+        }
         Ok(())
     }
 
@@ -488,9 +494,12 @@ impl<R: Reader> Planner<'_, R> {
         let apex = self.apex(id).await?;
         let route_ref = self.route_ref(id);
         let mut versions = Vec::new();
+        let mut kept = Vec::new();
         if let Some(route) = self.get(&route_ref).await? {
             let ours = http_route::owned_rules(&route);
             versions = versions_in(id, &ours);
+            // Per-version Services the user's own rules send traffic to stay.
+            kept = versions_in(id, &http_route::user_rules(&route));
             let requires: Vec<Dependency> = versions.iter().map(|v| subset_dep(id, v)).collect();
             self.plan.baseline.in_use.push((route_ref.clone(), requires));
             if objects::is_owned(&route) && http_route::user_rules(&route).is_empty() {
@@ -518,6 +527,17 @@ impl<R: Reader> Planner<'_, R> {
         }
         versions.sort();
         versions.dedup();
+        if !kept.is_empty() {
+            self.warn(format!(
+                "per-version Services {} stay: rules you wrote in HTTPRoute {} use them",
+                kept.iter()
+                    .map(|v| objects::version_service_name(id, v))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                id.name
+            ));
+        }
+        versions.retain(|v| !kept.contains(v));
         for v in &versions {
             let r = objects::version_service(id, v);
             if let Some(have) = self.get(&r).await? {

@@ -345,3 +345,49 @@ async fn the_abort_fault_round_trip_restores_the_stored_route() {
         before["metadata"]["annotations"]
     );
 }
+
+#[tokio::test]
+async fn state_is_kept_in_a_config_map_with_compare_and_swap() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let key = StateKey::new(reviews(), "rollout").unwrap();
+    assert_eq!(linkerd.read_state(&key).await.unwrap(), None);
+    let v1 = linkerd.write_state(&key, "{\"step\":1}", None).await.unwrap();
+    // A second create loses the race.
+    assert!(matches!(
+        linkerd.write_state(&key, "x", None).await,
+        Err(Error::Conflict { .. })
+    ));
+    let v2 = linkerd
+        .write_state(&key, "{\"step\":2}", Some(&v1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        linkerd.write_state(&key, "stale", Some(&v1)).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert_eq!(
+        linkerd.read_state(&key).await.unwrap().unwrap().value,
+        "{\"step\":2}"
+    );
+    assert!(matches!(
+        linkerd.delete_state(&key, &v1).await,
+        Err(Error::Conflict { .. })
+    ));
+    linkerd.delete_state(&key, &v2).await.unwrap();
+    assert_eq!(linkerd.read_state(&key).await.unwrap(), None);
+    assert!(server.object(&mesh_linkerd::state_object(&key)).is_none());
+}
+
+#[tokio::test]
+async fn route_acceptance_is_read_from_the_status_the_policy_controller_writes() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    assert_eq!(linkerd.route_accepted(&reviews()).await.unwrap(), None);
+    linkerd.execute(&canary()).await.unwrap();
+    assert_eq!(
+        linkerd.route_accepted(&reviews()).await.unwrap(),
+        None,
+        "no status yet"
+    );
+}

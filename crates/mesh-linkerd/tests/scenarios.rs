@@ -410,3 +410,72 @@ async fn old_releases_retry_through_an_owned_service_profile() {
     .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }));
 }
+
+#[tokio::test]
+async fn unregister_keeps_the_per_version_services_a_users_rule_uses() {
+    let mut snap = seeded();
+    let details: ServiceId = "prod/details".parse().unwrap();
+    run(&mut snap, &register_k8s(), &config()).await;
+    let split = Change::SetTrafficWeight {
+        service: details.clone(),
+        split: TrafficSplit::try_from_pairs([("v1", 50), ("v2", 50)]).unwrap(),
+    };
+    run(&mut snap, &split, &config()).await;
+    let r = objects::http_route(&details, "policy.linkerd.io/v1beta3");
+    let mut route = snap.object(&r).unwrap().clone();
+    let users = json!({ "matches": [{ "path": { "type": "Exact", "value": "/v2" } }], "backendRefs": [{ "name": "details-v2", "port": 9080 }] });
+    route["spec"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, users.clone());
+    snap.insert(r.clone(), route);
+    let p = run(
+        &mut snap,
+        &Change::UnregisterService {
+            service: details.clone(),
+        },
+        &config(),
+    )
+    .await;
+    assert!(
+        p.warnings.iter().any(|w| w.contains("details-v2 stay")),
+        "{:?}",
+        p.warnings
+    );
+    assert!(
+        snap.object(&objects::version_service(&details, &Version::new("v2").unwrap()))
+            .is_some()
+    );
+    assert!(
+        snap.object(&objects::version_service(&details, &Version::new("v1").unwrap()))
+            .is_none()
+    );
+    assert_eq!(
+        snap.object(&r).unwrap()["spec"]["rules"],
+        json!([users]),
+        "only the user's rule is left"
+    );
+}
+
+#[tokio::test]
+async fn retry_annotations_the_policy_no_longer_sets_are_removed() {
+    let mut snap = seeded();
+    run(&mut snap, &retries(), &config()).await;
+    let off = Change::SetRetryPolicy {
+        service: reviews(),
+        policy: RetryPolicy {
+            attempts: 0,
+            per_try_timeout: None,
+            retry_on: vec![],
+            retry_on_status: vec![],
+            overall_timeout: None,
+        },
+    };
+    run(&mut snap, &off, &config()).await;
+    let a = &snap.object(&objects::service(&reviews())).unwrap()["metadata"]["annotations"];
+    assert!(
+        a.get("retry.linkerd.io/limit").is_none() && a.get("timeout.linkerd.io/request").is_none(),
+        "{a:#}"
+    );
+    assert!(plan(&snap, &off, &config()).await.unwrap().is_noop());
+}

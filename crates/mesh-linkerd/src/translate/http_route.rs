@@ -281,3 +281,23 @@ pub fn with_split(mut ours: Vec<Value>, backends: Vec<Value>) -> Vec<Value> {
     }
     ours
 }
+
+/// Whether every parent in `status.parents` reports the condition `Accepted: True`; `None` when no
+/// parent reports yet.
+///
+/// ```
+/// use serde_json::json;
+/// let route = json!({"status": {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}});
+/// assert_eq!(mesh_linkerd::translate::http_route::accepted(&route), Some(true));
+/// assert_eq!(mesh_linkerd::translate::http_route::accepted(&json!({})), None);
+/// ```
+pub fn accepted(route: &Value) -> Option<bool> {
+    let parents = route["status"]["parents"].as_array().filter(|p| !p.is_empty())?;
+    Some(parents.iter().all(|p| {
+        p["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Accepted" && c["status"] == "True")
+    }))
+}

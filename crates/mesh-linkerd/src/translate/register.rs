@@ -44,7 +44,16 @@ pub fn service(def: &ServiceDefinition, workloads: &[String]) -> Value {
         json!({ "selector": { "app": def.name.as_str() }, "ports": [port] }),
     );
     body["metadata"]["labels"]["app"] = json!(def.name.as_str());
-    body["metadata"]["annotations"] = json!({ objects::REGISTERED_ANNOTATION: "true" });
+    // The definition's metadata becomes annotations (the ExternalWorkload identity keys are read
+    // by `external_workload` and not repeated here).
+    let mut annotations: Map<String, Value> = def
+        .metadata
+        .iter()
+        .filter(|(k, _)| *k != IDENTITY_KEY && *k != SERVER_NAME_KEY)
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    annotations.insert(objects::REGISTERED_ANNOTATION.into(), json!("true"));
+    body["metadata"]["annotations"] = Value::Object(annotations);
     if !workloads.is_empty() {
         body["metadata"]["annotations"][EXTERNAL_WORKLOADS_ANNOTATION] = json!(workloads.join(","));
     }
