@@ -8,6 +8,7 @@
 mod backends;
 mod cli;
 mod error;
+mod lint;
 mod ops;
 mod output;
 mod rollout_cmd;

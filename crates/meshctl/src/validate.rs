@@ -18,6 +18,7 @@ pub(crate) fn run(out: &mut impl Write, files: &[PathBuf], gateway_api: &str) ->
         });
     }
     let (mut objects, mut problems) = (0usize, 0usize);
+    let mut all = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| CliError::internal(format!("{}: {e}", file.display())))?;
@@ -32,6 +33,7 @@ pub(crate) fn run(out: &mut impl Write, files: &[PathBuf], gateway_api: &str) ->
                 doc["kind"].as_str().unwrap_or("?"),
                 doc["metadata"]["name"].as_str().unwrap_or("?")
             );
+            all.push(doc.clone());
             match set.validate_with_bundle(doc, Some(&bundle)) {
                 Ok(()) => writeln!(out, "ok      {name}")?,
                 Err(violations) => {
@@ -42,6 +44,10 @@ pub(crate) fn run(out: &mut impl Write, files: &[PathBuf], gateway_api: &str) ->
                 }
             }
         }
+    }
+    for finding in crate::lint::check(&all) {
+        problems += 1;
+        writeln!(out, "invalid {}: {}", finding.object, finding.message)?;
     }
     writeln!(out, "{objects} objects, {problems} problems")?;
     if problems > 0 {
