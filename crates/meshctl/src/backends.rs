@@ -1,16 +1,17 @@
 //! Building the `Mesh` a command talks to: an offline planner for `--target render`, the live
-//! backend for `--target apply`.
+//! backend for `--target apply`, and `--mesh auto` detection.
 
 use mesh::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+use mesh_kube::KubeEngine;
 
 use crate::cli::{Cli, MeshArg, Target};
 
 /// Plans against an empty control plane and never writes: what `--target render` uses. Plans made
-/// this way are what a GitOps repository should hold for a fresh cluster.
+/// this way are what a GitOps repository holds for a fresh cluster.
 struct Offline {
     kind: MeshKind,
-    capabilities: Capabilities,
-    planner: fn(&Change) -> Result<Plan>,
+    /// The port the apex Service is assumed to expose (Linkerd's routes name it).
+    service_port: u16,
 }
 
 impl MeshBackend for Offline {
@@ -19,11 +20,49 @@ impl MeshBackend for Offline {
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.capabilities.clone()
+        match self.kind {
+            MeshKind::Istio => mesh::istio::capabilities(),
+            MeshKind::Linkerd => mesh::linkerd::capabilities(
+                mesh::linkerd::LinkerdVersion::default(),
+                &mesh::linkerd::Config::default(),
+            ),
+            MeshKind::Consul => {
+                mesh::consul::capabilities::capabilities(&mesh::consul::ConsulVersion::default())
+            }
+        }
     }
 
     async fn plan(&self, change: &Change) -> Result<Plan> {
-        (self.planner)(change)
+        match self.kind {
+            MeshKind::Istio => mesh::istio::plan(
+                change,
+                &mesh::istio::Snapshot::default(),
+                &mesh::istio::Config::default(),
+            ),
+            MeshKind::Linkerd => {
+                let config = mesh::linkerd::Config::default();
+                let version = config.version.unwrap_or_default();
+                let mut snapshot = mesh::linkerd::Snapshot::default();
+                if let Some(id) = service_of(change) {
+                    // Linkerd routes name the apex Service's port; offline, it is assumed.
+                    snapshot.insert(
+                        mesh::linkerd::objects::service(&id),
+                        serde_json::json!({"metadata": {"name": id.name, "namespace": id.namespace},
+                            "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": self.service_port}]}}),
+                    );
+                }
+                let mut plan = mesh::linkerd::plan(change, &snapshot, &config, version).await?;
+                plan.warnings.push(format!(
+                    "rendered assuming the apex Service exposes port {}; pass --service-port to change it",
+                    self.service_port
+                ));
+                Ok(plan)
+            }
+            MeshKind::Consul => {
+                let ctx = mesh::consul::translate::Context::new(mesh::consul::ConsulVersion::default());
+                mesh::consul::translate::plan(change, &ctx, &mesh::consul::translate::Snapshot::default())
+            }
+        }
     }
 
     async fn apply(&self, _plan: &Plan) -> Result<ApplyReport> {
@@ -34,7 +73,8 @@ impl MeshBackend for Offline {
     }
 }
 
-/// The mesh `--mesh` names, resolving `auto`.
+/// The mesh `--mesh` names. `auto` picks Consul when `CONSUL_HTTP_ADDR` is set; otherwise it needs
+/// a cluster (see [`detect`]).
 pub(crate) fn mesh_kind(cli: &Cli) -> Result<MeshKind> {
     match cli.mesh {
         MeshArg::Istio => Ok(MeshKind::Istio),
@@ -43,50 +83,89 @@ pub(crate) fn mesh_kind(cli: &Cli) -> Result<MeshKind> {
         MeshArg::Auto if std::env::var_os("CONSUL_HTTP_ADDR").is_some() => Ok(MeshKind::Consul),
         MeshArg::Auto => Err(Error::not_configured(
             "the mesh",
-            "pass --mesh istio|linkerd|consul (auto needs CONSUL_HTTP_ADDR or a cluster with --target apply)",
+            "pass --mesh istio|linkerd|consul (auto needs CONSUL_HTTP_ADDR, or a cluster with --target apply)",
         )),
     }
 }
 
 /// The offline backend of `kind`.
-pub(crate) fn offline(kind: MeshKind) -> Mesh {
-    let (capabilities, planner): (Capabilities, fn(&Change) -> Result<Plan>) = match kind {
-        MeshKind::Istio => (mesh::istio::capabilities(), |c| {
-            mesh::istio::plan(
-                c,
-                &mesh::istio::Snapshot::default(),
-                &mesh::istio::Config::default(),
-            )
-        }),
-        MeshKind::Consul => (
-            mesh::consul::capabilities::capabilities(&mesh::consul::ConsulVersion::default()),
-            |c| {
-                let ctx = mesh::consul::translate::Context::new(mesh::consul::ConsulVersion::default());
-                mesh::consul::translate::plan(c, &ctx, &mesh::consul::translate::Snapshot::default())
-            },
-        ),
-        MeshKind::Linkerd => (Capabilities::new(MeshKind::Linkerd), |_| {
-            Err(Error::not_configured(
-                "the Linkerd planner",
-                "this build has no Linkerd planner yet",
-            ))
-        }),
+pub(crate) fn offline(kind: MeshKind, service_port: u16) -> Mesh {
+    Mesh::from_backend(Offline { kind, service_port })
+}
+
+/// The service a change is about, for changes that have one existing Service.
+fn service_of(change: &Change) -> Option<mesh::ServiceId> {
+    match change {
+        Change::CreateVirtualService(r) => Some(r.service.clone()),
+        Change::CreateDestinationRule(p) => Some(p.service.clone()),
+        Change::SetTrafficWeight { service, .. }
+        | Change::ConfigureCircuitBreaker { service, .. }
+        | Change::SetRetryPolicy { service, .. }
+        | Change::InjectFault { service, .. } => Some(service.clone()),
+        _ => None,
+    }
+}
+
+/// A Kubernetes engine for `kind`, on `--context` when given.
+async fn engine(cli: &Cli, kind: MeshKind) -> Result<KubeEngine> {
+    let Some(context) = &cli.context else {
+        return KubeEngine::try_default(kind).await;
     };
-    Mesh::from_backend(Offline {
-        kind,
-        capabilities,
-        planner,
-    })
+    let options = kube::config::KubeConfigOptions {
+        context: Some(context.clone()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_kubeconfig(&options)
+        .await
+        .map_err(|e| Error::not_configured(format!("kubeconfig context {context:?}"), e.to_string()))?;
+    let client = kube::Client::try_from(config).map_err(|e| Error::backend(kind, e))?;
+    Ok(KubeEngine::new(client, kind, mesh_kube::DEFAULT_FIELD_MANAGER))
+}
+
+/// Detects the mesh from the CRDs the cluster serves: Istio's `virtualservices.networking.istio.io`
+/// or Linkerd's `servers.policy.linkerd.io`.
+async fn detect(cli: &Cli) -> Result<MeshKind> {
+    let engine = engine(cli, MeshKind::Istio).await?;
+    let has = |versions: Result<Vec<String>>| versions.is_ok_and(|v| !v.is_empty());
+    let istio = has(engine
+        .served_versions("networking.istio.io", "virtualservices")
+        .await);
+    let linkerd = has(engine.served_versions("policy.linkerd.io", "servers").await);
+    match (istio, linkerd) {
+        (true, false) => Ok(MeshKind::Istio),
+        (false, true) => Ok(MeshKind::Linkerd),
+        (true, true) => Err(Error::not_configured(
+            "the mesh",
+            "both Istio and Linkerd CRDs are served; pass --mesh",
+        )),
+        (false, false) => Err(Error::not_configured(
+            "the mesh",
+            "no Istio or Linkerd CRDs are served and CONSUL_HTTP_ADDR is unset; pass --mesh",
+        )),
+    }
 }
 
 /// The `Mesh` for this command line.
 pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
-    let kind = mesh_kind(cli)?;
     match cli.target {
-        Target::Render => Ok(offline(kind)),
-        Target::Apply => Err(Error::not_configured(
-            format!("--target apply for {kind}"),
-            "this build of meshctl renders only; use --target render",
-        )),
+        Target::Render => Ok(offline(mesh_kind(cli)?, cli.service_port)),
+        Target::Apply => {
+            let kind = match mesh_kind(cli) {
+                Ok(kind) => kind,
+                Err(_) if cli.mesh == MeshArg::Auto => detect(cli).await?,
+                Err(e) => return Err(e),
+            };
+            Ok(match kind {
+                MeshKind::Istio => Mesh::from_backend(mesh::istio::IstioBackend::new(
+                    engine(cli, kind).await?,
+                    mesh::istio::Config::default(),
+                )),
+                MeshKind::Linkerd => Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(
+                    engine(cli, kind).await?,
+                    mesh::linkerd::Config::default(),
+                )),
+                MeshKind::Consul => Mesh::from_backend(mesh::consul::ConsulBackend::from_env()?),
+            })
+        }
     }
 }

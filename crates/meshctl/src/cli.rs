@@ -25,6 +25,9 @@ pub(crate) struct Cli {
     /// The kubeconfig context (Istio and Linkerd).
     #[arg(long, global = true)]
     pub(crate) context: Option<String>,
+    /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
+    #[arg(long, global = true, default_value_t = 80)]
+    pub(crate) service_port: u16,
     /// Turn on debug logs (same as RUST_LOG=debug).
     #[arg(long, global = true)]
     pub(crate) debug: bool,

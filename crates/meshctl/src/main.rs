@@ -69,10 +69,10 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         Command::Validate { files, gateway_api } => validate::run(out, files, gateway_api).map(|()| 0),
         Command::Capabilities => {
             let tables: Vec<Capabilities> = match backends::mesh_kind(cli) {
-                Ok(kind) => vec![backends::offline(kind).capabilities()],
+                Ok(kind) => vec![backends::offline(kind, cli.service_port).capabilities()],
                 Err(_) => MeshKind::ALL
                     .iter()
-                    .map(|k| backends::offline(*k).capabilities())
+                    .map(|k| backends::offline(*k, cli.service_port).capabilities())
                     .collect(),
             };
             output::capabilities(out, cli.output, &tables).map(|()| 0)
@@ -119,7 +119,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
 /// The spec's Quick Start: register, split 90/10, mTLS, and the metrics queries, each rendered.
 async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &str) -> Result<(), CliError> {
     let kind = backends::mesh_kind(cli)?;
-    let mesh = backends::offline(kind);
+    let mesh = backends::offline(kind, cli.service_port);
     let id = ops::service_id(service, &cli.namespace)?;
     let register = cli::Op::Register {
         service: id.to_string(),

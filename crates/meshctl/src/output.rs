@@ -24,7 +24,13 @@ pub(crate) fn value<T: Serialize>(out: &mut impl Write, format: Output, v: &T) -
 /// Prints a plan: YAML documents, a JSON array of writes, or a table of the writes in order.
 pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<(), CliError> {
     match format {
-        Output::Yaml => write!(out, "{}", plan.render(RenderFormat::Yaml)?)?,
+        Output::Yaml => {
+            let yaml = plan.render(RenderFormat::Yaml)?;
+            write!(out, "{yaml}")?;
+            if !yaml.is_empty() && !yaml.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
         Output::Json => writeln!(out, "{}", plan.render(RenderFormat::Json)?)?,
         Output::Table => {
             let mut t = Table::new();

@@ -40,6 +40,45 @@ fn split_renders_valid_istio_yaml_without_a_cluster() {
 }
 
 #[test]
+fn linkerd_split_renders_per_version_services_before_the_route() {
+    let out = meshctl()
+        .args([
+            "--mesh",
+            "linkerd",
+            "-n",
+            "prod",
+            "--service-port",
+            "9080",
+            "split",
+            "reviews",
+            "v1=90",
+            "v2=10",
+        ])
+        .assert()
+        .success();
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&String::from_utf8_lossy(&out.get_output().stdout)).unwrap();
+    let names: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["Service reviews-v1", "Service reviews-v2", "HTTPRoute reviews"]
+    );
+    assert_eq!(docs[2]["spec"]["rules"][0]["backendRefs"][1]["port"], 9080);
+    for doc in &docs[2..] {
+        mesh_kube::schema::SchemaSet::bundled().validate(doc).unwrap();
+    }
+}
+
+#[test]
 fn json_output_parses_and_lists_consul_writes_in_safe_order() {
     let out = meshctl()
         .args(["--mesh", "consul", "-o", "json", "split", "api", "v1=90", "v2=10"])
@@ -133,7 +172,7 @@ fn validate_catches_every_invalid_object() {
 
 #[test]
 fn quickstart_renders_for_every_mesh() {
-    for mesh in ["istio", "consul"] {
+    for mesh in ["istio", "linkerd", "consul"] {
         let out = meshctl().args(["--mesh", mesh, "quickstart"]).assert().success();
         let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
         assert!(text.contains("# ---- split 90/10"), "{mesh}: {text}");
