@@ -20,6 +20,8 @@ const EVENT_BUFFER: usize = 1024;
 pub struct Mesh {
     backend: Arc<dyn DynMeshBackend>,
     events: broadcast::Sender<MeshEvent>,
+    #[cfg(feature = "telemetry")]
+    telemetry: Option<Arc<mesh_telemetry::Telemetry>>,
 }
 
 impl std::fmt::Debug for Mesh {
@@ -39,7 +41,58 @@ impl Mesh {
     /// Wraps a backend chosen at run time.
     pub fn from_dyn(backend: Arc<dyn DynMeshBackend>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        Self { backend, events }
+        Self {
+            backend,
+            events,
+            #[cfg(feature = "telemetry")]
+            telemetry: None,
+        }
+    }
+
+    /// Reads metrics, traces and the graph from `telemetry` (Prometheus, a tracing backend,
+    /// Kiali) with this mesh's dialect, instead of asking the backend.
+    #[cfg(feature = "telemetry")]
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: mesh_telemetry::Telemetry) -> Self {
+        self.telemetry = Some(Arc::new(telemetry));
+        self
+    }
+
+    /// The live backend of `kind`, configured the usual way: a kubeconfig or the in-cluster
+    /// service account for Istio and Linkerd, the `CONSUL_HTTP_*` variables for Consul, and
+    /// telemetry from `PROMETHEUS_URL`, `TRACING_URL`/`TRACING_KIND` and `KIALI_URL`.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] when the backend's feature is off or its configuration is missing.
+    pub async fn connect(kind: MeshKind) -> Result<Self> {
+        Self::ensure_compiled_in(kind)?;
+        #[cfg_attr(
+            not(any(feature = "istio", feature = "linkerd", feature = "consul")),
+            allow(unused_mut)
+        )]
+        let mut mesh: Option<Self> = None;
+        #[cfg(feature = "istio")]
+        if kind == MeshKind::Istio {
+            mesh = Some(Self::from_backend(mesh_istio::IstioBackend::try_default().await?));
+        }
+        #[cfg(feature = "linkerd")]
+        if kind == MeshKind::Linkerd {
+            let backend = mesh_linkerd::LinkerdBackend::try_default(mesh_linkerd::Config::default()).await?;
+            mesh = Some(Self::from_backend(backend));
+        }
+        #[cfg(feature = "consul")]
+        if kind == MeshKind::Consul {
+            mesh = Some(Self::from_backend(mesh_consul::ConsulBackend::from_env()?));
+        }
+        let mesh =
+            mesh.ok_or_else(|| Error::not_configured(format!("the {kind} backend"), "enable its feature"))?;
+        #[cfg(feature = "telemetry")]
+        let mesh = {
+            let telemetry = mesh_telemetry::Telemetry::from_env()
+                .map_err(|e| Error::not_configured("telemetry", e.to_string()))?;
+            mesh.with_telemetry(telemetry)
+        };
+        Ok(mesh)
     }
 
     /// An in-memory mesh that behaves like `kind` with every feature native.
@@ -264,6 +317,13 @@ impl Mesh {
     /// [`Error::NotConfigured`] without a metrics source; backend errors.
     pub async fn get_service_metrics(&self, service: &ServiceId, range: TimeRange) -> Result<ServiceMetrics> {
         let span = tracing::info_span!("mesh.get_service_metrics", mesh = %self.kind(), %service);
+        #[cfg(feature = "telemetry")]
+        if let Some(t) = &self.telemetry {
+            return t
+                .get_service_metrics(self.kind(), service, range)
+                .instrument(span)
+                .await;
+        }
         self.backend.metrics_dyn(service, range).instrument(span).await
     }
 
@@ -273,6 +333,13 @@ impl Mesh {
     /// [`Error::NotConfigured`] without a tracing backend; backend errors.
     pub async fn get_service_traces(&self, service: &ServiceId, limit: usize) -> Result<Vec<Trace>> {
         let span = tracing::info_span!("mesh.get_service_traces", mesh = %self.kind(), %service, limit);
+        #[cfg(feature = "telemetry")]
+        if let Some(t) = &self.telemetry {
+            return t
+                .get_service_traces(self.kind(), service, limit)
+                .instrument(span)
+                .await;
+        }
         self.backend.traces_dyn(service, limit).instrument(span).await
     }
 
@@ -282,6 +349,10 @@ impl Mesh {
     /// [`Error::NotConfigured`] without a metrics source; backend errors.
     pub async fn get_service_graph(&self, namespace: &Namespace) -> Result<ServiceGraph> {
         let span = tracing::info_span!("mesh.get_service_graph", mesh = %self.kind(), %namespace);
+        #[cfg(feature = "telemetry")]
+        if let Some(t) = &self.telemetry {
+            return t.get_service_graph(self.kind(), namespace).instrument(span).await;
+        }
         self.backend.graph_dyn(namespace).instrument(span).await
     }
 

@@ -21,7 +21,10 @@
 //! ```
 //!
 //! # Features
-//! - `istio`, `linkerd`, `consul`: one backend each; `full`: all three.
+//! - `istio`, `linkerd`, `consul`: one backend each; `full`: all three. [`Mesh::connect`] builds the
+//!   live backend of a mesh from the usual configuration.
+//! - `telemetry` (on with any backend): metrics, traces and the graph from Prometheus, Jaeger,
+//!   Zipkin, Tempo or Kiali, through `Mesh::with_telemetry`.
 //! - `testing`: [`Mesh::fake`], an in-memory backend for tests.
 //!
 //! The pattern helpers ([`patterns`]) and the analysis math ([`observe`]) are always available and
@@ -47,6 +50,9 @@ pub use mesh_istio as istio;
 #[cfg(feature = "linkerd")]
 #[doc(inline)]
 pub use mesh_linkerd as linkerd;
+#[cfg(feature = "telemetry")]
+#[doc(inline)]
+pub use mesh_telemetry as telemetry;
 
 /// Imports the traits, for calling backend methods directly.
 pub mod prelude {

@@ -145,8 +145,16 @@ async fn detect(cli: &Cli) -> Result<MeshKind> {
     }
 }
 
-/// The `Mesh` for this command line.
+/// The `Mesh` for this command line, reading metrics, traces and the graph from the sources the
+/// environment names (`PROMETHEUS_URL`, `TRACING_URL`/`TRACING_KIND`, `KIALI_URL`), whatever the
+/// target: reads never write.
 pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
+    let telemetry = mesh::telemetry::Telemetry::from_env()
+        .map_err(|e| Error::not_configured("telemetry", e.to_string()))?;
+    Ok(backend(cli).await?.with_telemetry(telemetry))
+}
+
+async fn backend(cli: &Cli) -> Result<Mesh> {
     match cli.target {
         Target::Render => Ok(offline(mesh_kind(cli)?, cli.service_port)),
         Target::Apply => {

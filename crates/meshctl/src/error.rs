@@ -39,7 +39,6 @@ impl From<Error> for CliError {
         let hint = match &e {
             Error::InvalidInput { .. } => Some("nothing was written; fix the argument and run again".into()),
             Error::Unsupported { .. } => Some("`meshctl capabilities` lists what each mesh supports".into()),
-            Error::NotConfigured { hint, .. } => Some(hint.clone()),
             Error::Conflict { .. } => {
                 Some("another writer holds it; retry, or coordinate with the owner".into())
             }
