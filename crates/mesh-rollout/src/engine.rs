@@ -25,6 +25,28 @@ pub struct Rollout {
     metrics: Arc<dyn MetricsSource>,
     gates: Vec<Arc<dyn Gate>>,
     events: broadcast::Sender<RolloutEvent>,
+    clock: Clock,
+}
+
+/// Wall-clock time as the rollout sees it: a fixed start plus tokio's elapsed time, so that a
+/// paused tokio clock moves the metrics windows too.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    wall: SystemTime,
+    instant: tokio::time::Instant,
+}
+
+impl Clock {
+    fn starting_at(wall: SystemTime) -> Self {
+        Self {
+            wall,
+            instant: tokio::time::Instant::now(),
+        }
+    }
+
+    fn now(&self) -> SystemTime {
+        self.wall + self.instant.elapsed()
+    }
 }
 
 impl std::fmt::Debug for Rollout {
@@ -55,7 +77,16 @@ impl Rollout {
             metrics,
             gates: Vec::new(),
             events,
+            clock: Clock::starting_at(SystemTime::now()),
         })
+    }
+
+    /// Treats `start` as the wall-clock time of this moment; metrics windows then advance with
+    /// tokio's clock. With `tokio::time::pause()`, a test replays a rollout over recorded data.
+    #[must_use]
+    pub fn with_start_time(mut self, start: SystemTime) -> Self {
+        self.clock = Clock::starting_at(start);
+        self
     }
 
     /// Reads metrics from `source` instead of the mesh.
@@ -296,7 +327,7 @@ impl Rollout {
     }
 
     async fn analyze_window(&self) -> Result<Analysis> {
-        let range = TimeRange::ending_at(SystemTime::now(), self.spec.interval)?;
+        let range = TimeRange::ending_at(self.clock.now(), self.spec.interval)?;
         match self.metrics.metrics(&self.spec.service, range).await {
             Ok(m) => Ok(analyze(&self.spec, &m)),
             Err(e @ Error::NotConfigured { .. }) => Err(e),
