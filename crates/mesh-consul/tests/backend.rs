@@ -281,36 +281,84 @@ async fn backoff_waits_on_the_tokio_clock() {
     );
 }
 
+/// Sets up a fake for a scenario: nothing, or a split already in place.
+async fn scenario(with_split: bool) -> (support::FakeConsul, ConsulBackend) {
+    let (fake, backend) = start(ce()).await;
+    if with_split {
+        for v in ["v1", "v2"] {
+            let def = ServiceDefinition::builder("reviews", "default", 9080)
+                .unwrap()
+                .version(v)
+                .unwrap();
+            backend.execute(&Change::RegisterService(def)).await.unwrap();
+        }
+        backend.execute(&split(&[("v1", 90), ("v2", 10)])).await.unwrap();
+    }
+    (fake, backend)
+}
+
 #[tokio::test]
 async fn a_failure_at_each_step_leaves_a_safe_prefix_and_a_rerun_completes() {
-    let change = split(&[("v1", 90), ("v2", 10)]);
-    for step in 1..=3 {
-        let (fake, backend) = start(ce()).await;
-        let plan = backend.plan(&change).await.unwrap();
-        assert_eq!(plan.writes.len(), 3);
-        fake.fail_at_write(step, 400);
-        match backend.apply(&plan).await {
-            Err(Error::PartiallyApplied {
-                applied,
-                failed,
-                total,
-                ..
-            }) => {
-                assert_eq!(applied, plan.targets()[..step - 1].to_vec(), "step {step}");
-                assert_eq!(*failed, plan.writes[step - 1].target);
-                assert_eq!(total, 3);
+    let cases: Vec<(bool, Change)> = vec![
+        (false, split(&[("v1", 90), ("v2", 10)])),
+        (false, Change::CreateVirtualService(routes())),
+        (true, Change::CreateVirtualService(routes())),
+        (true, Change::UnregisterService { service: reviews() }),
+        (true, split(&[("v3", 50), ("v4", 50)])),
+    ];
+    for (with_split, change) in cases {
+        let steps = {
+            let (_fake, backend) = scenario(with_split).await;
+            backend.plan(&change).await.unwrap().writes.len()
+        };
+        assert!(steps >= 1, "{}: {steps} writes", change.operation());
+        for step in 1..=steps {
+            let (fake, backend) = scenario(with_split).await;
+            let plan = backend.plan(&change).await.unwrap();
+            let before = fake.landed_writes().len();
+            fake.fail_at_write(step, 400);
+            match backend.apply(&plan).await {
+                Err(Error::PartiallyApplied {
+                    applied,
+                    failed,
+                    total,
+                    ..
+                }) => {
+                    assert_eq!(
+                        applied,
+                        plan.targets()[..step - 1].to_vec(),
+                        "{} step {step}",
+                        change.operation()
+                    );
+                    assert_eq!(*failed, plan.writes[step - 1].target);
+                    assert_eq!(total, steps);
+                }
+                other => panic!(
+                    "{} step {step}: expected PartiallyApplied, got {other:?}",
+                    change.operation()
+                ),
             }
-            other => panic!("step {step}: expected PartiallyApplied, got {other:?}"),
+            assert_eq!(
+                fake.landed_writes().len() - before,
+                step - 1,
+                "{} step {step}",
+                change.operation()
+            );
+            fake.check_consistent()
+                .unwrap_or_else(|e| panic!("{} step {step}: {e}", change.operation()));
+            backend.execute(&change).await.unwrap();
+            fake.check_consistent().unwrap();
+            let again = backend.plan(&change);
+            match again.await {
+                Ok(p) => assert!(
+                    p.writes.iter().all(|w| w.target.kind == "agent-service"),
+                    "{} step {step}: converged after the re-run",
+                    change.operation()
+                ),
+                Err(Error::NotFound { .. }) => {} // unregistering twice
+                Err(e) => panic!("{e}"),
+            }
         }
-        assert_eq!(fake.landed_writes().len(), step - 1, "step {step}");
-        fake.check_consistent().unwrap();
-        assert!(
-            fake.entry("service-splitter", "reviews").is_none(),
-            "no splitter without its subsets"
-        );
-        backend.execute(&change).await.unwrap();
-        fake.check_consistent().unwrap();
-        assert!(fake.entry("service-splitter", "reviews").is_some());
     }
 }
 
