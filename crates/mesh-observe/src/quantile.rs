@@ -65,22 +65,34 @@ pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> f64 {
     if buckets.is_empty() {
         return f64::NAN;
     }
+    // Small histograms (every real one) are copied to the stack: no allocation per call.
+    if buckets.len() <= STACK_BUCKETS {
+        let mut local = [Bucket::new(0.0, 0.0); STACK_BUCKETS];
+        let local = &mut local[..buckets.len()];
+        local.copy_from_slice(buckets);
+        sort_by_bound(local);
+        return quantile_of_sorted(q, local);
+    }
     let mut sorted = buckets.to_vec();
     sort_by_bound(&mut sorted);
     quantile_of_sorted(q, &mut sorted)
 }
 
-/// Like [`histogram_quantile`] but for buckets already sorted by upper bound, reusing the caller's
-/// buffer (coalescing and monotonicity repair happen in place): no allocation.
+/// Histograms up to this many buckets are handled without allocating.
+const STACK_BUCKETS: usize = 64;
+
+/// Like [`histogram_quantile`] but for buckets already sorted by upper bound, working in the
+/// caller's buffer: equal bounds are merged to the front and counts repaired in place, so the
+/// buffer's contents are unspecified afterwards. No allocation.
 ///
 /// ```
 /// use mesh_observe::{histogram_quantile_sorted, Bucket};
-/// let mut b = vec![Bucket::new(1.0, 4.0), Bucket::new(2.0, 3.0), Bucket::new(f64::INFINITY, 8.0)];
+/// let mut b = [Bucket::new(1.0, 4.0), Bucket::new(2.0, 3.0), Bucket::new(f64::INFINITY, 8.0)];
 /// // the count 3 at bound 2 is raised to 4, so rank 4 ends in the first bucket
 /// assert_eq!(histogram_quantile_sorted(0.5, &mut b), 1.0);
 /// ```
 #[must_use]
-pub fn histogram_quantile_sorted(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
+pub fn histogram_quantile_sorted(q: f64, buckets: &mut [Bucket]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }
@@ -99,6 +111,9 @@ pub fn histogram_quantile_sorted(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
 /// Sorts like Go's `sort.Sort` with `Less = a.upper_bound < b.upper_bound` for every non-NaN
 /// bound; the sort is stable so that merged counts are added in input order.
 fn sort_by_bound(buckets: &mut [Bucket]) {
+    if buckets.is_sorted_by(|a, b| a.upper_bound <= b.upper_bound) {
+        return;
+    }
     buckets.sort_by(|a, b| {
         a.upper_bound
             .partial_cmp(&b.upper_bound)
@@ -106,14 +121,15 @@ fn sort_by_bound(buckets: &mut [Bucket]) {
     });
 }
 
-fn quantile_of_sorted(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
+fn quantile_of_sorted(q: f64, buckets: &mut [Bucket]) -> f64 {
     let Some(last) = buckets.last() else {
         return f64::NAN;
     };
     if last.upper_bound != f64::INFINITY {
         return f64::NAN;
     }
-    coalesce(buckets);
+    let kept = coalesce(buckets);
+    let buckets = &mut buckets[..kept];
     ensure_monotonic(buckets);
     let n = buckets.len();
     if n < 2 {
@@ -142,8 +158,9 @@ fn quantile_of_sorted(q: f64, buckets: &mut Vec<Bucket>) -> f64 {
     start + (end - start) * (rank / count)
 }
 
-/// Merges neighbours with equal upper bounds, summing counts left to right.
-fn coalesce(buckets: &mut Vec<Bucket>) {
+/// Merges neighbours with equal upper bounds, summing counts left to right, into the front of
+/// the slice; returns how many buckets remain.
+fn coalesce(buckets: &mut [Bucket]) -> usize {
     let mut last = buckets[0];
     let mut kept = 0;
     for i in 1..buckets.len() {
@@ -157,7 +174,7 @@ fn coalesce(buckets: &mut Vec<Bucket>) {
         }
     }
     buckets[kept] = last;
-    buckets.truncate(kept + 1);
+    kept + 1
 }
 
 /// Raises every count below the running maximum to that maximum (NaN counts stay NaN, as in Go).

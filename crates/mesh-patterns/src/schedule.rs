@@ -131,6 +131,16 @@ impl Schedule {
     }
 
     /// The canary's weight at each step, in order (including steps already yielded).
+    ///
+    /// ```
+    /// use mesh_patterns::Schedule;
+    /// let mut s = Schedule::step_weight("v1", "v2", 25, 100)?;
+    /// let first = s.next().unwrap();
+    /// assert_eq!(first.weight_of("v2"), Some(25));
+    /// assert_eq!(s.canary_weights(), &[25, 50, 75, 100]);
+    /// assert_eq!(s.len(), 3);
+    /// # Ok::<(), mesh_core::Error>(())
+    /// ```
     #[must_use]
     pub fn canary_weights(&self) -> &[u8] {
         &self.weights
