@@ -47,7 +47,7 @@ fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
         best = best.min(start.elapsed());
         out = Some(r);
     }
-    (best.as_secs_f64(), out.unwrap_or_else(|| f()))
+    (best.as_secs_f64(), out.unwrap_or_else(f))
 }
 
 fn json_f64(v: Option<f64>) -> String {
