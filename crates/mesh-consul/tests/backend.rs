@@ -847,3 +847,20 @@ async fn resolver_options_add_failover_and_a_default_subset_with_cas() {
     ));
     fake.check_consistent().unwrap();
 }
+
+#[tokio::test]
+async fn tls_settings_are_loaded_and_half_an_identity_is_refused() {
+    let tls = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/tls");
+    let config = ClientConfig::default()
+        .address(mesh_consul::client::parse_address("127.0.0.1:8501", true).unwrap())
+        .ca_cert(tls.join("ca.pem"))
+        .ca_path(tls.join("capath"))
+        .client_identity(tls.join("ca.pem"), tls.join("client-key.pem"))
+        .tls_server_name("server.dc1.consul");
+    assert!(ConsulClient::new(config).is_ok());
+    let mut half = ClientConfig::default();
+    half.client_cert = Some(tls.join("ca.pem"));
+    let err = ConsulClient::new(half).unwrap_err();
+    assert!(err.to_string().contains("CONSUL_CLIENT_KEY"), "{err}");
+    assert!(ConsulClient::new(ClientConfig::default().tls_verify(false)).is_ok());
+}
