@@ -391,3 +391,12 @@ async fn route_acceptance_is_read_from_the_status_the_policy_controller_writes()
         "no status yet"
     );
 }
+
+#[tokio::test]
+async fn traces_and_metrics_need_a_configured_source() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let err = linkerd.get_service_traces(&reviews(), 10).await.unwrap_err();
+    assert!(matches!(err, Error::NotConfigured { .. }), "{err:?}");
+    assert!(server.requests().is_empty());
+}

@@ -226,3 +226,27 @@ async fn bad_input_is_invalid_before_any_refusal() {
     .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn weights_use_an_http_route_unless_smi_is_opted_in() {
+    let plain = mesh_linkerd::plan(
+        &canary(),
+        &seeded(),
+        &v(LinkerdVersion::V2_20),
+        LinkerdVersion::V2_20,
+    )
+    .await
+    .unwrap();
+    assert!(plain.targets().iter().all(|t| t.kind != "TrafficSplit"));
+    assert!(plain.targets().iter().any(|t| t.kind == "HTTPRoute"));
+    let smi = mesh_linkerd::plan(
+        &canary(),
+        &seeded(),
+        &v(LinkerdVersion::V2_20).smi(true),
+        LinkerdVersion::V2_20,
+    )
+    .await
+    .unwrap();
+    assert!(smi.targets().iter().any(|t| t.kind == "TrafficSplit"));
+    assert!(smi.warnings.iter().any(|w| w.contains("deprecated")));
+}

@@ -11,8 +11,12 @@ use support::*;
 #[tokio::test]
 async fn every_emitted_object_validates_and_plans_converge() {
     for version in LinkerdVersion::ALL {
-        for flavour in flavours() {
-            let config = opted_in(version).http_route_flavour(flavour);
+        let configs = flavours()
+            .into_iter()
+            .map(|f| opted_in(version).http_route_flavour(f))
+            .chain([opted_in(version).smi(true)]);
+        for config in configs {
+            let flavour = config.http_route_flavour;
             for (name, change) in catalogue() {
                 let snap = seeded();
                 let plan = match plan(&snap, &change, &config).await {

@@ -49,6 +49,11 @@ pub fn status(namespace: &Namespace, ns: Option<&Value>, trust_domain: &str) -> 
         "the default inbound policy is read when a pod starts: restart pods for a change to apply".to_owned(),
     ];
     match policy {
+        Some("audit") => notes.push(
+            "namespace default-inbound-policy is audit (2.16+): traffic a policy would deny is logged, \
+             not refused"
+                .to_owned(),
+        ),
         Some(p) => notes.push(format!("namespace default-inbound-policy is {p}")),
         None => notes.push(
             "namespace has no default-inbound-policy annotation; the cluster default applies \
