@@ -21,6 +21,7 @@ use std::{
     time::Duration,
 };
 
+use mesh_core::WriteAction;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -46,6 +47,8 @@ pub struct Recorded {
     pub status: u16,
     /// The answer body.
     pub answer: String,
+    /// The request body.
+    pub body: String,
 }
 
 impl Recorded {
@@ -168,6 +171,38 @@ impl FakeConsul {
             .iter()
             .filter(|r| r.is_write() && r.status == 200 && r.answer != "false")
             .map(Recorded::line)
+            .collect()
+    }
+
+    /// The writes that landed, as the workspace contract harness wants them: the action and
+    /// `<kind> <name>` (`agent-service <id>` for registrations).
+    pub fn write_log(&self) -> Vec<(WriteAction, String)> {
+        self.lock()
+            .log
+            .iter()
+            .filter(|r| r.is_write() && r.status == 200 && r.answer != "false")
+            .filter_map(|r| {
+                let segments: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+                match (r.method.as_str(), segments.as_slice()) {
+                    ("PUT", ["v1", "config"]) => {
+                        let body: Value = serde_json::from_str(&r.body).ok()?;
+                        let (kind, _, name) = entry_key(&body, "default");
+                        Some((WriteAction::Apply, format!("{kind} {name}")))
+                    }
+                    ("DELETE", ["v1", "config", kind, name]) => {
+                        Some((WriteAction::Delete, format!("{kind} {name}")))
+                    }
+                    ("PUT", ["v1", "agent", "service", "register"]) => {
+                        let body: Value = serde_json::from_str(&r.body).ok()?;
+                        let id = body["ID"].as_str().or(body["Name"].as_str())?.to_owned();
+                        Some((WriteAction::Apply, format!("agent-service {id}")))
+                    }
+                    ("PUT", ["v1", "agent", "service", "deregister", id]) => {
+                        Some((WriteAction::Delete, format!("agent-service {id}")))
+                    }
+                    _ => None,
+                }
+            })
             .collect()
     }
 
@@ -382,6 +417,7 @@ async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<(
             query: req.query.clone(),
             status,
             answer: answer.clone(),
+            body: String::from_utf8_lossy(&req.body).into_owned(),
         });
         (status, answer)
     };

@@ -76,6 +76,13 @@ async fn failure_part_way_reports_exactly_what_landed() {
         other => panic!("expected PartiallyApplied, got {other:?}"),
     }
     assert_eq!(fake.landed_writes().len(), 1);
+    assert_eq!(
+        fake.write_log(),
+        [(
+            mesh_core::WriteAction::Apply,
+            "service-defaults reviews".to_owned()
+        )]
+    );
     fake.check_consistent().unwrap();
     backend.execute(&change).await.unwrap();
     fake.check_consistent().unwrap();
