@@ -304,3 +304,27 @@ fn emitted_fault_extensions_match_the_upstream_examples() {
     );
     assert_eq!(lua["Name"], upstream["EnvoyExtensions"][0]["Name"]);
 }
+
+#[test]
+fn a_split_behind_a_catch_all_route_is_planned_with_a_warning() {
+    let ctx = Context::new(ConsulVersion::ce(1, 18, 0));
+    let mut snap = Snapshot::default();
+    for body in [
+        serde_json::json!({"Kind": "service-defaults", "Name": "reviews", "Protocol": "http", "ModifyIndex": 1}),
+        serde_json::json!({"Kind": "service-resolver", "Name": "reviews", "ModifyIndex": 2,
+            "Subsets": {"v1": {"Filter": "Service.Meta.version == \"v1\""}, "v2": {"Filter": "Service.Meta.version == \"v2\""}}}),
+        serde_json::json!({"Kind": "service-router", "Name": "reviews", "ModifyIndex": 3,
+            "Routes": [{"Match": {"HTTP": {"PathPrefix": "/"}}, "Destination": {"Service": "reviews", "ServiceSubset": "v1"}}]}),
+    ] {
+        snap.insert(None, ConfigEntry::from_json(body).unwrap());
+    }
+    let p = plan(&examples()[3], &ctx, &snap).unwrap();
+    assert_eq!(p.writes.len(), 1);
+    assert!(
+        p.warnings.iter().any(|w| w.contains("before the splitter")),
+        "{:?}",
+        p.warnings
+    );
+    // The router keeps needing v1, which the plan keeps.
+    assert!(p.baseline.in_use.iter().any(|(o, _)| o.kind == "service-router"));
+}
