@@ -11,8 +11,7 @@ use std::{hint::black_box, time::Duration};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mesh_core::{
     AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Change, CircuitBreaker, Endpoint,
-    HttpMethod, Percent, Port, RenderFormat, RetryOn, RetryPolicy, ServiceDefinition, ServiceId,
-    TrafficSplit,
+    HttpMethod, Percent, Port, RetryOn, RetryPolicy, ServiceDefinition, ServiceId, TrafficSplit,
 };
 use mesh_istio::{Config, Snapshot};
 use mesh_kube::schema::SchemaSet;
@@ -89,36 +88,76 @@ fn changes(i: usize) -> Vec<Change> {
     out
 }
 
-/// Plans, renders and validates the policy set of `n` services; returns the YAML size and the
-/// number of objects.
-fn render_and_validate(n: usize) -> (usize, usize) {
+/// What a run does on top of planning.
+#[derive(Clone, Copy)]
+enum Work {
+    Plan,
+    PlanRender,
+    PlanRenderValidate,
+}
+
+/// Plans the policy set of services `range` (and renders and validates the resulting objects, per
+/// `work`); returns the YAML size and the number of objects.
+fn policy_set(range: std::ops::Range<usize>, work: Work) -> (usize, usize) {
     let config = Config::default();
     let schemas = SchemaSet::bundled();
     let mut snapshot = Snapshot::default();
-    let (mut bytes, mut objects) = (0, 0);
-    for i in 0..n {
+    for i in range {
         for change in changes(i) {
             let plan = mesh_istio::plan(&change, &snapshot, &config).unwrap();
-            for body in plan.writes.iter().filter_map(|w| w.body.as_ref()) {
-                schemas.validate(body).unwrap();
-                objects += 1;
-            }
-            bytes += plan.render(RenderFormat::Yaml).unwrap().len();
             snapshot.apply(&plan).unwrap();
         }
     }
-    (bytes, objects)
+    if matches!(work, Work::Plan) {
+        return (0, snapshot.objects().len());
+    }
+    // The policy set is the final objects, rendered as one multi-document YAML stream.
+    let mut yaml = String::new();
+    for obj in snapshot.objects().values() {
+        if matches!(work, Work::PlanRenderValidate) {
+            schemas.validate(obj).unwrap();
+        }
+        yaml.push_str("---\n");
+        yaml.push_str(&serde_saphyr::to_string(obj).unwrap());
+    }
+    (yaml.len(), snapshot.objects().len())
+}
+
+/// [`policy_set`] of `n` services split over `threads` threads (services are independent).
+fn parallel(n: usize, threads: usize, work: Work) -> (usize, usize) {
+    let chunk = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| s.spawn(move || policy_set(t * chunk..((t + 1) * chunk).min(n), work)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    })
 }
 
 fn bench(c: &mut Criterion) {
     // Compile the schemas outside the measurement.
-    render_and_validate(1);
+    policy_set(0..1, Work::PlanRenderValidate);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let (bytes, objects) = policy_set(0..1_000, Work::PlanRender);
+    eprintln!("1k services: {objects} objects, {bytes} bytes of YAML; {cores} cores");
+    let mut phases = c.benchmark_group("istio_phases_1k");
+    phases.sample_size(10);
+    for (name, work) in [("plan", Work::Plan), ("plan_render", Work::PlanRender)] {
+        phases.bench_function(name, |b| b.iter(|| black_box(policy_set(0..1_000, work))));
+    }
+    phases.finish();
     let mut group = c.benchmark_group("istio_policy_set");
     group.sample_size(10);
     for n in [1_000usize, 10_000] {
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
-            b.iter(|| black_box(render_and_validate(n)));
+        group.bench_with_input(BenchmarkId::new("one_thread", n), &n, |b, &n| {
+            b.iter(|| black_box(policy_set(0..n, Work::PlanRenderValidate)));
+        });
+        group.bench_with_input(BenchmarkId::new("all_cores", n), &n, |b, &n| {
+            b.iter(|| black_box(parallel(n, cores, Work::PlanRenderValidate)));
         });
     }
     group.finish();

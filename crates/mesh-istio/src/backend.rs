@@ -79,7 +79,7 @@ impl IstioBackend {
     /// anything is read.
     fn precheck(&self, change: &Change) -> Result<()> {
         change.validate()?;
-        let caps = self.capabilities();
+        let caps = crate::capabilities::table();
         match change
             .required_features()
             .into_iter()

@@ -1,5 +1,7 @@
 //! Istio's support table: every feature, with the objects that implement it.
 
+use std::sync::OnceLock;
+
 use mesh_core::{Capabilities, Feature, MeshKind, Support};
 
 /// What the Istio backend supports (sidecar mode, Istio 1.22+ with the `v1` APIs).
@@ -11,11 +13,19 @@ use mesh_core::{Capabilities, Feature, MeshKind, Support};
 /// assert!(!caps.support(Feature::DestinationTls).is_native());
 /// ```
 pub fn capabilities() -> Capabilities {
-    Feature::ALL
-        .iter()
-        .fold(Capabilities::new(MeshKind::Istio), |caps, f| {
-            caps.with(*f, support(*f))
-        })
+    table().clone()
+}
+
+/// The table, built once per process: the planner consults it on every change.
+pub(crate) fn table() -> &'static Capabilities {
+    static TABLE: OnceLock<Capabilities> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        Feature::ALL
+            .iter()
+            .fold(Capabilities::new(MeshKind::Istio), |caps, f| {
+                caps.with(*f, support(*f))
+            })
+    })
 }
 
 fn support(feature: Feature) -> Support {

@@ -93,7 +93,7 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
 /// ```
 pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
     change.validate()?;
-    let caps = crate::capabilities();
+    let caps = crate::capabilities::table();
     for feature in change.required_features() {
         if let Some(refusal) = caps.refusal(feature, false) {
             return Err(refusal);
@@ -159,7 +159,9 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
     let dr_old = snapshot.get(&dr_ref);
     let vs_old = snapshot.get(&vs_ref);
     let mut dr_new = dr_old.map_or_else(|| dr::new(&service), translate::replacement_base);
-    let mut routes = HttpRoutes::parse(&vs_old.map(vs::http_routes).unwrap_or_default());
+    let routes_old =
+        vs_old.map(|v| HttpRoutes::parse(v["spec"]["http"].as_array().map_or(&[], Vec::as_slice)));
+    let mut routes = routes_old.clone().unwrap_or_default();
     let mut touches_vs = true;
 
     match change {
@@ -270,10 +272,7 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
 
     // Subsets: what exists now, and what the new routes need.
     let available_before = versions(&dr_old.map(dr::subset_names).unwrap_or_default());
-    let vs_old_requires = vs_old.map(|old| {
-        let r = HttpRoutes::parse(&vs::http_routes(old));
-        requirements(&r, &service, &available_before)
-    });
+    let vs_old_requires = routes_old.map(|r| requirements(&r, &service, &available_before));
     plan.baseline.available = available_before.iter().map(|v| subset_dep(&service, v)).collect();
     if let Some(reqs) = vs_old_requires {
         plan.baseline.in_use.push((vs_ref.clone(), reqs));
@@ -331,7 +330,7 @@ fn subset_dep(service: &ServiceId, version: &Version) -> Dependency {
 }
 
 fn changed(old: Option<&Value>, new: &Value) -> bool {
-    old.is_none_or(|o| translate::comparable(o) != translate::comparable(new))
+    old.is_none_or(|o| !translate::same_content(o, new))
 }
 
 /// A Create guarded by "must not exist", or a Replace guarded by the read `resourceVersion`.

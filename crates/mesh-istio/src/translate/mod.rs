@@ -80,16 +80,31 @@ pub fn resource_version(obj: &Value) -> Option<String> {
     obj["metadata"]["resourceVersion"].as_str().map(str::to_owned)
 }
 
-/// The object's content without server bookkeeping, for "would this write change anything"
-/// comparisons.
-pub(crate) fn comparable(obj: &Value) -> Value {
-    let mut out = replacement_base(obj);
-    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-        for key in ["resourceVersion", "uid", "generation", "creationTimestamp"] {
-            meta.remove(key);
-        }
+/// True when two objects hold the same content: everything but `status` and the server's
+/// bookkeeping in `metadata` (`resourceVersion`, `uid`, `generation`, `creationTimestamp`,
+/// `managedFields`). Compares in place, without copying either object.
+pub(crate) fn same_content(a: &Value, b: &Value) -> bool {
+    const SERVER_OWNED: [&str; 5] = [
+        "resourceVersion",
+        "uid",
+        "generation",
+        "creationTimestamp",
+        "managedFields",
+    ];
+    fn body(obj: &Value) -> impl Iterator<Item = (&String, &Value)> {
+        obj.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "status" && *k != "metadata")
     }
-    out
+    fn metadata(obj: &Value) -> impl Iterator<Item = (&String, &Value)> {
+        obj["metadata"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !SERVER_OWNED.contains(&k.as_str()))
+    }
+    body(a).eq(body(b)) && metadata(a).eq(metadata(b))
 }
 
 /// Sets `value` at `path` below `root`, turning missing or non-object levels into objects.
