@@ -9,11 +9,13 @@
 //!    any expected cell of the 2x2 table is below 5, the pooled two-proportion z-test otherwise.
 //!    It fails when `p < alpha` **and** the canary's rate exceeds the baseline's by more than
 //!    [`JudgeSettings::max_error_rate_increase`].
-//! 3. **Latency** (only when latency observations are given for either side): a one-sided
-//!    Mann-Whitney U test of "the canary is slower", on at least
-//!    [`JudgeSettings::min_latency_samples`] observations per side (otherwise inconclusive). It
-//!    fails when `p < alpha` **and** the canary's median exceeds the baseline's by more than
-//!    [`JudgeSettings::max_latency_increase`] (relative).
+//! 3. **Latency** (only when latency data is given for either side): a one-sided Mann-Whitney U
+//!    test of "the canary is slower", on raw observations when both sides have them, otherwise on
+//!    latency histograms (Prometheus buckets over the window, each bucket a group of ties, medians
+//!    by [`crate::histogram_quantile`]). It needs at least [`JudgeSettings::min_latency_samples`]
+//!    observations per side (otherwise inconclusive), and fails when `p < alpha` **and** the
+//!    canary's median exceeds the baseline's by more than [`JudgeSettings::max_latency_increase`]
+//!    (relative).
 //! 4. Any failed check fails the canary; otherwise any inconclusive check makes it inconclusive;
 //!    otherwise it passes.
 //!
@@ -23,9 +25,13 @@ use mesh_core::TrafficSample;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    SliSettings,
+    Bucket, SliSettings, histogram_quantile,
+    quantile::{coalesce, ensure_monotonic, sort_by_bound},
     sli::quantiles_in_place,
-    stats::{ProportionTest, fisher_exact_greater, mann_whitney_greater, two_proportion_z},
+    stats::{
+        MannWhitney, ProportionTest, fisher_exact_greater, mann_whitney_greater, mann_whitney_greater_binned,
+        two_proportion_z,
+    },
 };
 
 /// Thresholds of the judgement.
@@ -65,6 +71,37 @@ pub struct CanaryInput<'a> {
     pub traffic: &'a TrafficSample,
     /// Latency observations in ms (per request, or per scrape interval); may be empty.
     pub latency_ms: &'a [f64],
+    /// The window's latency histogram (cumulative buckets, e.g. `increase(..._bucket[w])`), used
+    /// when raw observations are missing; may be empty. Both sides need the same bounds.
+    pub latency_buckets: &'a [Bucket],
+}
+
+impl<'a> CanaryInput<'a> {
+    /// A side with counts only, no latency data.
+    ///
+    /// ```
+    /// use mesh_core::TrafficSample;
+    /// let t = TrafficSample::default();
+    /// assert!(mesh_observe::CanaryInput::counts(&t).latency_ms.is_empty());
+    /// ```
+    #[must_use]
+    pub fn counts(traffic: &'a TrafficSample) -> Self {
+        Self {
+            traffic,
+            latency_ms: &[],
+            latency_buckets: &[],
+        }
+    }
+}
+
+/// Where the latency evidence came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencySource {
+    /// Raw observations.
+    Samples,
+    /// Histogram buckets.
+    Histogram,
 }
 
 /// A verdict.
@@ -103,7 +140,9 @@ pub struct ErrorRateCheck {
 /// The latency check and its numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LatencyCheck {
-    /// Usable (non-NaN) observations, baseline and canary.
+    /// What the test ran on; `None` when the data could not be used at all.
+    pub source: Option<LatencySource>,
+    /// Usable observations, baseline and canary (histogram totals rounded).
     pub samples: (usize, usize),
     /// Median latency of each side, ms.
     pub medians: (Option<f64>, Option<f64>),
@@ -139,7 +178,7 @@ pub struct Judgement {
 /// let base = TrafficSample { requests: 5000.0, errors: 5.0, ..Default::default() };
 /// let bad = TrafficSample { requests: 5000.0, errors: 60.0, ..Default::default() };
 /// let ok = TrafficSample { requests: 5000.0, errors: 6.0, ..Default::default() };
-/// let input = |t| CanaryInput { traffic: t, latency_ms: &[] };
+/// let input = CanaryInput::counts;
 /// assert_eq!(judge_canary(input(&base), input(&bad), &s).verdict, Verdict::Fail);
 /// assert_eq!(judge_canary(input(&base), input(&ok), &s).verdict, Verdict::Pass);
 /// // 20 requests, all failed: not enough traffic to judge, so never Fail
@@ -182,15 +221,9 @@ pub fn judge_canary(
             baseline.traffic.requests, canary.traffic.requests, settings.min_requests
         ));
     }
-    let latency = (!baseline.latency_ms.is_empty() || !canary.latency_ms.is_empty()).then(|| {
-        judge_latency(
-            baseline.latency_ms,
-            canary.latency_ms,
-            enough_traffic,
-            settings,
-            &mut reasons,
-        )
-    });
+    let has_latency = |i: &CanaryInput<'_>| !i.latency_ms.is_empty() || !i.latency_buckets.is_empty();
+    let latency = (has_latency(&baseline) || has_latency(&canary))
+        .then(|| judge_latency(&baseline, &canary, enough_traffic, settings, &mut reasons));
     let checks = std::iter::once(error_rate.verdict).chain(latency.map(|l| l.verdict));
     let verdict = if !enough_traffic {
         Verdict::Inconclusive
@@ -251,27 +284,126 @@ fn judge_errors(check: &mut ErrorRateCheck, settings: &JudgeSettings, reasons: &
     ));
 }
 
+/// The latency evidence of both sides: raw samples when both have them, else histograms.
+struct Evidence {
+    source: Option<LatencySource>,
+    samples: (usize, usize),
+    medians: (Option<f64>, Option<f64>),
+    test: Option<MannWhitney>,
+}
+
+fn latency_evidence(
+    baseline: &CanaryInput<'_>,
+    canary: &CanaryInput<'_>,
+    reasons: &mut Vec<String>,
+) -> Evidence {
+    let raw = !baseline.latency_ms.is_empty() && !canary.latency_ms.is_empty();
+    let binned = !baseline.latency_buckets.is_empty() && !canary.latency_buckets.is_empty();
+    if raw || !binned {
+        let mut b: Vec<f64> = baseline
+            .latency_ms
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        let mut c: Vec<f64> = canary
+            .latency_ms
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .collect();
+        let test = mann_whitney_greater(&b, &c);
+        let [b_med] = quantiles_in_place(&mut b, [0.5]);
+        let [c_med] = quantiles_in_place(&mut c, [0.5]);
+        return Evidence {
+            source: Some(LatencySource::Samples),
+            samples: (b.len(), c.len()),
+            medians: (b_med, c_med),
+            test,
+        };
+    }
+    let median = |h: &[Bucket]| Some(histogram_quantile(0.5, h)).filter(|m| !m.is_nan());
+    let medians = (median(baseline.latency_buckets), median(canary.latency_buckets));
+    let unusable = |why: &str, reasons: &mut Vec<String>| {
+        reasons.push(format!("latency: {why}"));
+        Evidence {
+            source: None,
+            samples: (0, 0),
+            medians,
+            test: None,
+        }
+    };
+    match (
+        per_bucket(baseline.latency_buckets),
+        per_bucket(canary.latency_buckets),
+    ) {
+        (Some((b_bounds, b)), Some((c_bounds, c))) if b_bounds == c_bounds => {
+            let total = |v: &[f64]| usize::try_from(whole(v.iter().sum())).unwrap_or(usize::MAX);
+            Evidence {
+                source: Some(LatencySource::Histogram),
+                samples: (total(&b), total(&c)),
+                medians,
+                test: mann_whitney_greater_binned(&b, &c),
+            }
+        }
+        (Some(_), Some(_)) => unusable("the two histograms have different bucket bounds", reasons),
+        _ => unusable(
+            "a histogram lacks the +Inf bucket or holds non-finite counts",
+            reasons,
+        ),
+    }
+}
+
+/// Sorted distinct bounds and the count in each bucket (not cumulative), after the same repairs
+/// as `histogram_quantile`; `None` without a `+Inf` bucket or with non-finite counts.
+fn per_bucket(buckets: &[Bucket]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let mut sorted = buckets.to_vec();
+    sort_by_bound(&mut sorted);
+    if sorted.last()?.upper_bound != f64::INFINITY || sorted.iter().any(|b| !b.count.is_finite()) {
+        return None;
+    }
+    let kept = coalesce(&mut sorted);
+    sorted.truncate(kept);
+    ensure_monotonic(&mut sorted);
+    let bounds = sorted.iter().map(|b| b.upper_bound).collect();
+    let mut below = 0.0f64;
+    let counts = sorted
+        .iter()
+        .map(|b| {
+            let c = (b.count - below).max(0.0);
+            below = b.count;
+            c
+        })
+        .collect();
+    Some((bounds, counts))
+}
+
 fn judge_latency(
-    baseline: &[f64],
-    canary: &[f64],
+    baseline: &CanaryInput<'_>,
+    canary: &CanaryInput<'_>,
     enough_traffic: bool,
     settings: &JudgeSettings,
     reasons: &mut Vec<String>,
 ) -> LatencyCheck {
-    let mut b: Vec<f64> = baseline.iter().copied().filter(|v| !v.is_nan()).collect();
-    let mut c: Vec<f64> = canary.iter().copied().filter(|v| !v.is_nan()).collect();
-    let samples = (b.len(), c.len());
-    let mw = mann_whitney_greater(&b, &c);
-    let [b_med] = quantiles_in_place(&mut b, [0.5]);
-    let [c_med] = quantiles_in_place(&mut c, [0.5]);
-    let mut check = LatencyCheck {
+    let Evidence {
+        source,
         samples,
-        medians: (b_med, c_med),
+        medians,
+        test: mw,
+    } = latency_evidence(baseline, canary, reasons);
+    let (b_med, c_med) = medians;
+    let mut check = LatencyCheck {
+        source,
+        samples,
+        medians,
         u: mw.map(|m| m.u),
         z: mw.map(|m| m.z),
         p_value: mw.map(|m| m.p_value),
         verdict: Verdict::Inconclusive,
     };
+    if source.is_none() {
+        return check;
+    }
     let min = settings.min_latency_samples.max(1);
     if samples.0 < min || samples.1 < min {
         reasons.push(format!(
@@ -329,11 +461,11 @@ mod tests {
     }
 
     fn judge(b: &TrafficSample, c: &TrafficSample) -> Judgement {
-        let input = |t| CanaryInput {
-            traffic: t,
-            latency_ms: &[],
-        };
-        judge_canary(input(b), input(c), &JudgeSettings::default())
+        judge_canary(
+            CanaryInput::counts(b),
+            CanaryInput::counts(c),
+            &JudgeSettings::default(),
+        )
     }
 
     #[test]
@@ -377,10 +509,12 @@ mod tests {
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &base,
+                latency_buckets: &[],
             },
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &slow,
+                latency_buckets: &[],
             },
             &s,
         );
@@ -390,10 +524,12 @@ mod tests {
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &base,
+                latency_buckets: &[],
             },
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &slow[..10],
+                latency_buckets: &[],
             },
             &s,
         );
@@ -402,13 +538,51 @@ mod tests {
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &base,
+                latency_buckets: &[],
             },
             CanaryInput {
                 traffic: &traffic,
                 latency_ms: &base,
+                latency_buckets: &[],
             },
             &s,
         );
         assert_eq!(same.verdict, Verdict::Pass);
+    }
+
+    fn cumulative(bounds: &[f64], per_bucket: &[f64]) -> Vec<Bucket> {
+        let mut total = 0.0;
+        bounds
+            .iter()
+            .zip(per_bucket)
+            .map(|(&ub, &c)| {
+                total += c;
+                Bucket::new(ub, total)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn latency_histograms_are_judged_with_the_binned_test() {
+        let bounds = [50.0, 100.0, 250.0, 500.0, f64::INFINITY];
+        let traffic = t(1000.0, 0.0);
+        let base = cumulative(&bounds, &[600.0, 300.0, 80.0, 15.0, 5.0]);
+        let slow = cumulative(&bounds, &[100.0, 300.0, 400.0, 150.0, 50.0]);
+        let side = |buckets| CanaryInput {
+            traffic: &traffic,
+            latency_ms: &[],
+            latency_buckets: buckets,
+        };
+        let s = JudgeSettings::default();
+        let j = judge_canary(side(&base), side(&slow), &s);
+        let latency = j.latency.unwrap();
+        assert_eq!(latency.source, Some(LatencySource::Histogram));
+        assert_eq!(latency.samples, (1000, 1000));
+        assert_eq!(latency.verdict, Verdict::Fail, "{j:?}");
+        assert_eq!(judge_canary(side(&base), side(&base), &s).verdict, Verdict::Pass);
+        let other_bounds = cumulative(&[10.0, f64::INFINITY], &[500.0, 500.0]);
+        let j = judge_canary(side(&base), side(&other_bounds), &s);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        assert!(j.reasons.iter().any(|r| r.contains("different bucket bounds")));
     }
 }

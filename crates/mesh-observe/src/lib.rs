@@ -30,7 +30,7 @@ pub use anomaly::{
     Anomaly, AnomalyReport, AnomalySettings, Assessment, Method, Score, assess, detect_anomalies,
 };
 pub use canary::{
-    CanaryInput, ErrorRateCheck, JudgeSettings, Judgement, LatencyCheck, Verdict, judge_canary,
+    CanaryInput, ErrorRateCheck, JudgeSettings, Judgement, LatencyCheck, LatencySource, Verdict, judge_canary,
 };
 pub use quantile::{Bucket, histogram_quantile, histogram_quantile_sorted};
 pub use sli::{

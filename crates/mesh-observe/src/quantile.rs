@@ -110,7 +110,7 @@ pub fn histogram_quantile_sorted(q: f64, buckets: &mut [Bucket]) -> f64 {
 
 /// Sorts like Go's `sort.Sort` with `Less = a.upper_bound < b.upper_bound` for every non-NaN
 /// bound; the sort is stable so that merged counts are added in input order.
-fn sort_by_bound(buckets: &mut [Bucket]) {
+pub(crate) fn sort_by_bound(buckets: &mut [Bucket]) {
     if buckets.is_sorted_by(|a, b| a.upper_bound <= b.upper_bound) {
         return;
     }
@@ -160,7 +160,7 @@ fn quantile_of_sorted(q: f64, buckets: &mut [Bucket]) -> f64 {
 
 /// Merges neighbours with equal upper bounds, summing counts left to right, into the front of
 /// the slice; returns how many buckets remain.
-fn coalesce(buckets: &mut [Bucket]) -> usize {
+pub(crate) fn coalesce(buckets: &mut [Bucket]) -> usize {
     let mut last = buckets[0];
     let mut kept = 0;
     for i in 1..buckets.len() {
@@ -178,7 +178,7 @@ fn coalesce(buckets: &mut [Bucket]) -> usize {
 }
 
 /// Raises every count below the running maximum to that maximum (NaN counts stay NaN, as in Go).
-fn ensure_monotonic(buckets: &mut [Bucket]) {
+pub(crate) fn ensure_monotonic(buckets: &mut [Bucket]) {
     let mut max = f64::NEG_INFINITY;
     for b in buckets {
         if b.count > max {

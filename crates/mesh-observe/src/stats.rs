@@ -172,23 +172,65 @@ pub fn mann_whitney_greater(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
         rank_sum_b += avg_rank * all[i..j].iter().filter(|(_, is_b)| *is_b).count() as f64;
         i = j;
     }
-    let total = na + nb;
     let u = rank_sum_b - nb * (nb + 1.0) / 2.0;
+    Some(u_to_z(u, na, nb, tie_term))
+}
+
+/// [`mann_whitney_greater`] on binned data: `a[i]` and `b[i]` are how many observations of each
+/// sample fall in bin `i` (bins in ascending order, the same for both). Observations in one bin
+/// are ties, exactly as if every one of them had the same value; counts may be fractional (rates
+/// times a window). `None` when the lengths differ, a count is negative or not finite, or a side
+/// has no observations.
+///
+/// This is the latency test for Prometheus histograms: the per-bucket counts are the bins.
+///
+/// ```
+/// use mesh_observe::stats::{mann_whitney_greater, mann_whitney_greater_binned};
+/// // 3 observations in bin 0 and 1 in bin 1, against 1 and 3
+/// let binned = mann_whitney_greater_binned(&[3.0, 1.0], &[1.0, 3.0]).unwrap();
+/// let raw = mann_whitney_greater(&[0.0, 0.0, 0.0, 1.0], &[0.0, 1.0, 1.0, 1.0]).unwrap();
+/// assert_eq!((binned.u, binned.z), (raw.u, raw.z));
+/// assert!(mann_whitney_greater_binned(&[1.0], &[1.0, 2.0]).is_none());
+/// ```
+#[must_use]
+pub fn mann_whitney_greater_binned(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
+    if a.len() != b.len() || a.iter().chain(b).any(|c| !c.is_finite() || *c < 0.0) {
+        return None;
+    }
+    let (na, nb): (f64, f64) = (a.iter().sum(), b.iter().sum());
+    if na <= 0.0 || nb <= 0.0 {
+        return None;
+    }
+    let mut below_a = 0.0;
+    let mut u = 0.0;
+    let mut tie_term = 0.0;
+    for (&ca, &cb) in a.iter().zip(b) {
+        u += cb * (below_a + ca / 2.0);
+        below_a += ca;
+        let t = ca + cb;
+        tie_term += t * t * t - t;
+    }
+    Some(u_to_z(u, na, nb, tie_term))
+}
+
+/// The normal approximation shared by both forms of the test.
+fn u_to_z(u: f64, na: f64, nb: f64, tie_term: f64) -> MannWhitney {
+    let total = na + nb;
     let mean = na * nb / 2.0;
     let var = na * nb / 12.0 * ((total + 1.0) - tie_term / (total * (total - 1.0)));
     if var.is_nan() || var <= 0.0 {
-        return Some(MannWhitney {
+        return MannWhitney {
             u,
             z: 0.0,
             p_value: 1.0,
-        });
+        };
     }
     let z = (u - mean - 0.5) / var.sqrt();
-    Some(MannWhitney {
+    MannWhitney {
         u,
         z,
         p_value: normal_sf(z),
-    })
+    }
 }
 
 #[cfg(test)]
@@ -219,5 +261,23 @@ mod tests {
         assert_eq!(r.u, 20.5);
         let var = 25.0 / 12.0 * (11.0 - 18.0 / 90.0);
         assert!((r.z - (20.5 - 12.5 - 0.5) / f64::sqrt(var)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn binned_test_equals_the_raw_test_on_tied_values() {
+        let a_bins = [5.0, 0.0, 7.0, 2.0, 1.0];
+        let b_bins = [1.0, 3.0, 2.0, 6.0, 4.0];
+        let expand = |bins: &[f64]| -> Vec<f64> {
+            bins.iter()
+                .enumerate()
+                .flat_map(|(i, &c)| std::iter::repeat_n(i as f64, c as usize))
+                .collect()
+        };
+        let raw = mann_whitney_greater(&expand(&a_bins), &expand(&b_bins)).unwrap();
+        let binned = mann_whitney_greater_binned(&a_bins, &b_bins).unwrap();
+        assert_eq!(raw.u, binned.u);
+        assert!((raw.z - binned.z).abs() < 1e-12 && (raw.p_value - binned.p_value).abs() < 1e-12);
+        assert!(mann_whitney_greater_binned(&[f64::NAN, 1.0], &[1.0, 1.0]).is_none());
+        assert!(mann_whitney_greater_binned(&[0.0, 0.0], &[1.0, 1.0]).is_none());
     }
 }

@@ -168,8 +168,8 @@ proptest! {
         let base = TrafficSample { requests: b_req, errors: b_err, ..Default::default() };
         let canary = TrafficSample { requests: c_req, errors: c_err, ..Default::default() };
         let j = judge_canary(
-            CanaryInput { traffic: &base, latency_ms: &lat },
-            CanaryInput { traffic: &canary, latency_ms: &lat },
+            CanaryInput { traffic: &base, latency_ms: &lat, latency_buckets: &[] },
+            CanaryInput { traffic: &canary, latency_ms: &lat, latency_buckets: &[] },
             &JudgeSettings::default(),
         );
         prop_assert_eq!(j.verdict, mesh_observe::Verdict::Inconclusive);
