@@ -182,6 +182,16 @@ impl MeshBackend for LinkerdBackend {
             Some(v) => v,
             None => {
                 change.validate()?;
+                // What no release can do is refused before the reads that detect the release.
+                let mut refusals: Vec<Error> = LinkerdVersion::ALL
+                    .iter()
+                    .filter_map(|v| crate::refuse(change, &self.config, *v).err())
+                    .collect();
+                if refusals.len() == LinkerdVersion::ALL.len()
+                    && let Some(e) = refusals.pop()
+                {
+                    return Err(e);
+                }
                 self.version().await?
             }
         };

@@ -1,7 +1,5 @@
 //! Settings of the Linkerd backend: the release, the trust domain and every opt-in.
 
-use mesh_core::{Port, ServiceName};
-
 use crate::{HttpRouteFlavour, LinkerdVersion};
 
 /// How the backend addresses Linkerd, and which emulations the caller accepts.
@@ -14,11 +12,10 @@ use crate::{HttpRouteFlavour, LinkerdVersion};
 /// let config = Config::default()
 ///     .version(LinkerdVersion::V2_15)
 ///     .smi(true)
-///     .fault_error_backend("error-injector", 8080)
-///     .unwrap();
+///     .fault_error_backend("error-injector", 8080);
 /// assert_eq!(config.version, Some(LinkerdVersion::V2_15));
 /// assert!(config.smi && !config.service_profile_retries);
-/// assert_eq!(config.fault_error_backend.unwrap().0.as_str(), "error-injector");
+/// assert_eq!(config.fault_error_backend, Some(("error-injector".to_owned(), 8080)));
 /// assert_eq!(Config::default().trust_domain, "cluster.local");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,8 +34,9 @@ pub struct Config {
     /// budget), which disables HTTPRoute splits, timeouts and circuit breaking on that Service.
     pub service_profile_retries: bool,
     /// Opt-in: emulate abort faults by sending the fault's share of requests to this Service (in the
-    /// target's namespace) on this port. The status returned is whatever it answers.
-    pub fault_error_backend: Option<(ServiceName, Port)>,
+    /// target's namespace) on this port. The status returned is whatever it answers. Checked when a
+    /// fault is planned.
+    pub fault_error_backend: Option<(String, u16)>,
 }
 
 impl Default for Config {
@@ -90,13 +88,12 @@ impl Config {
         self
     }
 
-    /// Opts in to abort faults through an error backend Service you deployed.
-    ///
-    /// # Errors
-    /// [`mesh_core::Error::InvalidInput`] for a bad name or port 0.
-    pub fn fault_error_backend(mut self, service: &str, port: u16) -> Result<Self, mesh_core::Error> {
-        self.fault_error_backend = Some((ServiceName::new(service)?, Port::new(port)?));
-        Ok(self)
+    /// Opts in to abort faults through an error backend Service you deployed (a name in the
+    /// target's namespace, and its port). A bad name or port 0 is refused when a fault is planned.
+    #[must_use]
+    pub fn fault_error_backend(mut self, service: impl Into<String>, port: u16) -> Self {
+        self.fault_error_backend = Some((service.into(), port));
+        self
     }
 
     /// The release in force: the configured one, else 2.20.

@@ -180,8 +180,15 @@ impl<R: Reader> Planner<'_, R> {
         }
     }
 
-    /// Plans the per-version Services `subsets` need, skipping those already in place.
-    async fn version_services(&mut self, id: &ServiceId, apex: &Value, subsets: &[Subset]) -> Result<()> {
+    /// Plans the per-version Services `subsets` need. Existing ones are rewritten only when
+    /// `update` (a destination policy sets their labels; a route or split only needs them to exist).
+    async fn version_services(
+        &mut self,
+        id: &ServiceId,
+        apex: &Value,
+        subsets: &[Subset],
+        update: bool,
+    ) -> Result<()> {
         for s in subsets {
             let target = objects::version_service(id, &s.version);
             let want = subsets::version_service(id, apex, s);
@@ -189,7 +196,7 @@ impl<R: Reader> Planner<'_, R> {
             match self.get(&target).await? {
                 Some(have) => {
                     self.plan.baseline.available.push(dep.clone());
-                    if objects::is_owned(&have) && !objects::contains(&have, &want) {
+                    if update && objects::is_owned(&have) && !objects::contains(&have, &want) {
                         self.plan.push(apply(target, want).providing([dep]));
                     }
                 }
@@ -262,7 +269,7 @@ impl<R: Reader> Planner<'_, R> {
             Change::CreateDestinationRule(policy) => {
                 let id = &policy.service;
                 let apex = self.apex(id).await?;
-                self.version_services(id, &apex, &policy.subsets).await?;
+                self.version_services(id, &apex, &policy.subsets, true).await?;
                 let pool = policy.connection_pool.clone().unwrap_or_default();
                 let od = policy.outlier_detection.clone().unwrap_or_default();
                 let cb = CircuitBreaker {
@@ -300,7 +307,7 @@ impl<R: Reader> Planner<'_, R> {
                         http_route::rule(id, r, port).map_err(|e| e.in_field(&format!("rules[{i}]")))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                self.version_services(id, &apex, &subsets).await?;
+                self.version_services(id, &apex, &subsets, false).await?;
                 let target = self.route_ref(id);
                 let existing = self.get(&target).await?;
                 Self::refuse_during_fault(existing.as_ref())?;
@@ -319,7 +326,7 @@ impl<R: Reader> Planner<'_, R> {
                     .await?;
                 let versions: Vec<Version> = split.versions().cloned().collect();
                 let subsets: Vec<Subset> = versions.iter().cloned().map(Subset::for_version).collect();
-                self.version_services(id, &apex, &subsets).await?;
+                self.version_services(id, &apex, &subsets, false).await?;
                 let requires: Vec<Dependency> = versions.iter().map(|v| subset_dep(id, v)).collect();
                 if self.config.smi {
                     self.warn(smi::WARNING);
@@ -462,7 +469,16 @@ impl<R: Reader> Planner<'_, R> {
         }
         let target = objects::service(&id);
         let want = register::service(def, &names);
-        match self.get(&target).await? {
+        let existing = self.get(&target).await?;
+        let stale: Vec<String> = existing
+            .as_ref()
+            .filter(|h| objects::is_registered(h))
+            .map(register::recorded_workloads)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !names.contains(n))
+            .collect();
+        match existing {
             Some(have) if !objects::is_registered(&have) => {
                 if !names.is_empty() {
                     return Err(Error::Conflict {
@@ -475,6 +491,14 @@ impl<R: Reader> Planner<'_, R> {
             }
             Some(have) if objects::contains(&have, &want) => {}
             _ => self.plan.push(apply(target, want)),
+        }
+        // Instances dropped from the definition go once the Service no longer lists them.
+        for name in stale {
+            self.plan.push(Write::new(
+                WriteAction::Delete,
+                register::workload_ref(id.namespace.as_str(), &name),
+                None,
+            ));
         }
         if names.is_empty() {
             self.warn(
@@ -652,6 +676,9 @@ impl<R: Reader> Planner<'_, R> {
                 "abort faults need an error backend Service (Config::fault_error_backend)",
             ));
         };
+        let bad = |e: Error| e.in_field("config.fault_error_backend");
+        let error_name = mesh_core::ServiceName::new(error_name).map_err(bad)?;
+        let error_port = mesh_core::Port::new(error_port).map_err(bad)?;
         let error_ref = objects::sibling_service(id, error_name.as_str());
         if self.get(&error_ref).await?.is_none() {
             return Err(Error::NotFound {

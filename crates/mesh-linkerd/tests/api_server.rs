@@ -321,8 +321,7 @@ async fn the_abort_fault_round_trip_restores_the_stored_route() {
     let server = server();
     let config = Config::default()
         .version(LinkerdVersion::V2_20)
-        .fault_error_backend("error-injector", 8080)
-        .unwrap();
+        .fault_error_backend("error-injector", 8080);
     let linkerd = backend(&server, config);
     linkerd.execute(&canary()).await.unwrap();
     let r = objects::http_route(&reviews(), "policy.linkerd.io/v1beta3");
@@ -399,4 +398,22 @@ async fn traces_and_metrics_need_a_configured_source() {
     let err = linkerd.get_service_traces(&reviews(), 10).await.unwrap_err();
     assert!(matches!(err, Error::NotConfigured { .. }), "{err:?}");
     assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn what_no_release_can_do_is_refused_before_detecting_the_release() {
+    let server = server();
+    let linkerd = backend(&server, Config::default());
+    let err = MeshBackend::plan(&linkerd, &delay()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                feature: Feature::FaultDelay,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(server.requests().is_empty(), "{:?}", lines(&server));
 }

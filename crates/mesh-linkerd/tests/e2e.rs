@@ -51,9 +51,7 @@ async fn fixtures(engine: &KubeEngine) {
 async fn every_operation_on_a_live_linkerd() {
     let engine = engine().await;
     fixtures(&engine).await;
-    let config = Config::default()
-        .fault_error_backend("error-injector", 8080)
-        .unwrap();
+    let config = Config::default().fault_error_backend("error-injector", 8080);
     let linkerd = LinkerdBackend::new(engine.clone(), config);
     let version = linkerd.version().await.expect("Linkerd CRDs installed");
     let reviews: ServiceId = format!("{NS}/reviews").parse().unwrap();

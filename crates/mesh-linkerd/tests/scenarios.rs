@@ -178,7 +178,7 @@ async fn a_fault_on_a_service_without_routes_creates_and_then_deletes_the_route(
 
 #[tokio::test]
 async fn a_missing_error_backend_is_not_found() {
-    let config = Config::default().fault_error_backend("nope", 80).unwrap();
+    let config = Config::default().fault_error_backend("nope", 80);
     let err = plan(&seeded(), &abort(), &config).await.unwrap_err();
     assert!(
         matches!(err, Error::NotFound { ref name, .. } if name.contains("nope")),
@@ -478,4 +478,59 @@ async fn retry_annotations_the_policy_no_longer_sets_are_removed() {
         "{a:#}"
     );
     assert!(plan(&snap, &off, &config()).await.unwrap().is_noop());
+}
+
+#[tokio::test]
+async fn re_registering_with_fewer_instances_deletes_the_dropped_workload() {
+    let mut snap = seeded();
+    run(&mut snap, &register_vm(), &config()).await;
+    let Change::RegisterService(mut def) = register_vm() else {
+        unreachable!()
+    };
+    def.endpoints.truncate(1);
+    let p = run(&mut snap, &Change::RegisterService(def), &config()).await;
+    let steps: Vec<String> = p
+        .writes
+        .iter()
+        .map(|w| format!("{:?} {}", w.action, w.target.name))
+        .collect();
+    assert_eq!(steps, ["Apply ratings", "Delete ratings-fd00--7-9080"]);
+    let ew = mesh_linkerd::translate::register::workload_ref("prod", "ratings-fd00--7-9080");
+    assert!(snap.object(&ew).is_none());
+}
+
+#[tokio::test]
+async fn a_weight_change_keeps_the_labels_a_destination_policy_gave_a_version() {
+    let mut snap = seeded();
+    let mut s = Subset::for_version(Version::new("canary").unwrap());
+    s.labels = [("track".to_owned(), "canary".to_owned())].into();
+    run(
+        &mut snap,
+        &Change::CreateDestinationRule(DestinationPolicy::with_subsets(reviews(), [s])),
+        &config(),
+    )
+    .await;
+    let p = run(&mut snap, &split(&[("v1", 90), ("canary", 10)]), &config()).await;
+    assert!(
+        p.targets().iter().all(|t| t.name != "reviews-canary"),
+        "{:?}",
+        p.targets()
+    );
+    let svc = snap
+        .object(&objects::version_service(
+            &reviews(),
+            &Version::new("canary").unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(svc["spec"]["selector"]["track"], "canary");
+}
+
+#[tokio::test]
+async fn a_bad_error_backend_name_is_invalid_input_naming_the_setting() {
+    let config = Config::default().fault_error_backend("Not_A_Name", 80);
+    let err = plan(&seeded(), &abort(), &config).await.unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field.starts_with("config.fault_error_backend")),
+        "{err:?}"
+    );
 }

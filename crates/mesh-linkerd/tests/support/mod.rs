@@ -192,7 +192,6 @@ pub fn opted_in(version: LinkerdVersion) -> Config {
         .version(version)
         .service_profile_retries(true)
         .fault_error_backend("error-injector", 8080)
-        .unwrap()
 }
 
 /// Plans `change`, or panics with the error.
