@@ -56,9 +56,7 @@ impl Harness for Kube {
             )),
             #[cfg(feature = "linkerd")]
             MeshKind::Linkerd => {
-                let config = mesh::linkerd::Config::default()
-                    .fault_error_backend("error-injector", 8080)
-                    .expect("a valid error backend");
+                let config = mesh::linkerd::Config::default().fault_error_backend("error-injector", 8080);
                 Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(engine, config))
             }
             other => panic!("{other} is not a Kubernetes mesh in this build"),
