@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sli::quantiles_in_place;
+use crate::{
+    error::{InvalidSetting, check_range},
+    sli::quantiles_in_place,
+};
 
 /// Consistency constant: `MAD / 0.6745` estimates the standard deviation of normal data.
 const MAD_TO_SIGMA: f64 = 0.6745;
@@ -34,6 +37,33 @@ pub struct AnomalySettings {
     pub ewma_alpha: f64,
     /// `|EWMA z|` above which a value is anomalous; default 3.
     pub ewma_threshold: f64,
+}
+
+impl AnomalySettings {
+    /// Checks the thresholds and the smoothing factor. [`assess`] answers
+    /// [`Assessment::InvalidSettings`] when this fails.
+    ///
+    /// ```
+    /// use mesh_observe::AnomalySettings;
+    /// assert!(AnomalySettings::default().validate().is_ok());
+    /// let bad = AnomalySettings { ewma_alpha: 0.0, ..Default::default() };
+    /// assert_eq!(bad.validate().unwrap_err().field, "ewma_alpha");
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        check_range(
+            "robust_threshold",
+            self.robust_threshold,
+            0.0,
+            f64::INFINITY,
+            true,
+        )?;
+        check_range("ewma_alpha", self.ewma_alpha, 0.0, 1.0, true)?;
+        check_range("ewma_threshold", self.ewma_threshold, 0.0, f64::INFINITY, true)?;
+        Ok(())
+    }
 }
 
 impl Default for AnomalySettings {
@@ -105,6 +135,8 @@ pub enum Assessment {
     CurrentNotFinite,
     /// The metric has no history at all.
     NoHistory,
+    /// The settings are invalid ([`AnomalySettings::validate`] says why): nothing was scored.
+    InvalidSettings,
 }
 
 /// One flagged anomaly.
@@ -229,6 +261,9 @@ pub fn detect_anomalies(
 /// ```
 #[must_use]
 pub fn assess(value: f64, history: &[f64], settings: &AnomalySettings) -> Assessment {
+    if settings.validate().is_err() {
+        return Assessment::InvalidSettings;
+    }
     if !value.is_finite() {
         return Assessment::CurrentNotFinite;
     }

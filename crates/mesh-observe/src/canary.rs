@@ -25,7 +25,9 @@ use mesh_core::TrafficSample;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Bucket, SliSettings, histogram_quantile,
+    Bucket, SliSettings,
+    error::{InvalidSetting, check_range},
+    histogram_quantile,
     quantile::{coalesce, ensure_monotonic, sort_by_bound},
     sli::quantiles_in_place,
     stats::{
@@ -49,6 +51,43 @@ pub struct JudgeSettings {
     pub max_latency_increase: f64,
     /// What counts as an error.
     pub sli: SliSettings,
+}
+
+impl JudgeSettings {
+    /// Checks every threshold. [`judge_canary`] answers `Inconclusive` with this reason when the
+    /// settings are invalid, rather than a verdict a NaN threshold would silently skew.
+    ///
+    /// ```
+    /// use mesh_observe::JudgeSettings;
+    /// assert!(JudgeSettings::default().validate().is_ok());
+    /// let bad = JudgeSettings { alpha: f64::NAN, ..Default::default() };
+    /// assert_eq!(bad.validate().unwrap_err().field, "alpha");
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        check_range("min_requests", self.min_requests, 1.0, f64::INFINITY, false)?;
+        check_range("alpha", self.alpha, 0.0, 1.0, true)?;
+        check_range(
+            "max_error_rate_increase",
+            self.max_error_rate_increase,
+            0.0,
+            1.0,
+            false,
+        )?;
+        check_range(
+            "max_latency_increase",
+            self.max_latency_increase,
+            0.0,
+            f64::INFINITY,
+            false,
+        )?;
+        if self.min_latency_samples == 0 {
+            return Err(InvalidSetting::new("min_latency_samples", "must be at least 1"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for JudgeSettings {
@@ -194,6 +233,9 @@ pub fn judge_canary(
     settings: &JudgeSettings,
 ) -> Judgement {
     let mut reasons = Vec::new();
+    if let Err(e) = settings.validate() {
+        reasons.push(e.to_string());
+    }
     let counts = |t: &TrafficSample| {
         let sli = crate::calculate_sli(t, settings.sli);
         let usable = sli.error_rate.is_some();
@@ -213,6 +255,15 @@ pub fn judge_canary(
     };
     let enough = |ok: bool, t: &TrafficSample| ok && t.requests >= settings.min_requests;
     let enough_traffic = enough(b_ok, baseline.traffic) && enough(c_ok, canary.traffic);
+    if !reasons.is_empty() {
+        // Invalid settings: report the numbers, judge nothing.
+        return Judgement {
+            verdict: Verdict::Inconclusive,
+            error_rate,
+            latency: None,
+            reasons,
+        };
+    }
     if enough_traffic {
         judge_errors(&mut error_rate, settings, &mut reasons);
     } else {
@@ -584,5 +635,17 @@ mod tests {
         let j = judge_canary(side(&base), side(&other_bounds), &s);
         assert_eq!(j.verdict, Verdict::Inconclusive);
         assert!(j.reasons.iter().any(|r| r.contains("different bucket bounds")));
+    }
+
+    #[test]
+    fn invalid_settings_are_inconclusive_with_the_reason() {
+        let s = JudgeSettings {
+            alpha: f64::NAN,
+            ..Default::default()
+        };
+        let (b, c) = (t(10_000.0, 0.0), t(10_000.0, 5_000.0));
+        let j = judge_canary(CanaryInput::counts(&b), CanaryInput::counts(&c), &s);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        assert!(j.reasons[0].contains("alpha"), "{:?}", j.reasons);
     }
 }

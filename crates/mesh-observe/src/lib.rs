@@ -21,6 +21,7 @@
 
 mod anomaly;
 mod canary;
+mod error;
 mod quantile;
 pub mod sli;
 mod slo;
@@ -32,6 +33,7 @@ pub use anomaly::{
 pub use canary::{
     CanaryInput, ErrorRateCheck, JudgeSettings, Judgement, LatencyCheck, LatencySource, Verdict, judge_canary,
 };
+pub use error::InvalidSetting;
 pub use quantile::{Bucket, histogram_quantile, histogram_quantile_sorted};
 pub use sli::{
     Outcome, RequestRecord, Sli, SliSettings, calculate_service_sli, calculate_sli,

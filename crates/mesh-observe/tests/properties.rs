@@ -157,7 +157,9 @@ proptest! {
     #[test]
     fn anomalies_never_panic(current in any_f64(), history in prop::collection::vec(any_f64(), 0..40)) {
         let _ = assess(current, &history, &AnomalySettings::default());
-        let _ = assess(current, &history, &AnomalySettings { min_history: 0, ewma_alpha: f64::NAN, ..Default::default() });
+        let _ = assess(current, &history, &AnomalySettings { min_history: 0, ..Default::default() });
+        let bad = AnomalySettings { ewma_alpha: f64::NAN, ..Default::default() };
+        prop_assert_eq!(assess(current, &history, &bad), Assessment::InvalidSettings);
     }
 
     #[test]
