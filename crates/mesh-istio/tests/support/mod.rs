@@ -127,3 +127,11 @@ pub fn user_objects() -> Snapshot {
     );
     snap
 }
+
+/// Like [`run`], but a [`mesh_core::Error::NotFound`] plans nothing and returns `None`.
+pub fn run_if_found(snapshot: &mut Snapshot, change: &Change) -> Option<Plan> {
+    match mesh_istio::plan(change, snapshot, &Config::default()) {
+        Err(mesh_core::Error::NotFound { .. }) => None,
+        _ => Some(run(snapshot, change)),
+    }
+}
