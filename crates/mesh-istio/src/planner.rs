@@ -5,7 +5,7 @@
 //! | operation | reads | writes, in order |
 //! | --- | --- | --- |
 //! | register (plain Kubernetes Service) | Service | none: already registered |
-//! | register (with endpoints) | ServiceEntry | Apply each WorkloadEntry, Apply ServiceEntry, Delete stale WorkloadEntries |
+//! | register (with endpoints) | ServiceEntry, Service | Apply each WorkloadEntry, Apply ServiceEntry, Delete stale WorkloadEntries |
 //! | unregister | ServiceEntry, Service | Delete ServiceEntry, Delete its WorkloadEntries |
 //! | create_destination_rule, configure_circuit_breaker | DestinationRule, VirtualService | DestinationRule (if changed) |
 //! | create_virtual_service, set_traffic_weight | DestinationRule, VirtualService | DestinationRule (only if a subset is missing), then VirtualService (if changed) |
@@ -55,7 +55,12 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
         Change::RegisterService(def) if def.endpoints.is_empty() => {
             vec![objects::kubernetes_service(&def.id())]
         }
-        Change::RegisterService(def) => vec![objects::service_entry(&def.id())],
+        Change::RegisterService(def) => {
+            vec![
+                objects::service_entry(&def.id()),
+                objects::kubernetes_service(&def.id()),
+            ]
+        }
         Change::UnregisterService { service } => {
             vec![
                 objects::service_entry(service),
@@ -101,7 +106,7 @@ pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Pla
     }
     let mut plan = Plan::for_change(MeshKind::Istio, change);
     match change {
-        Change::RegisterService(def) => crate::registration::register(&mut plan, def, snapshot),
+        Change::RegisterService(def) => crate::registration::register(&mut plan, def, snapshot)?,
         Change::UnregisterService { service } => {
             crate::registration::unregister(&mut plan, service, snapshot)?
         }

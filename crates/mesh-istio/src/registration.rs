@@ -15,15 +15,25 @@ use crate::{
     translate::{service_entry, workload_entry},
 };
 
-pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snapshot) {
+pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snapshot) -> Result<(), Error> {
     let id = def.id();
+    let kubernetes_service = snapshot.get(&objects::kubernetes_service(&id)).is_some();
     if def.endpoints.is_empty() {
-        if snapshot.get(&objects::kubernetes_service(&id)).is_none() {
+        if !kubernetes_service {
             plan.warnings.push(format!(
                 "no Kubernetes Service {id} exists yet; Istio registers it on its own once it does"
             ));
         }
-        return;
+        return Ok(());
+    }
+    if kubernetes_service {
+        return Err(Error::invalid(
+            "endpoints",
+            format!(
+                "the Kubernetes Service {id} already owns the host {}; a ServiceEntry must not reuse it (register without endpoints, or under another name)",
+                id.fqdn()
+            ),
+        ));
     }
     if def.health_check.is_some() {
         plan.warnings.push(
@@ -80,6 +90,7 @@ pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snap
             None,
         ));
     }
+    Ok(())
 }
 
 pub(crate) fn unregister(plan: &mut Plan, service: &ServiceId, snapshot: &Snapshot) -> Result<(), Error> {

@@ -381,3 +381,18 @@ fn bad_input_is_refused_before_planning() {
     let err = mesh_istio::plan(&huge, &Snapshot::default(), &Config::default()).unwrap_err();
     assert!(err.to_string().contains("int32"), "{err}");
 }
+
+#[test]
+fn endpoints_for_a_name_kubernetes_already_serves_are_refused() {
+    let def = vm_service(&["10.0.0.1"]);
+    let mut snap = Snapshot::default();
+    snap.insert(
+        objects::kubernetes_service(&def.id()),
+        serde_json::json!({"kind": "Service"}),
+    );
+    let err = mesh_istio::plan(&Change::RegisterService(def), &snap, &Config::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field == "endpoints"),
+        "{err}"
+    );
+}
