@@ -230,6 +230,23 @@ impl MeshBackend for ConsulBackend {
         })
     }
 
+    async fn read_state(&self, key: &mesh_core::StateKey) -> Result<Option<mesh_core::StoredState>> {
+        crate::state::read(&self.client, key).await
+    }
+
+    async fn write_state(
+        &self,
+        key: &mesh_core::StateKey,
+        value: &str,
+        expected: Option<&str>,
+    ) -> Result<String> {
+        crate::state::write(&self.client, key, value, expected).await
+    }
+
+    async fn delete_state(&self, key: &mesh_core::StateKey, expected: &str) -> Result<()> {
+        crate::state::delete(&self.client, key, expected).await
+    }
+
     async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
         let ctx = self.context().await?;
         translate::consul_namespace(&ctx, namespace, mesh_core::Feature::MtlsStatus)?;

@@ -125,6 +125,10 @@ pub fn capabilities(version: &ConsulVersion) -> Capabilities {
         .with(
             F::Graph,
             unsupported("Consul has no observed-graph API; use Prometheus on Envoy metrics"),
+        )
+        .with(
+            F::StateStore,
+            native("KV mesh/state/<namespace>/<service>/<name>, written with ?cas="),
         );
     caps = if version.at_least(1, 16) {
         caps.with(

@@ -50,6 +50,7 @@ pub mod client;
 pub mod failover;
 pub mod model;
 pub mod render;
+pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod translate;
