@@ -1,5 +1,6 @@
 //! Against a real Prometheus 2.42 (Debian's `prometheus`), over a TSDB backfilled by `promtool`
-//! with deterministic traffic for Istio, Linkerd and Consul (`support/traffic.rs`).
+//! with deterministic traffic for Istio, Linkerd and Consul (`support/traffic.rs`, written and
+//! served with `mesh-testkit`).
 //!
 //! Checks exact rates and counts, availabilities, per-version splits, that every quantile equals
 //! what the same Prometheus answers for `histogram_quantile` over the same data, the graph edges
@@ -22,10 +23,8 @@ use mesh_telemetry::{
     prometheus::{PrometheusClient, VectorSample},
     promql::{Dialect, Selector},
 };
-use support::{
-    server::PromServer,
-    traffic::{EVAL, openmetrics},
-};
+use mesh_testkit::Prometheus;
+use support::traffic::{EVAL, openmetrics};
 
 const WINDOW: Duration = Duration::from_secs(300);
 
@@ -232,11 +231,11 @@ fn assert_edge(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_prometheus_all_meshes() {
-    let Some(server) = PromServer::start(&openmetrics()) else {
+    let Some(server) = Prometheus::start(&openmetrics()) else {
         return;
     };
     let client = PrometheusClient::builder()
-        .url(&server.url)
+        .url(server.url())
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

@@ -2,7 +2,7 @@
 //! grow by fixed amounts every 15 s for 30 minutes, and histograms that grow by fixed per-bucket
 //! amounts. Rates are therefore `increment / 15` per second, and every quantile is known.
 
-use std::fmt::Write as _;
+use mesh_testkit::{Kind, OpenMetrics, Timeline};
 
 /// First sample, 2024-01-01T00:00:00Z (a 2 h block boundary).
 pub(crate) const T0: u64 = 1_704_067_200;
@@ -24,11 +24,6 @@ pub(crate) const LINKERD_BUCKETS: [f64; 25] = [
 
 type LabelSet = Vec<(&'static str, &'static str)>;
 
-fn labels(l: &[(&str, &str)]) -> String {
-    let inner: Vec<String> = l.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-    format!("{{{}}}", inner.join(","))
-}
-
 fn with(base: &LabelSet, extra: &[(&'static str, &'static str)]) -> LabelSet {
     let mut l = base.clone();
     l.extend_from_slice(extra);
@@ -36,50 +31,37 @@ fn with(base: &LabelSet, extra: &[(&'static str, &'static str)]) -> LabelSet {
 }
 
 /// `(labels, increment per step)` series of one counter family.
-fn counter(out: &mut String, family: &str, sample: &str, kind: &str, series: &[(LabelSet, f64)]) {
-    let _ = writeln!(out, "# TYPE {family} {kind}");
+fn counter(out: &mut OpenMetrics, family: &str, sample: &str, kind: Kind, series: &[(LabelSet, f64)]) {
+    out.family(family, kind);
     for (l, inc) in series {
-        let l = labels(l);
-        for i in 0..=STEPS {
-            let _ = writeln!(out, "{sample}{l} {} {}", inc * i as f64, T0 + i * STEP);
-        }
+        let inc = *inc;
+        out.series(sample, l, move |i| inc * i as f64);
     }
 }
 
 /// `(labels, [(upper bound, observations per step in this bucket alone)])` series of one
-/// histogram family; `f64::INFINITY` for observations above every bound.
-fn histogram(out: &mut String, family: &str, bounds: &[f64], series: &[(LabelSet, Vec<(f64, f64)>)]) {
-    let _ = writeln!(out, "# TYPE {family} histogram");
+/// histogram family; `f64::INFINITY` for observations above every bound. Every observation
+/// counts 10 ms in `_sum`.
+fn histogram(out: &mut OpenMetrics, family: &str, bounds: &[f64], series: &[(LabelSet, Vec<(f64, f64)>)]) {
+    out.family(family, Kind::Histogram);
     for (l, per_bucket) in series {
-        let total: f64 = per_bucket.iter().map(|(_, n)| n).sum();
-        for i in 0..=STEPS {
-            let t = T0 + i * STEP;
-            let k = i as f64;
-            for b in bounds.iter().copied().chain([f64::INFINITY]) {
-                let cum: f64 = per_bucket.iter().filter(|(ub, _)| *ub <= b).map(|(_, n)| n).sum();
-                let le = if b.is_infinite() {
-                    "+Inf".to_owned()
-                } else {
-                    format!("{b}")
-                };
-                let mut bucket: Vec<(&str, &str)> = l.clone();
-                bucket.push(("le", &le));
-                let _ = writeln!(out, "{family}_bucket{} {} {t}", labels(&bucket), cum * k);
-            }
-            let _ = writeln!(out, "{family}_count{} {} {t}", labels(l), total * k);
-            let _ = writeln!(out, "{family}_sum{} {} {t}", labels(l), total * k * 10.0);
-        }
+        out.histogram_series(
+            family,
+            bounds,
+            l,
+            |i| per_bucket.iter().map(|(ub, n)| (*ub, n * i as f64)).collect(),
+            10.0,
+        );
     }
 }
 
 /// The whole data set.
 pub(crate) fn openmetrics() -> String {
-    let mut out = String::new();
+    let mut out = OpenMetrics::new(Timeline::new(T0, STEP, STEPS));
     istio(&mut out);
     linkerd(&mut out);
     consul(&mut out);
-    out.push_str("# EOF\n");
-    out
+    out.finish()
 }
 
 fn istio_edge(
@@ -102,7 +84,7 @@ fn istio_edge(
     ]
 }
 
-fn istio(out: &mut String) {
+fn istio(out: &mut OpenMetrics) {
     let r1 = istio_edge(
         "bookinfo",
         "productpage-v1",
@@ -149,7 +131,7 @@ fn istio(out: &mut String) {
         out,
         "istio_requests",
         "istio_requests_total",
-        "counter",
+        Kind::Counter,
         &[
             code(&r1, "mutual_tls", "200", 90.0),
             code(&r1, "mutual_tls", "404", 9.0),
@@ -200,7 +182,7 @@ fn istio(out: &mut String) {
     );
 }
 
-fn linkerd(out: &mut String) {
+fn linkerd(out: &mut OpenMetrics) {
     let inbound = |deploy: &'static str, version: &'static str| -> LabelSet {
         vec![
             ("direction", "inbound"),
@@ -235,7 +217,7 @@ fn linkerd(out: &mut String) {
         out,
         "response",
         "response_total",
-        "counter",
+        Kind::Counter,
         &[
             class(&v1, "success", "200", 60.0),
             class(&v1, "success", "404", 6.0),
@@ -296,7 +278,7 @@ fn linkerd(out: &mut String) {
     );
 }
 
-fn consul(out: &mut String) {
+fn consul(out: &mut OpenMetrics) {
     let up = |src: &'static str, dst: &'static str, subset: &'static str| -> LabelSet {
         vec![
             ("local_cluster", src),
@@ -318,7 +300,7 @@ fn consul(out: &mut String) {
         out,
         "envoy_cluster_upstream_rq_xx",
         "envoy_cluster_upstream_rq_xx",
-        "unknown",
+        Kind::Unknown,
         &[
             class(&w1, "2", 54.0),
             class(&w1, "4", 3.0),
