@@ -384,13 +384,21 @@ mod tests {
 
     #[test]
     fn ewma_follows_a_trend() {
+        // A steady climb: the median sits in the middle of the past, the EWMA near its end.
         let history: Vec<f64> = (0..100)
             .map(|i| f64::from(i) + if i % 2 == 0 { 0.5 } else { -0.5 })
             .collect();
-        let Assessment::Scored { ewma: Some(e), .. } = assess(100.0, &history, &AnomalySettings::default())
+        let Assessment::Scored {
+            robust,
+            ewma: Some(e),
+            ..
+        } = assess(100.0, &history, &AnomalySettings::default())
         else {
-            panic!("expected an EWMA score");
+            panic!("expected both scores");
         };
-        assert!(e.expected_range.0 < 100.0 && 100.0 < e.expected_range.1 + 3.0);
+        let centre = |s: Score| (s.expected_range.0 + s.expected_range.1) / 2.0;
+        assert!((centre(robust) - 49.5).abs() < 1.0, "{robust:?}");
+        // The EWMA lags a unit-slope trend by (1 - alpha) / alpha = 2.33 steps.
+        assert!((centre(e) - (99.0 - 7.0 / 3.0)).abs() < 0.5, "{e:?}");
     }
 }
