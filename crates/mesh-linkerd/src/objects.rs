@@ -214,3 +214,13 @@ pub fn address_label(address: &str) -> String {
         })
         .collect()
 }
+
+/// An annotation-only body for `target`: applied server-side by a field manager of its own, it
+/// owns nothing but these annotations, so the rest of a user's Service is left alone.
+pub fn annotation_patch(target: &ObjectRef, annotations: Map<String, Value>) -> Value {
+    let mut metadata = json!({ "name": target.name, "annotations": annotations });
+    if let Some(ns) = &target.namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    json!({ "apiVersion": target.api_version, "kind": target.kind, "metadata": metadata })
+}

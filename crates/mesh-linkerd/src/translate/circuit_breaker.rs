@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mesh_core::{CircuitBreaker, ObjectRef};
+use mesh_core::CircuitBreaker;
 use serde_json::{Map, Value, json};
 
 /// `balancer.linkerd.io/failure-accrual`.
@@ -67,14 +67,4 @@ pub fn annotations(cb: &CircuitBreaker, with_timeout: bool) -> Map<String, Value
         a.insert(REQUEST_TIMEOUT.into(), json!(linkerd_duration(t)));
     }
     a
-}
-
-/// An annotation-only body for `target`: applied server-side by a field manager of its own, it
-/// owns nothing but these annotations, so the rest of a user's Service is left alone.
-pub fn annotation_patch(target: &ObjectRef, annotations: Map<String, Value>) -> Value {
-    let mut metadata = json!({ "name": target.name, "annotations": annotations });
-    if let Some(ns) = &target.namespace {
-        metadata["namespace"] = json!(ns);
-    }
-    json!({ "apiVersion": target.api_version, "kind": target.kind, "metadata": metadata })
 }

@@ -3,10 +3,7 @@
 use mesh_core::{MtlsMode, MtlsStatus, Namespace};
 use serde_json::{Value, json};
 
-use crate::{
-    objects::{DEFAULT_INBOUND_POLICY, INBOUND_POLICY_MARKER},
-    translate::circuit_breaker::annotation_patch,
-};
+use crate::objects::{DEFAULT_INBOUND_POLICY, INBOUND_POLICY_MARKER, annotation_patch};
 
 /// The policy value `enable_mtls` writes.
 pub const ALL_AUTHENTICATED: &str = "all-authenticated";

@@ -1,0 +1,120 @@
+//! `inject_fault` and `remove_fault`: abort faults emulated through an error backend.
+
+use mesh_core::{Change, Error, Fault, FaultId, Feature, Result, ServiceId, Write, WriteAction};
+use serde_json::{Map, Value, json};
+
+use super::{LINKERD, Planner, object_dep, subset_dep, versions_in};
+use crate::{
+    Reader, objects,
+    translate::{fault, http_route},
+};
+
+impl<R: Reader> Planner<'_, R> {
+    pub(super) async fn inject_fault(&mut self, change: &Change, id: &ServiceId, f: &Fault) -> Result<()> {
+        let mesh_core::Fault::Abort { percent, http_status } = f else {
+            return Err(Error::unsupported(
+                LINKERD,
+                Feature::FaultDelay,
+                "Linkerd has no delay fault injection",
+            ));
+        };
+        let Some((error_name, error_port)) = self.config.fault_error_backend.clone() else {
+            return Err(Error::unsupported(
+                LINKERD,
+                Feature::FaultAbort,
+                "abort faults need an error backend Service (Config::fault_error_backend)",
+            ));
+        };
+        let bad = |e: Error| e.in_field("config.fault_error_backend");
+        let error_name = mesh_core::ServiceName::new(error_name).map_err(bad)?;
+        let error_port = mesh_core::Port::new(error_port).map_err(bad)?;
+        let error_ref = objects::sibling_service(id, error_name.as_str());
+        if self.get(&error_ref).await?.is_none() {
+            return Err(Error::NotFound {
+                kind: "Service".into(),
+                name: format!("{}/{error_name} (the fault error backend)", id.namespace),
+            });
+        }
+        self.plan.baseline.available.push(object_dep(&error_ref));
+        let apex = self.apex(id).await?;
+        let port = Self::port_of(id, &apex)?;
+        self.guard_service_profile(id, Feature::FaultAbort, self.config.smi)
+            .await?;
+        let fid = change.fault_id(LINKERD)?;
+        let key = fault::annotation(&fid);
+        let target = self.route_ref(id);
+        let existing = self.get(&target).await?;
+        if existing
+            .as_ref()
+            .is_some_and(|r| objects::annotations(r).contains_key(&key))
+        {
+            return Ok(());
+        }
+        Self::refuse_during_fault(existing.as_ref())?;
+        let before = existing.as_ref().map(http_route::owned_rules).unwrap_or_default();
+        let base = if before.is_empty() {
+            vec![json!({ "backendRefs": [http_route::backend(id.name.as_str(), port, 100)] })]
+        } else {
+            before.clone()
+        };
+        let ours: Vec<Value> = base
+            .iter()
+            .map(|r| fault::with_abort(r, *percent, error_name.as_str(), error_port.get()))
+            .collect();
+        let extra = Map::from_iter([(key, fault::saved_state(&before, existing.is_none()))]);
+        let update = http_route::update(&target, id, port, existing.as_ref(), ours, &extra)?;
+        self.route_write(target, update, vec![object_dep(&error_ref)]);
+        self.warn(format!(
+            "emulated abort: {percent} of requests go to Service {error_name}, which answers with whatever \
+             status it returns (requested {}); only meshed clients are affected, and rules you wrote \
+             yourself are not faulted",
+            http_status.code()
+        ));
+        Ok(())
+    }
+
+    pub(super) async fn remove_fault(&mut self, fid: &FaultId) -> Result<()> {
+        if fid.mesh != LINKERD {
+            return Err(Error::invalid(
+                "fault_id",
+                format!("belongs to {}, not linkerd", fid.mesh),
+            ));
+        }
+        let id = &fid.service;
+        let key = fault::annotation(fid);
+        let target = self.route_ref(id);
+        let not_found = || Error::NotFound {
+            kind: "fault".into(),
+            name: fid.to_string(),
+        };
+        let route = self.get(&target).await?.ok_or_else(not_found)?;
+        let saved = objects::annotations(&route)
+            .get(&key)
+            .cloned()
+            .ok_or_else(not_found)?;
+        let (before, created) = fault::parse_saved(&saved).ok_or_else(|| {
+            Error::invalid(
+                "fault_id",
+                format!("the saved state in annotation {key} is unreadable"),
+            )
+        })?;
+        let versions = versions_in(id, &before);
+        for v in &versions {
+            self.plan.baseline.available.push(subset_dep(id, v));
+        }
+        if created && http_route::user_rules(&route).is_empty() {
+            self.plan.push(Write::new(WriteAction::Delete, target, None));
+            return Ok(());
+        }
+        let apex = self.apex(id).await?;
+        let port = Self::port_of(id, &apex)?;
+        let extra = Map::from_iter([(key, Value::Null)]);
+        let update = http_route::update(&target, id, port, Some(&route), before, &extra)?;
+        self.route_write(
+            target,
+            update,
+            versions.iter().map(|v| subset_dep(id, v)).collect(),
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,293 @@
+//! Turning a [`Change`] into a [`Plan`]: validate, refuse what Linkerd lacks, read what the change
+//! needs, translate, and order the writes make-before-break. One file per group of operations;
+//! this one holds the entry points and what they share.
+
+mod faults;
+mod policy;
+mod registration;
+mod routing;
+
+use mesh_core::{
+    Change, Dependency, Error, Feature, MeshKind, ObjectRef, Plan, Precondition, Result, ServiceId, Subset,
+    Version, Write, WriteAction,
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    Config, LinkerdVersion, Reader, capabilities, objects,
+    translate::{http_route, subsets},
+};
+
+const LINKERD: MeshKind = MeshKind::Linkerd;
+
+/// Plans `change` against what `reader` returns, for Linkerd `version` under `config`.
+///
+/// Validation and every refusal happen before the first read.
+///
+/// ```
+/// # futures_shim::block_on(async {
+/// use mesh_core::{Change, TrafficSplit};
+/// use mesh_linkerd::{Config, LinkerdVersion, Snapshot, objects, plan};
+/// use serde_json::json;
+/// let mut snap = Snapshot::default();
+/// let id = "prod/reviews".parse().unwrap();
+/// snap.insert(objects::service(&id), json!({"metadata": {"name": "reviews"},
+///     "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}}));
+/// let change = Change::SetTrafficWeight { service: id, split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap() };
+/// let p = plan(&change, &snap, &Config::default(), LinkerdVersion::V2_20).await.unwrap();
+/// let kinds: Vec<_> = p.targets().iter().map(|t| format!("{} {}", t.kind, t.name)).collect();
+/// assert_eq!(kinds, ["Service reviews-v1", "Service reviews-v2", "HTTPRoute reviews"]);
+/// assert!(p.check_safe_prefixes().is_ok());
+/// # });
+/// # mod futures_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #   let waker = std::task::Waker::noop(); let mut cx = std::task::Context::from_waker(&waker);
+/// #   let mut f = std::pin::pin!(f);
+/// #   loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } } } }
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidInput`] for bad input, [`Error::Unsupported`] naming the feature Linkerd (at
+/// this version, under this configuration) cannot do, [`Error::NotFound`] when a Service the change
+/// builds on is missing, and the reader's errors.
+pub async fn plan<R: Reader>(
+    change: &Change,
+    reader: &R,
+    config: &Config,
+    version: LinkerdVersion,
+) -> Result<Plan> {
+    refuse(change, config, version)?;
+    let mut p = Planner {
+        reader,
+        config,
+        version,
+        plan: Plan::for_change(LINKERD, change),
+    };
+    p.run(change).await?;
+    Ok(p.plan)
+}
+
+/// Validates `change` and refuses, by feature, what Linkerd cannot do. Reads nothing.
+///
+/// # Errors
+/// As [`plan`], without the reads.
+pub fn refuse(change: &Change, config: &Config, version: LinkerdVersion) -> Result<()> {
+    change.validate()?;
+    let caps = capabilities(version, config);
+    for feature in change.required_features() {
+        if let Some(e) = caps.refusal(feature, capabilities::opted_in(feature, config)) {
+            return Err(e);
+        }
+    }
+    if let Change::CreateDestinationRule(p) = change
+        && p.connection_pool
+            .as_ref()
+            .is_some_and(|c| c.max_pending_requests.is_some())
+    {
+        return Err(Error::unsupported(
+            LINKERD,
+            Feature::CircuitBreakerMaxConnections,
+            "connection_pool.max_pending_requests: Linkerd has no connection-pool limits",
+        ));
+    }
+    Ok(())
+}
+
+struct Planner<'a, R> {
+    reader: &'a R,
+    config: &'a Config,
+    version: LinkerdVersion,
+    plan: Plan,
+}
+
+fn subset_dep(id: &ServiceId, v: &Version) -> Dependency {
+    Dependency::Subset {
+        service: id.clone(),
+        version: v.clone(),
+    }
+}
+
+fn object_dep(r: &ObjectRef) -> Dependency {
+    Dependency::Object { object: r.clone() }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn apply(target: ObjectRef, body: Value) -> Write {
+    Write::new(WriteAction::Apply, target, Some(body))
+}
+
+/// The versions a set of HTTPRoute rules sends traffic to, through `<service>-<version>` backends.
+fn versions_in(id: &ServiceId, rules: &[Value]) -> Vec<Version> {
+    let prefix = format!("{}-", id.name);
+    let mut out: Vec<Version> = rules
+        .iter()
+        .flat_map(|r| r["backendRefs"].as_array().cloned().unwrap_or_default())
+        .filter_map(|b| Version::new(b["name"].as_str()?.strip_prefix(&prefix)?).ok())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl<R: Reader> Planner<'_, R> {
+    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>> {
+        self.reader.get(r).await
+    }
+
+    async fn apex(&self, id: &ServiceId) -> Result<Value> {
+        self.get(&objects::service(id))
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                kind: "Service".into(),
+                name: id.to_string(),
+            })
+    }
+
+    fn warn(&mut self, w: impl Into<String>) {
+        let w = w.into();
+        if !self.plan.warnings.contains(&w) {
+            self.plan.warnings.push(w);
+        }
+    }
+
+    fn route_ref(&self, id: &ServiceId) -> ObjectRef {
+        objects::http_route(
+            id,
+            &self
+                .version
+                .http_route_api_version(self.config.http_route_flavour),
+        )
+    }
+
+    /// A ServiceProfile for the Service overrides routes, retries and failure accrual: refuse, or
+    /// warn when the caller opted in to something that creates one.
+    async fn guard_service_profile(&mut self, id: &ServiceId, feature: Feature, allowed: bool) -> Result<()> {
+        let sp = objects::service_profile(id);
+        if self.get(&sp).await?.is_none() {
+            return Ok(());
+        }
+        let why = format!(
+            "ServiceProfile {} exists; Linkerd then ignores HTTPRoutes, retry and timeout annotations \
+             and failure accrual for this Service",
+            sp.name
+        );
+        if allowed {
+            self.warn(why);
+            Ok(())
+        } else {
+            Err(Error::unsupported(
+                LINKERD,
+                feature,
+                format!("{why}; delete it (or migrate it to HTTPRoutes) first"),
+            ))
+        }
+    }
+
+    /// Plans the per-version Services `subsets` need. Existing ones are rewritten only when
+    /// `update` (a destination policy sets their labels; a route or split only needs them to exist).
+    async fn version_services(
+        &mut self,
+        id: &ServiceId,
+        apex: &Value,
+        subsets: &[Subset],
+        update: bool,
+    ) -> Result<()> {
+        for s in subsets {
+            let target = objects::version_service(id, &s.version);
+            let want = subsets::version_service(id, apex, s);
+            let dep = subset_dep(id, &s.version);
+            match self.get(&target).await? {
+                Some(have) => {
+                    self.plan.baseline.available.push(dep.clone());
+                    if update && objects::is_owned(&have) && !objects::contains(&have, &want) {
+                        self.plan.push(apply(target, want).providing([dep]));
+                    }
+                }
+                None => self.plan.push(apply(target, want).providing([dep])),
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans the HTTPRoute write of `update`.
+    fn route_write(&mut self, target: ObjectRef, update: http_route::RouteUpdate, requires: Vec<Dependency>) {
+        if update.unchanged {
+            return;
+        }
+        let write = match update.resource_version {
+            Some(rv) => {
+                Write::new(WriteAction::Replace, target, Some(update.body)).guarded(Precondition::Version(rv))
+            }
+            None => apply(target, update.body),
+        };
+        self.plan.push(write.requiring(requires));
+    }
+
+    fn refuse_during_fault(route: Option<&Value>) -> Result<()> {
+        let active = route
+            .map(objects::annotations)
+            .unwrap_or_default()
+            .keys()
+            .find(|k| k.starts_with("mesh.io/mesh-fault-"))
+            .cloned();
+        match active {
+            Some(k) => Err(Error::invalid(
+                "service",
+                format!(
+                    "fault {} is active on this route; remove it before changing routes",
+                    k.trim_start_matches("mesh.io/")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn port_of(id: &ServiceId, apex: &Value) -> Result<u16> {
+        subsets::first_port(apex)
+            .ok_or_else(|| Error::invalid("service", format!("Service {id} has no port")))
+    }
+
+    /// Plans an annotation-only apply on `target`, marked with `marker` (which picks its field
+    /// manager), unless every annotation already holds.
+    fn annotation_write(
+        &mut self,
+        target: ObjectRef,
+        existing: &Value,
+        marker: (&str, String),
+        mut wanted: Map<String, Value>,
+    ) {
+        wanted.insert(marker.0.to_owned(), json!(marker.1));
+        let have = objects::annotations(existing);
+        if wanted.iter().all(|(k, v)| have.get(k) == Some(v)) {
+            return;
+        }
+        let body = objects::annotation_patch(&target, wanted);
+        self.plan.push(apply(target, body));
+    }
+
+    async fn run(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::RegisterService(def) => self.register(def).await,
+            Change::UnregisterService { service } => self.unregister(service).await,
+            Change::CreateDestinationRule(policy) => self.destination_rule(policy).await,
+            Change::CreateVirtualService(routes) => self.virtual_service(routes).await,
+            Change::SetTrafficWeight { service, split } => self.traffic_weight(service, split).await,
+            Change::ConfigureCircuitBreaker {
+                service,
+                circuit_breaker,
+                callers,
+            } => self.circuit_breaker(service, circuit_breaker, callers).await,
+            Change::SetRetryPolicy { service, policy } => self.retry_policy(service, policy).await,
+            Change::EnableMtls { namespace } => self.enable_mtls(namespace).await,
+            Change::CreateAuthorizationPolicy(policy) => self.authorization(policy).await,
+            Change::InjectFault { service, fault } => self.inject_fault(change, service, fault).await,
+            Change::RemoveFault { fault_id } => self.remove_fault(fault_id).await,
+            other => Err(Error::invalid(
+                "change",
+                format!("{} is not known to the Linkerd backend", other.operation()),
+            )),
+        }
+    }
+}
