@@ -41,6 +41,8 @@ impl Bucket {
 /// Buckets may come in any order, may repeat an upper bound (their counts are added) and may be
 /// non-monotonic (repaired with a running maximum). Returns NaN when the input cannot give a
 /// quantile: no `+inf` bucket, fewer than two distinct bounds, zero observations, or an empty slice.
+/// A NaN upper bound has no defined sort position (in Prometheus either), so only for such input
+/// the result is not guaranteed to match Prometheus'.
 ///
 /// ```
 /// use mesh_observe::{histogram_quantile, Bucket};
