@@ -534,3 +534,31 @@ async fn a_bad_error_backend_name_is_invalid_input_naming_the_setting() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn outlier_settings_are_refused_over_a_service_profile() {
+    let Change::CreateDestinationRule(mut p) = subsets() else {
+        unreachable!()
+    };
+    p.outlier_detection = Some(OutlierDetection {
+        consecutive_errors: Some(3),
+        ..Default::default()
+    });
+    let err = plan(
+        &with_service_profile(),
+        &Change::CreateDestinationRule(p),
+        &Config::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                feature: Feature::CircuitBreakerConsecutiveErrors,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

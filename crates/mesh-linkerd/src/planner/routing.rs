@@ -28,6 +28,9 @@ impl<R: Reader> Planner<'_, R> {
         };
         let wanted = circuit_breaker::annotations(&cb, self.version.has_retry_annotations());
         if !wanted.is_empty() {
+            let opted = self.config.smi || self.config.service_profile_retries;
+            self.guard_service_profile(id, Feature::CircuitBreakerConsecutiveErrors, opted)
+                .await?;
             let marker = (objects::CIRCUIT_BREAKER_MARKER, to_json(&cb));
             self.annotation_write(objects::service(id), &apex, marker, wanted);
         }

@@ -73,3 +73,30 @@ pub fn with_abort(rule: &Value, percent: Percent, error_backend: &str, port: u16
     out["backendRefs"] = Value::Array(refs);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn weights_keep_their_total_and_the_error_share_is_exact(
+            weights in proptest::collection::vec(0u64..=100, 1..5),
+            hundredths in 0u64..=10_000,
+        ) {
+            prop_assume!(weights.iter().sum::<u64>() > 0);
+            let percent = Percent::new(hundredths as f64 / 100.0).unwrap();
+            let refs: Vec<Value> = weights.iter().enumerate().map(|(i, w)| http_route::backend(&format!("b{i}"), 80, *w as u32)).collect();
+            let out = with_abort(&json!({ "backendRefs": refs }), percent, "errors", 8080);
+            let got: Vec<u64> = out["backendRefs"].as_array().unwrap().iter().map(|b| b["weight"].as_u64().unwrap()).collect();
+            prop_assert_eq!(got.iter().sum::<u64>(), WEIGHT_TOTAL);
+            prop_assert_eq!(*got.last().unwrap(), hundredths);
+            // A backend that had no traffic gets none.
+            for (w, g) in weights.iter().zip(&got) {
+                prop_assert!(*w > 0 || *g == 0);
+            }
+        }
+    }
+}
