@@ -2,7 +2,7 @@
 
 use mesh_core::{
     ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
-    StateKey, StoredState,
+    StateKey, StoredState, Write,
 };
 use mesh_kube::KubeEngine;
 
@@ -170,12 +170,19 @@ impl MeshBackend for IstioBackend {
 /// resolves it. Conflicts with another field manager on an apply are not retried: they need a
 /// human decision, and the error names the other manager.
 fn lost_race(plan: &Plan, e: &Error) -> bool {
-    let (failed, source) = match e {
-        Error::PartiallyApplied { failed, source, .. } => (Some(failed.as_ref()), source.as_ref()),
-        other => (plan.writes.first().map(|w| &w.target), other),
+    let guarded = |w: &Write| w.precondition.is_some();
+    let (writes_in_doubt, source): (Vec<&Write>, &Error) = match e {
+        // The failed write is known.
+        Error::PartiallyApplied { failed, source, .. } => (
+            plan.writes
+                .iter()
+                .filter(|w| &w.target == failed.as_ref())
+                .collect(),
+            source,
+        ),
+        // Nothing landed: the failure came from the dry run or the first write.
+        other => (plan.writes.iter().collect(), other),
     };
-    let guarded = failed
-        .and_then(|t| plan.writes.iter().find(|w| &w.target == t))
-        .is_some_and(|w| w.precondition.is_some());
-    guarded && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
+    writes_in_doubt.into_iter().any(guarded)
+        && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
 }

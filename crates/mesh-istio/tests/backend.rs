@@ -410,3 +410,21 @@ async fn state_is_compare_and_swap_on_a_config_map() {
     let cm = "/api/v1/namespaces/bookinfo/configmaps/mesh-state-reviews-rollout";
     assert!(lines(&server).iter().any(|l| l == &format!("GET {cm}")));
 }
+
+#[tokio::test]
+async fn a_conflict_found_by_the_dry_run_is_planned_again_before_any_write() {
+    let server = FakeApiServer::new();
+    seed_user_objects(&server);
+    let conflict = Fault::status(409, "Conflict", "the object has been modified");
+    server.fail_next(
+        Match::method(Method::PUT)
+            .path_contains("virtualservices")
+            .dry_runs_only(),
+        conflict,
+    );
+    backend(&server).execute(&canary()).await.unwrap();
+    let lines = lines(&server);
+    assert_eq!(lines.len(), 4 + 6, "{lines:#?}");
+    assert_eq!(server.writes().len(), 2, "the aborted round wrote nothing");
+    assert_eq!(vs_object(&server)["spec"]["http"][0], user_route());
+}
