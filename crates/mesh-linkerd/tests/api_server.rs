@@ -417,3 +417,38 @@ async fn what_no_release_can_do_is_refused_before_detecting_the_release() {
     );
     assert!(server.requests().is_empty(), "{:?}", lines(&server));
 }
+
+#[tokio::test]
+async fn a_plan_mixing_objects_and_annotations_dry_runs_everything_before_writing() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    let Change::CreateDestinationRule(mut p) = subsets() else {
+        unreachable!()
+    };
+    p.subsets.truncate(1);
+    p.outlier_detection = Some(OutlierDetection {
+        consecutive_errors: Some(3),
+        ..Default::default()
+    });
+    linkerd.execute(&Change::CreateDestinationRule(p)).await.unwrap();
+    let requests: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.line(), r.field_manager().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            // Phase one: every write dry-run, each through its own field manager.
+            format!("PATCH {SVC}/reviews-v1 (dry run) mesh"),
+            format!("PATCH {SVC}/reviews (dry run) mesh-circuit-breaker"),
+            // Phase two: each run of writes lands through the engine (which dry-runs it again).
+            format!("PATCH {SVC}/reviews-v1 (dry run) mesh"),
+            format!("PATCH {SVC}/reviews-v1 mesh"),
+            format!("PATCH {SVC}/reviews (dry run) mesh-circuit-breaker"),
+            format!("PATCH {SVC}/reviews mesh-circuit-breaker"),
+        ]
+    );
+    assert_eq!(server.writes().len(), 2);
+}
