@@ -562,3 +562,27 @@ async fn outlier_settings_are_refused_over_a_service_profile() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_user_rule_copying_the_librarys_backends_is_still_the_users() {
+    let mut snap = seeded();
+    run(&mut snap, &canary(), &config()).await;
+    let mut route = snap.object(&route_ref()).unwrap().clone();
+    // The user adds a rule with the same backends as the library's catch-all, plus a match, and
+    // the server has defaulted the library's rule.
+    let users = json!({
+        "matches": [{ "path": { "type": "Exact", "value": "/beta" } }],
+        "backendRefs": [{ "name": "reviews-v1", "port": 9080, "weight": 90 }, { "name": "reviews-v2", "port": 9080, "weight": 10 }],
+    });
+    route["spec"]["rules"][0]["matches"] = json!([{ "path": { "type": "PathPrefix", "value": "/" } }]);
+    route["spec"]["rules"]
+        .as_array_mut()
+        .unwrap()
+        .insert(0, users.clone());
+    snap.insert(route_ref(), route);
+    run(&mut snap, &split(&[("v2", 100)]), &config()).await;
+    let route = snap.object(&route_ref()).unwrap();
+    assert_eq!(route["spec"]["rules"][0], users);
+    assert_eq!(weights(route, 1), vec![("reviews-v2".to_owned(), 100)]);
+    assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 2);
+}

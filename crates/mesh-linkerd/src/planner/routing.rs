@@ -58,6 +58,14 @@ impl<R: Reader> Planner<'_, R> {
             .enumerate()
             .map(|(i, r)| http_route::rule(id, r, port).map_err(|e| e.in_field(&format!("rules[{i}]"))))
             .collect::<Result<Vec<_>>>()?;
+        if self.config.http_route_flavour == crate::HttpRouteFlavour::GatewayApi
+            && self.version.gateway_http_route_version().is_some()
+            && routes.rules.iter().any(|r| r.timeout.is_some())
+        {
+            self.warn(
+                "rules[].timeouts needs Gateway API 1.2 or later CRDs: standard 1.1.1 CRDs prune the field",
+            );
+        }
         self.version_services(id, &apex, &subsets, false).await?;
         let target = self.route_ref(id);
         let existing = self.get(&target).await?;

@@ -161,14 +161,45 @@ pub fn owned_rules(route: &Value) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// True when `stored` is the rule the library wrote as `ours`: it holds everything written, and
+/// beyond that only what the API server adds by default (the catch-all match, `group`/`kind` of
+/// backends). A rule the user edited, or wrote with extra matches, filters or timeouts, is not.
+///
+/// ```
+/// use serde_json::json;
+/// use mesh_linkerd::translate::http_route::is_library_rule;
+/// let ours = json!({"backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
+/// let defaulted = json!({"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+///     "backendRefs": [{"group": "", "kind": "Service", "name": "api-v1", "port": 80, "weight": 100}]});
+/// assert!(is_library_rule(&defaulted, &ours));
+/// let users = json!({"matches": [{"path": {"type": "Exact", "value": "/admin"}}],
+///     "backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
+/// assert!(!is_library_rule(&users, &ours));
+/// ```
+pub fn is_library_rule(stored: &Value, ours: &Value) -> bool {
+    let default_matches = json!([{ "path": { "type": "PathPrefix", "value": "/" } }]);
+    let extra_is_default = |key: &str, default: Option<&Value>| {
+        ours.get(key).is_some()
+            || match stored.get(key) {
+                None | Some(Value::Null) => true,
+                Some(Value::Array(a)) if a.is_empty() => true,
+                Some(v) => default.is_some_and(|d| objects::contains(v, d) && objects::contains(d, v)),
+            }
+    };
+    objects::contains(stored, ours)
+        && extra_is_default("matches", Some(&default_matches))
+        && extra_is_default("filters", None)
+        && extra_is_default("timeouts", None)
+}
+
 /// The rules of `route` that the library did not write (the user's), in their order. A stored rule
-/// is the library's when it still holds everything the library wrote into it; a rule the user
-/// edited counts as the user's and is kept.
+/// is the library's when [`is_library_rule`] says so; a rule the user edited counts as the user's
+/// and is kept.
 pub fn user_rules(route: &Value) -> Vec<Value> {
     let mut ours = owned_rules(route);
     let mut out = Vec::new();
     for stored in route["spec"]["rules"].as_array().into_iter().flatten() {
-        match ours.iter().position(|o| objects::contains(stored, o)) {
+        match ours.iter().position(|o| is_library_rule(stored, o)) {
             Some(i) => {
                 ours.remove(i);
             }
