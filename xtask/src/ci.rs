@@ -16,11 +16,44 @@ const FORBIDDEN_IN_PURE: &[&str] = &["tokio", "reqwest", "hyper", "kube"];
 pub(crate) fn run() -> anyhow::Result<()> {
     let root = root()?;
     step(&root, "fmt", &["fmt", "--all", "--", "--check"], &[])?;
-    step(&root, "clippy (all features)", &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
-    step(&root, "clippy (default features)", &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
-    step(&root, "test (all features)", &["test", "--workspace", "--all-features"], &[])?;
-    step(&root, "test mesh (no backend)", &["test", "-p", "mesh", "--no-default-features"], &[])?;
-    step(&root, "doc", &["doc", "--workspace", "--no-deps", "--all-features"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    step(
+        &root,
+        "clippy (all features)",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    step(
+        &root,
+        "clippy (default features)",
+        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[],
+    )?;
+    step(
+        &root,
+        "test (all features)",
+        &["test", "--workspace", "--all-features"],
+        &[],
+    )?;
+    step(
+        &root,
+        "test mesh (no backend)",
+        &["test", "-p", "mesh", "--no-default-features"],
+        &[],
+    )?;
+    step(
+        &root,
+        "doc",
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     for krate in workspace_crates(&root)? {
         step(&root, &format!("check -p {krate}"), &["check", "-p", &krate], &[])?;
     }
@@ -28,7 +61,14 @@ pub(crate) fn run() -> anyhow::Result<()> {
         step(
             &root,
             &format!("check mesh --features {feature}"),
-            &["check", "-p", "mesh", "--no-default-features", "--features", feature],
+            &[
+                "check",
+                "-p",
+                "mesh",
+                "--no-default-features",
+                "--features",
+                feature,
+            ],
             &[],
         )?;
     }
@@ -41,9 +81,16 @@ pub(crate) fn run() -> anyhow::Result<()> {
     dependency_boundaries(&root)?;
     no_ignored_doctests(&root)?;
     if has_cargo_subcommand("deny") {
-        step(&root, "cargo deny", &["deny", "check", "bans", "licenses", "sources"], &[])?;
+        step(
+            &root,
+            "cargo deny",
+            &["deny", "check", "bans", "licenses", "sources"],
+            &[],
+        )?;
     } else {
-        println!("==> cargo deny: skipped (cargo-deny is not installed; `cargo install cargo-deny --locked`)");
+        println!(
+            "==> cargo deny: skipped (cargo-deny is not installed; `cargo install cargo-deny --locked`)"
+        );
     }
     println!("==> ci: all steps passed");
     Ok(())
@@ -55,7 +102,11 @@ pub(crate) fn bench_math() -> anyhow::Result<()> {
     if !script.exists() {
         bail!("{} is missing", script.display());
     }
-    let status = Command::new("python3").arg(&script).current_dir(&root).status().context("running python3")?;
+    let status = Command::new("python3")
+        .arg(&script)
+        .current_dir(&root)
+        .status()
+        .context("running python3")?;
     if !status.success() {
         bail!("bench_math.py failed");
     }
@@ -64,7 +115,10 @@ pub(crate) fn bench_math() -> anyhow::Result<()> {
 
 fn root() -> anyhow::Result<PathBuf> {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?;
-    Ok(Path::new(&manifest).parent().context("xtask has a parent")?.to_path_buf())
+    Ok(Path::new(&manifest)
+        .parent()
+        .context("xtask has a parent")?
+        .to_path_buf())
 }
 
 fn cargo() -> String {
@@ -90,7 +144,12 @@ fn workspace_crates(root: &Path) -> anyhow::Result<Vec<String>> {
     for entry in std::fs::read_dir(root.join("crates"))? {
         let path = entry?.path();
         if path.join("Cargo.toml").exists() {
-            out.push(path.file_name().context("crate dir name")?.to_string_lossy().into_owned());
+            out.push(
+                path.file_name()
+                    .context("crate dir name")?
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     out.sort();
@@ -101,7 +160,16 @@ fn dependency_boundaries(root: &Path) -> anyhow::Result<()> {
     for krate in PURE_CRATES {
         println!("==> dependency boundary: {krate}");
         let output = Command::new(cargo())
-            .args(["tree", "-p", krate, "-e", "normal", "--prefix", "none", "--all-features"])
+            .args([
+                "tree",
+                "-p",
+                krate,
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--all-features",
+            ])
             .current_dir(root)
             .output()?;
         if !output.status.success() {
@@ -111,7 +179,9 @@ fn dependency_boundaries(root: &Path) -> anyhow::Result<()> {
         for line in tree.lines() {
             let name = line.split_whitespace().next().unwrap_or("");
             if FORBIDDEN_IN_PURE.contains(&name) {
-                bail!("{krate} depends on {name}; pure crates must stay free of runtimes, HTTP and Kubernetes");
+                bail!(
+                    "{krate} depends on {name}; pure crates must stay free of runtimes, HTTP and Kubernetes"
+                );
             }
         }
     }
@@ -154,5 +224,8 @@ fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) -> anyhow::Result<()> {
 }
 
 fn has_cargo_subcommand(name: &str) -> bool {
-    Command::new(cargo()).args([name, "--version"]).output().is_ok_and(|o| o.status.success())
+    Command::new(cargo())
+        .args([name, "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
