@@ -452,3 +452,33 @@ async fn a_plan_mixing_objects_and_annotations_dry_runs_everything_before_writin
     );
     assert_eq!(server.writes().len(), 2);
 }
+
+#[tokio::test]
+async fn unregister_works_without_the_optional_smi_crd() {
+    let server = server().without_crd("trafficsplits", "split.smi-spec.io");
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    linkerd.execute(&register_k8s()).await.unwrap();
+    let details: ServiceId = "prod/details".parse().unwrap();
+    let split = Change::SetTrafficWeight {
+        service: details.clone(),
+        split: TrafficSplit::try_from_pairs([("v1", 100)]).unwrap(),
+    };
+    linkerd.execute(&split).await.unwrap();
+    linkerd
+        .execute(&Change::UnregisterService {
+            service: details.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(server.object(&objects::service(&details)).is_none());
+    // With the SMI opt-in, a missing CRD is a typed not-configured error naming it.
+    let smi = backend(
+        &server,
+        Config::default().version(LinkerdVersion::V2_20).smi(true),
+    );
+    let err = smi.execute(&canary()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::NotConfigured { ref what, .. } if what.contains("trafficsplits")),
+        "{err:?}"
+    );
+}

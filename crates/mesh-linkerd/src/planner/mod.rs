@@ -136,6 +136,15 @@ impl<R: Reader> Planner<'_, R> {
         self.reader.get(r).await
     }
 
+    /// Reads an object whose CRD is optional (linkerd-smi's TrafficSplit): a type the cluster does
+    /// not serve holds no object.
+    async fn get_optional(&self, r: &ObjectRef) -> Result<Option<Value>> {
+        match self.reader.get(r).await {
+            Err(Error::NotConfigured { .. }) => Ok(None),
+            other => other,
+        }
+    }
+
     async fn apex(&self, id: &ServiceId) -> Result<Value> {
         self.get(&objects::service(id))
             .await?

@@ -105,7 +105,7 @@ impl<R: Reader> Planner<'_, R> {
             }
         }
         let ts = objects::traffic_split(id);
-        if let Some(split) = self.get(&ts).await?
+        if let Some(split) = self.get_optional(&ts).await?
             && objects::is_owned(&split)
         {
             let used: Vec<Version> = split["spec"]["backends"]
