@@ -51,6 +51,7 @@ mod backend;
 mod capabilities;
 mod check;
 mod config;
+mod host_edit;
 pub mod objects;
 pub mod planner;
 mod registration;
