@@ -81,6 +81,15 @@ impl<R: Reader> Planner<'_, R> {
 
     /// `set_traffic_weight`: per-version Services, then the HTTPRoute's catch-all rule (or an SMI TrafficSplit on opt-in).
     pub(super) async fn traffic_weight(&mut self, id: &ServiceId, split: &TrafficSplit) -> Result<()> {
+        if split.weights().len() > 16 {
+            return Err(mesh_core::Error::invalid(
+                "split",
+                format!(
+                    "{} versions; an HTTPRoute rule takes at most 16 backends",
+                    split.weights().len()
+                ),
+            ));
+        }
         let apex = self.apex(id).await?;
         let port = Self::port_of(id, &apex)?;
         self.guard_service_profile(id, Feature::TrafficSplit, self.config.smi)

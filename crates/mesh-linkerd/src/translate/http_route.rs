@@ -111,7 +111,8 @@ pub fn request_match(m: &RequestMatch) -> Value {
 /// ([`crate::translate::fault`]).
 ///
 /// # Errors
-/// [`Error::Unsupported`] for a rule carrying retries or a fault.
+/// [`Error::Unsupported`] for a rule carrying retries or a fault; [`Error::InvalidInput`] past the
+/// HTTPRoute limits (8 matches, 16 backends, 16 headers or query parameters per match).
 pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
     if r.retries.is_some() {
         return Err(Error::unsupported(
@@ -132,6 +133,27 @@ pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
             "Linkerd HTTPRoute rules have no fault filter; use inject_fault (abort only, via an \
              error backend)",
         ));
+    }
+    let too_many = |field: &str, n: usize, max: usize| {
+        (n > max).then(|| {
+            Error::invalid(
+                field,
+                format!("{n} entries; an HTTPRoute rule takes at most {max}"),
+            )
+        })
+    };
+    let limits = [
+        too_many("matches", r.matches.len(), 8),
+        too_many("destinations", r.destinations.weights().len(), 16),
+    ];
+    let per_match = r.matches.iter().enumerate().flat_map(|(i, m)| {
+        [
+            too_many(&format!("matches[{i}].headers"), m.headers.len(), 16),
+            too_many(&format!("matches[{i}].query"), m.query.len(), 16),
+        ]
+    });
+    if let Some(e) = limits.into_iter().chain(per_match).flatten().next() {
+        return Err(e);
     }
     let mut out = Map::new();
     if !r.matches.is_empty() {
@@ -331,4 +353,32 @@ pub fn accepted(route: &Value) -> Option<bool> {
             .flatten()
             .any(|c| c["type"] == "Accepted" && c["status"] == "True")
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh_core::{RequestMatch, RouteRule, TrafficSplit};
+
+    use super::*;
+
+    #[test]
+    fn rules_past_the_http_route_limits_are_invalid_input() {
+        let id: ServiceId = "prod/api".parse().unwrap();
+        let mut r = RouteRule::to(TrafficSplit::try_from_pairs([("v1", 100)]).unwrap());
+        r.matches = vec![RequestMatch::default(); 9];
+        let err = rule(&id, &r, 80).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "matches"),
+            "{err:?}"
+        );
+        let names: Vec<String> = (0..17).map(|i| format!("v{i}")).collect();
+        let mut pairs: Vec<(&str, u8)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+        pairs[0].1 = 100;
+        let r = RouteRule::to(TrafficSplit::try_from_pairs(pairs).unwrap());
+        let err = rule(&id, &r, 80).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "destinations"),
+            "{err:?}"
+        );
+    }
 }
