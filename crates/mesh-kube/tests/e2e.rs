@@ -1,0 +1,116 @@
+//! The engine against a live cluster (any Kubernetes; no mesh needed).
+//!
+//! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-kube --test e2e -- --ignored`
+//!
+//! It works in its own namespace (`mesh-e2e-kube`), which it creates and deletes.
+
+use mesh_core::{Change, Error, MeshKind, ObjectRef, Plan, Precondition, Write, WriteAction};
+use mesh_kube::KubeEngine;
+use serde_json::json;
+
+const NS: &str = "mesh-e2e-kube";
+
+async fn engine() -> KubeEngine {
+    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("usable kubeconfig");
+    KubeEngine::new(
+        kube::Client::try_from(config).expect("client"),
+        MeshKind::Istio,
+        "mesh-e2e",
+    )
+}
+
+fn plan(writes: Vec<Write>) -> Plan {
+    let change = Change::EnableMtls {
+        namespace: NS.parse().unwrap(),
+    };
+    let mut plan = Plan::for_change(MeshKind::Istio, &change);
+    plan.writes = writes;
+    plan
+}
+
+#[tokio::test]
+#[ignore = "needs MESH_E2E_KUBECONFIG"]
+async fn apply_replace_conflict_and_delete_on_a_live_cluster() {
+    let engine = engine().await;
+    let ns = ObjectRef::new("v1", "Namespace", None, NS);
+    let cm = ObjectRef::new("v1", "ConfigMap", Some(NS), "mesh-e2e");
+    engine
+        .apply(&plan(vec![
+            Write::new(WriteAction::Apply, ns.clone(), Some(json!({}))),
+            Write::new(
+                WriteAction::Apply,
+                cm.clone(),
+                Some(json!({ "data": { "a": "1" } })),
+            ),
+        ]))
+        .await
+        .expect("apply");
+    let current = engine.get(&cm).await.unwrap().expect("the ConfigMap exists");
+    assert!(mesh_kube::is_owned(&current));
+    let rv = current["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A replace guarded by a stale version is a conflict, found in the dry run.
+    let stale = Write::new(
+        WriteAction::Replace,
+        cm.clone(),
+        Some(json!({ "data": { "a": "2" } })),
+    )
+    .guarded(Precondition::Version(format!("{rv}0")));
+    assert!(matches!(
+        engine.apply(&plan(vec![stale])).await,
+        Err(Error::Conflict { .. })
+    ));
+    let fresh = Write::new(
+        WriteAction::Replace,
+        cm.clone(),
+        Some(json!({ "data": { "a": "2" } })),
+    )
+    .guarded(Precondition::Version(rv));
+    engine.apply(&plan(vec![fresh])).await.expect("replace");
+
+    // Another field manager's apply of the same field conflicts, naming us.
+    let other = KubeEngine::new(engine.client().clone(), MeshKind::Istio, "someone-else");
+    let err = other
+        .apply(&plan(vec![Write::new(
+            WriteAction::Apply,
+            cm.clone(),
+            Some(json!({ "data": { "a": "3" } })),
+        )]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Conflict { owner, .. } if owner.contains("mesh-e2e")),
+        "{err}"
+    );
+
+    engine
+        .apply(&plan(vec![Write::new(WriteAction::Delete, ns.clone(), None)]))
+        .await
+        .expect("delete");
+}
+
+#[tokio::test]
+#[ignore = "needs MESH_E2E_KUBECONFIG"]
+async fn missing_crds_and_served_versions_on_a_live_cluster() {
+    let engine = engine().await;
+    let widget = ObjectRef::new("example.invalid/v1", "Widget", Some(NS), "w");
+    assert!(matches!(
+        engine.get(&widget).await,
+        Err(Error::NotConfigured { .. })
+    ));
+    assert!(
+        engine
+            .served_versions("example.invalid", "widgets")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
