@@ -396,3 +396,25 @@ fn endpoints_for_a_name_kubernetes_already_serves_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_rule_without_timeout_takes_its_retry_policy_overall_timeout() {
+    let mut rule = RouteRule::to(TrafficSplit::try_from_pairs([("v1", 100)]).unwrap());
+    rule.retries = Some(mesh_core::RetryPolicy {
+        attempts: 2,
+        per_try_timeout: Some(Duration::from_secs(1)),
+        retry_on: vec![mesh_core::RetryOn::GatewayError],
+        retry_on_status: vec![],
+        overall_timeout: Some(Duration::from_secs(5)),
+    });
+    let change = Change::CreateVirtualService(ServiceRoutes {
+        service: "bookinfo/reviews".parse().unwrap(),
+        rules: vec![rule],
+    });
+    let mut snap = Snapshot::default();
+    run(&mut snap, &change);
+    let routes = http(&snap);
+    assert_eq!(routes[0]["name"], "mesh-default");
+    assert_eq!(routes[0]["timeout"], "5s");
+    assert_eq!(routes[0]["retries"]["perTryTimeout"], "1s");
+}

@@ -165,8 +165,8 @@ pub fn set_retries(route: &mut Value, policy: &RetryPolicy) {
     }
 }
 
-/// One `http[]` route named `name` from a rule: matches, weighted destinations, timeout, retries
-/// and fault.
+/// One `http[]` route named `name` from a rule: matches, weighted destinations, timeout (the rule's,
+/// else its retry policy's overall timeout), retries and fault.
 ///
 /// ```
 /// use mesh_core::{RouteRule, TrafficSplit};
@@ -182,7 +182,11 @@ pub fn route(name: &str, rule: &RouteRule, service: &ServiceId) -> Value {
         out["match"] = Value::Array(rule.matches.iter().map(http_match).collect());
     }
     out["route"] = destinations(service, &rule.destinations);
-    if let Some(d) = rule.timeout {
+    // The rule's own timeout wins over its retry policy's overall timeout.
+    let timeout = rule
+        .timeout
+        .or_else(|| rule.retries.as_ref().and_then(|p| p.overall_timeout));
+    if let Some(d) = timeout {
         out["timeout"] = json!(units::format_duration(d));
     }
     if let Some(p) = &rule.retries {
