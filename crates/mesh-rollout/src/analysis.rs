@@ -82,14 +82,8 @@ pub fn analyze(spec: &RolloutSpec, metrics: &ServiceMetrics) -> Analysis {
     }
     let judgement = (stable.requests >= spec.judge.min_requests).then(|| {
         judge_canary(
-            CanaryInput {
-                traffic: stable,
-                latency_ms: &[],
-            },
-            CanaryInput {
-                traffic: canary,
-                latency_ms: &[],
-            },
+            CanaryInput::counts(stable),
+            CanaryInput::counts(canary),
             &spec.judge,
         )
     });
