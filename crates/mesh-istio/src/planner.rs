@@ -191,7 +191,19 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
             }
         }
     }
-    let available_after = versions(&dr::subset_names(&dr_new));
+    let defined = dr::subset_names(&dr_new);
+    let available_after = versions(&defined);
+    let dangling: Vec<String> = routes
+        .user_subsets(&service)
+        .into_iter()
+        .filter(|n| !defined.contains(n))
+        .collect();
+    if !dangling.is_empty() {
+        plan.warnings.push(format!(
+            "user routes send traffic to subset(s) {} of {service}, which the DestinationRule does not define (Envoy answers 503); the library leaves them alone",
+            dangling.join(", ")
+        ));
+    }
 
     if changed(dr_old, &dr_new) {
         let provides = available_after.iter().map(|v| subset_dep(&service, v));

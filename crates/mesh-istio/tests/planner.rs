@@ -418,3 +418,25 @@ fn a_rule_without_timeout_takes_its_retry_policy_overall_timeout() {
     assert_eq!(routes[0]["timeout"], "5s");
     assert_eq!(routes[0]["retries"]["perTryTimeout"], "1s");
 }
+
+#[test]
+fn a_user_route_to_an_undefined_subset_is_reported_not_fixed() {
+    let mut snap = user_objects();
+    let dr = objects::destination_rule(&"bookinfo/reviews".parse().unwrap());
+    let mut body = snap.get(&dr).unwrap().clone();
+    body["spec"]["subsets"] = serde_json::json!([]);
+    snap.insert(dr, body);
+    let plan = mesh_istio::plan(&canary(), &snap, &Config::default()).unwrap();
+    plan.check_safe_prefixes().unwrap();
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("subset(s) v3")),
+        "{:?}",
+        plan.warnings
+    );
+    let dr_body = plan.writes[0].body.as_ref().unwrap();
+    let names = mesh_istio::translate::destination_rule::subset_names(dr_body);
+    assert!(
+        !names.contains("v3"),
+        "the library does not invent the user's subsets"
+    );
+}
