@@ -245,8 +245,8 @@ async fn with_the_smi_opt_in_a_service_profile_is_a_warning_and_weights_go_to_a_
     assert!(snap.object(&route_ref()).is_none(), "no HTTPRoute with SMI");
 }
 
-#[tokio::test]
-async fn unregister_removes_routes_before_the_services_they_use() {
+/// A cluster where the library registered `prod/details` and split it 50/50 between v1 and v2.
+async fn registered_with_split() -> (Snapshot, ServiceId) {
     let mut snap = seeded();
     let details: ServiceId = "prod/details".parse().unwrap();
     run(&mut snap, &register_k8s(), &config()).await;
@@ -255,6 +255,12 @@ async fn unregister_removes_routes_before_the_services_they_use() {
         split: TrafficSplit::try_from_pairs([("v1", 50), ("v2", 50)]).unwrap(),
     };
     run(&mut snap, &split, &config()).await;
+    (snap, details)
+}
+
+#[tokio::test]
+async fn unregister_removes_routes_before_the_services_they_use() {
+    let (mut snap, details) = registered_with_split().await;
     let p = run(
         &mut snap,
         &Change::UnregisterService {
@@ -413,14 +419,7 @@ async fn old_releases_retry_through_an_owned_service_profile() {
 
 #[tokio::test]
 async fn unregister_keeps_the_per_version_services_a_users_rule_uses() {
-    let mut snap = seeded();
-    let details: ServiceId = "prod/details".parse().unwrap();
-    run(&mut snap, &register_k8s(), &config()).await;
-    let split = Change::SetTrafficWeight {
-        service: details.clone(),
-        split: TrafficSplit::try_from_pairs([("v1", 50), ("v2", 50)]).unwrap(),
-    };
-    run(&mut snap, &split, &config()).await;
+    let (mut snap, details) = registered_with_split().await;
     let r = objects::http_route(&details, "policy.linkerd.io/v1beta3");
     let mut route = snap.object(&r).unwrap().clone();
     let users = json!({ "matches": [{ "path": { "type": "Exact", "value": "/v2" } }], "backendRefs": [{ "name": "details-v2", "port": 9080 }] });
