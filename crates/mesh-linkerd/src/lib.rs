@@ -16,7 +16,14 @@
 //! [`LinkerdVersion`]). Emulations (SMI TrafficSplit, ServiceProfile retries, abort faults through
 //! an error backend) happen only when [`Config`] opts in.
 //!
-//! [`plan`] is pure apart from reads through a [`Reader`]; a [`Snapshot`] serves it offline:
+//! The pieces:
+//! - [`LinkerdBackend`]: the [`mesh_core::MeshBackend`] over mesh-kube's `KubeEngine` (release
+//!   detection, two-phase apply, per-concept field managers for annotation writes, the state store);
+//! - [`plan`]: validation, refusals, reads through a [`Reader`], and the ordered writes;
+//! - [`translate`]: the pure mapping of each concept to objects, one file each;
+//! - [`LinkerdVersion`], [`Config`], [`capabilities`]: what is written, and what is possible.
+//!
+//! A [`Snapshot`] serves [`plan`] offline:
 //!
 //! ```
 //! # futures_shim::block_on(async {
