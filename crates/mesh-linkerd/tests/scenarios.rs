@@ -585,3 +585,60 @@ async fn a_user_rule_copying_the_librarys_backends_is_still_the_users() {
     assert_eq!(weights(route, 1), vec![("reviews-v2".to_owned(), 100)]);
     assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_namespace_wide_policy_targets_the_namespace_and_says_what_it_governs() {
+    let mut snap = seeded();
+    let Change::CreateAuthorizationPolicy(mut p) = authz() else {
+        unreachable!()
+    };
+    p.target = None;
+    p.rules = vec![AuthzRule {
+        from: vec![AuthzSource {
+            namespaces: vec!["prod".parse().unwrap()],
+            ..Default::default()
+        }],
+        to: vec![],
+    }];
+    let plan = run(
+        &mut snap,
+        &Change::CreateAuthorizationPolicy(p.clone()),
+        &config(),
+    )
+    .await;
+    let ap = plan
+        .writes
+        .iter()
+        .find(|w| w.target.kind == "AuthorizationPolicy")
+        .unwrap();
+    assert_eq!(
+        ap.body.as_ref().unwrap()["spec"]["targetRef"],
+        json!({ "kind": "Namespace", "name": "prod" })
+    );
+    assert!(plan.writes.iter().all(|w| w.target.kind != "Server"));
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.contains("only ports that have a Server"))
+    );
+    // Method and path rules need a Server to attach a route to.
+    p.rules[0].to = vec![AuthzTarget {
+        paths: vec!["/admin".into()],
+        ..Default::default()
+    }];
+    let err = plan_err(&Change::CreateAuthorizationPolicy(p)).await;
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                feature: Feature::AuthzPaths,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+async fn plan_err(change: &Change) -> Error {
+    plan(&seeded(), change, &config()).await.unwrap_err()
+}

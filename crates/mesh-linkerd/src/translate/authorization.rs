@@ -198,17 +198,15 @@ fn authz_policy(
     authn: &ObjectRef,
 ) -> (ObjectRef, Value, Vec<ObjectRef>) {
     let me = ObjectRef::new(POLICY_V1ALPHA1, "AuthorizationPolicy", Some(ns), name);
-    let group = |r: &ObjectRef| {
-        if r.api_version.contains('/') {
-            r.api_version.split('/').next().unwrap_or_default().to_owned()
-        } else {
-            "core".to_owned()
-        }
-    };
+    // A core kind (the Namespace) is referred to without a group, as Gateway API does.
+    let mut target_ref = json!({ "kind": target.kind, "name": target.name });
+    if let Some((group, _)) = target.api_version.split_once('/') {
+        target_ref["group"] = json!(group);
+    }
     let body = objects::owned_object(
         &me,
         json!({
-            "targetRef": { "group": group(target), "kind": target.kind, "name": target.name },
+            "targetRef": target_ref,
             "requiredAuthenticationRefs": [{ "group": "policy.linkerd.io", "kind": authn.kind, "name": authn.name }],
         }),
     );
