@@ -1,0 +1,338 @@
+//! `cargo xtask codegen [--check]`: typed Rust structs for the CRDs the backends write, generated
+//! by kopium from the bundled schema copies (`crates/mesh-kube/schemas/`) into
+//! `crates/mesh-kube/src/types/` (feature `types` of mesh-kube).
+//!
+//! kopium runs **without `--docs`**, and its input has every description stripped already, so no
+//! upstream prose reaches the code. kopium is found through `$KOPIUM` or `PATH`
+//! (`cargo install kopium`).
+//!
+//! Each generated file starts with the FNV-1a hash of its input. `--check` fails when a file is
+//! missing or extra, or its input changed since it was generated; when kopium is installed it also
+//! regenerates every file and compares the whole text. CI has no kopium, so there only the hashes
+//! and the module files are checked.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, bail};
+
+/// Where the schema copies are, relative to the workspace root.
+const SCHEMAS: &str = "crates/mesh-kube/schemas";
+/// Where the generated modules go, relative to the workspace root.
+const OUT: &str = "crates/mesh-kube/src/types";
+
+/// One generated module: `types::<mesh>::<name>` from `<file>` at `<version>`.
+struct Target {
+    mesh: &'static str,
+    name: &'static str,
+    file: &'static str,
+    version: &'static str,
+}
+
+const fn t(mesh: &'static str, name: &'static str, file: &'static str, version: &'static str) -> Target {
+    Target {
+        mesh,
+        name,
+        file,
+        version,
+    }
+}
+
+/// Every kind the Istio and Linkerd backends write, at the version they write.
+const TARGETS: &[Target] = &[
+    t(
+        "istio",
+        "virtual_service",
+        "networking.istio.io_virtualservices.json",
+        "v1",
+    ),
+    t(
+        "istio",
+        "destination_rule",
+        "networking.istio.io_destinationrules.json",
+        "v1",
+    ),
+    t(
+        "istio",
+        "service_entry",
+        "networking.istio.io_serviceentries.json",
+        "v1",
+    ),
+    t(
+        "istio",
+        "workload_entry",
+        "networking.istio.io_workloadentries.json",
+        "v1",
+    ),
+    t(
+        "istio",
+        "peer_authentication",
+        "security.istio.io_peerauthentications.json",
+        "v1",
+    ),
+    t(
+        "istio",
+        "authorization_policy",
+        "security.istio.io_authorizationpolicies.json",
+        "v1",
+    ),
+    t("linkerd", "server", "policy.linkerd.io_servers.json", "v1beta3"),
+    t(
+        "linkerd",
+        "http_route",
+        "policy.linkerd.io_httproutes.json",
+        "v1beta3",
+    ),
+    t(
+        "linkerd",
+        "authorization_policy",
+        "policy.linkerd.io_authorizationpolicies.json",
+        "v1alpha1",
+    ),
+    t(
+        "linkerd",
+        "mesh_tls_authentication",
+        "policy.linkerd.io_meshtlsauthentications.json",
+        "v1alpha1",
+    ),
+    t(
+        "linkerd",
+        "network_authentication",
+        "policy.linkerd.io_networkauthentications.json",
+        "v1alpha1",
+    ),
+    t(
+        "linkerd",
+        "service_profile",
+        "linkerd.io_serviceprofiles.json",
+        "v1alpha2",
+    ),
+    t(
+        "linkerd",
+        "external_workload",
+        "workload.linkerd.io_externalworkloads.json",
+        "v1beta1",
+    ),
+    t(
+        "linkerd",
+        "traffic_split",
+        "split.smi-spec.io_trafficsplits.json",
+        "v1alpha2",
+    ),
+    t(
+        "gateway",
+        "http_route",
+        "gateway.networking.k8s.io_httproutes.gateway-api-v1.6.1.json",
+        "v1",
+    ),
+];
+
+/// The mesh modules, in the (alphabetical) order rustfmt keeps.
+const MESH_DOCS: &[(&str, &str)] = &[
+    ("gateway", "Gateway API kinds (bundle `gateway-api-v1.6.1`)."),
+    (
+        "istio",
+        "Istio `networking.istio.io` and `security.istio.io` kinds.",
+    ),
+    (
+        "linkerd",
+        "Linkerd policy, ServiceProfile, ExternalWorkload and SMI TrafficSplit kinds.",
+    ),
+];
+
+/// Runs the task from the workspace root this xtask was built in.
+pub(crate) fn run(check: bool) -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask has no parent directory")?;
+    run_in(root, check)
+}
+
+/// Runs the task for the workspace at `root`.
+pub(crate) fn run_in(root: &Path, check: bool) -> anyhow::Result<()> {
+    let kopium = find_kopium();
+    let out = root.join(OUT);
+    let mut wanted = module_files();
+    let mut headers = BTreeMap::new();
+    for target in TARGETS {
+        let rel = PathBuf::from(target.mesh).join(format!("{}.rs", target.name));
+        let input_path = format!("{SCHEMAS}/{}", target.file);
+        let input = fs::read(root.join(&input_path)).with_context(|| format!("reading {input_path}"))?;
+        let header = format!(
+            "// @generated by `cargo xtask codegen`: kopium (without --docs) on {input_path}, version {}.\n\
+             // input fnv1a64: {:016x}\n",
+            target.version,
+            fnv1a64(&input)
+        );
+        match &kopium {
+            Some(kopium) => {
+                let output = Command::new(kopium)
+                    .current_dir(root)
+                    .args(["-f", &input_path, "--api-version", target.version])
+                    .output()
+                    .with_context(|| format!("running {}", kopium.display()))?;
+                if !output.status.success() {
+                    bail!(
+                        "kopium failed on {input_path}: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+                let code = String::from_utf8(output.stdout).context("kopium printed non-UTF-8")?;
+                wanted.insert(rel, format!("{header}{code}"));
+            }
+            None if check => {
+                headers.insert(rel, header);
+            }
+            None => bail!("kopium not found: `cargo install kopium`, or set KOPIUM to its path"),
+        }
+    }
+    if check {
+        return check_outputs(&out, &wanted, &headers);
+    }
+    for stale in existing_outputs(&out)? {
+        if !wanted.contains_key(&stale) {
+            fs::remove_file(out.join(&stale)).with_context(|| format!("removing {}", stale.display()))?;
+        }
+    }
+    for (rel, content) in &wanted {
+        let path = out.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        if fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+            fs::write(&path, content).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    eprintln!("codegen: {} files in {}", wanted.len(), out.display());
+    Ok(())
+}
+
+/// `mod.rs` of `types` and of each mesh.
+fn module_files() -> BTreeMap<PathBuf, String> {
+    let mut files = BTreeMap::new();
+    let mut top = String::from(
+        "// @generated by `cargo xtask codegen`; do not edit.\n\
+         //! Typed structs for the CRDs the backends write, generated by kopium from the bundled\n\
+         //! schema copies. kopium ran without `--docs`: field docs would be upstream prose.\n\
+         #![allow(\n    missing_docs,\n    unreachable_pub,\n    clippy::all,\n    reason = \"generated by kopium, documented by the CRD schemas\"\n)]\n\n",
+    );
+    for (mesh, doc) in MESH_DOCS {
+        let _ = writeln!(top, "pub mod {mesh};");
+        let mut m = format!("// @generated by `cargo xtask codegen`; do not edit.\n//! {doc}\n\n");
+        let mut targets: Vec<&Target> = TARGETS.iter().filter(|t| t.mesh == *mesh).collect();
+        targets.sort_by_key(|t| t.name);
+        for target in targets {
+            let _ = writeln!(
+                m,
+                "/// `{}` {}, from `{}`.\n#[rustfmt::skip]\npub mod {};",
+                target.file.split('_').next().unwrap_or_default(),
+                target.version,
+                target.file,
+                target.name
+            );
+        }
+        files.insert(PathBuf::from(mesh).join("mod.rs"), m);
+    }
+    files.insert(PathBuf::from("mod.rs"), top);
+    files
+}
+
+fn find_kopium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KOPIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("kopium"))
+        .find(|p| p.is_file())
+}
+
+/// 64-bit FNV-1a: a hash that is the same on every platform and Rust version.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn existing_outputs(out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(out) else {
+        return Ok(found);
+    };
+    for e in entries {
+        let e = e?;
+        let name = PathBuf::from(e.file_name());
+        if e.file_type()?.is_dir() {
+            for inner in fs::read_dir(e.path())? {
+                let inner = inner?;
+                if inner.path().extension().is_some_and(|x| x == "rs") {
+                    found.push(name.join(inner.file_name()));
+                }
+            }
+        } else if name.extension().is_some_and(|x| x == "rs") {
+            found.push(name);
+        }
+    }
+    Ok(found)
+}
+
+/// Compares whole files in `wanted`, and only the header of files in `headers` (no kopium).
+fn check_outputs(
+    out: &Path,
+    wanted: &BTreeMap<PathBuf, String>,
+    headers: &BTreeMap<PathBuf, String>,
+) -> anyhow::Result<()> {
+    let mut stale = Vec::new();
+    for (rel, content) in wanted {
+        if fs::read_to_string(out.join(rel)).ok().as_deref() != Some(content.as_str()) {
+            stale.push(format!("{} (missing or different)", rel.display()));
+        }
+    }
+    for (rel, header) in headers {
+        let current = fs::read_to_string(out.join(rel)).unwrap_or_default();
+        if !current.starts_with(header.as_str()) {
+            stale.push(format!(
+                "{} (its schema changed, or it is missing)",
+                rel.display()
+            ));
+        }
+    }
+    for rel in existing_outputs(out)? {
+        if !wanted.contains_key(&rel) && !headers.contains_key(&rel) {
+            stale.push(format!("{} (no longer generated)", rel.display()));
+        }
+    }
+    if stale.is_empty() {
+        let how = if headers.is_empty() {
+            "regenerated and compared"
+        } else {
+            "input hashes (kopium not installed)"
+        };
+        eprintln!(
+            "codegen: {} files up to date ({how})",
+            wanted.len() + headers.len()
+        );
+        return Ok(());
+    }
+    bail!(
+        "{} generated file(s) are stale; run `cargo xtask codegen`:\n  {}",
+        stale.len(),
+        stale.join("\n  ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_is_the_reference_function() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
