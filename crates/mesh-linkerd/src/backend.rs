@@ -134,6 +134,23 @@ impl LinkerdBackend {
     }
 }
 
+/// True when `e` is a guarded write of `plan` losing a race (Conflict or AlreadyExists), which a
+/// fresh plan may win.
+fn lost_race(plan: &Plan, e: &Error) -> bool {
+    let (in_doubt, source): (Vec<&mesh_core::Write>, &Error) = match e {
+        Error::PartiallyApplied { failed, source, .. } => (
+            plan.writes
+                .iter()
+                .filter(|w| &w.target == failed.as_ref())
+                .collect(),
+            source,
+        ),
+        other => (plan.writes.iter().collect(), other),
+    };
+    in_doubt.iter().any(|w| w.precondition.is_some())
+        && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
+}
+
 /// The sub-plan of `plan.writes[range]`, with the dependencies available at its start as baseline.
 fn sub_plan(plan: &Plan, range: std::ops::Range<usize>) -> Plan {
     let mut available: Vec<Dependency> = plan.baseline.available.clone();
@@ -253,6 +270,21 @@ impl MeshBackend for LinkerdBackend {
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
         })
+    }
+
+    /// Plans and applies `change`. When a guarded read-modify-write loses a race (409 Conflict: a
+    /// user or another process changed the HTTPRoute after it was read), the change is planned
+    /// again on fresh reads and re-applied, up to [`Config::conflict_retries`] times. Writes that
+    /// landed make the re-plan shorter, never different in outcome.
+    async fn execute(&self, change: &Change) -> Result<ApplyReport> {
+        let mut attempt = 0;
+        loop {
+            let plan = MeshBackend::plan(self, change).await?;
+            match MeshBackend::apply(self, &plan).await {
+                Err(e) if attempt < self.config.conflict_retries && lost_race(&plan, &e) => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its

@@ -17,6 +17,7 @@ use crate::{HttpRouteFlavour, LinkerdVersion};
 /// assert!(config.smi && !config.service_profile_retries);
 /// assert_eq!(config.fault_error_backend, Some(("error-injector".to_owned(), 8080)));
 /// assert_eq!(Config::default().trust_domain, "cluster.local");
+/// assert_eq!(Config::default().conflict_retries(1).conflict_retries, 1);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -37,6 +38,9 @@ pub struct Config {
     /// target's namespace) on this port. The status returned is whatever it answers. Checked when a
     /// fault is planned.
     pub fault_error_backend: Option<(String, u16)>,
+    /// How many times a change is planned again when a guarded read-modify-write (an HTTPRoute
+    /// shared with users) loses a race to another writer (409 Conflict).
+    pub conflict_retries: u32,
 }
 
 impl Default for Config {
@@ -48,6 +52,7 @@ impl Default for Config {
             smi: false,
             service_profile_retries: false,
             fault_error_backend: None,
+            conflict_retries: 3,
         }
     }
 }
@@ -93,6 +98,13 @@ impl Config {
     #[must_use]
     pub fn fault_error_backend(mut self, service: impl Into<String>, port: u16) -> Self {
         self.fault_error_backend = Some((service.into(), port));
+        self
+    }
+
+    /// Sets how many times a change that lost a race is planned again.
+    #[must_use]
+    pub fn conflict_retries(mut self, retries: u32) -> Self {
+        self.conflict_retries = retries;
         self
     }
 

@@ -482,3 +482,45 @@ async fn unregister_works_without_the_optional_smi_crd() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_lost_race_on_the_shared_route_is_planned_again() {
+    let server = server();
+    let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
+    linkerd.execute(&canary()).await.unwrap();
+    // Another writer changes the route between our read and our replace, once.
+    server.fail_next(
+        Match::method(http::Method::PUT)
+            .path_contains("httproutes/reviews")
+            .real_writes_only(),
+        Fault::status(
+            409,
+            "Conflict",
+            "the object has been modified; please apply your changes to the latest version",
+        ),
+    );
+    linkerd.execute(&split(&[("v1", 60), ("v2", 40)])).await.unwrap();
+    let route = server
+        .object(&objects::http_route(&reviews(), "policy.linkerd.io/v1beta3"))
+        .unwrap();
+    assert_eq!(route["spec"]["rules"][0]["backendRefs"][1]["weight"], 40);
+    assert_eq!(server.pending_faults(), 0);
+    // Without retries the conflict is the caller's, typed.
+    let strict = backend(
+        &server,
+        Config::default()
+            .version(LinkerdVersion::V2_20)
+            .conflict_retries(0),
+    );
+    server.fail_next(
+        Match::method(http::Method::PUT)
+            .path_contains("httproutes/reviews")
+            .real_writes_only(),
+        Fault::status(409, "Conflict", "the object has been modified"),
+    );
+    let err = strict
+        .execute(&split(&[("v1", 50), ("v2", 50)]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+}
