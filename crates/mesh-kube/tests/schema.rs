@@ -307,3 +307,17 @@ fn every_served_kind_of_every_mesh_is_known() {
         assert!(info.served && info.namespaced, "{info:?}");
     }
 }
+
+#[test]
+fn map_lists_refuse_duplicate_keys() {
+    let route = json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": { "name": "reviews", "namespace": "prod" },
+        "spec": { "rules": [{ "matches": [{ "headers": [
+            { "name": "x-canary", "value": "1" }, { "name": "x-canary", "value": "2" }
+        ] }] }] }
+    });
+    let v = errors(&route);
+    assert_eq!(v[0].path, "spec.rules[0].matches[0].headers[1]");
+    assert!(v[0].message.contains("duplicate"), "{}", v[0].message);
+}

@@ -6,7 +6,7 @@
 //! 1. **structural**: types, required fields, enums, patterns, bounds, `oneOf`, int-or-string,
 //!    nullable, unknown fields (closed objects unless `x-kubernetes-preserve-unknown-fields`), and
 //!    `x-kubernetes-list-type: set` uniqueness, by [`jsonschema`] after the translation in
-//!    `structural.rs`;
+//!    `structural.rs`, plus unique keys in `x-kubernetes-list-type: map` lists;
 //! 2. **CEL**: the `x-kubernetes-validations` rules, by [`kube_cel`], once the object is
 //!    structurally valid (with schema defaults applied first, as the API server does). Rules it
 //!    cannot compile are listed by [`SchemaSet::unevaluated_rules`] and skipped.
@@ -29,6 +29,7 @@
 
 mod bundled;
 mod cel;
+mod list_map;
 mod structural;
 mod violation;
 
@@ -37,7 +38,7 @@ use std::{collections::BTreeMap, sync::OnceLock};
 use serde_json::Value;
 
 pub use self::violation::Violation;
-use self::{cel::CelRules, violation::pointer_to_path};
+use self::{cel::CelRules, list_map::MapLists, violation::pointer_to_path};
 
 /// The Gateway API bundle used when a caller does not choose one.
 pub const DEFAULT_GATEWAY_API_BUNDLE: &str = "gateway-api-v1.6.1";
@@ -96,6 +97,7 @@ struct Entry {
     info: CrdVersion,
     open_api: Value,
     structural: OnceLock<Result<jsonschema::Validator, String>>,
+    map_lists: OnceLock<Option<MapLists>>,
     cel: OnceLock<CelRules>,
 }
 
@@ -162,6 +164,7 @@ impl SchemaSet {
                     },
                     open_api,
                     structural: OnceLock::new(),
+                    map_lists: OnceLock::new(),
                     cel: OnceLock::new(),
                 });
             }
@@ -249,6 +252,9 @@ impl SchemaSet {
             Err(e) => return Err(vec![Violation::new("", format!("schema does not compile: {e}"))]),
         };
         let mut violations: Vec<Violation> = structural.iter_errors(obj).map(|e| describe(&e)).collect();
+        if let Some(lists) = entry.map_lists.get_or_init(|| MapLists::build(&entry.open_api)) {
+            lists.check(obj, "", &mut violations);
+        }
         if violations.is_empty() {
             violations = entry.cel().validate(obj, &entry.info);
         }
