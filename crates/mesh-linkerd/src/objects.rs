@@ -3,10 +3,7 @@
 use mesh_core::{ObjectRef, ServiceId, Version};
 use serde_json::{Map, Value, json};
 
-/// The label marking objects the library created.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Its value.
-pub const MANAGED_BY: &str = "mesh";
+pub use mesh_kube::{MANAGED_BY_LABEL, MANAGED_BY_VALUE as MANAGED_BY, is_owned};
 /// Annotation on an HTTPRoute holding the rules the library wrote, as JSON, so that a later change
 /// recognises them and keeps every other rule (the user's) untouched.
 pub const OWNED_RULES_ANNOTATION: &str = "mesh.io/owned-rules";
@@ -153,11 +150,6 @@ pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
         "metadata": owned_metadata(&target.name, target.namespace.as_deref()),
         "spec": spec,
     })
-}
-
-/// True when `obj` carries the library's ownership label.
-pub fn is_owned(obj: &Value) -> bool {
-    obj["metadata"]["labels"][MANAGED_BY_LABEL].as_str() == Some(MANAGED_BY)
 }
 
 /// True when `register` created this Service.
