@@ -1,262 +1,68 @@
 //! End-to-end rollouts (issue 8 acceptance): `mesh_rollout::Rollout` over the Istio backend on
-//! mesh-kube's fake API server, reading metrics from a **real Prometheus 2.42** (one for the whole
-//! file, started by `mesh-testkit`) through `Mesh::with_telemetry`. The tokio clock is paused, so
-//! each rollout replays over recorded data in milliseconds.
+//! mesh-kube's fake API server and over the Consul backend on `FakeConsul`, reading metrics from
+//! a **real Prometheus 2.42** (one for the whole file, started by `mesh-testkit`) through
+//! `Mesh::with_telemetry`. The tokio clock is paused, so each rollout replays over the recorded
+//! data in milliseconds; network I/O runs off that clock (`rollout_e2e/doubles.rs` says why).
 //!
-//! # Backfilled data (Istio dialect)
-//! `istio_requests_total` and `istio_request_duration_milliseconds_bucket` (Envoy's default
-//! buckets), one sample every 15 s from `T0` = 2024-01-01T00:00:00Z to `START + 12 min`. Every
-//! rollout starts at `START = T0 + 10 min` with a 60 s interval, so stage `k` (weights
-//! 10, 30, 50, 80 %) runs over `[START + 60k, START + 60(k + 1)]` and is analysed over exactly
-//! that window. Each service in namespace `prod` has series for `destination_version` v1 and v2,
-//! response codes 200 and 503, and its own traffic profile; during stage `k` (weight `w`):
+//! # Backfilled data (`rollout_e2e/data.rs`)
+//! One sample every 15 s from `T0` = 2024-01-01T00:00:00Z to `START + 12 min`. Every rollout
+//! starts at `START = T0 + 10 min` with a 60 s interval, so stage `k` (weights 10, 30, 50, 80 %)
+//! runs over `[START + 60k, START + 60(k + 1)]` and is analysed over exactly that window (a
+//! resumed runner's windows shift by the restart time). Five services, each with its own profile;
+//! during stage `k` (canary weight `w`):
 //! - `healthy`, `resumed`, `contested`: 100 requests/s split as the weights say (v2 gets `w`
-//!   req/s), 2 % of them 503 on both versions; before `START` all traffic goes to v1.
-//! - `failing`: as `healthy`, but v2 answers 20 % 503 during stage 3 (index 2, 50 %).
+//!   req/s), 2 % of them errors on both versions; before `START` all traffic goes to v1.
+//! - `failing`: as `healthy`, but v2 answers 20 % errors during stage 3 (index 2, 50 %).
 //! - `quiet`: 2 requests per 15 s to v2 and 18 to v1 all along (8 canary requests a window, fewer
 //!   than the 50 needed to judge).
 //!
 //! Latency: 60 % of each version's requests in the 25 ms bucket, 30 % in 50 ms, 10 % in 100 ms
-//! (p99 = 95 ms). Every request is also counted by a `reporter="source"` series, as in a sidecar
-//! mesh (OBSERVABILITY.md §1.1): the exact counts asserted below prove only the destination side
-//! is read.
-//!
-//! The engine's metrics calls run on a separate real-time runtime (see [`RealTimeMetrics`]).
-//! Consul keeps no rollout state yet, so its test only checks that a rollout is refused with a
-//! typed error before any write.
+//! (p99 = 95 ms), on Envoy's default bounds. The same traffic is written twice:
+//! - Istio dialect, namespace `prod`: `istio_requests_total` (`response_code` 200/503) and
+//!   `istio_request_duration_milliseconds_bucket`, by `destination_version`, with
+//!   `reporter="destination"` and a duplicate `reporter="source"` series for every request, as in
+//!   a sidecar mesh (OBSERVABILITY.md §1.1): the exact counts asserted below prove only the
+//!   destination side is read.
+//! - Consul dialect, namespace `default`: `envoy_cluster_upstream_rq_xx`
+//!   (`envoy_response_code_class` 2/5, declared `unknown`, §6.3) and
+//!   `envoy_cluster_upstream_rq_time_bucket`, by `consul_destination_service_subset`.
 //!
 //! Without `prometheus`/`promtool` the tests fail with what to install, unless
 //! `MESH_SKIP_PROMETHEUS=1`.
 
 #![cfg(all(feature = "istio", feature = "consul"))]
 
+#[path = "rollout_e2e/data.rs"]
+mod data;
+#[path = "rollout_e2e/doubles.rs"]
+mod doubles;
+
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use data::{INTERVAL, START, WEIGHTS, client, prometheus};
+use doubles::{Consul, Fixture, Istio, RealTimeMetrics};
 use mesh::{
-    BoxFuture, Change, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSplit,
-    istio::{Config, IstioBackend},
+    BoxFuture, Error, Mesh, Result, ServiceId, ServiceMetrics, TimeRange,
     observe::{Objective, Slo, SloStatus, Verdict},
-    telemetry::{Telemetry, prometheus::PrometheusClient},
+    telemetry::prometheus::PrometheusClient,
 };
-use mesh_kube::{KubeEngine, testing::FakeApiServer};
+use mesh_kube::testing::FakeApiServer;
 use mesh_rollout::{
-    Analysis, MetricsSource, Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, Stage, Strategy,
+    Analysis, MetricsSource, Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, RolloutState, Stage,
+    Strategy,
 };
-use mesh_testkit::{Kind, OpenMetrics, Prometheus, Timeline, accumulate};
-use serde_json::{Value, json};
-
-/// First sample: 2024-01-01T00:00:00Z.
-const T0: u64 = 1_704_067_200;
-/// Scrape step, seconds.
-const STEP: u64 = 15;
-/// Where every rollout starts.
-const START: u64 = T0 + 600;
-/// The rollout interval (and analysis window), seconds.
-const INTERVAL: u64 = 60;
-/// The canary weight of each stage.
-const WEIGHTS: [u8; 4] = [10, 30, 50, 80];
-/// Data runs this many intervals past `START`.
-const INTERVALS_OF_DATA: u64 = 12;
-/// Envoy's default histogram bounds, ms.
-const ENVOY_BUCKETS: [f64; 19] = [
-    0.5, 1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0, 30000.0, 60000.0,
-    300000.0, 600000.0, 1800000.0, 3600000.0,
-];
+use mesh_testkit::Prometheus;
+use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------
-// The data set.
-
-/// How a service's traffic behaves.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Profile {
-    Healthy,
-    ErrorsAtStage3,
-    Quiet,
-}
-
-const SERVICES: [(&str, Profile); 5] = [
-    ("healthy", Profile::Healthy),
-    ("failing", Profile::ErrorsAtStage3),
-    ("quiet", Profile::Quiet),
-    ("resumed", Profile::Healthy),
-    ("contested", Profile::Healthy),
-];
-
-/// Requests in one 15 s step of one version: `(ok, 503)`.
-fn per_step(profile: Profile, version: &str, stage: Option<usize>) -> (f64, f64) {
-    let canary = version == "v2";
-    if profile == Profile::Quiet {
-        return (if canary { 2.0 } else { 18.0 }, 0.0);
-    }
-    // Before the rollout the canary gets nothing; after the last stage it gets everything.
-    let w = stage.map_or(0.0, |k| f64::from(WEIGHTS.get(k).copied().unwrap_or(100)));
-    let total = 15.0 * if canary { w } else { 100.0 - w };
-    let error_share = if canary && profile == Profile::ErrorsAtStage3 && stage == Some(2) {
-        0.2
-    } else {
-        0.02
-    };
-    let errors = total * error_share;
-    (total - errors, errors)
-}
-
-/// The stage whose interval holds the increment between samples `i - 1` and `i`.
-fn stage_of_increment(i: u64) -> Option<usize> {
-    let from = T0 + (i - 1) * STEP;
-    (from >= START).then(|| ((from - START) / INTERVAL) as usize)
-}
-
-fn timeline() -> Timeline {
-    Timeline::new(T0, STEP, (START - T0 + INTERVALS_OF_DATA * INTERVAL) / STEP)
-}
-
-fn labels<'a>(
-    service: &'a str,
-    version: &'a str,
-    reporter: &'a str,
-    workload: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("reporter", reporter),
-        ("source_workload", "frontend-v1"),
-        ("source_workload_namespace", "prod"),
-        ("destination_workload", workload),
-        ("destination_workload_namespace", "prod"),
-        ("destination_service_namespace", "prod"),
-        ("destination_service_name", service),
-        ("destination_version", version),
-        (
-            "connection_security_policy",
-            if reporter == "destination" {
-                "mutual_tls"
-            } else {
-                "unknown"
-            },
-        ),
-    ]
-}
-
-fn openmetrics() -> String {
-    let mut om = OpenMetrics::new(timeline());
-    om.family("istio_requests", Kind::Counter);
-    for (service, profile) in SERVICES {
-        for version in ["v1", "v2"] {
-            let workload = format!("{service}-{version}");
-            for reporter in ["destination", "source"] {
-                let base = labels(service, version, reporter, &workload);
-                for (code, pick) in [("200", 0), ("503", 1)] {
-                    let mut l = base.clone();
-                    l.push(("response_code", code));
-                    om.series(
-                        "istio_requests_total",
-                        &l,
-                        accumulate(|i| {
-                            let (ok, err) = per_step(profile, version, stage_of_increment(i));
-                            if pick == 0 { ok } else { err }
-                        }),
-                    );
-                }
-            }
-        }
-    }
-    om.family("istio_request_duration_milliseconds", Kind::Histogram);
-    for (service, profile) in SERVICES {
-        for version in ["v1", "v2"] {
-            let workload = format!("{service}-{version}");
-            let l = labels(service, version, "destination", &workload);
-            let requests = accumulate(|i| {
-                let (ok, err) = per_step(profile, version, stage_of_increment(i));
-                ok + err
-            });
-            om.histogram_series(
-                "istio_request_duration_milliseconds",
-                &ENVOY_BUCKETS,
-                &l,
-                |i| {
-                    let n = requests(i);
-                    vec![(25.0, 0.6 * n), (50.0, 0.3 * n), (100.0, 0.1 * n)]
-                },
-                30.0,
-            );
-        }
-    }
-    om.finish()
-}
-
-/// The Prometheus shared by every test of this file (stopped by mesh-testkit's watchdog when
-/// the test process exits). `None` when `MESH_SKIP_PROMETHEUS=1`.
-fn prometheus() -> Option<&'static Prometheus> {
-    static SERVER: OnceLock<Option<Prometheus>> = OnceLock::new();
-    SERVER.get_or_init(|| Prometheus::start(&openmetrics())).as_ref()
-}
-
-/// A client of its own, so that a test counts only its own queries.
-fn client(prom: &Prometheus) -> PrometheusClient {
-    PrometheusClient::builder()
-        .url(prom.url())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Meshes, clocks and metrics.
-
-/// The runtime that talks to Prometheus: real time, its own threads.
-fn io_runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
-
-/// The mesh's own metrics path (`Mesh::get_service_metrics`, hence `Telemetry` and the
-/// `PrometheusClient`), run on [`io_runtime`] from a blocking task.
-///
-/// Why: on a paused tokio clock an idle runtime jumps to its next timer, so the HTTP client's
-/// timers (request timeout, pool) would fire or move the rollout's clock while a real socket
-/// waits. A blocking task keeps the paused clock still until the answer is in.
-struct RealTimeMetrics(Mesh);
-
-impl MetricsSource for RealTimeMetrics {
-    fn metrics<'a>(
-        &'a self,
-        service: &'a ServiceId,
-        range: TimeRange,
-    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
-        let (mesh, service) = (self.0.clone(), service.clone());
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                io_runtime().block_on(mesh.get_service_metrics(&service, range))
-            })
-            .await
-            .expect("metrics task")
-        })
-    }
-}
-
-fn istio(server: &FakeApiServer, prometheus: &PrometheusClient) -> Mesh {
-    let engine = KubeEngine::new(server.client(), MeshKind::Istio, "mesh");
-    Mesh::from_backend(IstioBackend::new(engine, Config::default())).with_telemetry(Telemetry {
-        prometheus: Some(prometheus.clone()),
-        ..Telemetry::default()
-    })
-}
-
-fn at(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
+// Helpers.
 
 /// Wall-clock time on the data's timeline: `START` when `origin` was taken, then tokio's clock.
 fn now_since(origin: tokio::time::Instant) -> SystemTime {
-    at(START) + origin.elapsed()
+    UNIX_EPOCH + Duration::from_secs(START) + origin.elapsed()
 }
 
 fn spec(service: &str) -> RolloutSpec {
@@ -268,89 +74,15 @@ fn spec(service: &str) -> RolloutSpec {
             ..Slo::default()
         },
         max_inconclusive: 3,
-        ..RolloutSpec::new(
-            &format!("prod/{service}"),
-            "v1",
-            "v2",
-            Strategy::steps(&WEIGHTS).unwrap(),
-        )
-        .unwrap()
+        ..RolloutSpec::new(service, "v1", "v2", Strategy::steps(&WEIGHTS).unwrap()).unwrap()
     }
 }
 
-fn rollout(mesh: &Mesh, service: &str, runner: &str, origin: tokio::time::Instant) -> Rollout {
-    Rollout::new(mesh.clone(), spec(service), runner)
+fn rollout(f: &dyn Fixture, mesh: &Mesh, name: &str, runner: &str, origin: tokio::time::Instant) -> Rollout {
+    Rollout::new(mesh.clone(), spec(&f.service(name)), runner)
         .unwrap()
         .with_metrics(Arc::new(RealTimeMetrics(mesh.clone())))
         .with_start_time(now_since(origin))
-}
-
-/// Before the rollout: v1 serves everything, through the mesh's own objects.
-async fn seed_stable(mesh: &Mesh, service: &str) {
-    mesh.execute(Change::SetTrafficWeight {
-        service: format!("prod/{service}").parse().unwrap(),
-        split: TrafficSplit::all_to("v1".parse().unwrap()),
-    })
-    .await
-    .unwrap();
-}
-
-// ---------------------------------------------------------------------------------------------
-// What the fake API server saw.
-
-fn vs(server: &FakeApiServer, service: &str) -> Value {
-    server
-        .object(&mesh::istio::objects::virtual_service(
-            &format!("prod/{service}").parse().unwrap(),
-        ))
-        .expect("virtual service")
-}
-
-fn dr(server: &FakeApiServer, service: &str) -> Value {
-    server
-        .object(&mesh::istio::objects::destination_rule(
-            &format!("prod/{service}").parse().unwrap(),
-        ))
-        .expect("destination rule")
-}
-
-/// The kind of each real (not dry-run) write, in order: `VS`, `DR` or `state`.
-fn write_kinds(server: &FakeApiServer) -> Vec<&'static str> {
-    server
-        .writes()
-        .iter()
-        .map(|w| {
-            if w.path.contains("/virtualservices") {
-                "VS"
-            } else if w.path.contains("/destinationrules") {
-                "DR"
-            } else if w.path.contains("/configmaps") {
-                "state"
-            } else {
-                panic!("unexpected write {}", w.line())
-            }
-        })
-        .collect()
-}
-
-/// The canary's weights in the VirtualService's mesh route, e.g. `[("v1", 90), ("v2", 10)]`.
-fn route_weights(vs: &Value) -> Vec<(String, i64)> {
-    vs["spec"]["http"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "mesh-default")
-        .expect("the mesh's route")["route"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["destination"]["subset"].as_str().unwrap().to_owned(),
-                d["weight"].as_i64().unwrap_or(100),
-            )
-        })
-        .collect()
 }
 
 fn analyses(report: &RolloutReport) -> Vec<(usize, Stage, &Analysis)> {
@@ -395,20 +127,51 @@ fn assert_window(a: &Analysis, w: u8) {
     assert_close(a.requests.1, 60.0 * (100.0 - w), "stable requests");
 }
 
+fn objective(a: &Analysis, which: Objective) -> (f64, SloStatus) {
+    let o = a
+        .slo
+        .as_ref()
+        .expect("an SLO report")
+        .objectives
+        .iter()
+        .find(|o| o.objective == which)
+        .expect("the objective");
+    (o.measured.expect("a measurement"), o.status)
+}
+
+fn weights(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs.iter().map(|(v, w)| ((*v).to_owned(), *w)).collect()
+}
+
+/// `n` times `items`, flattened.
+fn repeat(items: &[&str], n: usize) -> Vec<String> {
+    (0..n)
+        .flat_map(|_| items.iter().map(|s| (*s).to_owned()))
+        .collect()
+}
+
+fn seq(parts: &[Vec<String>]) -> Vec<String> {
+    parts.concat()
+}
+
+/// The first stage adds the canary's subset, then routes; every later stage routes only.
+fn first_stage() -> Vec<String> {
+    repeat(&["subsets", "route", "state", "state"], 1)
+}
+
 // ---------------------------------------------------------------------------------------------
-// The scenarios.
+// The scenarios, for any mesh.
 
-#[tokio::test(start_paused = true)]
-async fn a_healthy_canary_is_promoted_with_one_virtual_service_write_per_stage() {
-    let Some(prom) = prometheus() else { return };
+/// A healthy canary walks every stage and is promoted: one route write per stage (the first also
+/// adds the subset), two progress saves per stage, the promotion and the final save.
+async fn healthy_canary_is_promoted(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &client(prom));
-    seed_stable(&mesh, "healthy").await;
-    let seeded_dr = dr(&server, "healthy");
-    server.clear_requests();
+    let mesh = f.mesh(&client(prom));
+    f.seed(&mesh, "healthy").await;
+    let seeded_subsets = f.subsets("healthy");
+    f.clear();
 
-    let report = rollout(&mesh, "healthy", "ci", origin).run().await.unwrap();
+    let report = rollout(f, &mesh, "healthy", "ci", origin).run().await.unwrap();
 
     assert_eq!(report.outcome, Outcome::Promoted, "{:#?}", report.events);
     assert_eq!(origin.elapsed(), Duration::from_secs(INTERVAL * 4));
@@ -418,68 +181,35 @@ async fn a_healthy_canary_is_promoted_with_one_virtual_service_write_per_stage()
         assert_eq!((*index, *stage), (k, Stage::Weight(*w)));
         assert_eq!(analysis.verdict, Verdict::Pass, "{analysis:#?}");
         assert_window(analysis, *w);
-        let slo = analysis.slo.as_ref().unwrap();
-        assert_eq!(slo.overall, SloStatus::Met);
-        let availability = slo
-            .objectives
-            .iter()
-            .find(|o| o.objective == Objective::Availability)
-            .unwrap();
-        assert_close(availability.measured.unwrap(), 98.0, "canary availability");
-        let p99 = slo
-            .objectives
-            .iter()
-            .find(|o| o.objective == Objective::LatencyP99)
-            .unwrap();
-        assert_close(p99.measured.unwrap(), 95.0, "canary p99");
+        let (availability, _) = objective(analysis, Objective::Availability);
+        assert_close(availability, 98.0, "canary availability");
+        let (p99, _) = objective(analysis, Objective::LatencyP99);
+        assert_close(p99, 95.0, "canary p99");
     }
-
-    // The end state: every request to v2, both subsets defined.
-    let host = "healthy.prod.svc.cluster.local";
+    assert_eq!(f.weights("healthy"), weights(&[("v2", 100)]));
+    assert_ne!(f.subsets("healthy"), seeded_subsets, "the first stage adds v2");
     assert_eq!(
-        vs(&server, "healthy")["spec"],
-        json!({
-            "hosts": [host],
-            "http": [{
-                "name": "mesh-default",
-                "route": [{ "destination": { "host": host, "subset": "v2" }, "weight": 100 }]
-            }]
-        })
+        f.writes(),
+        seq(&[
+            repeat(&["state"], 1),
+            first_stage(),
+            repeat(&["route", "state", "state"], WEIGHTS.len() - 1),
+            repeat(&["route", "state"], 1),
+        ])
     );
-    assert_eq!(
-        dr(&server, "healthy")["spec"],
-        json!({
-            "host": host,
-            "subsets": [
-                { "name": "v1", "labels": { "version": "v1" } },
-                { "name": "v2", "labels": { "version": "v2" } }
-            ]
-        })
-    );
-    assert_eq!(seeded_dr["spec"]["subsets"].as_array().unwrap().len(), 1);
-
-    // Writes: the claim, then per stage one traffic change (the first also adds the v2 subset)
-    // and two progress saves (applied, analysed), then the promotion and the final save.
-    let mut expected = vec!["state", "DR", "VS", "state", "state"];
-    for _ in 1..WEIGHTS.len() {
-        expected.extend(["VS", "state", "state"]);
-    }
-    expected.extend(["VS", "state"]);
-    assert_eq!(write_kinds(&server), expected);
     assert_eq!(report.traffic_changes, WEIGHTS.len() + 1);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_canary_whose_errors_rise_at_stage_3_is_rolled_back_to_the_exact_objects() {
-    let Some(prom) = prometheus() else { return };
+/// The canary's error rate rises at stage 3: rolled back, the route object restored field for
+/// field, and the failing analysis's numbers in the report.
+async fn failing_canary_is_rolled_back(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &client(prom));
-    seed_stable(&mesh, "failing").await;
-    let stable_vs = vs(&server, "failing");
-    server.clear_requests();
+    let mesh = f.mesh(&client(prom));
+    f.seed(&mesh, "failing").await;
+    let stable_route = f.route("failing");
+    f.clear();
 
-    let report = rollout(&mesh, "failing", "ci", origin).run().await.unwrap();
+    let report = rollout(f, &mesh, "failing", "ci", origin).run().await.unwrap();
 
     assert_eq!(report.outcome, Outcome::RolledBack, "{:#?}", report.events);
     assert_eq!(origin.elapsed(), Duration::from_secs(INTERVAL * 3));
@@ -487,8 +217,7 @@ async fn a_canary_whose_errors_rise_at_stage_3_is_rolled_back_to_the_exact_objec
     let verdicts: Vec<Verdict> = a.iter().map(|(_, _, x)| x.verdict).collect();
     assert_eq!(verdicts, [Verdict::Pass, Verdict::Pass, Verdict::Fail]);
 
-    // The failing analysis and its numbers: stage 3 (50 %), 3000 requests a side, 600 canary
-    // errors against 60 on stable.
+    // Stage 3 (50 %): 3000 requests a side, 600 canary errors against 60 on stable.
     let (index, stage, failed) = a[2];
     assert_eq!((index, stage), (2, Stage::Weight(50)));
     assert_window(failed, 50);
@@ -509,40 +238,43 @@ async fn a_canary_whose_errors_rise_at_stage_3_is_rolled_back_to_the_exact_objec
         0.02,
         "stable error rate",
     );
-    let slo = failed.slo.as_ref().unwrap();
-    assert_eq!(slo.overall, SloStatus::Violated);
-    let availability = &slo.objectives[0];
-    assert_eq!(availability.objective, Objective::Availability);
-    assert_close(availability.measured.unwrap(), 80.0, "canary availability");
-    assert_eq!(availability.status, SloStatus::Violated);
+    assert_eq!(
+        objective(failed, Objective::Availability),
+        (80.0, SloStatus::Violated)
+    );
+    assert_eq!(failed.slo.as_ref().unwrap().overall, SloStatus::Violated);
     assert!(matches!(
         report.events.last(),
         Some(RolloutEvent::Finished { outcome: Outcome::RolledBack, reason }) if reason.contains("stage 2")
     ));
 
-    // The VirtualService is back to what it was before the rollout, field for field.
-    let restored = vs(&server, "failing");
-    assert_eq!(restored["spec"], stable_vs["spec"]);
-    assert_eq!(route_weights(&restored), [("v1".to_owned(), 100)]);
     assert_eq!(
-        write_kinds(&server),
-        [
-            "state", "DR", "VS", "state", "state", "VS", "state", "state", "VS", "state", "VS", "state"
-        ]
+        f.route("failing"),
+        stable_route,
+        "the route object is restored exactly"
+    );
+    assert_eq!(f.weights("failing"), weights(&[("v1", 100)]));
+    assert_eq!(
+        f.writes(),
+        seq(&[
+            repeat(&["state"], 1),
+            first_stage(),
+            repeat(&["route", "state", "state"], 1),
+            // Stage 3 lands, fails its analysis, and stable gets everything back.
+            repeat(&["route", "state", "route", "state"], 1),
+        ])
     );
     assert_eq!(report.traffic_changes, 4);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_low_traffic_canary_holds_and_is_not_rolled_back() {
-    let Some(prom) = prometheus() else { return };
+/// Too little canary traffic: inconclusive three times, then held where it is, never rolled back.
+async fn quiet_canary_holds(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &client(prom));
-    seed_stable(&mesh, "quiet").await;
-    server.clear_requests();
+    let mesh = f.mesh(&client(prom));
+    f.seed(&mesh, "quiet").await;
+    f.clear();
 
-    let report = rollout(&mesh, "quiet", "ci", origin).run().await.unwrap();
+    let report = rollout(f, &mesh, "quiet", "ci", origin).run().await.unwrap();
 
     assert_eq!(report.outcome, Outcome::Held, "{:#?}", report.events);
     let a = analyses(&report);
@@ -558,45 +290,39 @@ async fn a_low_traffic_canary_holds_and_is_not_rolled_back() {
             analysis.reasons
         );
     }
-    // Traffic stays where the first stage put it: no rollback, no second stage.
+    assert_eq!(f.weights("quiet"), weights(&[("v1", 90), ("v2", 10)]));
     assert_eq!(
-        route_weights(&vs(&server, "quiet")),
-        [("v1".to_owned(), 90), ("v2".to_owned(), 10)]
-    );
-    assert_eq!(
-        write_kinds(&server),
-        ["state", "DR", "VS", "state", "state", "state", "state"]
+        f.writes(),
+        seq(&[repeat(&["state"], 1), first_stage(), repeat(&["state"], 2)])
     );
     assert_eq!(report.traffic_changes, 1);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_runner_killed_mid_rollout_resumes_without_reapplying_stages() {
-    let Some(prom) = prometheus() else { return };
+/// Killed while waiting out stage 3, restarted with the same runner name: picks up at stage 3's
+/// analysis and writes only what is left.
+async fn killed_runner_resumes(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &client(prom));
-    seed_stable(&mesh, "resumed").await;
-    server.clear_requests();
+    let mesh = f.mesh(&client(prom));
+    f.seed(&mesh, "resumed").await;
+    f.clear();
 
-    // Kill the runner half-way through stage 3's wait (stages 1 to 3 applied, 2 analysed).
-    let first = rollout(&mesh, "resumed", "ci-1", origin);
+    let first = rollout(f, &mesh, "resumed", "ci-1", origin);
     let key = first.state_key().unwrap();
     let task = tokio::spawn(async move { first.run().await });
     tokio::time::sleep(Duration::from_secs(2 * INTERVAL + INTERVAL / 2)).await;
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(f.weights("resumed"), weights(&[("v1", 50), ("v2", 50)]));
     assert_eq!(
-        route_weights(&vs(&server, "resumed")),
-        [("v1".to_owned(), 50), ("v2".to_owned(), 50)]
+        f.writes(),
+        seq(&[
+            repeat(&["state"], 1),
+            first_stage(),
+            repeat(&["route", "state", "state"], 1),
+            repeat(&["route", "state"], 1),
+        ])
     );
-    assert_eq!(
-        write_kinds(&server),
-        [
-            "state", "DR", "VS", "state", "state", "VS", "state", "state", "VS", "state"
-        ]
-    );
-    let saved: mesh_rollout::RolloutState =
+    let saved: RolloutState =
         serde_json::from_str(&mesh.read_state(&key).await.unwrap().unwrap().value).unwrap();
     assert_eq!(
         (
@@ -607,17 +333,21 @@ async fn a_runner_killed_mid_rollout_resumes_without_reapplying_stages() {
         ),
         ("ci-1", 2, true, None)
     );
-    server.clear_requests();
+    f.clear();
 
-    // A new process (a new client) with the same runner name picks up at stage 3.
-    let mesh = istio(&server, &client(prom));
-    let report = rollout(&mesh, "resumed", "ci-1", origin).run().await.unwrap();
+    // A new process (new client), same runner name.
+    let mesh = f.mesh(&client(prom));
+    let report = rollout(f, &mesh, "resumed", "ci-1", origin).run().await.unwrap();
 
     assert_eq!(report.outcome, Outcome::Promoted, "{:#?}", report.events);
-    // Only stage 4 and the promotion are written; nothing earlier is re-applied.
     assert_eq!(
-        write_kinds(&server),
-        ["state", "VS", "state", "state", "VS", "state"]
+        f.writes(),
+        seq(&[
+            repeat(&["state"], 1),
+            repeat(&["route", "state", "state"], 1),
+            repeat(&["route", "state"], 1),
+        ]),
+        "only stage 4 and the promotion are written"
     );
     assert_eq!(
         applied(&report),
@@ -634,38 +364,37 @@ async fn a_runner_killed_mid_rollout_resumes_without_reapplying_stages() {
         "resumed canary requests",
     );
     assert_eq!(report.traffic_changes, WEIGHTS.len() + 1);
-    assert_eq!(
-        origin.elapsed(),
-        Duration::from_secs(2 * INTERVAL + INTERVAL / 2 + 2 * INTERVAL)
-    );
+    assert_eq!(f.weights("resumed"), weights(&[("v2", 100)]));
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_second_runner_is_refused_with_a_conflict_naming_the_first() {
-    let Some(prom) = prometheus() else { return };
+/// A second runner on the same service is refused, naming the first, and writes nothing.
+async fn second_runner_is_refused(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &client(prom));
-    seed_stable(&mesh, "contested").await;
+    let mesh = f.mesh(&client(prom));
+    f.seed(&mesh, "contested").await;
 
-    let first = rollout(&mesh, "contested", "ci-a", origin);
+    let first = rollout(f, &mesh, "contested", "ci-a", origin);
     let task = tokio::spawn(async move { first.run().await });
     tokio::time::sleep(Duration::from_secs(INTERVAL / 2)).await;
+    f.clear();
 
-    let writes = server.writes().len();
-    let other = istio(&server, &client(prom));
-    let err = rollout(&other, "contested", "ci-b", origin)
+    let other = f.mesh(&client(prom));
+    let err = rollout(f, &other, "contested", "ci-b", origin)
         .run()
         .await
         .unwrap_err();
     match err {
         Error::Conflict { object, owner, .. } => {
             assert_eq!(owner, "ci-a");
-            assert!(object.contains("prod/contested"), "{object}");
+            assert!(object.contains(&f.service("contested")), "{object}");
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(server.writes().len(), writes, "the refused runner wrote nothing");
+    assert_eq!(
+        f.writes(),
+        Vec::<String>::new(),
+        "the refused runner wrote nothing"
+    );
 
     // The first runner carries on undisturbed.
     let report = task.await.unwrap().unwrap();
@@ -677,7 +406,7 @@ async fn a_second_runner_is_refused_with_a_conflict_naming_the_first() {
 struct Counting {
     inner: RealTimeMetrics,
     client: PrometheusClient,
-    per_call: std::sync::Mutex<Vec<u64>>,
+    per_call: Mutex<Vec<u64>>,
 }
 
 impl MetricsSource for Counting {
@@ -698,28 +427,170 @@ impl MetricsSource for Counting {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn each_analysis_sends_one_query_per_metric_family() {
-    let Some(prom) = prometheus() else { return };
+/// Two metric families (request counts, latency buckets): two queries per analysis, no more.
+async fn one_query_per_metric_family(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
     let prometheus = client(prom);
-    let server = FakeApiServer::new();
-    let mesh = istio(&server, &prometheus);
-    seed_stable(&mesh, "healthy").await;
+    let mesh = f.mesh(&prometheus);
+    f.seed(&mesh, "healthy").await;
     let counting = Arc::new(Counting {
         inner: RealTimeMetrics(mesh.clone()),
         client: prometheus.clone(),
-        per_call: std::sync::Mutex::default(),
+        per_call: Mutex::default(),
     });
 
-    let report = rollout(&mesh, "healthy", "ci", origin)
+    let report = rollout(f, &mesh, "healthy", "ci", origin)
         .with_metrics(counting.clone())
         .run()
         .await
         .unwrap();
 
     assert_eq!(report.outcome, Outcome::Promoted);
-    // Two metric families (request counts, latency buckets): two queries per analysis, no more.
     assert_eq!(*counting.per_call.lock().unwrap(), [2, 2, 2, 2]);
     assert_eq!(prometheus.queries_sent(), 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Istio.
+
+fn istio() -> Istio {
+    Istio(FakeApiServer::new())
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_healthy_canary_is_promoted_with_one_route_write_per_stage() {
+    let Some(prom) = prometheus() else { return };
+    let f = istio();
+    healthy_canary_is_promoted(&f, prom).await;
+    let host = "healthy.prod.svc.cluster.local";
+    assert_eq!(
+        f.route("healthy"),
+        json!({
+            "hosts": [host],
+            "http": [{
+                "name": "mesh-default",
+                "route": [{ "destination": { "host": host, "subset": "v2" }, "weight": 100 }]
+            }]
+        })
+    );
+    assert_eq!(
+        f.subsets("healthy"),
+        json!({
+            "host": host,
+            "subsets": [
+                { "name": "v1", "labels": { "version": "v1" } },
+                { "name": "v2", "labels": { "version": "v2" } }
+            ]
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_canary_failing_at_stage_3_is_rolled_back_to_the_exact_objects() {
+    let Some(prom) = prometheus() else { return };
+    let f = istio();
+    failing_canary_is_rolled_back(&f, prom).await;
+    let host = "failing.prod.svc.cluster.local";
+    assert_eq!(
+        f.route("failing"),
+        json!({
+            "hosts": [host],
+            "http": [{
+                "name": "mesh-default",
+                "route": [{ "destination": { "host": host, "subset": "v1" }, "weight": 100 }]
+            }]
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_low_traffic_canary_holds_and_is_not_rolled_back() {
+    let Some(prom) = prometheus() else { return };
+    quiet_canary_holds(&istio(), prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_runner_killed_mid_rollout_resumes_without_reapplying_stages() {
+    let Some(prom) = prometheus() else { return };
+    killed_runner_resumes(&istio(), prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_second_runner_is_refused_with_a_conflict_naming_the_first() {
+    let Some(prom) = prometheus() else { return };
+    second_runner_is_refused(&istio(), prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn istio_each_analysis_sends_one_query_per_metric_family() {
+    let Some(prom) = prometheus() else { return };
+    one_query_per_metric_family(&istio(), prom).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consul.
+
+#[tokio::test(start_paused = true)]
+async fn consul_healthy_canary_is_promoted_with_one_route_write_per_stage() {
+    let Some(prom) = prometheus() else { return };
+    let f = Consul::start().await;
+    healthy_canary_is_promoted(&f, prom).await;
+    assert_eq!(
+        f.route("healthy"),
+        json!({
+            "Kind": "service-splitter",
+            "Name": "healthy",
+            "Splits": [{ "ServiceSubset": "v2", "Weight": 100 }]
+        })
+    );
+    assert_eq!(
+        f.subsets("healthy"),
+        json!({
+            "Kind": "service-resolver",
+            "Name": "healthy",
+            "Subsets": {
+                "v1": { "Filter": "Service.Meta.version == \"v1\"" },
+                "v2": { "Filter": "Service.Meta.version == \"v2\"" }
+            }
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn consul_canary_failing_at_stage_3_is_rolled_back_to_the_exact_objects() {
+    let Some(prom) = prometheus() else { return };
+    let f = Consul::start().await;
+    failing_canary_is_rolled_back(&f, prom).await;
+    assert_eq!(
+        f.route("failing"),
+        json!({
+            "Kind": "service-splitter",
+            "Name": "failing",
+            "Splits": [{ "ServiceSubset": "v1", "Weight": 100 }]
+        })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn consul_low_traffic_canary_holds_and_is_not_rolled_back() {
+    let Some(prom) = prometheus() else { return };
+    quiet_canary_holds(&Consul::start().await, prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn consul_runner_killed_mid_rollout_resumes_without_reapplying_stages() {
+    let Some(prom) = prometheus() else { return };
+    killed_runner_resumes(&Consul::start().await, prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn consul_second_runner_is_refused_with_a_conflict_naming_the_first() {
+    let Some(prom) = prometheus() else { return };
+    second_runner_is_refused(&Consul::start().await, prom).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn consul_each_analysis_sends_one_query_per_metric_family() {
+    let Some(prom) = prometheus() else { return };
+    one_query_per_metric_family(&Consul::start().await, prom).await;
 }
