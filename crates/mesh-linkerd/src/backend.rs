@@ -60,6 +60,17 @@ impl LinkerdBackend {
         }
     }
 
+    /// A backend on `engine` whose release is known before the first call: the configured one, or
+    /// detected now, so that [`MeshBackend::capabilities`] describes the cluster.
+    ///
+    /// # Errors
+    /// As [`LinkerdBackend::version`].
+    pub async fn connect(engine: KubeEngine, config: Config) -> Result<Self> {
+        let backend = Self::new(engine, config);
+        backend.version().await?;
+        Ok(backend)
+    }
+
     /// A backend on the default Kubernetes client (kubeconfig or in-cluster).
     ///
     /// # Errors

@@ -239,11 +239,11 @@ async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_servic
 
 #[tokio::test]
 async fn the_release_is_detected_from_served_crd_versions() {
-    let server = server()
+    let v214 = server()
         .serving_only("servers", "policy.linkerd.io", &["v1alpha1", "v1beta1"])
         .without_crd("externalworkloads", "workload.linkerd.io")
         .without_crd("egressnetworks", "policy.linkerd.io");
-    let linkerd = backend(&server, Config::default());
+    let linkerd = backend(&v214, Config::default());
     assert_eq!(linkerd.version().await.unwrap(), LinkerdVersion::V2_14);
     assert!(matches!(
         MeshBackend::capabilities(&linkerd).support(Feature::RegisterExternalWorkload),
@@ -260,12 +260,30 @@ async fn the_release_is_detected_from_served_crd_versions() {
         ),
         "{err:?}"
     );
-    let full = backend(&server_all(), Config::default());
+    let full = backend(&server(), Config::default());
     assert_eq!(full.version().await.unwrap(), LinkerdVersion::V2_17);
-}
-
-fn server_all() -> FakeApiServer {
-    server()
+    // Connecting detects up front, so the capability table describes the cluster at once.
+    let old = server()
+        .serving_only("servers", "policy.linkerd.io", &["v1beta1", "v1beta2"])
+        .without_crd("egressnetworks", "policy.linkerd.io");
+    let engine = KubeEngine::new(old.client(), MeshKind::Linkerd, "mesh");
+    let connected = LinkerdBackend::connect(engine, Config::default()).await.unwrap();
+    assert!(matches!(
+        MeshBackend::capabilities(&connected).support(Feature::RetryAttempts),
+        Support::Emulated { .. }
+    ));
+    // Without any Linkerd CRD there is nothing to talk to.
+    let bare = FakeApiServer::new()
+        .without_crd("servers", "policy.linkerd.io")
+        .without_crd("externalworkloads", "workload.linkerd.io")
+        .without_crd("egressnetworks", "policy.linkerd.io");
+    let err = LinkerdBackend::connect(
+        KubeEngine::new(bare.client(), MeshKind::Linkerd, "mesh"),
+        Config::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::NotConfigured { .. }), "{err:?}");
 }
 
 #[tokio::test]
