@@ -4,24 +4,16 @@
 //! non-monotonic and negative counts, NaN and infinite counts, missing `+Inf`, non-positive first
 //! bounds) are written as one OpenMetrics file, backfilled with `promtool tsdb
 //! create-blocks-from openmetrics`, and served by `prometheus` on a free loopback port. For several
-//! `q`, `histogram_quantile(q, hq)` from Prometheus' HTTP API must equal ours bit for bit.
+//! `q`, `histogram_quantile(q, hq)` from Prometheus' HTTP API must equal ours bit for bit. The
+//! server comes from `mesh-testkit`.
 //!
 //! The test fails when the binaries are missing, unless `MESH_SKIP_PROMETHEUS=1`.
 
-use std::{
-    collections::BTreeMap,
-    fmt::Write as _,
-    io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use mesh_observe::{Bucket, histogram_quantile};
+use mesh_testkit::Prometheus;
 
-const PROMETHEUS: &str = "/usr/bin/prometheus";
-const PROMTOOL: &str = "/usr/bin/promtool";
 /// 2024-01-01T00:00:00Z: every sample sits here and every query evaluates here.
 const T: u64 = 1_704_067_200;
 const SETS: usize = 300;
@@ -153,112 +145,8 @@ fn parse_value(s: &str) -> f64 {
     }
 }
 
-/// Removes the scratch folder and stops the server (by its PID) whatever happens.
-struct Scratch {
-    dir: PathBuf,
-    server: Option<Child>,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.server.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    listener.local_addr().expect("local address").port()
-}
-
-/// A plain HTTP/1.0 GET (no chunking, the server closes the connection); returns status and body.
-fn http_get(port: u16, path_and_query: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        stream,
-        "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw)?;
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_owned()))
-}
-
-fn url_encode(s: &str) -> String {
-    s.bytes().fold(String::new(), |mut out, b| {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-        out
-    })
-}
-
-fn run(cmd: &mut Command, what: &str) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn start_prometheus(scratch: &mut Scratch) -> u16 {
-    let dir = scratch.dir.clone();
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
-    )
-    .expect("write prometheus.yml");
-    let port = free_port();
-    let log = std::fs::File::create(dir.join("prometheus.log")).expect("create log");
-    let child = Command::new(PROMETHEUS)
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("clone log"))
-        .stderr(log)
-        .spawn()
-        .expect("start prometheus");
-    scratch.server = Some(child);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(child) = scratch.server.as_mut()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
-            panic!("prometheus exited early ({status}):\n{log}");
-        }
-        if matches!(http_get(port, "/-/ready"), Ok((200, _))) {
-            return port;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus not ready on port {port} after 15 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn query(port: u16, promql: &str) -> BTreeMap<String, String> {
-    let path = format!("/api/v1/query?query={}&time={T}", url_encode(promql));
-    let (status, body) = http_get(port, &path).expect("query prometheus");
+fn query(prom: &Prometheus, promql: &str) -> BTreeMap<String, String> {
+    let (status, body) = prom.query(promql, T).expect("query prometheus");
     assert_eq!(status, 200, "{promql}: {body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON response");
     assert_eq!(json["status"], "success", "{body}");
@@ -274,36 +162,8 @@ fn query(port: u16, promql: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn binaries_present() -> bool {
-    Path::new(PROMETHEUS).is_file() && Path::new(PROMTOOL).is_file()
-}
-
 #[test]
 fn histogram_quantile_matches_prometheus_2_42_bit_for_bit() {
-    if !binaries_present() {
-        if std::env::var("MESH_SKIP_PROMETHEUS").as_deref() == Ok("1") {
-            eprintln!("skipped: {PROMETHEUS} or {PROMTOOL} missing and MESH_SKIP_PROMETHEUS=1");
-            return;
-        }
-        panic!(
-            "{PROMETHEUS} and {PROMTOOL} are needed (Debian: apt-get install -y prometheus); \
-             set MESH_SKIP_PROMETHEUS=1 to skip this test"
-        );
-    }
-    let unique = format!(
-        "mesh-observe-prom-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-    );
-    let mut scratch = Scratch {
-        dir: std::env::temp_dir().join(unique),
-        server: None,
-    };
-    std::fs::create_dir_all(&scratch.dir).expect("scratch folder");
-
     let mut rng = Rng(0x5eed_2042);
     let sets: Vec<Vec<Series>> = (0..SETS).map(|_| random_set(&mut rng)).collect();
     let mut om = String::from("# TYPE hq gauge\n");
@@ -313,16 +173,9 @@ fn histogram_quantile_matches_prometheus_2_42_bit_for_bit() {
         }
     }
     om.push_str("# EOF\n");
-    let om_path = scratch.dir.join("buckets.om");
-    std::fs::write(&om_path, om).expect("write OpenMetrics file");
-    run(
-        Command::new(PROMTOOL)
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&om_path)
-            .arg(scratch.dir.join("data")),
-        "promtool tsdb create-blocks-from openmetrics",
-    );
-    let port = start_prometheus(&mut scratch);
+    let Some(prom) = Prometheus::start(&om) else {
+        return;
+    };
 
     let ours_for = |q: f64, set: &[Series]| {
         let buckets: Vec<Bucket> = set
@@ -348,7 +201,7 @@ fn histogram_quantile_matches_prometheus_2_42_bit_for_bit() {
         ("1.5", 1.5),
         ("NaN", f64::NAN),
     ] {
-        let theirs = query(port, &format!("histogram_quantile({q_text}, hq)"));
+        let theirs = query(&prom, &format!("histogram_quantile({q_text}, hq)"));
         assert_eq!(theirs.len(), SETS, "one result per bucket set for q={q_text}");
         for (i, set) in sets.iter().enumerate() {
             let expected = parse_value(&theirs[&i.to_string()]);
