@@ -127,7 +127,7 @@ impl Prometheus {
         self.child.id()
     }
 
-    /// `GET path_and_query` on the server (see [`http::get`]).
+    /// `GET path_and_query` on the server (see [`crate::get`]).
     ///
     /// # Errors
     /// Connection or I/O errors.
