@@ -642,3 +642,31 @@ async fn a_namespace_wide_policy_targets_the_namespace_and_says_what_it_governs(
 async fn plan_err(change: &Change) -> Error {
     plan(&seeded(), change, &config()).await.unwrap_err()
 }
+
+#[tokio::test]
+async fn objects_the_user_wrote_are_never_taken_over() {
+    // A ServiceProfile of the user's on 2.15 is not overwritten by ServiceProfile retries.
+    let err = plan(
+        &with_service_profile(),
+        &retries(),
+        &opted_in(LinkerdVersion::V2_15),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists { ref kind, .. } if kind.starts_with("ServiceProfile")),
+        "{err:?}"
+    );
+    // A Service of the user's is not re-pointed at ExternalWorkloads.
+    let Change::RegisterService(mut def) = register_vm() else {
+        unreachable!()
+    };
+    def.name = "reviews".parse().unwrap();
+    let err = plan(&seeded(), &Change::RegisterService(def), &config())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists { ref kind, .. } if kind.starts_with("Service")),
+        "{err:?}"
+    );
+}

@@ -66,11 +66,11 @@ impl<R: Reader> Planner<'_, R> {
              disables HTTPRoute splits, timeouts and failure accrual on this Service",
         );
         match self.get(&target).await? {
+            // A ServiceProfile the user wrote is theirs: it is never overwritten.
             Some(have) if !objects::is_owned(&have) => {
-                return Err(Error::Conflict {
-                    object: target.to_string(),
-                    owner: "a ServiceProfile not written by mesh".into(),
-                    field: "spec.routes".into(),
+                return Err(Error::AlreadyExists {
+                    kind: "ServiceProfile (not written by mesh)".into(),
+                    name: format!("{}/{}", id.namespace, target.name),
                 });
             }
             Some(have) if objects::contains(&have, &want) => {}

@@ -50,11 +50,12 @@ impl<R: Reader> Planner<'_, R> {
             .collect();
         match existing {
             Some(have) if !objects::is_registered(&have) => {
+                // Instances outside Kubernetes need a Service selecting them; the user's Service
+                // selects something else and is never rewritten.
                 if !names.is_empty() {
-                    return Err(Error::Conflict {
-                        object: target.to_string(),
-                        owner: "a Service not created by mesh".into(),
-                        field: "spec.selector".into(),
+                    return Err(Error::AlreadyExists {
+                        kind: "Service (not created by mesh)".into(),
+                        name: id.to_string(),
                     });
                 }
                 self.warn(format!("Service {id} already exists and is left as it is"));
