@@ -61,9 +61,17 @@ impl<R: Reader> Planner<'_, R> {
             .iter()
             .map(|r| fault::with_abort(r, *percent, error_name.as_str(), error_port.get()))
             .collect();
+        // The route keeps sending traffic to the versions it used, and now to the error backend.
+        let mut requires = vec![object_dep(&error_ref)];
+        for v in versions_in(id, &base) {
+            if self.get(&objects::version_service(id, &v)).await?.is_some() {
+                self.plan.baseline.available.push(subset_dep(id, &v));
+            }
+            requires.push(subset_dep(id, &v));
+        }
         let extra = Map::from_iter([(key, fault::saved_state(&before, existing.is_none()))]);
         let update = http_route::update(&target, id, port, existing.as_ref(), ours, &extra)?;
-        self.route_write(target, update, vec![object_dep(&error_ref)]);
+        self.route_write(target, update, requires);
         self.warn(format!(
             "emulated abort: {percent} of requests go to Service {error_name}, which answers with whatever \
              status it returns (requested {}); only meshed clients are affected, and rules you wrote \
