@@ -462,6 +462,35 @@ async fn istio_healthy_canary_is_promoted_with_one_route_write_per_stage() {
     let Some(prom) = prometheus() else { return };
     let f = istio();
     healthy_canary_is_promoted(&f, prom).await;
+    // Every request the rollout sent: per traffic change two reads, a dry run and the write;
+    // per progress save a dry run, the write and a read-back.
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for r in f.0.requests() {
+        let line = r.line();
+        let short = line
+            .rsplit_once("/namespaces/prod/")
+            .map_or(line.clone(), |(m, p)| {
+                format!("{} {p}", m.split(' ').next().unwrap())
+            });
+        *seen.entry(short).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<String, usize> = [
+        ("GET configmaps/mesh-state-healthy-rollout", 11),
+        ("POST configmaps", 1),
+        ("POST configmaps (dry run)", 1),
+        ("PUT configmaps/mesh-state-healthy-rollout", 9),
+        ("PUT configmaps/mesh-state-healthy-rollout (dry run)", 9),
+        ("GET destinationrules/healthy", 5),
+        ("PUT destinationrules/healthy", 1),
+        ("PUT destinationrules/healthy (dry run)", 1),
+        ("GET virtualservices/healthy", 5),
+        ("PUT virtualservices/healthy", 5),
+        ("PUT virtualservices/healthy (dry run)", 5),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_owned(), n))
+    .collect();
+    assert_eq!(seen, expected);
     let host = "healthy.prod.svc.cluster.local";
     assert_eq!(
         f.route("healthy"),
