@@ -172,8 +172,72 @@ fn authz_policy() -> impl Strategy<Value = AuthorizationPolicy> {
     })
 }
 
+fn registration() -> impl Strategy<Value = ServiceDefinition> {
+    let endpoint = prop_oneof![
+        (1u8..=254, 1u8..=254).prop_map(|(a, b)| format!("10.0.{a}.{b}")),
+        (1u16..=0xfffe).prop_map(|x| format!("fd00::{x:x}")),
+    ];
+    (
+        "[a-z]{1,10}",
+        proptest::option::of(proptest::sample::select(VERSIONS.to_vec())),
+        proptest::collection::btree_set(endpoint, 0..3),
+        proptest::sample::select(vec![
+            Protocol::Http,
+            Protocol::Http2,
+            Protocol::Grpc,
+            Protocol::Tcp,
+        ]),
+    )
+        .prop_map(|(name, version, endpoints, protocol)| {
+            let mut def = ServiceDefinition::builder(&name, "prod", 8080)
+                .unwrap()
+                .protocol(protocol);
+            if let Some(v) = version {
+                def = def.version(v).unwrap();
+            }
+            for e in endpoints {
+                def.endpoints
+                    .push(Endpoint::new(e, Port::new(8080).unwrap()).unwrap());
+            }
+            def
+        })
+}
+
+fn destination_policy() -> impl Strategy<Value = DestinationPolicy> {
+    let subset = (
+        proptest::sample::select(VERSIONS.to_vec()),
+        proptest::option::of("[a-z]{1,6}"),
+    )
+        .prop_map(|(v, track)| {
+            let mut s = Subset::for_version(Version::new(v).unwrap());
+            if let Some(t) = track {
+                s.labels = [("track".to_owned(), t)].into();
+            }
+            s
+        });
+    (
+        proptest::collection::vec(subset, 0..4),
+        proptest::option::of(1u32..10),
+    )
+        .prop_map(|(subsets, consecutive)| {
+            let mut seen = std::collections::BTreeSet::new();
+            let subsets: Vec<Subset> = subsets
+                .into_iter()
+                .filter(|s| seen.insert(s.version.clone()))
+                .collect();
+            let mut p = DestinationPolicy::with_subsets(reviews(), subsets);
+            p.outlier_detection = consecutive.map(|c| OutlierDetection {
+                consecutive_errors: Some(c),
+                ..Default::default()
+            });
+            p
+        })
+}
+
 fn change() -> impl Strategy<Value = Change> {
     prop_oneof![
+        registration().prop_map(Change::RegisterService),
+        destination_policy().prop_map(Change::CreateDestinationRule),
         split_strategy().prop_map(|split| Change::SetTrafficWeight {
             service: reviews(),
             split
@@ -238,6 +302,8 @@ proptest! {
                         && reason.contains("needs a target Service or explicit ports");
                     assert!(conditional || !caps.support(feature).is_native(), "refused native {feature}: {reason}");
                 }
+                // Registering instances under a name the user's Service already has.
+                Err(Error::AlreadyExists { .. }) if matches!(&change, Change::RegisterService(d) if ["reviews", "api", "error-injector"].contains(&d.name.as_str())) => {}
                 Err(e) => panic!("{e}"),
             }
         });
