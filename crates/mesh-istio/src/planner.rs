@@ -166,9 +166,17 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
     let mut dr_new = dr_old.map_or_else(|| dr::new(&service), translate::replacement_base);
     let routes_old =
         vs_old.map(|v| HttpRoutes::parse(v["spec"]["http"].as_array().map_or(&[], Vec::as_slice)));
-    let mut routes = routes_old.clone().unwrap_or_default();
-    let touches_vs = crate::host_edit::edit(change, &service, &mut dr_new, &mut routes, &mut plan.warnings)?;
 
+    // What exists before the first write: the subsets, and the existing routes' needs.
+    let available_before = versions(&dr_old.map(dr::subset_names).unwrap_or_default());
+    plan.baseline.available = available_before.iter().map(|v| subset_dep(&service, v)).collect();
+    if let Some(r) = &routes_old {
+        let reqs = requirements(r, &service, &available_before);
+        plan.baseline.in_use.push((vs_ref.clone(), reqs));
+    }
+
+    let mut routes = routes_old.unwrap_or_default();
+    let touches_vs = crate::host_edit::edit(change, &service, &mut dr_new, &mut routes, &mut plan.warnings)?;
     let shadowing = routes.shadowing_user_routes();
     if touches_vs && !shadowing.is_empty() {
         plan.warnings.push(format!(
@@ -177,13 +185,7 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
         ));
     }
 
-    // Subsets: what exists now, and what the new routes need.
-    let available_before = versions(&dr_old.map(dr::subset_names).unwrap_or_default());
-    let vs_old_requires = routes_old.map(|r| requirements(&r, &service, &available_before));
-    plan.baseline.available = available_before.iter().map(|v| subset_dep(&service, v)).collect();
-    if let Some(reqs) = vs_old_requires {
-        plan.baseline.in_use.push((vs_ref.clone(), reqs));
-    }
+    // The subsets the new routes need are added to the rule before the routes land.
     if touches_vs {
         for name in routes.owned_subsets(&service) {
             if let Ok(v) = Version::new(name) {
