@@ -428,3 +428,84 @@ async fn a_conflict_found_by_the_dry_run_is_planned_again_before_any_write() {
     assert_eq!(server.writes().len(), 2, "the aborted round wrote nothing");
     assert_eq!(vs_object(&server)["spec"]["http"][0], user_route());
 }
+
+#[tokio::test]
+async fn register_and_unregister_a_vm_service() {
+    let server = FakeApiServer::new();
+    let istio = backend(&server);
+    let def = mesh_core::ServiceDefinition::builder("legacy", "bookinfo", 8080)
+        .unwrap()
+        .endpoint(mesh_core::Endpoint::new("10.0.0.7", mesh_core::Port::new(8080).unwrap()).unwrap());
+    let we_name = mesh_istio::translate::workload_entry::name(&def, &def.endpoints[0]);
+    let se = "/apis/networking.istio.io/v1/namespaces/bookinfo/serviceentries/legacy";
+    let we = format!("/apis/networking.istio.io/v1/namespaces/bookinfo/workloadentries/{we_name}");
+    let svc = "/api/v1/namespaces/bookinfo/services/legacy";
+    istio.execute(&Change::RegisterService(def)).await.unwrap();
+    assert_eq!(
+        lines(&server),
+        [
+            format!("GET {se}"),
+            format!("GET {svc}"),
+            format!("PATCH {we} (dry run)"),
+            format!("PATCH {se} (dry run)"),
+            format!("PATCH {we}"),
+            format!("PATCH {se}"),
+        ]
+    );
+    server.clear_requests();
+    istio
+        .execute(&Change::UnregisterService {
+            service: "bookinfo/legacy".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        lines(&server),
+        [
+            format!("GET {se}"),
+            format!("GET {svc}"),
+            format!("DELETE {se} (dry run)"),
+            format!("DELETE {we} (dry run)"),
+            format!("DELETE {se}"),
+            format!("DELETE {we}"),
+        ]
+    );
+    assert!(server.objects().is_empty());
+}
+
+#[tokio::test]
+async fn circuit_breaker_then_retries_are_one_write_each() {
+    let server = FakeApiServer::new();
+    let istio = backend(&server);
+    istio.execute(&circuit_breaker()).await.unwrap();
+    assert_eq!(
+        lines(&server),
+        [
+            format!("GET {DR}/reviews"),
+            format!("GET {VS}/reviews"),
+            format!("POST {DR} (dry run)"),
+            format!("POST {DR}"),
+        ]
+    );
+    let body = server.writes()[0].body.clone().unwrap();
+    assert_eq!(
+        body["spec"]["trafficPolicy"]["connectionPool"]["http"]["maxRetries"],
+        3
+    );
+    server.clear_requests();
+    istio.execute(&retries()).await.unwrap();
+    assert_eq!(
+        lines(&server),
+        [
+            format!("GET {DR}/reviews"),
+            format!("GET {VS}/reviews"),
+            format!("POST {VS} (dry run)"),
+            format!("POST {VS}"),
+        ]
+    );
+    assert_eq!(vs_object(&server)["spec"]["http"][0]["retries"]["attempts"], 3);
+    // Re-running converges: reads only.
+    server.clear_requests();
+    istio.execute(&retries()).await.unwrap();
+    assert!(server.requests().iter().all(|r| !r.is_write()));
+}
