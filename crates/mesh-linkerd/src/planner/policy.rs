@@ -89,6 +89,11 @@ impl<R: Reader> Planner<'_, R> {
         if current != Some(mtls::ALL_AUTHENTICATED) {
             self.plan.push(apply(target, mtls::namespace_patch(namespace)));
         }
+        if have.is_none() {
+            self.warn(format!(
+                "namespace {namespace} does not exist: the apply creates it, with the policy set"
+            ));
+        }
         self.warn(
             "Linkerd encrypts meshed traffic automatically; the all-authenticated default inbound \
              policy is read at pod start, so restart the namespace's pods for it to apply",
