@@ -157,23 +157,64 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
 async fn backend(cli: &Cli) -> Result<Mesh> {
     match cli.target {
         Target::Render => Ok(offline(mesh_kind(cli)?, cli.service_port)),
-        Target::Apply => {
-            let kind = match mesh_kind(cli) {
-                Ok(kind) => kind,
-                Err(_) if cli.mesh == MeshArg::Auto => detect(cli).await?,
-                Err(e) => return Err(e),
-            };
-            Ok(match kind {
-                MeshKind::Istio => Mesh::from_backend(mesh::istio::IstioBackend::new(
-                    engine(cli, kind).await?,
-                    mesh::istio::Config::default(),
-                )),
-                MeshKind::Linkerd => Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(
-                    engine(cli, kind).await?,
-                    mesh::linkerd::Config::default(),
-                )),
-                MeshKind::Consul => Mesh::from_backend(mesh::consul::ConsulBackend::from_env()?),
-            })
+        Target::Apply => Ok(live(cli).await?.mesh()),
+    }
+}
+
+/// A live control plane: the backend, plus a way to read the objects a plan writes.
+pub(crate) enum Live {
+    /// Istio or Linkerd, through a Kubernetes engine.
+    Kube(MeshKind, KubeEngine),
+    /// Consul.
+    Consul(std::sync::Arc<mesh::consul::ConsulBackend>),
+}
+
+impl Live {
+    /// A `Mesh` over this control plane.
+    pub(crate) fn mesh(&self) -> Mesh {
+        match self {
+            Self::Kube(MeshKind::Linkerd, engine) => Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(
+                engine.clone(),
+                mesh::linkerd::Config::default(),
+            )),
+            Self::Kube(_, engine) => Mesh::from_backend(mesh::istio::IstioBackend::new(
+                engine.clone(),
+                mesh::istio::Config::default(),
+            )),
+            Self::Consul(backend) => Mesh::from_dyn(backend.clone()),
         }
     }
+
+    /// The current state of the object a write targets, `None` when it does not exist.
+    pub(crate) async fn current(&self, target: &mesh::ObjectRef) -> Result<Option<serde_json::Value>> {
+        match self {
+            Self::Kube(_, engine) => engine.get(target).await,
+            Self::Consul(backend) => {
+                let Some(key) = mesh::consul::entry_key(target) else {
+                    return Ok(None); // agent registrations are not config entries
+                };
+                let entry = backend
+                    .client()
+                    .get_entry(key.kind, &key.name, key.namespace.as_deref())
+                    .await?;
+                entry
+                    .map(|e| serde_json::to_value(e).map_err(|e| Error::backend(MeshKind::Consul, e)))
+                    .transpose()
+            }
+        }
+    }
+}
+
+/// Connects to the live control plane whatever `--target` says (for `plan` and `diff`, which read
+/// but never write).
+pub(crate) async fn live(cli: &Cli) -> Result<Live> {
+    let kind = match mesh_kind(cli) {
+        Ok(kind) => kind,
+        Err(_) if cli.mesh == MeshArg::Auto => detect(cli).await?,
+        Err(e) => return Err(e),
+    };
+    Ok(match kind {
+        MeshKind::Consul => Live::Consul(std::sync::Arc::new(mesh::consul::ConsulBackend::from_env()?)),
+        kube => Live::Kube(kube, engine(cli, kube).await?),
+    })
 }

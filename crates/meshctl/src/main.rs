@@ -7,6 +7,7 @@
 
 mod backends;
 mod cli;
+mod diff;
 mod error;
 mod lint;
 mod ops;
@@ -87,9 +88,14 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                     "plan and diff take a change, not a query".into(),
                 ));
             };
-            let mesh = backends::connect(cli).await?;
-            let plan = mesh.plan(&change).await?;
-            output::plan(out, cli.output, &plan)?;
+            // Both read the live control plane and never write, whatever --target says.
+            let live = backends::live(cli).await?;
+            let plan = live.mesh().plan(&change).await?;
+            if matches!(cli.command, Command::Diff { .. }) {
+                diff::run(out, &live, &plan).await?;
+            } else {
+                output::plan(out, cli.output, &plan)?;
+            }
             Ok(0)
         }
         Command::Op(op) => {
