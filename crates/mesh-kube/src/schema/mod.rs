@@ -404,6 +404,22 @@ mod tests {
                 "spec": { "rules": [{ "matches": [{ "path": { "type": "PathPrefix", "value": "/a//b" } }],
                     "filters": [{ "type": "RequestRedirect", "requestRedirect": { "statusCode": 302 } },
                                 { "type": "URLRewrite", "urlRewrite": { "hostname": "x" } }] }] } }),
+            json!({ "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": { "name": "a" },
+                "spec": { "selector": { "matchLabels": { "app": "x" } }, "targetRef": { "kind": "Service", "name": "s", "namespace": "n" },
+                    "rules": [{ "from": [{ "source": { "serviceAccounts": ["a"], "principals": ["p"] } }] }] } }),
+            json!({ "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": { "name": "a" },
+                "spec": { "hosts": ["*"], "addresses": ["10.0.0.0/24"], "resolution": "DNS",
+                    "workloadSelector": { "labels": { "app": "x*" } },
+                    "endpoints": [{ "address": "unix:///x/", "ports": { "http": 70000, "bad_name": 1 } }, {}] } }),
+            json!({ "apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin", "metadata": { "name": "a" },
+                "spec": { "url": "ftp://x", "selector": { "matchLabels": { "app": "x" } },
+                    "targetRef": { "kind": "Gateway", "name": "g" } } }),
+            json!({ "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication", "metadata": { "name": "a" },
+                "spec": { "portLevelMtls": { "8080": { "mode": "STRICT" } } } }),
+            json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": { "name": "a" },
+                "spec": { "parentRefs": [{ "name": "p", "sectionName": "s" }, { "name": "p", "sectionName": "s" }],
+                    "rules": [{ "backendRefs": [{ "name": "b", "kind": "Service" }],
+                                "matches": [{ "path": { "type": "RegularExpression", "value": "(" } }] }] } }),
             json!({ "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": { "name": "a" },
                 "spec": { "host": "h", "trafficPolicy": { "outlierDetection": { "interval": "1us", "baseEjectionTime": "1us" },
                     "connectionPool": { "tcp": { "connectTimeout": "1us" } } } } }),
@@ -442,6 +458,6 @@ mod tests {
             assert_eq!(got, expected, "{}", obj["kind"]);
             compared += got.len();
         }
-        assert!(compared >= 8, "only {compared} violations compared");
+        assert!(compared >= 20, "only {compared} violations compared");
     }
 }
