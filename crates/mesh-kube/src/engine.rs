@@ -223,7 +223,11 @@ impl KubeEngine {
             let req = req.clone().query("dryRun", "All");
             match self.execute(write, &req).await {
                 Ok(()) => {}
-                Err(Error::NotFound { .. }) if created_earlier(&plan.writes[..i], &write.target) => {}
+                // The dry run sees the cluster before the plan: an object an earlier write creates
+                // is still missing, one an earlier write deletes is still there.
+                Err(Error::NotFound { .. }) if written_earlier(&plan.writes[..i], &write.target, false) => {}
+                Err(Error::AlreadyExists { .. })
+                    if written_earlier(&plan.writes[..i], &write.target, true) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -302,6 +306,14 @@ impl KubeEngine {
             .resource_type(&write.target.api_version, &write.target.kind)
             .await?;
         let resp = self.send(req).await?;
+        tracing::debug!(
+            mesh = %self.mesh,
+            method = %req.method,
+            path = %req.path,
+            dry_run = req.query.iter().any(|(k, _)| *k == "dryRun"),
+            status = resp.status,
+            "write"
+        );
         match resp.status {
             200..=299 => Ok(()),
             code => match map_status(self.mesh, code, &resp.body, &write.target, &rt) {
@@ -444,14 +456,18 @@ enum Verb {
     ApplyStatus,
 }
 
-/// True when one of `earlier` creates or applies `target`.
-fn created_earlier(earlier: &[Write], target: &ObjectRef) -> bool {
+/// True when one of `earlier` deletes `target` (`deleted`), or writes it.
+fn written_earlier(earlier: &[Write], target: &ObjectRef, deleted: bool) -> bool {
     earlier.iter().any(|w| {
         &w.target == target
-            && matches!(
-                w.action,
-                WriteAction::Apply | WriteAction::Create | WriteAction::Replace
-            )
+            && if deleted {
+                w.action == WriteAction::Delete
+            } else {
+                matches!(
+                    w.action,
+                    WriteAction::Apply | WriteAction::Create | WriteAction::Replace
+                )
+            }
     })
 }
 

@@ -571,3 +571,69 @@ async fn unknown_kinds_go_through_discovery() {
     assert_eq!(what, "CRD widgets.example.com");
     assert_eq!(lines(&server), ["GET /apis/example.com/v1"]);
 }
+
+#[tokio::test]
+async fn a_plan_that_recreates_an_object_passes_its_dry_run() {
+    let server = FakeApiServer::new();
+    let pa = ObjectRef::new(
+        "security.istio.io/v1",
+        "PeerAuthentication",
+        Some("prod"),
+        "default",
+    );
+    let body = json!({ "spec": { "mtls": { "mode": "STRICT" } } });
+    server.insert(json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": { "name": "default", "namespace": "prod" }, "spec": {}
+    }));
+    let p = plan(vec![
+        Write::new(WriteAction::Delete, pa.clone(), None),
+        Write::new(WriteAction::Create, pa.clone(), Some(body)),
+    ]);
+    engine(&server).apply(&p).await.unwrap();
+    assert_eq!(server.object(&pa).unwrap()["spec"]["mtls"]["mode"], "STRICT");
+    assert_eq!(server.writes().len(), 2);
+}
+
+#[tokio::test]
+async fn with_field_ownership_an_apply_over_a_users_field_conflicts_in_the_dry_run() {
+    let server = FakeApiServer::new().with_field_ownership();
+    server.insert_as(
+        json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": { "name": "reviews", "namespace": "prod" },
+            "spec": { "hosts": ["reviews.prod.svc.cluster.local"],
+                      "http": [{ "name": "users-own", "route": [{ "destination": { "host": "ratings" } }] }] }
+        }),
+        "kubectl-client-side-apply",
+    );
+    let p = plan(vec![Write::new(WriteAction::Apply, vs_ref(), Some(vs_body()))]);
+    let err = engine(&server).apply(&p).await.unwrap_err();
+    let Error::Conflict { owner, field, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        (owner.as_str(), field.as_str()),
+        ("kubectl-client-side-apply", ".spec.http")
+    );
+    assert!(server.writes().is_empty());
+    assert_eq!(
+        server.object(&vs_ref()).unwrap()["spec"]["http"][0]["name"],
+        "users-own"
+    );
+    // Our own fields are ours to change: applying twice with new values does not conflict.
+    let fresh = FakeApiServer::new().with_field_ownership();
+    let engine = engine(&fresh);
+    engine.apply(&canary_plan()).await.unwrap();
+    let mut changed = vs_body();
+    changed["spec"]["http"][0]["route"][0]["weight"] = json!(50);
+    changed["spec"]["http"][0]["route"][1]["weight"] = json!(50);
+    engine
+        .apply(&plan(vec![Write::new(
+            WriteAction::Apply,
+            vs_ref(),
+            Some(changed),
+        )]))
+        .await
+        .unwrap();
+}

@@ -9,8 +9,9 @@
 //!
 //! Server-side apply is modelled per field manager at the level of object keys: a manager's
 //! apply replaces lists and scalars it sets, merges maps, and removes keys it set before but no
-//! longer sends. Ownership conflicts between managers are not detected; script them with
-//! [`Fault::apply_conflict`].
+//! longer sends. With [`FakeApiServer::with_field_ownership`] it also tracks which manager owns
+//! which field and answers an apply that would change another manager's field with the API
+//! server's 409; a conflict can also be scripted with [`Fault::apply_conflict`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> mesh_core::Result<()> {
@@ -31,6 +32,7 @@
 //! ```
 
 mod fault;
+mod managed;
 mod state;
 
 use std::{
@@ -160,14 +162,33 @@ impl FakeApiServer {
         kube::Client::new(svc, "default")
     }
 
+    /// Tracks which field manager owns which field, so that a server-side apply changing a field
+    /// another manager owns gets the API server's 409 (naming that manager) unless forced.
+    /// Objects stored before this call have no owners.
+    #[must_use]
+    pub fn with_field_ownership(self) -> Self {
+        self.lock().track_ownership();
+        self
+    }
+
     /// Stores an object as if a user had created it (assigning `resourceVersion`, `uid`,
-    /// `generation`), and returns it as stored.
+    /// `generation`), and returns it as stored. With [`with_field_ownership`](Self::with_field_ownership),
+    /// its fields belong to the manager `user`.
     ///
     /// # Panics
     /// If the object has no `apiVersion`, `kind` or `metadata.name`, or its type is not served.
     pub fn insert(&self, obj: Value) -> Value {
+        self.insert_as(obj, "user")
+    }
+
+    /// Like [`insert`](Self::insert), with the fields owned by `manager` (such as
+    /// `kubectl-client-side-apply`).
+    ///
+    /// # Panics
+    /// As [`insert`](Self::insert).
+    pub fn insert_as(&self, obj: Value, manager: &str) -> Value {
         self.lock()
-            .insert(obj)
+            .insert(obj, manager)
             .unwrap_or_else(|e| panic!("FakeApiServer::insert: {e}"))
     }
 

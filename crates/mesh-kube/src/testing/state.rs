@@ -7,7 +7,11 @@ use kube::client::Body;
 use mesh_core::ObjectRef;
 use serde_json::{Value, json};
 
-use super::{Fault, Match, RecordedRequest, fault::status_body};
+use super::{
+    Fault, Match, RecordedRequest,
+    fault::status_body,
+    managed::{Owners, conflict_body},
+};
 use crate::{ResourceType, resources::split_api_version, schema::SchemaSet};
 
 /// What the serving task does with a request.
@@ -26,6 +30,8 @@ pub(super) struct State {
     objects: BTreeMap<Key, Value>,
     /// The last object each field manager applied, for server-side apply.
     applied: BTreeMap<(Key, String), Value>,
+    /// Field owners per object, when ownership is tracked.
+    owners: Option<BTreeMap<Key, Owners>>,
     next_rv: u64,
     pub(super) validate: bool,
     pub(super) requests: Vec<RecordedRequest>,
@@ -66,6 +72,7 @@ impl State {
             storage_versions,
             objects: BTreeMap::new(),
             applied: BTreeMap::new(),
+            owners: None,
             next_rv: 1,
             validate: true,
             requests: Vec::new(),
@@ -82,7 +89,15 @@ impl State {
             .retain(|t| !(t.plural == plural && t.group == group) || versions.contains(&t.version.as_str()));
     }
 
-    pub(super) fn insert(&mut self, mut obj: Value) -> Result<Value, String> {
+    pub(super) fn track_ownership(&mut self) {
+        self.owners.get_or_insert_with(BTreeMap::new);
+    }
+
+    fn owners_of(&mut self, key: &Key) -> Option<&mut Owners> {
+        self.owners.as_mut().map(|o| o.entry(key.clone()).or_default())
+    }
+
+    pub(super) fn insert(&mut self, mut obj: Value, manager: &str) -> Result<Value, String> {
         let av = obj["apiVersion"].as_str().ok_or("no apiVersion")?.to_owned();
         let kind = obj["kind"].as_str().ok_or("no kind")?.to_owned();
         let name = obj["metadata"]["name"]
@@ -104,6 +119,9 @@ impl State {
         });
         self.stamp_new(&mut obj);
         let key = (rt.group.clone(), rt.plural.clone(), ns, name);
+        if let Some(owners) = self.owners_of(&key) {
+            owners.updated(manager, None, &obj);
+        }
         self.objects.insert(key, obj.clone());
         Ok(obj)
     }
@@ -305,6 +323,10 @@ impl State {
         }
         self.stamp_new(&mut obj);
         if !dry {
+            let manager = req.field_manager().unwrap_or("unknown").to_owned();
+            if let Some(owners) = self.owners_of(&key) {
+                owners.updated(&manager, None, &obj);
+            }
             self.objects.insert(key, obj.clone());
         }
         Answer(201, obj)
@@ -333,6 +355,10 @@ impl State {
         }
         self.stamp_update(&current, &mut obj);
         if !dry {
+            let manager = req.field_manager().unwrap_or("unknown").to_owned();
+            if let Some(owners) = self.owners_of(&key) {
+                owners.updated(&manager, Some(&current), &obj);
+            }
             self.objects.insert(key, obj.clone());
         }
         Answer(200, obj)
@@ -371,6 +397,16 @@ impl State {
         {
             return conflict;
         }
+        let force = req.query.get("force").is_some_and(|f| f == "true");
+        if sub.is_none()
+            && let (Some(cur), Some(all)) = (&current, &self.owners)
+            && let Some(owners) = all.get(&key)
+        {
+            let conflicts = owners.conflicts(&manager, cur, &patch);
+            if !conflicts.is_empty() && !force {
+                return Answer(409, conflict_body(&rt.api_version(), &conflicts));
+            }
+        }
         let mut obj = match (sub, current.clone()) {
             (Some("status"), None) => return object_not_found(rt, name),
             (Some("status"), Some(mut cur)) => {
@@ -403,6 +439,10 @@ impl State {
         if !dry {
             self.objects.insert(key.clone(), obj.clone());
             if sub.is_none() {
+                let previous = self.applied.get(&(key.clone(), manager.clone())).cloned();
+                if let Some(owners) = self.owners_of(&key) {
+                    owners.applied(&manager, previous.as_ref(), &patch, force);
+                }
                 self.applied.insert((key, manager), patch);
             }
         }
@@ -431,6 +471,9 @@ impl State {
         if !dry {
             self.objects.remove(&key);
             self.applied.retain(|(k, _), _| *k != key);
+            if let Some(owners) = &mut self.owners {
+                owners.remove(&key);
+            }
         }
         Answer(
             200,
