@@ -87,6 +87,14 @@ pub(crate) enum Command {
     },
     /// What each mesh supports: native, emulated (opt-in) or unsupported, with the reason.
     Capabilities,
+    /// Follow a service's rollout from any machine: every decision, with its numbers, as it is
+    /// recorded on the control plane (one JSON object per line with -o json).
+    Events {
+        service: String,
+        /// How often to read the control plane.
+        #[arg(long, default_value = "2s")]
+        poll: String,
+    },
     /// Progressive delivery: canary, blue-green or A/B, with analysis after every stage.
     Rollout(RolloutArgs),
     /// Render the spec's Quick Start for a mesh: register a service, split it 90/10, enforce mTLS,

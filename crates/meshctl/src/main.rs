@@ -9,6 +9,7 @@ mod backends;
 mod cli;
 mod diff;
 mod error;
+mod events;
 mod lint;
 mod ops;
 mod output;
@@ -77,6 +78,14 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                     .collect(),
             };
             output::capabilities(out, cli.output, &tables).map(|()| 0)
+        }
+        Command::Events { service, poll } => {
+            let poll = mesh::units::parse_duration(poll).map_err(|e| e.in_field("poll"))?;
+            let service = ops::service_id(service, &cli.namespace)?;
+            let mesh = backends::live(cli).await?.mesh();
+            events::follow(out, &mesh, service, poll, cli.output)
+                .await
+                .map(|()| 0)
         }
         Command::Rollout(args) => {
             let mesh = backends::connect(cli).await?;
