@@ -120,7 +120,7 @@ impl KubeEngine {
     /// object's type; [`Error::Backend`] when the server keeps failing.
     pub async fn get(&self, r: &ObjectRef) -> Result<Option<Value>> {
         let rt = self.resource_type(&r.api_version, &r.kind).await?;
-        let req = ApiRequest::new(Method::GET, rt.object_path(r.namespace.as_deref(), &r.name));
+        let req = ApiRequest::new(Method::GET, rt.object_path(self.namespace_of(r), &r.name));
         let resp = self.send(&req).await?;
         match resp.status {
             200 => decode(&resp.body)
@@ -249,7 +249,7 @@ impl KubeEngine {
 
     fn request_for(&self, write: &Write, rt: &ResourceType) -> Result<ApiRequest> {
         let t = &write.target;
-        let path = rt.object_path(t.namespace.as_deref(), &t.name);
+        let path = rt.object_path(self.namespace_of(t), &t.name);
         let version = match &write.precondition {
             Some(Precondition::Version(v)) => Some(v.as_str()),
             _ => None,
@@ -282,7 +282,7 @@ impl KubeEngine {
             meta.insert("resourceVersion".into(), Value::from(v));
         }
         let body = serde_json::to_vec(&obj).map_err(|e| Error::backend(self.mesh, e))?;
-        let collection = rt.collection_path(t.namespace.as_deref());
+        let collection = rt.collection_path(self.namespace_of(t));
         let req = match verb {
             Verb::Create => ApiRequest::new(Method::POST, collection),
             Verb::Replace => ApiRequest::new(Method::PUT, path),
@@ -321,6 +321,12 @@ impl KubeEngine {
                 e => Err(e),
             },
         }
+    }
+
+    /// The namespace of an object reference, or the client's default namespace when it has none
+    /// (cluster-scoped kinds ignore it).
+    fn namespace_of<'a>(&'a self, r: &'a ObjectRef) -> Option<&'a str> {
+        Some(r.namespace.as_deref().unwrap_or(self.client.default_namespace()))
     }
 
     pub(crate) async fn send(&self, req: &ApiRequest) -> Result<ApiResponse> {

@@ -211,6 +211,38 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_strings_stay_strings() {
+        // kubectl reads YAML 1.1: an unquoted `no` or `on` would become a boolean label value.
+        let values = [
+            "yes", "no", "on", "off", "y", "N", "true", "null", "~", "1e3", "0x1F", "012", "1.0", "",
+        ];
+        let change = Change::UnregisterService {
+            service: "prod/reviews".parse().unwrap(),
+        };
+        let mut plan = Plan::for_change(MeshKind::Istio, &change);
+        let labels: serde_json::Map<String, serde_json::Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("l{i}"), json!(v)))
+            .collect();
+        let svc = ObjectRef::new("v1", "Service", Some("prod"), "reviews");
+        plan.push(Write::new(
+            WriteAction::Apply,
+            svc,
+            Some(json!({ "metadata": { "labels": labels } })),
+        ));
+        let mut out = Vec::new();
+        to_yaml(&plan, &mut out).unwrap();
+        let yaml = String::from_utf8(out).unwrap();
+        assert!(yaml.contains("l1: \"no\""), "{yaml}");
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).unwrap();
+        let obj = docs.into_iter().find(|d| !d.is_null()).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            assert_eq!(obj["metadata"]["labels"][format!("l{i}")], json!(v));
+        }
+    }
+
+    #[test]
     fn dir_lists_deletions_separately() {
         let dir = std::env::temp_dir().join(format!("mesh-kube-render-{}", std::process::id()));
         let files = to_dir(&plan(), &dir).unwrap();

@@ -637,3 +637,20 @@ async fn with_field_ownership_an_apply_over_a_users_field_conflicts_in_the_dry_r
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn references_without_a_namespace_use_the_clients_default() {
+    let server = FakeApiServer::new();
+    let pa = ObjectRef::new("security.istio.io/v1", "PeerAuthentication", None, "default");
+    let p = plan(vec![Write::new(
+        WriteAction::Apply,
+        pa.clone(),
+        Some(json!({ "spec": {} })),
+    )]);
+    engine(&server).apply(&p).await.unwrap();
+    assert_eq!(
+        server.writes()[0].path,
+        "/apis/security.istio.io/v1/namespaces/default/peerauthentications/default"
+    );
+    assert!(engine(&server).get(&pa).await.unwrap().is_some());
+}
