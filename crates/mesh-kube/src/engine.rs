@@ -178,6 +178,10 @@ impl KubeEngine {
     ///   manager, named, or a stale `resourceVersion`), [`Error::AlreadyExists`] (create),
     ///   [`Error::NotFound`] (replace of a missing object), [`Error::InvalidInput`] (the server
     ///   rejected the object), [`Error::Backend`] (retries ran out).
+    ///
+    /// A write whose answer never came (timeout, dropped connection) counts as failed, though the
+    /// server may have applied it; every write is idempotent (apply, guarded replace, delete), so
+    /// planning and applying again converges.
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
             return Err(Error::invalid("plan", unsafe_prefix.to_string()));
