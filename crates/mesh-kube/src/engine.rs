@@ -180,8 +180,9 @@ impl KubeEngine {
     ///   rejected the object), [`Error::Backend`] (retries ran out).
     ///
     /// A write whose answer never came (timeout, dropped connection) counts as failed, though the
-    /// server may have applied it; every write is idempotent (apply, guarded replace, delete), so
-    /// planning and applying again converges.
+    /// server may have applied it. Applies and deletes are idempotent and a guarded replace fails
+    /// cleanly, so planning and applying again converges; a create sent again reports
+    /// [`Error::AlreadyExists`].
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
             return Err(Error::invalid("plan", unsafe_prefix.to_string()));
