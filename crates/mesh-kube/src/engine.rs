@@ -323,6 +323,16 @@ impl KubeEngine {
             200..=299 => Ok(()),
             code => match map_status(self.mesh, code, &resp.body, &write.target, &rt) {
                 Error::NotFound { .. } if write.action == WriteAction::Delete => Ok(()),
+                Error::NotConfigured { .. } if write.action == WriteAction::ApplyStatus => {
+                    Err(Error::not_configured(
+                        format!("the status subresource of CRD {}", rt.crd_name()),
+                        format!(
+                            "{} {} has no /status; write its status with the object",
+                            rt.api_version(),
+                            rt.kind
+                        ),
+                    ))
+                }
                 e => Err(e),
             },
         }

@@ -654,3 +654,50 @@ async fn references_without_a_namespace_use_the_clients_default() {
     );
     assert!(engine(&server).get(&pa).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn status_goes_through_the_status_subresource_only() {
+    let server = FakeApiServer::new();
+    let engine = engine(&server);
+    let mut with_status = dr_body();
+    with_status["status"] = json!({ "observedGeneration": 7 });
+    engine
+        .apply(&plan(vec![Write::new(
+            WriteAction::Apply,
+            dr_ref(),
+            Some(with_status),
+        )]))
+        .await
+        .unwrap();
+    // Like the API server, a write to the object ignores its status.
+    assert!(server.object(&dr_ref()).unwrap().get("status").is_none());
+    let status = Write::new(
+        WriteAction::ApplyStatus,
+        dr_ref(),
+        Some(json!({ "status": { "observedGeneration": 1 } })),
+    );
+    engine.apply(&plan(vec![status])).await.unwrap();
+    assert_eq!(
+        server.object(&dr_ref()).unwrap()["status"]["observedGeneration"],
+        1
+    );
+    // Kinds without a status subresource have no /status URL.
+    let sp = ObjectRef::new(
+        "linkerd.io/v1alpha2",
+        "ServiceProfile",
+        Some("prod"),
+        "reviews.prod.svc.cluster.local",
+    );
+    let create = Write::new(
+        WriteAction::Apply,
+        sp.clone(),
+        Some(json!({ "spec": { "routes": [] } })),
+    );
+    engine.apply(&plan(vec![create])).await.unwrap();
+    let status = Write::new(WriteAction::ApplyStatus, sp, Some(json!({ "status": {} })));
+    let err = engine.apply(&plan(vec![status])).await.unwrap_err();
+    let Error::NotConfigured { what, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(what, "the status subresource of CRD serviceprofiles.linkerd.io");
+}

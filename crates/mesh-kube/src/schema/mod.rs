@@ -64,6 +64,9 @@ pub struct CrdVersion {
     pub storage: bool,
     /// Whether the CRD marks this version deprecated.
     pub deprecated: bool,
+    /// Whether this version has a `status` subresource (writes to the object then ignore its
+    /// status, and the status is written through `/status`).
+    pub status_subresource: bool,
     /// The bundle it came from, for kinds shipped in several (the Gateway API HTTPRoute).
     pub bundle: Option<&'static str>,
 }
@@ -160,6 +163,7 @@ impl SchemaSet {
                         served: v["served"].as_bool().unwrap_or(false),
                         storage: v["storage"].as_bool().unwrap_or(false),
                         deprecated: v["deprecated"].as_bool().unwrap_or(false),
+                        status_subresource: v["subresources"].get("status").is_some(),
                         bundle,
                     },
                     open_api,

@@ -26,6 +26,8 @@ type Key = (String, String, Option<String>, String);
 
 pub(super) struct State {
     types: Vec<ResourceType>,
+    /// `(group, version, plural)` of the types with a `status` subresource.
+    status_subresource: std::collections::BTreeSet<(String, String, String)>,
     storage_versions: BTreeMap<(String, String), String>,
     objects: BTreeMap<Key, Value>,
     /// The last object each field manager applied, for server-side apply.
@@ -57,11 +59,15 @@ impl State {
             .map(|(av, kind, plural, ns)| ResourceType::new(av, kind, plural, *ns))
             .collect();
         let mut storage_versions = BTreeMap::new();
+        let mut status_subresource = std::collections::BTreeSet::new();
         for crd in SchemaSet::bundled().versions() {
             // Bundles repeat a kind; the first of each version is enough to serve it.
             let rt = ResourceType::new(&crd.api_version, &crd.kind, &crd.plural, crd.namespaced);
             if crd.served && !types.contains(&rt) {
                 types.push(rt);
+            }
+            if crd.status_subresource {
+                status_subresource.insert((crd.group.clone(), crd.version.clone(), crd.plural.clone()));
             }
             if crd.storage {
                 storage_versions.insert((crd.group.clone(), crd.plural.clone()), crd.version.clone());
@@ -69,6 +75,7 @@ impl State {
         }
         Self {
             types,
+            status_subresource,
             storage_versions,
             objects: BTreeMap::new(),
             applied: BTreeMap::new(),
@@ -313,6 +320,7 @@ impl State {
         let Some(name) = obj["metadata"]["name"].as_str().map(str::to_owned) else {
             return invalid(rt, "", "metadata.name", "name or generateName is required");
         };
+        self.keep_status(rt, None, &mut obj);
         if let Some(bad) = self.check(rt, &ns, &obj) {
             return bad;
         }
@@ -350,6 +358,7 @@ impl State {
         if let Some(conflict) = stale(rt, name, &current, obj["metadata"]["resourceVersion"].as_str()) {
             return conflict;
         }
+        self.keep_status(rt, Some(&current), &mut obj);
         if let Some(bad) = self.check(rt, &ns, &obj) {
             return bad;
         }
@@ -407,7 +416,9 @@ impl State {
                 return Answer(409, conflict_body(&rt.api_version(), &conflicts));
             }
         }
+        let has_status = self.has_status_subresource(rt);
         let mut obj = match (sub, current.clone()) {
+            (Some("status"), _) if !has_status => return type_not_found(),
             (Some("status"), None) => return object_not_found(rt, name),
             (Some("status"), Some(mut cur)) => {
                 cur["status"] = patch["status"].clone();
@@ -423,6 +434,9 @@ impl State {
                 cur
             }
         };
+        if sub.is_none() {
+            self.keep_status(rt, current.as_ref(), &mut obj);
+        }
         if let Some(bad) = self.check(rt, &ns, &obj) {
             return bad;
         }
@@ -479,6 +493,23 @@ impl State {
             200,
             json!({ "kind": "Status", "apiVersion": "v1", "status": "Success", "details": details(rt, name) }),
         )
+    }
+
+    fn has_status_subresource(&self, rt: &ResourceType) -> bool {
+        self.status_subresource
+            .contains(&(rt.group.clone(), rt.version.clone(), rt.plural.clone()))
+    }
+
+    /// With a status subresource, writes to the object itself leave its status as it was.
+    fn keep_status(&self, rt: &ResourceType, current: Option<&Value>, obj: &mut Value) {
+        if !self.has_status_subresource(rt) {
+            return;
+        }
+        let Some(map) = obj.as_object_mut() else { return };
+        match current.and_then(|c| c.get("status")) {
+            Some(status) => map.insert("status".into(), status.clone()),
+            None => map.remove("status"),
+        };
     }
 
     /// The answer refusing `obj`, if it does not belong at this URL or fails its schema.
