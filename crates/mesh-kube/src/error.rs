@@ -54,6 +54,8 @@ pub(crate) struct Status {
     pub(crate) message: String,
     /// `details.name`: set when the object (not its type) was not found.
     pub(crate) name: Option<String>,
+    /// `details.kind`: the resource (plural) the details name.
+    pub(crate) kind: Option<String>,
     /// `(reason, message, field)` of each `details.causes[]`.
     pub(crate) causes: Vec<(String, String, String)>,
 }
@@ -72,6 +74,7 @@ impl Status {
             reason: s(&v["reason"]),
             message: s(&v["message"]),
             name: v["details"]["name"].as_str().map(str::to_owned),
+            kind: v["details"]["kind"].as_str().map(str::to_owned),
             causes: v["details"]["causes"]
                 .as_array()
                 .into_iter()
@@ -112,6 +115,11 @@ pub(crate) fn map_status(
     let status = Status::parse(body);
     match code {
         404 if status.name.is_none() => crd_missing(mesh, rt),
+        // Writing into a namespace that does not exist.
+        404 if status.kind.as_deref() == Some("namespaces") && rt.plural != "namespaces" => Error::NotFound {
+            kind: "Namespace".to_owned(),
+            name: status.name.unwrap_or_default(),
+        },
         404 => Error::NotFound {
             kind: target.kind.clone(),
             name: object_name(target),
@@ -253,6 +261,19 @@ mod tests {
             map_status(MeshKind::Istio, 404, &object_missing, &t, &rt),
             Error::NotFound { .. }
         ));
+    }
+
+    #[test]
+    fn a_missing_namespace_is_named() {
+        let (t, rt) = vs();
+        let b = body(
+            json!({ "reason": "NotFound", "message": "namespaces \"prod\" not found",
+            "details": { "name": "prod", "kind": "namespaces" } }),
+        );
+        let Error::NotFound { kind, name } = map_status(MeshKind::Istio, 404, &b, &t, &rt) else {
+            panic!()
+        };
+        assert_eq!((kind.as_str(), name.as_str()), ("Namespace", "prod"));
     }
 
     #[test]
