@@ -50,6 +50,8 @@ pub struct KubeEngine {
     mesh: MeshKind,
     field_manager: Arc<str>,
     retry: RetryPolicy,
+    /// Validate plans offline first, with this Gateway API bundle (`Some(None)`: the default).
+    validate: Option<Option<Arc<str>>>,
     discovered: Arc<Mutex<HashMap<(String, String), ResourceType>>>,
 }
 
@@ -72,6 +74,7 @@ impl KubeEngine {
             mesh,
             field_manager: Arc::from(field_manager),
             retry: RetryPolicy::default(),
+            validate: None,
             discovered: Arc::default(),
         }
     }
@@ -95,6 +98,17 @@ impl KubeEngine {
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Validates every plan against the bundled schemas ([`SchemaSet::validate_plan`]) before
+    /// sending anything, with `gateway_api_bundle` for Gateway API kinds (`None`: the default
+    /// bundle). Off by default: the server-side dry run checks the cluster's own schemas.
+    ///
+    /// [`SchemaSet::validate_plan`]: crate::schema::SchemaSet::validate_plan
+    #[must_use]
+    pub fn validating(mut self, gateway_api_bundle: Option<&str>) -> Self {
+        self.validate = Some(gateway_api_bundle.map(Arc::from));
         self
     }
 
@@ -168,7 +182,8 @@ impl KubeEngine {
     /// Applies `plan`: a dry run of every write, then the writes in order.
     ///
     /// An empty plan sends nothing. A plan that is not safe at every prefix
-    /// ([`Plan::check_safe_prefixes`]) is refused before any request.
+    /// ([`Plan::check_safe_prefixes`]) is refused before any request, as is, with
+    /// [`validating`](Self::validating), an object that fails its pinned schema.
     ///
     /// # Errors
     /// - a failure in the dry run, or at the first write: that write's error, nothing written;
@@ -187,6 +202,7 @@ impl KubeEngine {
         if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
             return Err(Error::invalid("plan", unsafe_prefix.to_string()));
         }
+        self.validate_offline(plan)?;
         let prepared = self.prepare(plan).await?;
         self.dry_run_prepared(plan, &prepared).await?;
         let mut applied = Vec::with_capacity(prepared.len());
@@ -221,6 +237,28 @@ impl KubeEngine {
     pub async fn dry_run(&self, plan: &Plan) -> Result<()> {
         let prepared = self.prepare(plan).await?;
         self.dry_run_prepared(plan, &prepared).await
+    }
+
+    fn validate_offline(&self, plan: &Plan) -> Result<()> {
+        let Some(bundle) = &self.validate else {
+            return Ok(());
+        };
+        let set = crate::schema::SchemaSet::bundled();
+        match set.validate_plan(plan, bundle.as_deref()) {
+            Ok(()) => Ok(()),
+            Err(bad) => {
+                let (target, violations) = &bad[0];
+                let first = &violations[0];
+                Err(Error::invalid(
+                    format!("{target}: {}", first.path),
+                    violations
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ))
+            }
+        }
     }
 
     async fn dry_run_prepared(&self, plan: &Plan, prepared: &[ApiRequest]) -> Result<()> {

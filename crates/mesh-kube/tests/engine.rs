@@ -701,3 +701,23 @@ async fn status_goes_through_the_status_subresource_only() {
     };
     assert_eq!(what, "the status subresource of CRD serviceprofiles.linkerd.io");
 }
+
+#[tokio::test]
+async fn a_validating_engine_refuses_invalid_objects_before_any_request() {
+    let server = FakeApiServer::new().without_validation();
+    let mut bad = vs_body();
+    bad["spec"]["http"][0]["timeout"] = json!("500us");
+    let p = plan(vec![
+        Write::new(WriteAction::Apply, dr_ref(), Some(dr_body())),
+        Write::new(WriteAction::Apply, vs_ref(), Some(bad)),
+    ]);
+    let err = engine(&server).validating(None).apply(&p).await.unwrap_err();
+    let Error::InvalidInput { field, reason } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(field, "VirtualService prod/reviews: spec.http[0].timeout");
+    assert!(reason.contains("rule:"), "{reason}");
+    assert!(server.requests().is_empty());
+    // Without it, a server that does not validate takes the object.
+    engine(&server).apply(&p).await.unwrap();
+}

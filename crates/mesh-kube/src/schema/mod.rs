@@ -306,6 +306,49 @@ impl SchemaSet {
         })
     }
 
+    /// Validates every object a plan writes, as [`object_for`](crate::object_for) builds it.
+    /// Deletes, status writes and kinds without a pinned schema (core `v1` kinds such as
+    /// `Service`) are skipped.
+    ///
+    /// ```
+    /// use mesh_core::*;
+    /// let change = Change::EnableMtls { namespace: "prod".parse()? };
+    /// let mut plan = Plan::for_change(MeshKind::Istio, &change);
+    /// let pa = ObjectRef::new("security.istio.io/v1", "PeerAuthentication", Some("prod"), "default");
+    /// plan.push(Write::new(WriteAction::Apply, pa.clone(),
+    ///     Some(serde_json::json!({ "spec": { "mtls": { "mode": "STRICTER" } } }))));
+    /// let bad = mesh_kube::schema::SchemaSet::bundled().validate_plan(&plan, None).unwrap_err();
+    /// assert_eq!(bad[0].0, pa);
+    /// assert_eq!(bad[0].1[0].path, "spec.mtls.mode");
+    /// # Ok::<(), mesh_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Each write whose object does not validate, with its violations, in plan order.
+    #[allow(clippy::type_complexity)] // A list of (object, its violations) reads plainly.
+    pub fn validate_plan(
+        &self,
+        plan: &mesh_core::Plan,
+        bundle: Option<&str>,
+    ) -> Result<(), Vec<(mesh_core::ObjectRef, Vec<Violation>)>> {
+        let bad: Vec<_> = plan
+            .writes
+            .iter()
+            .filter(|w| w.action != mesh_core::WriteAction::ApplyStatus)
+            .filter(|w| {
+                self.lookup(&w.target.api_version, &w.target.kind, bundle)
+                    .is_some()
+            })
+            .filter_map(|w| {
+                let obj = crate::object_for(w)?;
+                self.validate_with_bundle(&obj, bundle)
+                    .err()
+                    .map(|v| (w.target.clone(), v))
+            })
+            .collect();
+        if bad.is_empty() { Ok(()) } else { Err(bad) }
+    }
+
     /// Every CEL rule in the set that cannot be compiled, and so is not evaluated.
     ///
     /// Compiles every schema's rules on first call.
