@@ -53,20 +53,26 @@ pub fn with_abort(rule: &Value, percent: Percent, error_backend: &str, port: u16
     let mut refs = rule["backendRefs"].as_array().cloned().unwrap_or_default();
     let weight = |b: &Value| b["weight"].as_u64().unwrap_or(1);
     let sum: u64 = refs.iter().map(weight).sum();
-    let mut given = 0;
-    let scaled: Vec<u64> = refs
+    // Largest-remainder rounding: floors first, then the leftover units go to the backends with the
+    // largest remainders. Only backends that had traffic can get a unit, and the total is exact.
+    let shares: Vec<(u64, u64)> = refs
         .iter()
         .map(|b| {
-            let w = (weight(b) * rest).checked_div(sum).unwrap_or(0);
-            given += w;
-            w
+            let exact = weight(b) * rest;
+            exact
+                .checked_div(sum)
+                .zip(exact.checked_rem(sum))
+                .unwrap_or((0, 0))
         })
         .collect();
-    let mut leftover = if sum == 0 { 0 } else { rest - given };
-    for (b, w) in refs.iter_mut().zip(scaled) {
-        let extra = if leftover > 0 && w > 0 { 1 } else { 0 };
-        leftover -= extra;
-        b["weight"] = json!(w + extra);
+    let given: u64 = shares.iter().map(|(floor, _)| floor).sum();
+    let leftover = if sum == 0 { 0 } else { rest - given };
+    let mut order: Vec<usize> = (0..refs.len()).filter(|i| weight(&refs[*i]) > 0).collect();
+    order.sort_by(|a, b| shares[*b].1.cmp(&shares[*a].1).then(a.cmp(b)));
+    let lucky: Vec<usize> = order.into_iter().take(leftover as usize).collect();
+    for (i, (b, (floor, _))) in refs.iter_mut().zip(&shares).enumerate() {
+        let extra = u64::from(lucky.contains(&i));
+        b["weight"] = json!(floor + extra);
     }
     refs.push(http_route::backend(error_backend, port, error as u32));
     let mut out = rule.clone();
