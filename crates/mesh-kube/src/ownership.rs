@@ -81,10 +81,28 @@ pub fn object_for(write: &Write) -> Option<Value> {
             None => meta.remove("namespace"),
         };
     }
-    if write.action != WriteAction::ApplyStatus {
+    if owns_whole_object(write.action, &obj) {
         mark_owned(&mut obj);
     }
     Some(obj)
+}
+
+/// Whether a write makes the library the owner of the whole object, so it gets the ownership label.
+///
+/// A `Create`, or an `Apply` that carries more than metadata, does. A `Replace` is a read-modify-write
+/// of an object that may be the user's: it keeps the labels it had (ours, if we created it). An
+/// annotation-only `Apply` on a user's object (Linkerd's failure accrual on a Service) and a status
+/// write do not claim the object.
+fn owns_whole_object(action: WriteAction, obj: &Value) -> bool {
+    let metadata_only = obj.as_object().is_some_and(|m| {
+        m.keys()
+            .all(|k| matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+    });
+    match action {
+        WriteAction::Create => true,
+        WriteAction::Apply => !metadata_only,
+        WriteAction::Replace | WriteAction::ApplyStatus | WriteAction::Delete => false,
+    }
 }
 
 /// The object at `path` inside `obj`, created (as `{}`) where missing; `None` when something on
@@ -129,5 +147,38 @@ mod tests {
         let obj = object_for(&status).unwrap();
         assert!(!is_owned(&obj));
         assert!(obj["metadata"].get("namespace").is_none());
+    }
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use mesh_core::{ObjectRef, Write, WriteAction};
+    use serde_json::json;
+
+    use super::object_for;
+
+    fn labels(action: WriteAction, body: serde_json::Value) -> serde_json::Value {
+        let target = ObjectRef::new("v1", "Service", Some("prod"), "reviews");
+        object_for(&Write::new(action, target, Some(body))).unwrap()["metadata"]["labels"].clone()
+    }
+
+    #[test]
+    fn only_writes_that_own_the_whole_object_claim_it() {
+        let annotations_only = json!({"metadata": {"annotations": {"retry.linkerd.io/limit": "2"}}});
+        assert!(
+            labels(WriteAction::Apply, annotations_only).is_null(),
+            "a user's Service is not claimed"
+        );
+        let users_object = json!({"metadata": {"labels": {"team": "a"}}, "spec": {}});
+        assert_eq!(
+            labels(WriteAction::Replace, users_object),
+            json!({"team": "a"}),
+            "a replace keeps the labels it read"
+        );
+        let ours = json!({"spec": {"ports": []}});
+        assert_eq!(
+            labels(WriteAction::Create, ours)["app.kubernetes.io/managed-by"],
+            "mesh"
+        );
     }
 }
