@@ -75,6 +75,8 @@ pub(crate) fn run() -> anyhow::Result<()> {
     if root.join("../shared/upstream/crds").is_dir() {
         println!("==> schemas --check");
         crate::schemas::run(true)?;
+        println!("==> codegen --check");
+        crate::codegen::run(true)?;
     } else {
         println!("==> schemas --check: skipped (../shared/upstream/crds is not beside the checkout)");
     }

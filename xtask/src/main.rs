@@ -2,10 +2,12 @@
 //!
 //! - `ci`: everything CI checks, in order (see [`ci::run`]).
 //! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
+//! - `codegen [--check]`: regenerates (or checks) the kopium types of the CRDs the backends write.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
 mod ci;
+mod codegen;
 mod schemas;
 
 use std::process::ExitCode;
@@ -16,9 +18,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("schemas") => schemas::run(check),
+        Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|schemas [--check]|bench-math>");
+            eprintln!("usage: cargo xtask <ci|schemas [--check]|codegen [--check]|bench-math>");
             return ExitCode::from(2);
         }
     };
