@@ -154,15 +154,15 @@ impl MeshBackend for IstioBackend {
     /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its
     /// `resourceVersion`.
     async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
-        crate::state::read(&self.engine, key).await
+        self.engine.read_state(key).await
     }
 
     async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
-        crate::state::write(&self.engine, key, value, expected).await
+        self.engine.write_state(key, value, expected).await
     }
 
     async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
-        crate::state::delete(&self.engine, key, expected).await
+        self.engine.delete_state(key, expected).await
     }
 }
 

@@ -57,13 +57,12 @@ pub mod planner;
 mod registration;
 pub mod routes;
 mod snapshot;
-mod state;
 pub mod translate;
 
 pub use backend::IstioBackend;
 pub use capabilities::capabilities;
 pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
+pub use mesh_kube::state_object;
 pub use planner::{plan, reads};
 pub use snapshot::Snapshot;
-pub use state::state_object;

@@ -36,6 +36,7 @@ mod request;
 mod resources;
 mod retry;
 pub mod schema;
+mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "types")]
@@ -46,3 +47,4 @@ pub use error::KubeError;
 pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark_owned, object_for};
 pub use resources::ResourceType;
 pub use retry::RetryPolicy;
+pub use state::state_object;

@@ -51,14 +51,13 @@ mod config;
 pub mod objects;
 mod planner;
 mod snapshot;
-mod state;
 pub mod translate;
 mod version;
 
 pub use backend::LinkerdBackend;
 pub use capabilities::{capabilities, opted_in};
 pub use config::Config;
+pub use mesh_kube::state_object;
 pub use planner::{plan, refuse};
 pub use snapshot::{Reader, Snapshot};
-pub use state::state_object;
 pub use version::{HttpRouteFlavour, LinkerdVersion};

@@ -1,21 +1,24 @@
-//! The control-plane state store ([`StateKey`]) on Kubernetes: one ConfigMap per key, named
-//! `mesh-state-<service>-<name>` in the service's namespace, holding the value in `data.value`.
-//! The version is the ConfigMap's `resourceVersion`, so every write is a compare-and-swap.
+//! The control-plane state store ([`StateKey`]) on Kubernetes, shared by the Istio and Linkerd
+//! backends: one ConfigMap per key, named `mesh-state-<service>-<name>` in the service's namespace,
+//! holding the value in `data.value`. The version is the ConfigMap's `resourceVersion`, so every
+//! write is a compare-and-swap.
 
 use mesh_core::{
-    Change, Error, MeshKind, ObjectRef, Plan, Precondition, Result, StateKey, StoredState, Write, WriteAction,
+    Change, Error, ObjectRef, Plan, Precondition, Result, StateKey, StoredState, Write, WriteAction,
 };
-use mesh_kube::KubeEngine;
 use serde_json::{Value, json};
 
-use crate::objects::{MANAGED_BY, MANAGED_BY_LABEL};
+use crate::{
+    KubeEngine,
+    ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE as MANAGED_BY},
+};
 
 /// The ConfigMap holding `key`.
 ///
 /// ```
 /// use mesh_core::StateKey;
 /// let key = StateKey::new("prod/api".parse().unwrap(), "rollout").unwrap();
-/// let r = mesh_istio::state_object(&key);
+/// let r = mesh_kube::state_object(&key);
 /// assert_eq!(r.to_string(), "ConfigMap prod/mesh-state-api-rollout");
 /// ```
 pub fn state_object(key: &StateKey) -> ObjectRef {
@@ -23,19 +26,14 @@ pub fn state_object(key: &StateKey) -> ObjectRef {
     ObjectRef::new("v1", "ConfigMap", Some(key.service.namespace.as_str()), &name)
 }
 
-pub(crate) async fn read(engine: &KubeEngine, key: &StateKey) -> Result<Option<StoredState>> {
+async fn read(engine: &KubeEngine, key: &StateKey) -> Result<Option<StoredState>> {
     let Some(obj) = engine.get(&state_object(key)).await? else {
         return Ok(None);
     };
     Ok(Some(stored(key, &obj)?))
 }
 
-pub(crate) async fn write(
-    engine: &KubeEngine,
-    key: &StateKey,
-    value: &str,
-    expected: Option<&str>,
-) -> Result<String> {
+async fn write(engine: &KubeEngine, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
     let target = state_object(key);
     let body = json!({
         "metadata": {
@@ -50,7 +48,7 @@ pub(crate) async fn write(
         }
     };
     engine
-        .apply(&single(key, write))
+        .apply(&single(engine, key, write))
         .await
         .map_err(|e| lost(key, e))?;
     // The write returns no version; read it back. If another writer got in between, the value
@@ -61,7 +59,7 @@ pub(crate) async fn write(
     }
 }
 
-pub(crate) async fn delete(engine: &KubeEngine, key: &StateKey, expected: &str) -> Result<()> {
+async fn delete(engine: &KubeEngine, key: &StateKey, expected: &str) -> Result<()> {
     let current = read(engine, key).await?.ok_or_else(|| Error::NotFound {
         kind: "state".into(),
         name: key.to_string(),
@@ -72,7 +70,7 @@ pub(crate) async fn delete(engine: &KubeEngine, key: &StateKey, expected: &str) 
     let write = Write::new(WriteAction::Delete, state_object(key), None)
         .guarded(Precondition::Version(expected.to_owned()));
     engine
-        .apply(&single(key, write))
+        .apply(&single(engine, key, write))
         .await
         .map_err(|e| lost(key, e))?;
     Ok(())
@@ -81,7 +79,7 @@ pub(crate) async fn delete(engine: &KubeEngine, key: &StateKey, expected: &str) 
 fn stored(key: &StateKey, obj: &Value) -> Result<StoredState> {
     let version = obj["metadata"]["resourceVersion"]
         .as_str()
-        .ok_or_else(|| Error::backend(MeshKind::Istio, format!("state {key} has no resourceVersion")))?;
+        .ok_or_else(|| Error::invalid("state", format!("{key} has no resourceVersion")))?;
     Ok(StoredState {
         value: obj["data"]["value"].as_str().unwrap_or_default().to_owned(),
         version: version.to_owned(),
@@ -89,11 +87,11 @@ fn stored(key: &StateKey, obj: &Value) -> Result<StoredState> {
 }
 
 /// A plan of one state write. The change only labels the plan; state writes emit no event.
-fn single(key: &StateKey, write: Write) -> Plan {
+fn single(engine: &KubeEngine, key: &StateKey, write: Write) -> Plan {
     let change = Change::UnregisterService {
         service: key.service.clone(),
     };
-    let mut plan = Plan::for_change(MeshKind::Istio, &change);
+    let mut plan = Plan::for_change(engine.mesh(), &change);
     plan.push(write);
     plan
 }
@@ -111,5 +109,32 @@ fn conflict(key: &StateKey) -> Error {
         object: key.to_string(),
         owner: "another writer".into(),
         field: "state".into(),
+    }
+}
+
+impl KubeEngine {
+    /// Reads the state kept under `key` (see the module docs).
+    ///
+    /// # Errors
+    /// Errors of the Kubernetes API.
+    pub async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        read(self, key).await
+    }
+
+    /// Writes state with compare-and-swap: create-only when `expected` is `None`, otherwise only
+    /// while the ConfigMap is still at that `resourceVersion`. Returns the new version.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when another writer got there first.
+    pub async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        write(self, key, value, expected).await
+    }
+
+    /// Deletes the state if it is still at `expected`.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when it changed; [`Error::NotFound`] when it is gone.
+    pub async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        delete(self, key, expected).await
     }
 }
