@@ -265,3 +265,155 @@ async fn bad_specs_write_nothing() {
     ));
     assert!(fake.write_log().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn blue_green_analyzes_the_preview_then_cuts_over_in_one_write() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mut spec = spec(Strategy::BlueGreen);
+    // Preview traffic only reaches the new version: judge it on its SLO.
+    spec.slo.availability = Some(99.0);
+    let script = Scripted::new(|_| Some((500.0, 1.0, 0.0, 0.0)));
+    let report = Rollout::new(Mesh::from_dyn(fake.clone()), spec, "ci")
+        .unwrap()
+        .with_metrics(script)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    // Stage 1 keeps all traffic on v1 (pre-promotion analysis); stage 2 is the cut-over itself.
+    assert_eq!(report.traffic_changes, 2);
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn blue_green_rolls_back_when_the_preview_violates_the_slo() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Consul));
+    let mut spec = spec(Strategy::BlueGreen);
+    spec.slo.availability = Some(99.0);
+    let script = Scripted::new(|_| Some((500.0, 50.0, 0.0, 0.0)));
+    let report = Rollout::new(Mesh::from_dyn(fake.clone()), spec, "ci")
+        .unwrap()
+        .with_metrics(script)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack);
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 100}])
+    );
+}
+
+fn ab_strategy() -> Strategy {
+    let matches = vec![mesh::RequestMatch {
+        headers: vec![mesh::HeaderMatch {
+            name: "x-canary".into(),
+            value: mesh::StringMatch::Exact("1".into()),
+        }],
+        ..Default::default()
+    }];
+    Strategy::AbTest {
+        matches,
+        iterations: 3,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ab_routes_matching_requests_to_the_canary_then_promotes() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let report = Rollout::new(Mesh::from_dyn(fake.clone()), spec(ab_strategy()), "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    // Three analyses of the same header route (written once per stage, unchanged), then promotion.
+    let applied = report
+        .events
+        .iter()
+        .filter(|e| matches!(e, RolloutEvent::StageApplied { .. }))
+        .count();
+    assert_eq!(applied, 3);
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn ab_on_a_mesh_without_header_matching_is_unsupported_before_any_write() {
+    let caps = mesh::Capabilities::new(MeshKind::Linkerd)
+        .with(
+            mesh::Feature::Subsets,
+            mesh::Support::native("per-version Services"),
+        )
+        .with(
+            mesh::Feature::RouteHeaders,
+            mesh::Support::unsupported("no header matching in this test mesh"),
+        );
+    let fake = Arc::new(FakeMesh::new(MeshKind::Linkerd).with_capabilities(caps));
+    let err = Rollout::new(Mesh::from_dyn(fake.clone()), spec(ab_strategy()), "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Unsupported {
+                feature: mesh::Feature::RouteHeaders,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(fake.write_log().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn manual_approval_holds_promotion_until_someone_approves() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let spec = RolloutSpec {
+        max_inconclusive: 3,
+        ..spec(Strategy::steps(&[50]).unwrap())
+    };
+    let gate = Arc::new(mesh_rollout::ManualApproval::new(mesh.clone()));
+    let held = Rollout::new(mesh.clone(), spec.clone(), "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .with_gate(gate.clone())
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(
+        held.outcome,
+        Outcome::Held,
+        "no approval: traffic stays at the last stage"
+    );
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 50}, {"version": "v2", "weight": 50}])
+    );
+    assert!(
+        held.events
+            .iter()
+            .any(|e| matches!(e, RolloutEvent::Finished { reason, .. } if reason.contains("approval")))
+    );
+
+    let key = mesh_rollout::ManualApproval::key(&spec).unwrap();
+    mesh.write_state(&key, "approved", None).await.unwrap();
+    let promoted = Rollout::new(mesh, spec, "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .with_gate(gate)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(promoted.outcome, Outcome::Promoted);
+}
