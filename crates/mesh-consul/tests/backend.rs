@@ -869,8 +869,18 @@ async fn tls_settings_are_loaded_and_half_an_identity_is_refused() {
 async fn capabilities_follow_the_detected_version() {
     let (_fake, backend) = support::start(support::ent()).await;
     backend.plan(&support::split(&[("v1", 100)])).await.unwrap();
-    assert!(backend.capabilities().support(mesh_core::Feature::FaultDelay).is_native());
+    assert!(
+        backend
+            .capabilities()
+            .support(mesh_core::Feature::FaultDelay)
+            .is_native()
+    );
     let (_fake, backend) = support::start(support::ce()).await;
     backend.plan(&support::split(&[("v1", 100)])).await.unwrap();
-    assert!(!backend.capabilities().support(mesh_core::Feature::FaultDelay).is_native());
+    assert!(
+        !backend
+            .capabilities()
+            .support(mesh_core::Feature::FaultDelay)
+            .is_native()
+    );
 }
