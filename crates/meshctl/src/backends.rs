@@ -164,7 +164,7 @@ async fn backend(cli: &Cli) -> Result<Mesh> {
 /// A live control plane: the backend, plus a way to read the objects a plan writes.
 pub(crate) enum Live {
     /// Istio or Linkerd, through a Kubernetes engine.
-    Kube(MeshKind, KubeEngine),
+    Kube(MeshKind, Box<KubeEngine>),
     /// Consul.
     Consul(std::sync::Arc<mesh::consul::ConsulBackend>),
 }
@@ -174,11 +174,11 @@ impl Live {
     pub(crate) fn mesh(&self) -> Mesh {
         match self {
             Self::Kube(MeshKind::Linkerd, engine) => Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(
-                engine.clone(),
+                (**engine).clone(),
                 mesh::linkerd::Config::default(),
             )),
             Self::Kube(_, engine) => Mesh::from_backend(mesh::istio::IstioBackend::new(
-                engine.clone(),
+                (**engine).clone(),
                 mesh::istio::Config::default(),
             )),
             Self::Consul(backend) => Mesh::from_dyn(backend.clone()),
@@ -215,6 +215,6 @@ pub(crate) async fn live(cli: &Cli) -> Result<Live> {
     };
     Ok(match kind {
         MeshKind::Consul => Live::Consul(std::sync::Arc::new(mesh::consul::ConsulBackend::from_env()?)),
-        kube => Live::Kube(kube, engine(cli, kube).await?),
+        kube => Live::Kube(kube, Box::new(engine(cli, kube).await?)),
     })
 }
