@@ -105,7 +105,7 @@ fn policy_set(range: std::ops::Range<usize>, work: Work) -> (usize, usize) {
     for i in range {
         for change in changes(i) {
             let plan = mesh_istio::plan(&change, &snapshot, &config).unwrap();
-            snapshot.apply(&plan).unwrap();
+            snapshot.apply_owned(plan).unwrap();
         }
     }
     if matches!(work, Work::Plan) {

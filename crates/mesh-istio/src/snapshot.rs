@@ -62,18 +62,40 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Like [`Snapshot::apply`], taking the plan by value so the bodies move into the snapshot
+    /// instead of being copied (what a long replay, such as the 10k-service bench, wants).
+    ///
+    /// # Errors
+    /// As [`Snapshot::apply`].
+    pub fn apply_owned(&mut self, plan: Plan) -> Result<(), Error> {
+        for w in plan.writes {
+            self.replay(&w.target, w.action, w.precondition.as_ref(), w.body)?;
+        }
+        Ok(())
+    }
+
     /// Replays one write; see [`Snapshot::apply`].
     ///
     /// # Errors
     /// As [`Snapshot::apply`].
     pub fn apply_write(&mut self, w: &Write) -> Result<(), Error> {
-        let current = self.objects.get(&w.target);
+        self.replay(&w.target, w.action, w.precondition.as_ref(), w.body.clone())
+    }
+
+    fn replay(
+        &mut self,
+        target: &ObjectRef,
+        action: WriteAction,
+        precondition: Option<&Precondition>,
+        body: Option<Value>,
+    ) -> Result<(), Error> {
+        let current = self.objects.get(target);
         let conflict = |why: &str| Error::Conflict {
-            object: w.target.to_string(),
+            object: target.to_string(),
             owner: "unknown".into(),
             field: why.into(),
         };
-        match &w.precondition {
+        match precondition {
             Some(Precondition::MustNotExist) if current.is_some() => return Err(conflict("exists")),
             Some(Precondition::Version(v)) => {
                 let have = current.and_then(|c| c["metadata"]["resourceVersion"].as_str());
@@ -84,24 +106,24 @@ impl Snapshot {
             _ => {}
         }
         let missing = || Error::NotFound {
-            kind: w.target.kind.clone(),
-            name: w.target.name.clone(),
+            kind: target.kind.clone(),
+            name: target.name.clone(),
         };
-        match w.action {
+        match action {
             WriteAction::Delete => {
-                self.objects.remove(&w.target).ok_or_else(missing)?;
+                self.objects.remove(target).ok_or_else(missing)?;
             }
             WriteAction::Replace if current.is_none() => return Err(missing()),
             WriteAction::Create if current.is_some() => return Err(conflict("exists")),
             _ => {
-                let mut body = w.body.clone().unwrap_or_else(|| json!({}));
+                let mut body = body.unwrap_or_else(|| json!({}));
                 self.version += 1;
                 crate::translate::set_path(
                     &mut body,
                     &["metadata", "resourceVersion"],
                     json!(self.version.to_string()),
                 );
-                self.objects.insert(w.target.clone(), body);
+                self.objects.insert(target.clone(), body);
             }
         }
         Ok(())
