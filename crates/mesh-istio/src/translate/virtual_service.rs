@@ -233,12 +233,20 @@ pub fn is_catch_all(route: &Value) -> bool {
 /// assert!(!host_is("reviews.staging", &svc));
 /// ```
 pub fn host_is(host: &str, service: &ServiceId) -> bool {
-    let name = service.name.as_str();
-    let ns = service.namespace.as_str();
-    host == name
-        || host == format!("{name}.{ns}")
-        || host == format!("{name}.{ns}.svc")
-        || host == service.fqdn()
+    // Compared piece by piece: this runs for every route destination of every plan.
+    let Some(rest) = host.strip_prefix(service.name.as_str()) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(rest) = rest
+        .strip_prefix('.')
+        .and_then(|r| r.strip_prefix(service.namespace.as_str()))
+    else {
+        return false;
+    };
+    matches!(rest, "" | ".svc" | ".svc.cluster.local")
 }
 
 /// The subsets of `service` that a list of routes sends traffic to.
