@@ -1,10 +1,7 @@
 //! `cargo xtask ci`: formatting, lints, tests, docs, per-crate builds, dependency boundaries and
 //! cargo-deny, in that order. Tools that are not installed are skipped with a message.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::Path, process::Command};
 
 use anyhow::{Context, bail};
 
@@ -14,7 +11,7 @@ const PURE_CRATES: &[&str] = &["mesh-core", "mesh-patterns", "mesh-observe"];
 const FORBIDDEN_IN_PURE: &[&str] = &["tokio", "reqwest", "hyper", "kube"];
 
 pub(crate) fn run() -> anyhow::Result<()> {
-    let root = root()?;
+    let root = crate::workspace_root()?;
     step(&root, "fmt", &["fmt", "--all", "--", "--check"], &[])?;
     step(
         &root,
@@ -99,7 +96,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
 }
 
 pub(crate) fn bench_math() -> anyhow::Result<()> {
-    let root = root()?;
+    let root = crate::workspace_root()?;
     let script = root.join("xtask/bench_math.py");
     if !script.exists() {
         bail!("{} is missing", script.display());
@@ -113,14 +110,6 @@ pub(crate) fn bench_math() -> anyhow::Result<()> {
         bail!("bench_math.py failed");
     }
     Ok(())
-}
-
-fn root() -> anyhow::Result<PathBuf> {
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").context("CARGO_MANIFEST_DIR")?;
-    Ok(Path::new(&manifest)
-        .parent()
-        .context("xtask has a parent")?
-        .to_path_buf())
 }
 
 fn cargo() -> String {

@@ -10,7 +10,18 @@ mod ci;
 mod codegen;
 mod schemas;
 
-use std::process::ExitCode;
+use std::{path::PathBuf, process::ExitCode};
+
+use anyhow::Context as _;
+
+/// The workspace root: the parent of the folder this xtask was built from.
+pub(crate) fn workspace_root() -> anyhow::Result<PathBuf> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    Ok(manifest
+        .parent()
+        .context("xtask has no parent directory")?
+        .to_path_buf())
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

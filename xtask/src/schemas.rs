@@ -43,10 +43,7 @@ const BUNDLES: &[(&str, &str)] = &[
 
 /// Runs the task from the workspace root this xtask was built in.
 pub(crate) fn run(check: bool) -> anyhow::Result<()> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask has no parent directory")?;
-    run_in(root, check)
+    run_in(&crate::workspace_root()?, check)
 }
 
 /// Runs the task for the workspace at `root`.
