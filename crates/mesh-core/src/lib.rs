@@ -49,6 +49,7 @@ mod split;
 mod state;
 mod telemetry;
 pub mod units;
+pub mod yaml;
 
 #[cfg(test)]
 mod proptests;

@@ -329,7 +329,7 @@ impl Plan {
                             if *action != WriteAction::Apply {
                                 out.push_str(&format!("# {action:?} {}\n", w.target).to_lowercase());
                             }
-                            out.push_str(&serde_saphyr::to_string(body).map_err(|e| fail(&e))?);
+                            crate::yaml::write_value(&mut out, body);
                         }
                     }
                 }

@@ -1,17 +1,19 @@
 //! The change-specific part of a host's read-modify-write: how each routing operation edits the
 //! host's DestinationRule and VirtualService routes, and what it warns about.
 
+use std::borrow::Cow;
+
 use mesh_core::{Change, Error, MeshKind, ServiceId};
 use serde_json::Value;
 
-use crate::{routes::HttpRoutes, translate::destination_rule as dr};
+use crate::{planner::rule_to_edit, routes::HttpRoutes, translate::destination_rule as dr};
 
-/// Applies `change` to the host's DestinationRule `dr` and VirtualService `routes`, pushing
+/// Applies `change` to the host's DestinationRule `dr` (copied on the first edit) and VirtualService `routes`, pushing
 /// warnings. Returns false when the change concerns only the DestinationRule.
 pub(crate) fn edit(
     change: &Change,
     service: &ServiceId,
-    dr: &mut Value,
+    dr: &mut Cow<'_, Value>,
     routes: &mut HttpRoutes,
     warnings: &mut Vec<String>,
 ) -> Result<bool, Error> {
@@ -19,6 +21,7 @@ pub(crate) fn edit(
     match change {
         Change::CreateDestinationRule(p) => {
             dr_only = true;
+            let dr = rule_to_edit(dr);
             for s in &p.subsets {
                 dr::upsert_subset(dr, s);
             }
@@ -44,7 +47,8 @@ pub(crate) fn edit(
             ..
         } => {
             dr_only = true;
-            dr::set_circuit_breaker(dr, circuit_breaker).map_err(|e| e.in_field("circuit_breaker"))?;
+            dr::set_circuit_breaker(rule_to_edit(dr), circuit_breaker)
+                .map_err(|e| e.in_field("circuit_breaker"))?;
             if !callers.is_empty() {
                 warnings.push(
                     "Istio breakers live in the destination's DestinationRule and apply to every caller; `callers` is ignored".into(),

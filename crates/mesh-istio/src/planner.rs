@@ -22,7 +22,7 @@
 //! VirtualService write that routes to them, and every write declares the subsets it provides and
 //! requires, so [`Plan::check_safe_prefixes`] proves it. The library never removes a subset.
 
-use std::collections::BTreeSet;
+use std::{borrow::Cow, collections::BTreeSet};
 
 use mesh_core::{
     Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, ServiceId, Version, Write,
@@ -163,7 +163,11 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
     let vs_ref = objects::virtual_service(&service);
     let dr_old = snapshot.get(&dr_ref);
     let vs_old = snapshot.get(&vs_ref);
-    let mut dr_new = dr_old.map_or_else(|| dr::new(&service), translate::replacement_base);
+    // Copied only when something changes it: most routing changes leave the rule alone.
+    let mut dr_new: Cow<'_, Value> = match dr_old {
+        Some(old) => Cow::Borrowed(old),
+        None => Cow::Owned(dr::new(&service)),
+    };
     let routes_old =
         vs_old.map(|v| HttpRoutes::parse(v["spec"]["http"].as_array().map_or(&[], Vec::as_slice)));
 
@@ -187,9 +191,12 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
 
     // The subsets the new routes need are added to the rule before the routes land.
     if touches_vs {
+        let defined = dr::subset_names(&dr_new);
         for name in routes.owned_subsets(&service) {
-            if let Ok(v) = Version::new(name) {
-                dr::ensure_subset(&mut dr_new, &v);
+            if !defined.contains(&name)
+                && let Ok(v) = Version::new(name)
+            {
+                dr::ensure_subset(rule_to_edit(&mut dr_new), &v);
             }
         }
     }
@@ -207,19 +214,36 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
         ));
     }
 
-    if changed(dr_old, &dr_new) {
+    if let Cow::Owned(dr_new) = dr_new
+        && changed(dr_old, &dr_new)
+    {
         let provides = available_after.iter().map(|v| subset_dep(&service, v));
         plan.push(guarded(dr_ref, dr_old, dr_new).providing(provides));
     }
     if touches_vs {
-        let mut vs_new = vs_old.map_or_else(|| vs::new(&service), translate::replacement_base);
         let requires = requirements(&routes, &service, &available_after);
-        translate::set_path(&mut vs_new, &["spec", "http"], Value::Array(routes.into_vec()));
+        let http = Value::Array(routes.into_vec());
+        let vs_new = match vs_old {
+            Some(old) => translate::replacement_base_with(old, &["spec", "http"], http),
+            None => {
+                let mut new = vs::new(&service);
+                translate::set_path(&mut new, &["spec", "http"], http);
+                new
+            }
+        };
         if changed(vs_old, &vs_new) {
             plan.push(guarded(vs_ref, vs_old, vs_new).requiring(requires));
         }
     }
     Ok(())
+}
+
+/// The DestinationRule to edit: the copy of the one read, made on the first edit.
+pub(crate) fn rule_to_edit<'a>(rule: &'a mut Cow<'_, Value>) -> &'a mut Value {
+    if let Cow::Borrowed(read) = rule {
+        *rule = Cow::Owned(translate::replacement_base(read));
+    }
+    rule.to_mut()
 }
 
 /// The subsets a VirtualService needs: every subset the library routes to, and the user-routed

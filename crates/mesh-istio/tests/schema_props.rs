@@ -1,5 +1,6 @@
 //! Property tests: for generated domain inputs, every object the backend emits validates against
-//! the pinned Istio schema (structure and CEL rules), and every plan prefix is safe.
+//! the pinned Istio schema (structure and CEL rules) and converts losslessly to its kopium type
+//! ([`mesh_kube::typed::round_trip`]), and every plan prefix is safe.
 
 mod support;
 
@@ -358,6 +359,11 @@ proptest! {
                 {
                     let op = change.operation();
                     return Err(TestCaseError::fail(format!("{} from {op}: {v:#?}\n{body:#}", w.target)));
+                }
+                if let Some(obj) = mesh_kube::object_for(w)
+                    && let Err(e) = mesh_kube::typed::round_trip(&obj)
+                {
+                    return Err(TestCaseError::fail(format!("{} from {}: {e}\n{obj:#}", w.target, change.operation())));
                 }
             }
             plan.check_safe_prefixes().map_err(|e| TestCaseError::fail(e.to_string()))?;

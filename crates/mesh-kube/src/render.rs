@@ -126,7 +126,7 @@ fn document(write: &Write) -> io::Result<String> {
         WriteAction::Create => s.push_str("# create: fails if the object exists\n"),
         WriteAction::Apply | WriteAction::Delete => {}
     }
-    s.push_str(&serde_saphyr::to_string(&obj).map_err(io::Error::other)?);
+    s.push_str(&mesh_core::yaml::to_string(&obj));
     if !s.ends_with('\n') {
         s.push('\n');
     }

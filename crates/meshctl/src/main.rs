@@ -27,6 +27,11 @@ use crate::{
     ops::{Action, Query},
 };
 
+/// Rendering and validating large policy sets builds and drops many small JSON maps; mimalloc
+/// does that markedly faster than the system allocator (see the `render_10k` bench).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -70,6 +70,50 @@ pub fn replacement_base(existing: &Value) -> Value {
     out
 }
 
+/// [`replacement_base`] with `value` at `path`, without copying what `value` replaces (a
+/// VirtualService's whole `http[]` list, say).
+///
+/// ```
+/// let read = serde_json::json!({
+///     "metadata": {"name": "api", "resourceVersion": "7", "managedFields": [{}]},
+///     "spec": {"hosts": ["api"], "http": [{"name": "old"}]}, "status": {}
+/// });
+/// let base = mesh_istio::translate::replacement_base_with(&read, &["spec", "http"], serde_json::json!([]));
+/// assert_eq!(base, serde_json::json!({
+///     "metadata": {"name": "api", "resourceVersion": "7"},
+///     "spec": {"hosts": ["api"], "http": []}
+/// }));
+/// ```
+pub fn replacement_base_with(existing: &Value, path: &[&str], value: Value) -> Value {
+    /// `v` with `value` at `path`, copying everything else.
+    fn replaced(v: &Value, path: &[&str], skip: &[&str], value: Value) -> Value {
+        let Some((first, rest)) = path.split_first() else {
+            return value;
+        };
+        let mut out = Map::new();
+        let mut child = &Value::Null;
+        for (k, x) in v.as_object().into_iter().flatten() {
+            if k == first {
+                child = x;
+            } else if !skip.contains(&k.as_str()) {
+                out.insert(k.clone(), x.clone());
+            }
+        }
+        out.insert((*first).to_owned(), replaced(child, rest, &[], value));
+        Value::Object(out)
+    }
+    let mut out = replaced(existing, path, &["status"], value);
+    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    if let Some(obj) = out.as_object_mut()
+        && !obj.contains_key("spec")
+    {
+        obj.insert("spec".to_owned(), json!({}));
+    }
+    out
+}
+
 /// The `metadata.resourceVersion` of an object read from the cluster.
 ///
 /// ```

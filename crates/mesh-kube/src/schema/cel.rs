@@ -11,9 +11,22 @@
 //!   strings into timestamps, durations or bytes, a map (`additionalProperties`, whose keys are
 //!   not escaped), an embedded resource, and a `default` (defaults are applied before rules run).
 //!
+//! - a node whose rules read `self` only through field selections (`self.a`, `has(self.b)`) is
+//!   evaluated on a copy of its value holding just those fields ([`selected_fields`]): converting
+//!   a whole `spec` for `has(self.selector)` costs more than the rule.
+//!
+//! - a rule node's verdict on a *small* value (a port map, a label map, a retry block) is
+//!   remembered per thread ([`Memo`]): a policy set repeats such values thousands of times, and
+//!   a rule's result depends on nothing but the node and `self` (root rules, which also see the
+//!   kind, are never remembered).
+//!
 //! The result equals whole-object evaluation; a test compares both on failing objects.
 
-use std::collections::BTreeMap;
+use std::{
+    cell::RefCell,
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use kube_cel::{CompilationError, CompiledSchema, ErrorKind, RootContext, Validator};
 use serde_json::{Map, Value};
@@ -23,7 +36,51 @@ use super::{CrdVersion, Violation};
 thread_local! {
     /// The CEL function registry is not `Sync`, so each thread keeps its own.
     static VALIDATOR: Validator = Validator::new();
+    static MEMO: RefCell<Memo> = RefCell::new(Memo::default());
 }
+
+/// A rule node's failures on one value: `(path relative to the node, message, rule)`.
+type Failures = Vec<(String, String, String)>;
+
+/// Verdicts of rule nodes on small values, keyed by node id and the value's JSON text. Bounded:
+/// emptied when full, so memory stays flat over any number of objects.
+#[derive(Default)]
+struct Memo {
+    seen: HashMap<(u64, String), Failures>,
+}
+
+impl Memo {
+    const CAPACITY: usize = 16_384;
+    /// Values with at most this many scalars (and this much string text) are remembered.
+    const MAX_SCALARS: usize = 16;
+    const MAX_TEXT: usize = 512;
+
+    /// The memo key of `value`, when it is small enough to remember.
+    fn key(value: &Value) -> Option<String> {
+        fn size(v: &Value, scalars: &mut usize, text: &mut usize) -> bool {
+            match v {
+                Value::Object(m) => m.iter().all(|(k, x)| {
+                    *text += k.len();
+                    size(x, scalars, text)
+                }),
+                Value::Array(a) => a.iter().all(|x| size(x, scalars, text)),
+                scalar => {
+                    *scalars += 1;
+                    if let Value::String(s) = scalar {
+                        *text += s.len();
+                    }
+                    *scalars <= Memo::MAX_SCALARS && *text <= Memo::MAX_TEXT
+                }
+            }
+        }
+        let (mut scalars, mut text) = (0, 0);
+        size(value, &mut scalars, &mut text).then(|| value.to_string())
+    }
+}
+
+/// Ids that tell nodes apart in the memo, unique for the life of the process (addresses are not:
+/// a dropped schema set's node addresses can be reused by another's).
+static NEXT_NODE_ID: AtomicU64 = AtomicU64::new(0);
 
 /// The compiled rules of one versioned schema.
 pub(crate) struct CelRules {
@@ -36,6 +93,10 @@ pub(crate) struct CelRules {
 struct Node {
     /// This node's rules, compiled with the shallow copy of its subtree.
     rules: Option<CompiledSchema>,
+    /// This node's key in the [`Memo`].
+    id: u64,
+    /// The only fields of `self` the rules read, when they read it only through field selections.
+    fields: Option<BTreeSet<String>>,
     default: Option<Value>,
     preserve_unknown_fields: bool,
     properties: BTreeMap<String, Node>,
@@ -105,23 +166,34 @@ impl Node {
             .flatten()
             .filter_map(|b| Self::build(b, count, unevaluated))
             .collect();
-        let rules = map
+        let rule_list = map
             .get("x-kubernetes-validations")
             .and_then(Value::as_array)
-            .filter(|r| !r.is_empty())
-            .map(|_| {
-                let compiled = kube_cel::compile_schema(&Value::Object(shallow(map)));
-                *count += compiled.validations.len();
-                for err in compiled.compilation_errors() {
-                    let rule = match err {
-                        CompilationError::Parse { rule, .. }
-                        | CompilationError::MessageExpressionParse { rule, .. } => rule.clone(),
-                        _ => String::from("(unreadable rule)"),
-                    };
-                    unevaluated.push((rule, err.to_string()));
+            .filter(|r| !r.is_empty());
+        let fields = rule_list.and_then(|rules| {
+            let mut fields = BTreeSet::new();
+            for rule in rules {
+                for key in ["rule", "messageExpression"] {
+                    if let Some(text) = rule.get(key).and_then(Value::as_str) {
+                        fields.extend(selected_fields(text)?);
+                    }
                 }
-                compiled
-            });
+            }
+            Some(fields)
+        });
+        let rules = rule_list.map(|_| {
+            let compiled = kube_cel::compile_schema(&Value::Object(shallow(map)));
+            *count += compiled.validations.len();
+            for err in compiled.compilation_errors() {
+                let rule = match err {
+                    CompilationError::Parse { rule, .. }
+                    | CompilationError::MessageExpressionParse { rule, .. } => rule.clone(),
+                    _ => String::from("(unreadable rule)"),
+                };
+                unevaluated.push((rule, err.to_string()));
+            }
+            compiled
+        });
         let needed = rules.is_some()
             || !properties.is_empty()
             || items.is_some()
@@ -129,6 +201,8 @@ impl Node {
             || !branches.is_empty();
         needed.then(|| Self {
             rules,
+            id: NEXT_NODE_ID.fetch_add(1, Ordering::Relaxed),
+            fields,
             default: map.get("default").cloned(),
             preserve_unknown_fields: map.get("x-kubernetes-preserve-unknown-fields")
                 == Some(&Value::Bool(true)),
@@ -148,17 +222,47 @@ impl Node {
         root: Option<&RootContext>,
         out: &mut Vec<Violation>,
     ) {
-        if let Some(rules) = &self.rules
-            && let Err(errors) = v.validate_compiled_with_context(rules, value, None, root)
-        {
-            out.extend(
+        let selected;
+        let rule_input = match (&self.fields, value) {
+            (Some(fields), Value::Object(map)) => {
+                selected = Value::Object(
+                    fields
+                        .iter()
+                        .filter_map(|f| Some((f.clone(), map.get(f)?.clone())))
+                        .collect(),
+                );
+                &selected
+            }
+            _ => value,
+        };
+        if let Some(rules) = &self.rules {
+            let evaluate = || -> Failures {
+                let Err(errors) = v.validate_compiled_with_context(rules, rule_input, None, root) else {
+                    return Vec::new();
+                };
                 errors
                     .into_vec()
                     .into_iter()
                     // Rules that cannot compile are reported by `unevaluated_rules`, not held
                     // against every object.
                     .filter(|e| !matches!(e.kind, ErrorKind::CompilationFailure | ErrorKind::InvalidRule))
-                    .map(|e| Violation::new(join(path, &e.field_path), e.message.clone()).with_rule(e.rule)),
+                    .map(|e| (e.field_path, e.message, e.rule))
+                    .collect()
+            };
+            let key = root.is_none().then(|| Memo::key(rule_input)).flatten();
+            let failures = match key {
+                Some(key) => MEMO.with_borrow_mut(|memo| {
+                    if memo.seen.len() >= Memo::CAPACITY {
+                        memo.seen.clear();
+                    }
+                    memo.seen.entry((self.id, key)).or_insert_with(evaluate).clone()
+                }),
+                None => evaluate(),
+            };
+            out.extend(
+                failures
+                    .into_iter()
+                    .map(|(rel, message, rule)| Violation::new(join(path, &rel), message).with_rule(rule)),
             );
         }
         match value {
@@ -253,6 +357,39 @@ fn reduce_children(m: &mut Map<String, Value>) -> bool {
     kept
 }
 
+/// The fields of `self` a CEL expression reads, when it reads `self` only as `self.<field>` (a
+/// selection, not a method call such as `self.all(…)`); `None` when it may read more (`self`
+/// passed whole, indexed, compared, or a field name that needs CEL's `__…__` escaping).
+/// Conservative by construction: any occurrence of the word `self` it cannot classify, even
+/// inside a string literal, gives `None`.
+///
+/// ```text
+/// has(self.address) || has(self.network)   → {address, network}
+/// self.all(key, key.size() < 63)           → None
+/// ```
+fn selected_fields(expr: &str) -> Option<BTreeSet<String>> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut fields = BTreeSet::new();
+    for (at, _) in expr.match_indices("self") {
+        let before = expr[..at].chars().next_back();
+        let rest = &expr[at + 4..];
+        if before.is_some_and(is_ident) || rest.starts_with(is_ident) {
+            continue; // part of a longer identifier, such as `oldSelf` or `selfLink`
+        }
+        let rest = rest.trim_start().strip_prefix('.')?.trim_start();
+        let len = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        let field = &rest[..len];
+        if field.is_empty() || field.contains("__") || field.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        if rest[len..].trim_start().starts_with('(') {
+            return None; // a method call on `self`
+        }
+        fields.insert(field.to_owned());
+    }
+    Some(fields)
+}
+
 /// `base` joined with a path the evaluator reported relative to it.
 fn join(base: &str, rel: &str) -> String {
     match (base.is_empty(), rel.chars().next()) {
@@ -269,6 +406,40 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn field_selections_are_recognised_and_everything_else_is_not() {
+        let set = |names: &[&str]| Some(names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>());
+        assert_eq!(
+            selected_fields("has(self.address) || has(self.network)"),
+            set(&["address", "network"])
+        );
+        assert_eq!(
+            selected_fields("(has(self.selector) ? 1 : 0) + (has(self.targetRef) ? 1 : 0) <= 1"),
+            set(&["selector", "targetRef"])
+        );
+        assert_eq!(
+            selected_fields("self . resolution == 'NONE' ? !has(self.endpoints) : true"),
+            set(&["endpoints", "resolution"])
+        );
+        assert_eq!(selected_fields("oldSelf == 1 && selfLink"), set(&[]));
+        for whole in [
+            "self.all(key, key.size() != 0)",
+            "self.size() > 0",
+            "self == 'x'",
+            "0 < self && self <= 65535",
+            "self[0] == 1",
+            "self.?a.orValue(1) == 1",
+            "has(self.__dash__x)",
+            "self.exists_one(l2, l1.number == l2.number)",
+            "'self' == x",
+            "self.a.b == 1 && size(self)",
+        ] {
+            assert_eq!(selected_fields(whole), None, "{whole}");
+        }
+        // A method call on a selected field reads only that field.
+        assert_eq!(selected_fields("self.ports.all(p, p > 0)"), set(&["ports"]));
+    }
 
     #[test]
     fn shallow_copies_keep_only_what_converts() {

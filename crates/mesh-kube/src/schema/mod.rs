@@ -255,7 +255,12 @@ impl SchemaSet {
             Ok(v) => v,
             Err(e) => return Err(vec![Violation::new("", format!("schema does not compile: {e}"))]),
         };
-        let mut violations: Vec<Violation> = structural.iter_errors(obj).map(|e| describe(&e)).collect();
+        // `is_valid` short-circuits without building errors: the common case costs least.
+        let mut violations: Vec<Violation> = if structural.is_valid(obj) {
+            Vec::new()
+        } else {
+            structural.iter_errors(obj).map(|e| describe(&e)).collect()
+        };
         if let Some(lists) = entry.map_lists.get_or_init(|| MapLists::build(&entry.open_api)) {
             lists.check(obj, "", &mut violations);
         }
@@ -430,6 +435,28 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// A remembered verdict is reported at each place the value occurs, and again on the next
+    /// object, exactly as a fresh evaluation reports it.
+    #[test]
+    fn remembered_verdicts_land_at_every_occurrence() {
+        let set = SchemaSet::bundled();
+        let entry = |address: &str| json!({ "address": address, "ports": { "bad_name": 8080 } });
+        let se = json!({ "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": { "name": "a" },
+            "spec": { "hosts": ["h.example"], "resolution": "STATIC", "ports": [{ "number": 80, "name": "http" }],
+                "endpoints": [entry("10.0.0.1"), entry("10.0.0.2")] } });
+        let paths = |v: Vec<Violation>| v.into_iter().map(|v| (v.path, v.rule)).collect::<Vec<_>>();
+        let first = paths(set.validate(&se).unwrap_err());
+        assert_eq!(first.len(), 2, "{first:?}");
+        assert_eq!(first[0].0, "spec.endpoints[0].ports");
+        assert_eq!(first[1].0, "spec.endpoints[1].ports");
+        assert_eq!(first[0].1, first[1].1);
+        assert_eq!(paths(set.validate(&se).unwrap_err()), first);
+        // The same small value is fine under a node whose rules accept it.
+        let we = json!({ "apiVersion": "networking.istio.io/v1", "kind": "WorkloadEntry", "metadata": { "name": "a" },
+            "spec": { "address": "10.0.0.1", "ports": { "http": 8080 } } });
+        assert!(set.validate(&we).is_ok());
+    }
 
     /// The rule-node walk gives exactly what evaluating the whole object from the root gives.
     #[test]

@@ -247,6 +247,17 @@ pub fn validate(plan: &Plan, snap: &Snapshot, version: LinkerdVersion) {
                 );
             }
         }
+        // Where a kopium type exists for the version written, the object converts losslessly.
+        // Status is left out: kopium types every `conditions` list as `metav1.Condition`, which
+        // requires fields (`lastTransitionTime`) that Linkerd's ExternalWorkload schema does not.
+        let mut spec_only = obj.clone();
+        if let Some(map) = spec_only.as_object_mut() {
+            map.remove("status");
+        }
+        match mesh_kube::typed::round_trip(&spec_only) {
+            Ok(()) | Err(mesh_kube::typed::TypedMismatch::NoType { .. }) => {}
+            Err(e) => panic!("Linkerd {version}: {}: {e}\n{obj:#}", w.target),
+        }
     }
 }
 
