@@ -136,7 +136,8 @@ fn write_key(out: &mut String, key: &str, col: usize) -> bool {
     } else {
         write_double_quoted(out, key);
     }
-    if out[start..].chars().count() <= MAX_IMPLICIT_KEY {
+    let written = &out[start..];
+    if written.len() <= MAX_IMPLICIT_KEY || written.chars().count() <= MAX_IMPLICIT_KEY {
         out.push(':');
         return false;
     }
@@ -177,9 +178,10 @@ fn push_indent(out: &mut String, n: usize) {
 /// for `f64`), plus `.0` when those digits alone would read as an integer.
 fn write_number(out: &mut String, n: &Number) {
     if let Some(u) = n.as_u64() {
-        let _ = write!(out, "{u}");
+        write_digits(out, u);
     } else if let Some(i) = n.as_i64() {
-        let _ = write!(out, "{i}");
+        out.push('-');
+        write_digits(out, i.unsigned_abs());
     } else if let Some(f) = n.as_f64() {
         let start = out.len();
         let _ = write!(out, "{f}");
@@ -189,22 +191,45 @@ fn write_number(out: &mut String, n: &Number) {
     }
 }
 
+/// The decimal digits of `n`.
+fn write_digits(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8; // a single digit
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 /// Whether `s` can be written plain, as a value or (`key`) as a mapping key.
 fn is_plain(s: &str, key: bool) -> bool {
     let bytes = s.as_bytes();
-    let Some(&first) = bytes.first() else {
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false; // the empty string is `""`
     };
-    let printable = |b: &u8| matches!(b, b' '..=b'~');
-    let plain_text = bytes.iter().all(printable)
-        && bytes.last() != Some(&b' ')
-        && bytes.last() != Some(&b':')
-        && !s.contains(": ")
-        && !s.contains(" #")
-        // A key with `:` or a flow indicator is legal but easy to misread; quote it.
-        && !(key && bytes.iter().any(|b| matches!(b, b':' | b',' | b'[' | b']' | b'{' | b'}')));
-    if !plain_text {
+    if last == b' ' || last == b':' {
         return false;
+    }
+    // One pass: printable ASCII only, no `: ` (a key: no `:` at all), no ` #`, and in a key no
+    // flow indicator (legal there, but easy to misread).
+    let mut previous = b'\0';
+    for (i, &b) in bytes.iter().enumerate() {
+        let bad = match b {
+            b':' => key || bytes.get(i + 1) == Some(&b' '),
+            b'#' => previous == b' ',
+            b',' | b'[' | b']' | b'{' | b'}' => key,
+            b' '..=b'~' => false,
+            _ => true,
+        };
+        if bad {
+            return false;
+        }
+        previous = b;
     }
     match first {
         b'a'..=b'z' | b'A'..=b'Z' => !is_keyword(s),

@@ -48,7 +48,11 @@ pub fn fault(f: &Fault) -> Value {
 /// assert_eq!(r["fault"]["abort"]["httpStatus"], 503);
 /// ```
 pub fn fault_route(id: &FaultId, f: &Fault, route: Value) -> Value {
-    json!({ "name": id.marker(), "route": route, "fault": fault(f) })
+    let mut out = serde_json::Map::new();
+    out.insert("name".to_owned(), Value::from(id.marker()));
+    out.insert("route".to_owned(), route); // moved, not copied through `json!`
+    out.insert("fault".to_owned(), fault(f));
+    Value::Object(out)
 }
 
 /// True when `route_name` names a fault marker route.

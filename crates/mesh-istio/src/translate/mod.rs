@@ -26,19 +26,21 @@ use crate::objects::{MANAGED_BY, MANAGED_BY_LABEL};
 /// assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "mesh");
 /// ```
 pub fn new_object(target: &ObjectRef, spec: Value) -> Value {
-    let mut metadata = json!({
-        "name": target.name,
-        "labels": { MANAGED_BY_LABEL: MANAGED_BY },
-    });
+    // Built field by field: `json!` would copy `spec` through serde.
+    let mut labels = Map::new();
+    labels.insert(MANAGED_BY_LABEL.to_owned(), Value::from(MANAGED_BY));
+    let mut metadata = Map::new();
+    metadata.insert("name".to_owned(), Value::from(target.name.as_str()));
+    metadata.insert("labels".to_owned(), Value::Object(labels));
     if let Some(ns) = &target.namespace {
-        metadata["namespace"] = json!(ns);
+        metadata.insert("namespace".to_owned(), Value::from(ns.as_str()));
     }
-    json!({
-        "apiVersion": target.api_version,
-        "kind": target.kind,
-        "metadata": metadata,
-        "spec": spec,
-    })
+    let mut obj = Map::new();
+    obj.insert("apiVersion".to_owned(), Value::from(target.api_version.as_str()));
+    obj.insert("kind".to_owned(), Value::from(target.kind.as_str()));
+    obj.insert("metadata".to_owned(), Value::Object(metadata));
+    obj.insert("spec".to_owned(), spec);
+    Value::Object(obj)
 }
 
 /// Reuses an object read from the cluster as the base of a full replacement: keeps its identity,
