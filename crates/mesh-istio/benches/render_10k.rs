@@ -144,7 +144,7 @@ fn policy_set(range: std::ops::Range<usize>, work: Work) -> (usize, usize) {
         }
         touched.clear();
     }
-    (yaml.len(), snapshot.objects().len())
+    (yaml.len(), snapshot.len())
 }
 
 /// [`policy_set`] of `n` services split over `threads` threads (services are independent).

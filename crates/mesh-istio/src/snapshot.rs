@@ -3,7 +3,7 @@
 //! The backend fills a snapshot through the Kubernetes engine; tests, benches and the offline
 //! renderer fill it by hand and replay plans on it with [`Snapshot::apply`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mesh_core::{Error, ObjectRef, Plan, Precondition, Write, WriteAction};
 use serde_json::{Value, json};
@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    objects: BTreeMap<ObjectRef, Value>,
+    /// Hashed: a plan reads and writes by reference, and comparing references (four strings
+    /// with long common prefixes) made ordered lookups an eighth of the planning time.
+    objects: HashMap<ObjectRef, Value>,
     version: u64,
 }
 
@@ -34,9 +36,19 @@ impl Snapshot {
         self.objects.get(target)
     }
 
-    /// Every stored object.
-    pub fn objects(&self) -> &BTreeMap<ObjectRef, Value> {
-        &self.objects
+    /// Every stored object, ordered by reference.
+    pub fn objects(&self) -> BTreeMap<&ObjectRef, &Value> {
+        self.objects.iter().collect()
+    }
+
+    /// How many objects are stored.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether no object is stored.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
     }
 
     /// Replays every write of `plan` as the API server would, checking preconditions and giving
@@ -123,7 +135,12 @@ impl Snapshot {
                     &["metadata", "resourceVersion"],
                     json!(self.version.to_string()),
                 );
-                self.objects.insert(target.clone(), body);
+                match self.objects.get_mut(target) {
+                    Some(stored) => *stored = body, // no copy of the key
+                    None => {
+                        self.objects.insert(target.clone(), body);
+                    }
+                }
             }
         }
         Ok(())

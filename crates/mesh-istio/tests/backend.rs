@@ -49,7 +49,7 @@ fn assert_consistent(server: &FakeApiServer) {
 
 fn seed_user_objects(server: &FakeApiServer) {
     for obj in user_objects().objects().values() {
-        let mut obj = obj.clone();
+        let mut obj = (*obj).clone();
         obj["metadata"].as_object_mut().unwrap().remove("resourceVersion");
         server.insert(obj);
     }

@@ -25,6 +25,7 @@
 use std::{
     cell::RefCell,
     collections::{BTreeMap, BTreeSet, HashMap},
+    fmt::Write as _,
     sync::atomic::{AtomicU64, Ordering},
 };
 
@@ -137,7 +138,8 @@ impl CelRules {
             api_group: info.group.clone(),
             kind: info.kind.clone(),
         };
-        VALIDATOR.with(|v| root.visit(v, obj, "", Some(&ctx), &mut out));
+        let mut path = String::new();
+        VALIDATOR.with(|v| root.visit(v, obj, &mut path, Some(&ctx), &mut out));
         out
     }
 }
@@ -218,7 +220,7 @@ impl Node {
         &self,
         v: &Validator,
         value: &Value,
-        path: &str,
+        path: &mut String,
         root: Option<&RootContext>,
         out: &mut Vec<Violation>,
     ) {
@@ -268,23 +270,28 @@ impl Node {
         match value {
             Value::Object(map) => {
                 for (key, child) in &self.properties {
-                    let child_path = join(path, key);
-                    match (map.get(key), &child.default) {
-                        (Some(child_value), _) => child.visit(v, child_value, &child_path, None, out),
-                        (None, Some(default)) => child.visit(v, default, &child_path, None, out),
-                        (None, None) => {}
-                    }
+                    let Some(child_value) = map.get(key).or(child.default.as_ref()) else {
+                        continue;
+                    };
+                    let at = push_field(path, key);
+                    child.visit(v, child_value, path, None, out);
+                    path.truncate(at);
                 }
                 if let (false, Some(additional)) = (self.preserve_unknown_fields, &self.additional) {
                     for (key, child_value) in map.iter().filter(|(k, _)| !self.properties.contains_key(*k)) {
-                        additional.visit(v, child_value, &join(path, key), None, out);
+                        let at = push_field(path, key);
+                        additional.visit(v, child_value, path, None, out);
+                        path.truncate(at);
                     }
                 }
             }
             Value::Array(items) => {
                 if let Some(item_node) = &self.items {
                     for (i, item) in items.iter().enumerate() {
-                        item_node.visit(v, item, &format!("{path}[{i}]"), None, out);
+                        let at = path.len();
+                        let _ = write!(path, "[{i}]");
+                        item_node.visit(v, item, path, None, out);
+                        path.truncate(at);
                     }
                 }
             }
@@ -388,6 +395,17 @@ fn selected_fields(expr: &str) -> Option<BTreeSet<String>> {
         fields.insert(field.to_owned());
     }
     Some(fields)
+}
+
+/// Appends `.key` (or `key` at the root) to `path`; returns the length to truncate back to.
+/// The walk keeps one path buffer instead of allocating a path per visited node.
+fn push_field(path: &mut String, key: &str) -> usize {
+    let at = path.len();
+    if !path.is_empty() {
+        path.push('.');
+    }
+    path.push_str(key);
+    at
 }
 
 /// `base` joined with a path the evaluator reported relative to it.
