@@ -216,6 +216,9 @@ impl HttpRoutes {
     }
 
     fn sync_fault_destinations(&mut self, service: &ServiceId) {
+        if self.faults.is_empty() {
+            return;
+        }
         let destinations = self.default_destinations(service);
         for f in &mut self.faults {
             f["route"] = destinations.clone();
