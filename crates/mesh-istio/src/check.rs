@@ -64,7 +64,8 @@ pub fn check_consistent(state: &Snapshot) -> Result<(), String> {
 /// The first VirtualService route to a subset missing from its host's DestinationRule.
 fn dangling(state: &Snapshot) -> Option<String> {
     let mut subsets: BTreeMap<ServiceId, Vec<String>> = BTreeMap::new();
-    for (r, body) in state.objects() {
+    let objects = state.objects(); // one ordered view for both passes
+    for (r, body) in &objects {
         if r.kind == "DestinationRule"
             && let Some(host) = body["spec"]["host"]
                 .as_str()
@@ -76,7 +77,7 @@ fn dangling(state: &Snapshot) -> Option<String> {
                 .extend(destination_rule::subset_names(body));
         }
     }
-    for (r, body) in state.objects() {
+    for (r, body) in &objects {
         if r.kind != "VirtualService" {
             continue;
         }

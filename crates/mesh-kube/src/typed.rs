@@ -98,14 +98,12 @@ pub fn round_trip(obj: &Value) -> Result<(), TypedMismatch> {
 
 fn exact<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<(), TypedMismatch> {
     let kind = || obj["kind"].as_str().unwrap_or_default().to_owned();
-    let typed: T = serde_json::from_value(obj.clone()).map_err(|e| TypedMismatch::Unreadable {
+    let unreadable = |e: serde_json::Error| TypedMismatch::Unreadable {
         kind: kind(),
         reason: e.to_string(),
-    })?;
-    let back = serde_json::to_value(&typed).map_err(|e| TypedMismatch::Unreadable {
-        kind: kind(),
-        reason: e.to_string(),
-    })?;
+    };
+    let typed: T = serde_json::from_value(obj.clone()).map_err(unreadable)?;
+    let back = serde_json::to_value(&typed).map_err(unreadable)?;
     match first_difference(obj, &back, String::new()) {
         None => Ok(()),
         Some(path) => Err(TypedMismatch::Lossy { kind: kind(), path }),

@@ -60,7 +60,13 @@ pub fn new_object(target: &ObjectRef, spec: Value) -> Value {
 /// ```
 pub fn replacement_base(existing: &Value) -> Value {
     let mut out = existing.clone();
-    if let Some(obj) = out.as_object_mut() {
+    drop_bookkeeping(&mut out);
+    out
+}
+
+/// Removes `status` and `metadata.managedFields`, and gives the object a `spec` if it has none.
+fn drop_bookkeeping(obj: &mut Value) {
+    if let Some(obj) = obj.as_object_mut() {
         obj.remove("status");
         if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("managedFields");
@@ -69,7 +75,6 @@ pub fn replacement_base(existing: &Value) -> Value {
             obj.insert("spec".to_owned(), json!({}));
         }
     }
-    out
 }
 
 /// [`replacement_base`] with `value` at `path`, without copying what `value` replaces (a
@@ -105,14 +110,7 @@ pub fn replacement_base_with(existing: &Value, path: &[&str], value: Value) -> V
         Value::Object(out)
     }
     let mut out = replaced(existing, path, &["status"], value);
-    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    if let Some(obj) = out.as_object_mut()
-        && !obj.contains_key("spec")
-    {
-        obj.insert("spec".to_owned(), json!({}));
-    }
+    drop_bookkeeping(&mut out);
     out
 }
 
