@@ -39,6 +39,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         &["test", "--workspace", "--all-features"],
         &[],
     )?;
+    live_suites(&root)?;
     step(
         &root,
         "test mesh (no backend)",
@@ -93,6 +94,41 @@ pub(crate) fn run() -> anyhow::Result<()> {
     }
     println!("==> ci: all steps passed");
     Ok(())
+}
+
+/// The `#[ignore]`d live suites, against the real servers `testenv up` starts. In CI they always
+/// run; locally `MESH_SKIP_LIVE=1` skips them, and the run says so.
+fn live_suites(root: &Path) -> anyhow::Result<()> {
+    let skip = std::env::var("MESH_SKIP_LIVE").is_ok_and(|v| v == "1");
+    if skip {
+        if std::env::var_os("CI").is_some() {
+            bail!("MESH_SKIP_LIVE=1 is refused in CI: the live suites must run against real servers");
+        }
+        println!("==> live suites: SKIPPED (MESH_SKIP_LIVE=1); CI runs them against real servers");
+        return Ok(());
+    }
+    println!("==> testenv up (kube-apiserver + etcd, Consul, istioctl; built once per version)");
+    let vars = crate::testenv::up(root)?;
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let result = step(
+        root,
+        "live suites (real servers)",
+        &[
+            "test",
+            "--workspace",
+            "--all-features",
+            "--",
+            "--ignored",
+            // A helper the watchdog test runs in a child process, not a live test.
+            "--skip",
+            "leaked_server_helper",
+        ],
+        &env,
+    );
+    if std::env::var_os("MESH_KEEP_TESTENV").is_none() {
+        crate::testenv::run("down")?;
+    }
+    result
 }
 
 pub(crate) fn bench_math() -> anyhow::Result<()> {

@@ -4,11 +4,13 @@
 //! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
 //! - `codegen [--check]`: regenerates (or checks) the kopium types of the CRDs the backends write.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
+//! - `testenv up|down|status`: real control planes on loopback for the live suites.
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
 mod ci;
 mod codegen;
 mod schemas;
+mod testenv;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -31,8 +33,17 @@ fn main() -> ExitCode {
         Some("schemas") => schemas::run(check),
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
+        Some("testenv") => match args.get(1).map(String::as_str) {
+            Some(action @ ("up" | "down" | "status")) => testenv::run(action),
+            _ => {
+                eprintln!("usage: cargo xtask testenv <up|down|status>");
+                return ExitCode::from(2);
+            }
+        },
         _ => {
-            eprintln!("usage: cargo xtask <ci|schemas [--check]|codegen [--check]|bench-math>");
+            eprintln!(
+                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|bench-math|testenv up|down|status>"
+            );
             return ExitCode::from(2);
         }
     };

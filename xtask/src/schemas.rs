@@ -3,7 +3,8 @@
 //! Reads every `*.yaml` in `../shared/upstream/crds/` (relative to the workspace root), keeps the
 //! facts of each `CustomResourceDefinition` (group, names, scope, versions, schemas, validation
 //! rules, printer columns) and strips every `description` (upstream prose), every
-//! `deprecationWarning`, the metadata labels and annotations, and the `status`. Each CRD becomes one
+//! `deprecationWarning`, the metadata labels and annotations (but `api-approved.kubernetes.io`, which
+//! the API server requires for protected groups), and the `status`. Each CRD becomes one
 //! compact JSON file, `<group>_<plural>.json`, or `<group>_<plural>.<bundle>.json` for CRDs that ship
 //! in several bundles (the Gateway API HTTPRoute). It also writes `index.rs`, the table
 //! `mesh_kube::schema` embeds, and `SOURCES.md`, which records where every file came from.
@@ -124,6 +125,9 @@ fn generate(src: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// Where a CRD in a protected group records its API approval.
+const APPROVAL_ANNOTATION: &str = "/metadata/annotations/api-approved.kubernetes.io";
+
 /// Turns one upstream CRD document into its stripped copy.
 fn copy_of(mut doc: Value, source: &str, bundle: Option<&'static str>) -> anyhow::Result<CrdCopy> {
     if doc.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
@@ -147,10 +151,16 @@ fn copy_of(mut doc: Value, source: &str, bundle: Option<&'static str>) -> anyhow
         .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_owned))
         .collect();
     let spec = spec.take();
+    // The API server refuses a CRD in a protected group (`*.k8s.io`) without this annotation, so
+    // it is kept (a link to the approving pull request, not prose).
+    let mut metadata = serde_json::json!({ "name": name });
+    if let Some(approved) = doc.pointer(APPROVAL_ANNOTATION).and_then(Value::as_str) {
+        metadata["annotations"] = serde_json::json!({ "api-approved.kubernetes.io": approved });
+    }
     let crd = serde_json::json!({
         "apiVersion": doc.get("apiVersion").cloned().unwrap_or(Value::Null),
         "kind": "CustomResourceDefinition",
-        "metadata": { "name": name },
+        "metadata": metadata,
         "spec": spec,
     });
     let file = match bundle {
@@ -245,7 +255,8 @@ fn sources_md(copies: &[CrdCopy], provenance: &BTreeMap<String, [String; 3]>) ->
          Each file is one upstream `CustomResourceDefinition` with its facts kept (group, names,\n\
          scope, versions, OpenAPI v3 schemas, `x-kubernetes-validations` rules and messages,\n\
          printer columns). **Every `description` and `deprecationWarning` string was stripped**, as\n\
-         were the CRD's metadata labels, annotations and status, so no upstream prose is copied.\n\n\
+         were the CRD's metadata labels, annotations (except `api-approved.kubernetes.io`, which the\n\
+         API server requires for `*.k8s.io` groups) and status, so no upstream prose is copied.\n\n\
          | file | bundle | group / kind | versions | source file | upstream repo | upstream path | version / commit |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );

@@ -150,6 +150,9 @@ pub trait DynMeshBackend: Send + Sync + 'static {
     fn plan_dyn<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<Plan>>;
     /// See [`MeshBackend::apply`].
     fn apply_dyn<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<ApplyReport>>;
+    /// See [`MeshBackend::execute`]: the backend's own plan-and-apply, which re-plans on a
+    /// conflict where the backend knows how to merge a concurrent edit.
+    fn execute_dyn<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<ApplyReport>>;
     /// See [`MeshBackend::mtls_status`].
     fn mtls_status_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<MtlsStatus>>;
     /// See [`MeshBackend::get_service_metrics`].
@@ -187,6 +190,9 @@ impl<T: MeshBackend> DynMeshBackend for T {
     }
     fn apply_dyn<'a>(&'a self, plan: &'a Plan) -> BoxFuture<'a, Result<ApplyReport>> {
         Box::pin(self.apply(plan))
+    }
+    fn execute_dyn<'a>(&'a self, change: &'a Change) -> BoxFuture<'a, Result<ApplyReport>> {
+        Box::pin(self.execute(change))
     }
     fn mtls_status_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<MtlsStatus>> {
         Box::pin(self.mtls_status(namespace))

@@ -9,7 +9,7 @@ use crate::{
 
 /// What the caller asks for. A backend turns it into a [`crate::Plan`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(deny_unknown_fields, tag = "op", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Change {
     /// `registerService`.

@@ -9,6 +9,7 @@ use crate::{ConnectionPool, Error, OutlierDetection, ServiceId, Version};
 
 /// A named group of instances: one version of the service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Subset {
     /// The version this subset holds; also its name.
     pub version: Version,
@@ -62,6 +63,7 @@ pub enum LoadBalancer {
 /// assert!(p.has_subset("v2"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DestinationPolicy {
     /// The service the policy applies to.
     pub service: ServiceId,

@@ -16,14 +16,14 @@ use crate::{Error, HttpStatus, MeshKind, Percent, ServiceId};
 /// assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"type":"delay","percent":10.0,"duration":"3s"}"#);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
 pub enum Fault {
     /// Delay requests.
     Delay {
         /// The share of requests delayed.
         percent: Percent,
         /// The delay.
-        #[serde(with = "crate::units::duration_str")]
+        #[serde(with = "crate::duration_input::millis_or_str")]
         duration: Duration,
     },
     /// Answer requests with an HTTP error instead of forwarding them.
@@ -31,6 +31,7 @@ pub enum Fault {
         /// The share of requests aborted.
         percent: Percent,
         /// The status returned.
+        #[serde(alias = "httpStatus")]
         http_status: HttpStatus,
     },
 }

@@ -31,10 +31,12 @@
 //! # Features
 //! - `testing`: [`testing::FakeMesh`], an in-memory backend that follows the same contract.
 
+mod authz_input;
 mod backend;
 mod capability;
 mod change;
 mod destination;
+pub mod duration_input;
 mod error;
 mod event;
 mod fault;

@@ -8,47 +8,56 @@ use crate::{Error, Percent};
 
 /// Connection-pool limits (Istio `connectionPool`, Consul `Limits`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectionPool {
     /// Maximum TCP connections to the destination.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxConnections")]
     pub max_connections: Option<u32>,
     /// TCP connect timeout.
     #[serde(
+        alias = "connectTimeout",
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_millis_or_str"
     )]
     pub connect_timeout: Option<Duration>,
     /// Maximum requests waiting for a connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxPendingRequests")]
     pub max_pending_requests: Option<u32>,
     /// Maximum outstanding retries across the destination: a concurrency cap, not attempts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxRetries")]
     pub max_retries: Option<u32>,
 }
 
 /// Passive health checking: eject hosts that keep failing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OutlierDetection {
     /// Consecutive 5xx (or gateway) errors before ejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "consecutiveErrors")]
     pub consecutive_errors: Option<u32>,
     /// How often hosts are swept.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_str_no_bare_number"
     )]
     pub interval: Option<Duration>,
     /// Minimum ejection time, multiplied by the number of ejections.
     #[serde(
+        alias = "baseEjectionTime",
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_str_no_bare_number"
     )]
     pub base_ejection_time: Option<Duration>,
     /// The most hosts that may be ejected at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxEjectionPercent")]
     pub max_ejection_percent: Option<Percent>,
 }
 
@@ -62,39 +71,45 @@ pub struct OutlierDetection {
 /// assert_eq!(cb.set_fields(), vec!["consecutive_errors", "interval"]);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CircuitBreaker {
     /// Maximum connections to the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxConnections")]
     pub max_connections: Option<u32>,
     /// Connect timeout.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_millis_or_str"
     )]
     pub timeout: Option<Duration>,
     /// Maximum concurrent retries to the service (Istio's meaning: a cap, not attempts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxRetries")]
     pub max_retries: Option<u32>,
     /// Consecutive errors before a host is ejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "consecutiveErrors")]
     pub consecutive_errors: Option<u32>,
     /// Sweep interval.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_str_no_bare_number"
     )]
     pub interval: Option<Duration>,
     /// Base ejection time.
     #[serde(
+        alias = "baseEjectionTime",
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_str_no_bare_number"
     )]
     pub base_ejection_time: Option<Duration>,
     /// Maximum share of hosts ejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "maxEjectionPercent")]
     pub max_ejection_percent: Option<Percent>,
 }
 
@@ -249,27 +264,32 @@ impl fmt::Display for RetryOn {
 /// assert!(p.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Retries after the first try; 0 disables retries.
     pub attempts: u32,
     /// Timeout of each try.
     #[serde(
+        alias = "perTryTimeout",
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_millis_or_str"
     )]
     pub per_try_timeout: Option<Duration>,
     /// Conditions that trigger a retry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "retryOn")]
     pub retry_on: Vec<RetryOn>,
     /// Extra HTTP status codes that trigger a retry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(alias = "retryOnStatus")]
     pub retry_on_status: Vec<u16>,
     /// The overall timeout, retries included.
     #[serde(
+        alias = "overallTimeout",
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_millis_or_str"
     )]
     pub overall_timeout: Option<Duration>,
 }

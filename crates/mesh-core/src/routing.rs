@@ -33,6 +33,7 @@ pub enum StringMatch {
 
 /// A header condition. Header names are lower-case, as HTTP/2 and Istio require.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct HeaderMatch {
     /// The lower-case header name.
     pub name: String,
@@ -42,6 +43,7 @@ pub struct HeaderMatch {
 
 /// A query-parameter condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryMatch {
     /// The parameter name.
     pub name: String,
@@ -104,6 +106,7 @@ impl std::str::FromStr for HttpMethod {
 
 /// The conditions of one match block; all present conditions must hold (AND).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestMatch {
     /// The path condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,6 +163,7 @@ impl RequestMatch {
 
 /// One routing rule. Rules are evaluated in order; the first whose matches hold wins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RouteRule {
     /// An optional name; the library names its own rules `mesh-…`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,7 +177,7 @@ pub struct RouteRule {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "crate::units::opt_duration_str"
+        with = "crate::duration_input::opt_millis_or_str"
     )]
     pub timeout: Option<Duration>,
     /// Retries for this route.
@@ -209,6 +213,7 @@ impl RouteRule {
 /// assert!(routes.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceRoutes {
     /// The service whose traffic is routed.
     pub service: ServiceId,

@@ -81,7 +81,21 @@ pub enum AuthzAction {
 }
 
 /// Who the request comes from. Lists are ORed; an empty source matches any peer.
+///
+/// It reads the flat form (`{principals: [...]}`) and the spec's nested form
+/// (`{source: {principals: [...]}}`); any other key is an error, so a misspelt or misplaced list
+/// can never widen a rule to every peer.
+///
+/// ```
+/// use mesh_core::AuthzSource;
+/// let flat: AuthzSource = serde_json::from_str(r#"{"principals": ["prod/frontend"]}"#).unwrap();
+/// let nested: AuthzSource =
+///     serde_json::from_str(r#"{"source": {"principals": ["prod/frontend"]}}"#).unwrap();
+/// assert_eq!(flat, nested);
+/// assert!(serde_json::from_str::<AuthzSource>(r#"{"principal": ["prod/frontend"]}"#).is_err());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::authz_input::SourceInput")]
 pub struct AuthzSource {
     /// Peer identities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -92,7 +106,19 @@ pub struct AuthzSource {
 }
 
 /// What the request does. Lists are ORed; an empty target matches any request.
+///
+/// It reads the flat form (`{methods: [...]}`) and the spec's nested form
+/// (`{operation: {methods: [...]}}`); any other key is an error.
+///
+/// ```
+/// use mesh_core::AuthzTarget;
+/// let nested: AuthzTarget =
+///     serde_json::from_str(r#"{"operation": {"methods": ["GET", "POST"]}}"#).unwrap();
+/// assert_eq!(nested.methods.len(), 2);
+/// assert!(serde_json::from_str::<AuthzTarget>(r#"{"operation": {"verbs": ["GET"]}}"#).is_err());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "crate::authz_input::TargetInput")]
 pub struct AuthzTarget {
     /// HTTP methods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +133,7 @@ pub struct AuthzTarget {
 
 /// One rule: any `from` AND any `to`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthzRule {
     /// Sources, ORed. Empty matches every source.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -133,6 +160,7 @@ pub struct AuthzRule {
 /// assert!(policy.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AuthorizationPolicy {
     /// The policy's name.
     pub name: PolicyName,
@@ -149,12 +177,26 @@ pub struct AuthorizationPolicy {
 }
 
 impl AuthorizationPolicy {
-    /// Checks path patterns: each starts with `/` or `*`, and holds at most one `*` at an end.
+    /// Checks that no `from`/`to` entry is empty, and path patterns: each starts with `/` or `*`,
+    /// and holds at most one `*` at an end.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `rules[i].to[j].paths[k]`.
     pub fn validate(&self) -> Result<(), Error> {
         for (i, rule) in self.rules.iter().enumerate() {
+            // An empty entry would match every peer (or request) while looking like a condition.
+            if let Some(j) = rule.from.iter().position(|f| *f == AuthzSource::default()) {
+                return Err(Error::invalid(
+                    format!("rules[{i}].from[{j}]"),
+                    "an empty source matches every peer; leave `from` out to mean that",
+                ));
+            }
+            if let Some(j) = rule.to.iter().position(|t| *t == AuthzTarget::default()) {
+                return Err(Error::invalid(
+                    format!("rules[{i}].to[{j}]"),
+                    "an empty target matches every request; leave `to` out to mean that",
+                ));
+            }
             for (j, to) in rule.to.iter().enumerate() {
                 for (k, p) in to.paths.iter().enumerate() {
                     let stars = p.matches('*').count();

@@ -41,6 +41,7 @@ impl Protocol {
 
 /// One running instance of a service outside Kubernetes' own discovery (a VM, a Consul node).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// IP address or DNS name of the instance.
     pub address: String,
@@ -74,7 +75,7 @@ impl Endpoint {
 
 /// How the mesh checks an instance's health.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "lowercase")]
 pub enum HealthCheck {
     /// An HTTP GET on `path`; 2xx is healthy.
     Http {
@@ -119,6 +120,7 @@ pub enum HealthCheck {
 /// assert_eq!(def.id().to_string(), "bookinfo/reviews");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceDefinition {
     /// The service name.
     pub name: ServiceName,

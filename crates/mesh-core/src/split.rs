@@ -8,6 +8,7 @@ use crate::{Error, Version};
 
 /// One version's share of the traffic, in whole percent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VersionWeight {
     /// The version (subset) that receives the share.
     pub version: Version,

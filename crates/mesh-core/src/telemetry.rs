@@ -27,6 +27,7 @@ pub struct TimeRange {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawTimeRange {
     start_unix_ms: u64,
     end_unix_ms: u64,

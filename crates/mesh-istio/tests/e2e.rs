@@ -2,7 +2,7 @@
 //!
 //! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-istio --test e2e -- --ignored`
 //!
-//! It works in its own namespace (`mesh-e2e-istio`), which it creates and deletes.
+//! It works in its own namespace (`mesh-e2e-istio-<pid>`), which it creates and deletes.
 
 mod support;
 
@@ -11,7 +11,12 @@ use mesh_istio::{Config, IstioBackend, objects};
 use mesh_kube::KubeEngine;
 use serde_json::json;
 
-const NS: &str = "mesh-e2e-istio";
+/// This run's namespace. The test environment runs no namespace controller, so a deleted namespace
+/// stays `Terminating`; a name of its own per run keeps the suite re-runnable on one server.
+fn ns() -> &'static str {
+    static NS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NS.get_or_init(|| format!("mesh-e2e-istio-{}", std::process::id()))
+}
 
 async fn client() -> kube::Client {
     let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG points at a kubeconfig");
@@ -26,7 +31,7 @@ async fn client() -> kube::Client {
 /// A one-write plan, for setting up and tearing down what the scenarios need.
 fn single(write: Write) -> Plan {
     let change = Change::EnableMtls {
-        namespace: NS.parse().unwrap(),
+        namespace: ns().parse().unwrap(),
     };
     let mut plan = Plan::for_change(MeshKind::Istio, &change);
     plan.push(write);
@@ -35,7 +40,7 @@ fn single(write: Write) -> Plan {
 
 fn in_ns(change: Change) -> Change {
     // The shared examples use `bookinfo`; move them to the test namespace.
-    let text = serde_json::to_string(&change).unwrap().replace("bookinfo", NS);
+    let text = serde_json::to_string(&change).unwrap().replace("bookinfo", ns());
     serde_json::from_str(&text).unwrap()
 }
 
@@ -44,23 +49,23 @@ fn in_ns(change: Change) -> Change {
 async fn istio_end_to_end() {
     let client = client().await;
     let engine = KubeEngine::new(client.clone(), MeshKind::Istio, "mesh");
-    let namespace = ObjectRef::new("v1", "Namespace", None, NS);
+    let namespace = ObjectRef::new("v1", "Namespace", None, ns());
     engine
         .apply(&single(Write::new(
             WriteAction::Apply,
             namespace.clone(),
-            Some(json!({"metadata": {"name": NS}})),
+            Some(json!({"metadata": {"name": ns()}})),
         )))
         .await
         .expect("namespace");
 
     // A user-written VirtualService, applied by another field manager.
     let user = KubeEngine::new(client.clone(), MeshKind::Istio, "e2e-user");
-    let vs_ref = objects::virtual_service(&format!("{NS}/reviews").parse().unwrap());
+    let vs_ref = objects::virtual_service(&format!("{}/reviews", ns()).parse().unwrap());
     let mut route = support::user_route();
     route["route"][0]["destination"]["subset"] = json!("v1");
     let user_vs = json!({"spec": {"hosts": ["reviews"], "http": [route.clone()]}});
-    let dr_ref = objects::destination_rule(&format!("{NS}/reviews").parse().unwrap());
+    let dr_ref = objects::destination_rule(&format!("{}/reviews", ns()).parse().unwrap());
     let user_dr =
         json!({"spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}});
     user.apply(&single(Write::new(
@@ -107,7 +112,7 @@ async fn istio_end_to_end() {
     assert_eq!(after["spec"]["http"].as_array().unwrap().len(), 2);
 
     istio.execute(&in_ns(support::mtls())).await.expect("mtls");
-    let status = istio.mtls_status(&NS.parse().unwrap()).await.unwrap();
+    let status = istio.mtls_status(&ns().parse().unwrap()).await.unwrap();
     assert_eq!(status.mode, MtlsMode::Strict);
     istio
         .execute(&in_ns(support::authz()))

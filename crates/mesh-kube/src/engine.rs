@@ -269,6 +269,10 @@ impl KubeEngine {
                 // The dry run sees the cluster before the plan: an object an earlier write creates
                 // is still missing, one an earlier write deletes is still there.
                 Err(Error::NotFound { .. }) if written_earlier(&plan.writes[..i], &write.target, false) => {}
+                // An object in a namespace that an earlier write creates: the real API server
+                // answers 404 naming the namespace, not the object.
+                Err(Error::NotFound { kind, name })
+                    if kind == "Namespace" && namespace_created_earlier(&plan.writes[..i], &name) => {}
                 Err(Error::AlreadyExists { .. })
                     if written_earlier(&plan.writes[..i], &write.target, true) => {}
                 Err(e) => return Err(e),
@@ -527,6 +531,17 @@ fn written_earlier(earlier: &[Write], target: &ObjectRef, deleted: bool) -> bool
                     WriteAction::Apply | WriteAction::Create | WriteAction::Replace
                 )
             }
+    })
+}
+
+fn namespace_created_earlier(earlier: &[Write], namespace: &str) -> bool {
+    earlier.iter().any(|w| {
+        w.target.kind == "Namespace"
+            && w.target.name == namespace
+            && matches!(
+                w.action,
+                WriteAction::Apply | WriteAction::Create | WriteAction::Replace
+            )
     })
 }
 

@@ -2,13 +2,18 @@
 //!
 //! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-kube --test e2e -- --ignored`
 //!
-//! It works in its own namespace (`mesh-e2e-kube`), which it creates and deletes.
+//! It works in its own namespace (`mesh-e2e-kube-<pid>`), which it creates and deletes.
 
 use mesh_core::{Change, Error, MeshKind, ObjectRef, Plan, Precondition, Write, WriteAction};
 use mesh_kube::KubeEngine;
 use serde_json::json;
 
-const NS: &str = "mesh-e2e-kube";
+/// This run's namespace. The test environment runs no namespace controller, so a deleted namespace
+/// stays `Terminating`; a name of its own per run keeps the suite re-runnable on one server.
+fn ns() -> &'static str {
+    static NS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NS.get_or_init(|| format!("mesh-e2e-kube-{}", std::process::id()))
+}
 
 async fn engine() -> KubeEngine {
     let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
@@ -26,7 +31,7 @@ async fn engine() -> KubeEngine {
 
 fn plan(writes: Vec<Write>) -> Plan {
     let change = Change::EnableMtls {
-        namespace: NS.parse().unwrap(),
+        namespace: ns().parse().unwrap(),
     };
     let mut plan = Plan::for_change(MeshKind::Istio, &change);
     plan.writes = writes;
@@ -37,11 +42,11 @@ fn plan(writes: Vec<Write>) -> Plan {
 #[ignore = "needs MESH_E2E_KUBECONFIG"]
 async fn apply_replace_conflict_and_delete_on_a_live_cluster() {
     let engine = engine().await;
-    let ns = ObjectRef::new("v1", "Namespace", None, NS);
-    let cm = ObjectRef::new("v1", "ConfigMap", Some(NS), "mesh-e2e");
+    let namespace = ObjectRef::new("v1", "Namespace", None, ns());
+    let cm = ObjectRef::new("v1", "ConfigMap", Some(ns()), "mesh-e2e");
     engine
         .apply(&plan(vec![
-            Write::new(WriteAction::Apply, ns.clone(), Some(json!({}))),
+            Write::new(WriteAction::Apply, namespace.clone(), Some(json!({}))),
             Write::new(
                 WriteAction::Apply,
                 cm.clone(),
@@ -92,7 +97,11 @@ async fn apply_replace_conflict_and_delete_on_a_live_cluster() {
     );
 
     engine
-        .apply(&plan(vec![Write::new(WriteAction::Delete, ns.clone(), None)]))
+        .apply(&plan(vec![Write::new(
+            WriteAction::Delete,
+            namespace.clone(),
+            None,
+        )]))
         .await
         .expect("delete");
 }
@@ -101,7 +110,7 @@ async fn apply_replace_conflict_and_delete_on_a_live_cluster() {
 #[ignore = "needs MESH_E2E_KUBECONFIG"]
 async fn missing_crds_and_served_versions_on_a_live_cluster() {
     let engine = engine().await;
-    let widget = ObjectRef::new("example.invalid/v1", "Widget", Some(NS), "w");
+    let widget = ObjectRef::new("example.invalid/v1", "Widget", Some(ns()), "w");
     assert!(matches!(
         engine.get(&widget).await,
         Err(Error::NotConfigured { .. })

@@ -721,3 +721,38 @@ async fn a_validating_engine_refuses_invalid_objects_before_any_request() {
     // Without it, a server that does not validate takes the object.
     engine(&server).apply(&p).await.unwrap();
 }
+
+/// Found on the real API server: a plan that creates a namespace and then an object in it failed
+/// its dry run (the object's dry run sees no namespace yet, and the server's 404 names the
+/// namespace, not the object). The double now answers as the real server does.
+#[tokio::test]
+async fn a_plan_that_creates_a_namespace_then_writes_into_it_applies() {
+    let server = FakeApiServer::new().with_namespaces_required();
+    let ns = ObjectRef::new("v1", "Namespace", None, "fresh");
+    let cm = ObjectRef::new("v1", "ConfigMap", Some("fresh"), "settings");
+    let alone = plan(vec![Write::new(
+        WriteAction::Apply,
+        cm.clone(),
+        Some(json!({ "data": { "a": "1" } })),
+    )]);
+    match engine(&server).apply(&alone).await {
+        Err(Error::NotFound { kind, name }) => {
+            assert_eq!((kind.as_str(), name.as_str()), ("Namespace", "fresh"))
+        }
+        other => panic!("a write into a missing namespace: {other:?}"),
+    }
+    let both = plan(vec![
+        Write::new(WriteAction::Apply, ns, Some(json!({}))),
+        Write::new(
+            WriteAction::Apply,
+            cm.clone(),
+            Some(json!({ "data": { "a": "1" } })),
+        ),
+    ]);
+    let report = engine(&server)
+        .apply(&both)
+        .await
+        .expect("namespace first, then the object");
+    assert_eq!(report.applied.len(), 2);
+    assert!(server.object(&cm).is_some());
+}

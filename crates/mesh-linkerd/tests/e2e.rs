@@ -2,7 +2,7 @@
 //!
 //! Set `MESH_E2E_KUBECONFIG` to a kubeconfig file and run
 //! `cargo test -p mesh-linkerd --test e2e -- --ignored`. The suite works in its own namespace,
-//! `mesh-e2e-linkerd`, and deletes it at the end.
+//! `mesh-e2e-linkerd-<pid>`, and deletes it at the end.
 
 use std::time::Duration;
 
@@ -11,7 +11,12 @@ use mesh_kube::KubeEngine;
 use mesh_linkerd::{Config, LinkerdBackend, objects};
 use serde_json::json;
 
-const NS: &str = "mesh-e2e-linkerd";
+/// This run's namespace. The test environment runs no namespace controller, so a deleted namespace
+/// stays `Terminating`; a name of its own per run keeps the suite re-runnable on one server.
+fn ns() -> &'static str {
+    static NS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NS.get_or_init(|| format!("mesh-e2e-linkerd-{}", std::process::id()))
+}
 
 async fn engine() -> KubeEngine {
     let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
@@ -27,16 +32,16 @@ async fn engine() -> KubeEngine {
 /// The namespace and the Services the suite builds on, written through the engine itself.
 async fn fixtures(engine: &KubeEngine) {
     let change = Change::EnableMtls {
-        namespace: NS.parse().unwrap(),
+        namespace: ns().parse().unwrap(),
     };
     let mut plan = Plan::for_change(MeshKind::Linkerd, &change);
     plan.push(Write::new(
         WriteAction::Apply,
-        objects::namespace(NS),
+        objects::namespace(ns()),
         Some(json!({ "metadata": { "annotations": { "linkerd.io/inject": "enabled" } } })),
     ));
     for (name, port) in [("reviews", 9080), ("error-injector", 8080)] {
-        let id: ServiceId = format!("{NS}/{name}").parse().unwrap();
+        let id: ServiceId = format!("{}/{name}", ns()).parse().unwrap();
         plan.push(Write::new(
             WriteAction::Apply,
             objects::service(&id),
@@ -54,7 +59,7 @@ async fn every_operation_on_a_live_linkerd() {
     let config = Config::default().fault_error_backend("error-injector", 8080);
     let linkerd = LinkerdBackend::new(engine.clone(), config);
     let version = linkerd.version().await.expect("Linkerd CRDs installed");
-    let reviews: ServiceId = format!("{NS}/reviews").parse().unwrap();
+    let reviews: ServiceId = format!("{}/reviews", ns()).parse().unwrap();
 
     let canary = Change::SetTrafficWeight {
         service: reviews.clone(),
@@ -126,12 +131,12 @@ async fn every_operation_on_a_live_linkerd() {
 
     let allow = Change::CreateAuthorizationPolicy(AuthorizationPolicy {
         name: "allow-frontend".parse().unwrap(),
-        namespace: NS.parse().unwrap(),
+        namespace: ns().parse().unwrap(),
         target: Some("reviews".parse().unwrap()),
         action: AuthzAction::Allow,
         rules: vec![AuthzRule {
             from: vec![AuthzSource {
-                principals: vec![format!("{NS}/frontend").parse().unwrap()],
+                principals: vec![format!("{}/frontend", ns()).parse().unwrap()],
                 ..Default::default()
             }],
             to: vec![],
@@ -140,16 +145,16 @@ async fn every_operation_on_a_live_linkerd() {
     linkerd.execute(&allow).await.expect("authorization");
     linkerd
         .execute(&Change::EnableMtls {
-            namespace: NS.parse().unwrap(),
+            namespace: ns().parse().unwrap(),
         })
         .await
         .expect("mtls");
-    let status = linkerd.mtls_status(&NS.parse().unwrap()).await.unwrap();
+    let status = linkerd.mtls_status(&ns().parse().unwrap()).await.unwrap();
     assert_eq!(status.mode, MtlsMode::Strict);
 
     // Clean up: the namespace holds everything the suite wrote.
     let change = Change::UnregisterService { service: reviews };
     let mut cleanup = Plan::for_change(MeshKind::Linkerd, &change);
-    cleanup.push(Write::new(WriteAction::Delete, objects::namespace(NS), None));
+    cleanup.push(Write::new(WriteAction::Delete, objects::namespace(ns()), None));
     engine.apply(&cleanup).await.expect("cleanup");
 }

@@ -9,21 +9,26 @@ use crate::Sli;
 /// Availability is in **percent** (the spec's `{availability: 99.9, latencyP99: 200}`), latencies
 /// in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Slo {
     /// Minimum availability in percent, e.g. `99.9`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<f64>,
     /// Maximum p50 latency in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "latencyP50")]
     pub latency_p50: Option<f64>,
     /// Maximum p90 latency in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "latencyP90")]
     pub latency_p90: Option<f64>,
     /// Maximum p99 latency in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "latencyP99")]
     pub latency_p99: Option<f64>,
     /// Minimum throughput in requests per second.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "minThroughputRps")]
     pub min_throughput_rps: Option<f64>,
 }
 

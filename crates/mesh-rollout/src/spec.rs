@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// How traffic moves from the stable version to the canary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
 pub enum Strategy {
     /// Weighted steps (Flagger's `stepWeight`/`maxWeight`, or an explicit list), then promotion to
     /// 100 %.
@@ -64,6 +64,7 @@ impl Strategy {
 
 /// A rollout of `canary` over `stable` for one service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RolloutSpec {
     /// The service whose traffic moves.
     pub service: ServiceId,

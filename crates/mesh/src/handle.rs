@@ -153,6 +153,11 @@ impl Mesh {
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         let span = tracing::info_span!("mesh.apply", mesh = %self.kind(), op = plan.change.operation(), writes = plan.writes.len());
         let report = self.backend.apply_dyn(plan).instrument(span).await?;
+        Ok(self.publish(report))
+    }
+
+    /// Sends the event of a change that landed to every subscriber.
+    fn publish(&self, report: ApplyReport) -> ApplyReport {
         // A send error only means nobody is subscribed.
         let _ = self.events.send(report.event.clone());
         tracing::debug!(
@@ -160,16 +165,19 @@ impl Mesh {
             writes = report.applied.len(),
             "change applied"
         );
-        Ok(report)
+        report
     }
 
-    /// Plans and applies `change`.
+    /// Plans and applies `change` through the backend's own execute, so a concurrent edit that the
+    /// backend can merge (it re-plans on a conflict) is merged instead of failing with
+    /// [`Error::Conflict`]. Publishes the change's event.
     ///
     /// # Errors
     /// As [`Mesh::plan`] and [`Mesh::apply`].
     pub async fn execute(&self, change: Change) -> Result<ApplyReport> {
-        let plan = self.plan(&change).await?;
-        self.apply(&plan).await
+        let span = tracing::info_span!("mesh.execute", mesh = %self.kind(), op = change.operation());
+        let report = self.backend.execute_dyn(&change).instrument(span).await?;
+        Ok(self.publish(report))
     }
 
     /// `registerService`.

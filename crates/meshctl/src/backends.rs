@@ -102,6 +102,11 @@ fn service_of(change: &Change) -> Option<mesh::ServiceId> {
         | Change::ConfigureCircuitBreaker { service, .. }
         | Change::SetRetryPolicy { service, .. }
         | Change::InjectFault { service, .. } => Some(service.clone()),
+        // Linkerd's Server for a targeted policy selects the Service's pods on its port.
+        Change::CreateAuthorizationPolicy(p) => p
+            .target
+            .as_ref()
+            .map(|t| mesh::ServiceId::new(p.namespace.clone(), t.clone())),
         _ => None,
     }
 }

@@ -252,9 +252,10 @@ pub(crate) struct CircuitBreakerArgs {
 #[derive(Debug, Args)]
 pub(crate) struct AuthzArgs {
     pub(crate) name: String,
-    /// The service it protects (default: every workload in the namespace).
-    #[arg(long)]
-    pub(crate) target: Option<String>,
+    /// The service it protects (default: every workload in the namespace). Not `--target`: that
+    /// global flag chooses render or apply.
+    #[arg(long = "service")]
+    pub(crate) service: Option<String>,
     #[arg(long, default_value = "allow")]
     pub(crate) action: String,
     /// A peer identity NAMESPACE/SERVICE-ACCOUNT (repeatable).
@@ -329,4 +330,16 @@ pub(crate) enum StrategyArg {
     Canary,
     Bluegreen,
     Ab,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks the whole command tree here (duplicate flags, clashing ids) instead of
+    /// panicking on a user's first call: `authz --target` once clashed with the global `--target`.
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

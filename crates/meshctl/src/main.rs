@@ -117,11 +117,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             let mesh = backends::connect(cli).await?;
             match action {
                 Action::Change(change) => {
-                    let plan = mesh.plan(&change).await?;
                     match cli.target {
-                        cli::Target::Render => output::plan(out, cli.output, &plan)?,
+                        cli::Target::Render => output::plan(out, cli.output, &mesh.plan(&change).await?)?,
                         cli::Target::Apply => {
-                            let report = mesh.apply(&plan).await?;
+                            // The backend's execute re-plans when a concurrent edit wins a race.
+                            let report = mesh.execute(change).await?;
                             if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &report.event {
                                 eprintln!("fault id: {fault_id}");
                             }

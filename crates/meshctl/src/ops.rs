@@ -266,7 +266,7 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
             Change::CreateAuthorizationPolicy(AuthorizationPolicy {
                 name: a.name.parse()?,
                 namespace: Namespace::new(namespace)?,
-                target: a.target.as_deref().map(str::parse).transpose()?,
+                target: a.service.as_deref().map(str::parse).transpose()?,
                 action,
                 rules: vec![rule],
             })

@@ -48,6 +48,9 @@ pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<
             writeln!(out, "{t}")?;
         }
     }
+    if plan.is_noop() {
+        eprintln!("note: nothing to write on {} for this change", plan.mesh);
+    }
     for warning in &plan.warnings {
         eprintln!("warning: {warning}");
     }

@@ -10,7 +10,9 @@ use super::{Error, Token};
 /// (default `127.0.0.1:8500`, may start with `https://`), `CONSUL_HTTP_SSL`, `CONSUL_HTTP_TOKEN` /
 /// `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_CACERT`, `CONSUL_CAPATH`, `CONSUL_CLIENT_CERT`,
 /// `CONSUL_CLIENT_KEY`, `CONSUL_TLS_SERVER_NAME`, `CONSUL_HTTP_SSL_VERIFY` (verified unless
-/// `false`), `CONSUL_NAMESPACE`, `CONSUL_PARTITION`. Every setter overrides the environment.
+/// false), `CONSUL_NAMESPACE`, `CONSUL_PARTITION`. Every setter overrides the environment.
+/// Boolean variables take what the Consul CLI takes (`1 t T TRUE true True 0 f F FALSE false
+/// False`); any other value is an error, so a typo never turns TLS verification off.
 ///
 /// ```
 /// use mesh_consul::client::ClientConfig;
@@ -122,11 +124,12 @@ impl ClientConfig {
     /// Reads the settings through `lookup` (the environment, or a map in tests).
     ///
     /// # Errors
-    /// [`Error::Config`] for a bad address or an unreadable token file.
+    /// [`Error::Config`] for a bad address, an unreadable token file or a boolean variable that is
+    /// not a boolean.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        let truthy = |v: &str| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "t" | "yes");
-        let ssl = get("CONSUL_HTTP_SSL").is_some_and(|v| truthy(&v));
+        let flag = |k: &str| get(k).map(|v| parse_bool(k, &v)).transpose();
+        let ssl = flag("CONSUL_HTTP_SSL")?.unwrap_or(false);
         let mut c = Self::default();
         if let Some(addr) = get("CONSUL_HTTP_ADDR") {
             c.address = parse_address(&addr, ssl)?;
@@ -148,7 +151,7 @@ impl ClientConfig {
         c.client_cert = get("CONSUL_CLIENT_CERT").map(PathBuf::from);
         c.client_key = get("CONSUL_CLIENT_KEY").map(PathBuf::from);
         c.tls_server_name = get("CONSUL_TLS_SERVER_NAME");
-        c.tls_verify = get("CONSUL_HTTP_SSL_VERIFY").is_none_or(|v| truthy(&v));
+        c.tls_verify = flag("CONSUL_HTTP_SSL_VERIFY")?.unwrap_or(true);
         c.namespace = get("CONSUL_NAMESPACE");
         c.partition = get("CONSUL_PARTITION");
         Ok(c)
@@ -245,5 +248,17 @@ impl ClientConfig {
     pub fn cas_retries(mut self, n: u32) -> Self {
         self.cas_retries = n;
         self
+    }
+}
+
+/// A boolean environment value, read as the Consul CLI reads it (Go's `strconv.ParseBool`).
+fn parse_bool(name: &str, value: &str) -> Result<bool, Error> {
+    match value.trim() {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(Error::Config {
+            what: name.to_owned(),
+            reason: format!("{other:?} is not a boolean (use true or false)"),
+        }),
     }
 }

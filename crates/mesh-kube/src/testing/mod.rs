@@ -171,6 +171,15 @@ impl FakeApiServer {
         self
     }
 
+    /// Refuses writes into a namespace that does not exist, as the real API server does: 404
+    /// `namespaces "NAME" not found`, dry runs included. Off by default, so that tests can write
+    /// into any namespace without creating it first.
+    #[must_use]
+    pub fn with_namespaces_required(self) -> Self {
+        self.lock().require_namespaces = true;
+        self
+    }
+
     /// Stores an object as if a user had created it (assigning `resourceVersion`, `uid`,
     /// `generation`), and returns it as stored. With [`with_field_ownership`](Self::with_field_ownership),
     /// its fields belong to the manager `user`.

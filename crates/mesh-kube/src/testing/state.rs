@@ -38,6 +38,8 @@ pub(super) struct State {
     pub(super) validate: bool,
     pub(super) requests: Vec<RecordedRequest>,
     pub(super) faults: Vec<(Match, Fault)>,
+    /// Writes into a missing namespace are refused (the real server's behaviour).
+    pub(super) require_namespaces: bool,
 }
 
 const BUILT_IN: &[(&str, &str, &str, bool)] = &[
@@ -84,6 +86,7 @@ impl State {
             validate: true,
             requests: Vec::new(),
             faults: Vec::new(),
+            require_namespaces: false,
         }
     }
 
@@ -202,6 +205,9 @@ impl State {
         };
         let ns = if rt.namespaced { ns } else { None };
         let dry = req.is_dry_run();
+        if let Some(missing) = self.missing_namespace(ns.as_deref(), &req.method) {
+            return missing;
+        }
         match (req.method.as_str(), name) {
             ("GET", None) => self.list(&rt, ns.as_deref(), req.query.get("labelSelector")),
             ("POST", None) => self.create(&rt, ns, req, dry),
@@ -221,6 +227,16 @@ impl State {
                 status_body(405, "MethodNotAllowed", "method not allowed", json!({})),
             ),
         }
+    }
+
+    /// The real server's answer to a write into a namespace that does not exist.
+    fn missing_namespace(&self, ns: Option<&str>, method: &str) -> Option<Answer> {
+        let ns = ns.filter(|_| self.require_namespaces && matches!(method, "POST" | "PUT" | "PATCH"))?;
+        let namespaces = ResourceType::new("v1", "Namespace", "namespaces", false);
+        if self.objects.contains_key(&key(&namespaces, None, ns)) {
+            return None;
+        }
+        Some(object_not_found(&namespaces, ns))
     }
 
     fn api_group(&self, group: &str) -> Answer {

@@ -1,0 +1,56 @@
+//! `Mesh::execute` goes through the backend's own `execute`, which re-plans after a lost race.
+//! Before, it planned and applied by itself, so every call through `Mesh` (and the rollout engine
+//! and `meshctl`) failed with `Conflict` on a concurrent edit that the backend would have merged.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mesh::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+
+/// A backend whose first apply always loses a race, and whose execute re-plans once.
+#[derive(Default)]
+struct LosesTheFirstRace {
+    applies: AtomicUsize,
+}
+
+impl MeshBackend for LosesTheFirstRace {
+    fn kind(&self) -> MeshKind {
+        MeshKind::Istio
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(MeshKind::Istio)
+    }
+    async fn plan(&self, change: &Change) -> Result<Plan> {
+        Ok(Plan::for_change(MeshKind::Istio, change))
+    }
+    async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        if self.applies.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err(Error::Conflict {
+                object: "VirtualService prod/reviews".into(),
+                owner: "another-writer".into(),
+                field: "spec.http".into(),
+            });
+        }
+        Ok(ApplyReport {
+            applied: vec![],
+            event: plan.event.clone(),
+            warnings: vec![],
+        })
+    }
+    async fn execute(&self, change: &Change) -> Result<ApplyReport> {
+        match self.apply(&self.plan(change).await?).await {
+            Err(Error::Conflict { .. }) => self.apply(&self.plan(change).await?).await,
+            other => other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_the_backend_merges_is_not_an_error_through_mesh() {
+    let mesh = Mesh::from_backend(LosesTheFirstRace::default());
+    let mut events = mesh.subscribe();
+    let change = Change::EnableMtls {
+        namespace: "prod".parse().unwrap(),
+    };
+    mesh.execute(change).await.expect("the backend re-planned");
+    assert_eq!(events.try_recv().unwrap().name(), "mtls.enabled");
+}

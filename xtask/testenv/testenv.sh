@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The project's test environment: real control planes as local processes on loopback.
+#
+#   testenv.sh up      build what is missing (cached by version), start everything, print exports
+#   testenv.sh down    stop everything `up` started
+#   testenv.sh status  what runs, and the exports
+#
+# Components: etcd + kube-apiserver (with the project's pinned CRDs installed), a Consul CE agent
+# in dev mode with ACLs on, and istioctl when it could be built. `eval "$(testenv.sh up)"` then
+# `cargo test --workspace --all-features -- --ignored` runs the live suites by hand.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+cache=${MESH_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mesh-testenv}
+run=${MESH_TESTENV_RUN:-$cache/run}
+mkdir -p "$cache/logs"
+
+log() { echo "testenv: $*" >&2; }
+die() { echo "testenv: error: $*" >&2; exit 1; }
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# built NAME VERSION: path of the cached binary, building it first when missing.
+built() {
+  local name=$1 version=$2 dir="$cache/$1-$2"
+  if [ ! -x "$dir/$name" ]; then
+    log "building $name $version (once; log: $cache/logs/$name-$version.log)"
+    local started=$SECONDS
+    if ! CONSUL_SUBMODULE_PINS="${CONSUL_SUBMODULE_PINS:-}" "$here/build-go.sh" "$name" "$version" "$dir" >"$cache/logs/$name-$version.log" 2>&1; then
+      tail -20 "$cache/logs/$name-$version.log" >&2
+      die "building $name $version failed (full log: $cache/logs/$name-$version.log)"
+    fi
+    log "built $name $version in $((SECONDS - started)) s"
+  fi
+  echo "$dir/$name"
+}
+
+etcd_binary() {
+  if command -v etcd >/dev/null 2>&1; then command -v etcd; else built etcd "$ETCD_VERSION"; fi
+}
+
+alive() { [ -f "$run/$1.pid" ] && kill -0 "$(cat "$run/$1.pid")" 2>/dev/null; }
+
+start() { # start NAME CMD...: a detached process with its log and pid under $run
+  local name=$1; shift
+  setsid "$@" >"$run/$name.log" 2>&1 </dev/null &
+  echo $! >"$run/$name.pid"
+}
+
+wait_until() { # wait_until SECONDS WHAT CMD...
+  local limit=$1 what=$2; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then die "$what did not come up in ${limit}s"; fi
+    sleep 0.5
+  done
+}
+
+certs() {
+  local d="$run/pki"
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mesh-testenv-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/server.ext" -out "$d/server.crt" 2>/dev/null
+  # The tests' identity: a member of system:masters.
+  openssl req -newkey rsa:2048 -nodes -subj "/O=system:masters/CN=mesh-e2e" \
+    -keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+  # Extensions make it an X.509 v3 certificate: rustls refuses v1.
+  printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n' >"$d/client.ext"
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+  openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
+}
+
+kube_get() { # kube_get PATH: GET against the API server with the tests' identity
+  curl -sf --cacert "$run/pki/ca.crt" --cert "$run/pki/client.crt" --key "$run/pki/client.key" \
+    "https://127.0.0.1:$(cat "$run/kube-apiserver.port")$1"
+}
+
+install_crds() {
+  local port; port=$(cat "$run/kube-apiserver.port")
+  local n=0
+  for f in "$root"/crates/mesh-kube/schemas/*.json; do
+    case "$(basename "$f")" in
+      gateway.networking.k8s.io_httproutes.*) [ "$(basename "$f")" = "$GATEWAY_API_HTTPROUTE" ] || continue ;;
+    esac
+    local code
+    code=$(curl -s -o "$run/crd-answer.json" -w '%{http_code}' --cacert "$run/pki/ca.crt" \
+      --cert "$run/pki/client.crt" --key "$run/pki/client.key" -H 'Content-Type: application/json' \
+      -X POST --data-binary "@$f" "https://127.0.0.1:$port/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+    case "$code" in
+      201 | 409) n=$((n + 1)) ;;
+      *) cat "$run/crd-answer.json" >&2; die "installing $(basename "$f") answered $code" ;;
+    esac
+  done
+  # Wait until every CRD is Established.
+  local deadline=$((SECONDS + 60))
+  until [ "$(kube_get /apis/apiextensions.k8s.io/v1/customresourcedefinitions | python3 -c '
+import json, sys
+items = json.load(sys.stdin)["items"]
+print(sum(1 for i in items if any(c["type"] == "Established" and c["status"] == "True"
+                                   for c in i.get("status", {}).get("conditions", []))))')" = "$n" ]; do
+    [ $SECONDS -lt $deadline ] || die "CRDs were not Established within 60s"
+    sleep 0.5
+  done
+  log "installed $n CRDs"
+}
+
+write_kubeconfig() {
+  local port; port=$(cat "$run/kube-apiserver.port")
+  cat >"$run/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: mesh-testenv
+  cluster:
+    server: https://127.0.0.1:$port
+    certificate-authority: $run/pki/ca.crt
+users:
+- name: mesh-e2e
+  user:
+    client-certificate: $run/pki/client.crt
+    client-key: $run/pki/client.key
+contexts:
+- name: mesh-testenv
+  context: {cluster: mesh-testenv, user: mesh-e2e, namespace: default}
+current-context: mesh-testenv
+EOF
+}
+
+up_kube() {
+  local etcd kas
+  etcd=$(etcd_binary)
+  kas=$(built kube-apiserver "$KUBERNETES_VERSION")
+  local ep pp kp
+  ep=$(free_port) pp=$(free_port) kp=$(free_port)
+  start etcd "$etcd" --name testenv --data-dir "$run/etcd-data" \
+    --listen-client-urls "http://127.0.0.1:$ep" --advertise-client-urls "http://127.0.0.1:$ep" \
+    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+    --initial-cluster "testenv=http://127.0.0.1:$pp" --quota-backend-bytes 2147483648
+  wait_until 60 etcd curl -sf "http://127.0.0.1:$ep/health"
+  echo "$kp" >"$run/kube-apiserver.port"
+  start kube-apiserver "$kas" --etcd-servers "http://127.0.0.1:$ep" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$kp" \
+    --tls-cert-file "$run/pki/server.crt" --tls-private-key-file "$run/pki/server.key" \
+    --client-ca-file "$run/pki/ca.crt" --cert-dir "$run/pki" \
+    --service-account-key-file "$run/pki/sa.pub" --service-account-signing-key-file "$run/pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-cluster-ip-range 10.96.0.0/16 --authorization-mode RBAC --allow-privileged=true \
+    --disable-admission-plugins ServiceAccount --enable-priority-and-fairness=false \
+    --endpoint-reconciler-type none
+  wait_until 120 kube-apiserver kube_get /readyz
+  write_kubeconfig
+  install_crds
+}
+
+up_consul() {
+  local consul
+  consul=$(built consul "$CONSUL_VERSION")
+  local token
+  token=$(python3 -c 'import uuid; print(uuid.uuid4())')
+  echo "$token" >"$run/consul.token"
+  local http server lan wan
+  http=$(free_port) server=$(free_port) lan=$(free_port) wan=$(free_port)
+  echo "$http" >"$run/consul.port"
+  cat >"$run/consul.hcl" <<EOF
+bind_addr = "127.0.0.1"
+client_addr = "127.0.0.1"
+ports {
+  http = $http
+  https = -1
+  grpc = -1
+  grpc_tls = -1
+  dns = -1
+  server = $server
+  serf_lan = $lan
+  serf_wan = $wan
+}
+acl {
+  enabled = true
+  default_policy = "deny"
+  tokens { initial_management = "$token" }
+}
+connect { enabled = true }
+EOF
+  start consul "$consul" agent -dev -config-file "$run/consul.hcl"
+  wait_until 60 consul curl -sf -H "X-Consul-Token: $token" "http://127.0.0.1:$http/v1/status/leader"
+  # A leader and the CA must be ready before config entries are written.
+  wait_until 60 "consul's Connect CA" curl -sf -H "X-Consul-Token: $token" \
+    "http://127.0.0.1:$http/v1/connect/ca/roots"
+}
+
+exports() {
+  echo "export MESH_TESTENV=1"
+  echo "export MESH_E2E_KUBECONFIG='$run/kubeconfig'"
+  echo "export CONSUL_HTTP_ADDR='http://127.0.0.1:$(cat "$run/consul.port")'"
+  echo "export CONSUL_HTTP_TOKEN='$(cat "$run/consul.token")'"
+  if [ -f "$run/istioctl.path" ]; then echo "export MESH_ISTIOCTL='$(cat "$run/istioctl.path")'"; fi
+}
+
+up() {
+  if alive kube-apiserver && alive consul; then exports; return; fi
+  down >/dev/null 2>&1 || true
+  mkdir -p "$run"
+  certs
+  up_kube
+  up_consul
+  if [ "${MESH_TESTENV_ISTIOCTL:-1}" != 0 ]; then
+    if istioctl=$(built istioctl "$ISTIO_MODULE_VERSION"); then echo "$istioctl" >"$run/istioctl.path"; fi
+  fi
+  exports
+}
+
+down() {
+  [ -d "$run" ] || { log "nothing runs"; return 0; }
+  for pidfile in "$run"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    local pid; pid=$(cat "$pidfile")
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+  for pidfile in "$run"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill -9 -- "-$(cat "$pidfile")" 2>/dev/null || true
+  done
+  rm -rf "$run"
+  log "stopped"
+}
+
+status() {
+  for c in etcd kube-apiserver consul; do
+    if alive "$c"; then echo "# $c: running (pid $(cat "$run/$c.pid"))"; else echo "# $c: not running"; fi
+  done
+  if alive kube-apiserver && alive consul; then exports; fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  # One component at a time, for debugging the environment itself.
+  up-kube) mkdir -p "$run" && certs && up_kube ;;
+  up-consul) mkdir -p "$run" && up_consul ;;
+  *) echo "usage: testenv.sh up|down|status" >&2; exit 2 ;;
+esac
