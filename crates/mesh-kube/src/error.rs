@@ -104,6 +104,18 @@ fn quoted_after(message: &str, prefix: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
+/// How the real API server (1.33) answers a server-side apply that sets a field the schema does
+/// not declare, or a field of the wrong type: status 500, `failed to create typed patch object
+/// (NS/NAME; GVK): .spec.x: field not declared in schema` (or `expected numeric ..., got
+/// string`). It is the caller's input, so it is neither retried nor reported as a server failure.
+pub(crate) const UNDECLARED_FIELD: &str = "failed to create typed patch object";
+
+/// True for the real API server's 500 answer to an undeclared or mistyped field (see
+/// [`UNDECLARED_FIELD`]).
+pub(crate) fn is_undeclared_field(code: u16, body: &[u8]) -> bool {
+    code == 500 && Status::parse(body).message.contains(UNDECLARED_FIELD)
+}
+
 /// Maps an error status for a request about `target` (of type `rt`) to the caller's error.
 pub(crate) fn map_status(
     mesh: MeshKind,
@@ -166,6 +178,11 @@ pub(crate) fn map_status(
                 reason: status.message,
             }
         }
+        // A server-side apply of an undeclared or mistyped field: not a server fault.
+        500 if status.message.contains(UNDECLARED_FIELD) => Error::InvalidInput {
+            field: target.to_string(),
+            reason: status.message,
+        },
         401 | 403 => Error::NotConfigured {
             what: format!("permission for {}", rt.crd_name()),
             hint: format!("grant the client access ({}): {}", mesh, status.message),

@@ -91,7 +91,7 @@ pub(crate) async fn send(
         let (failure, retry_after) = match timeout(policy.request_timeout, once(client, req)).await {
             Err(_) => (KubeError::Timeout(policy.request_timeout), None),
             Ok(Err(e)) => (e, None),
-            Ok(Ok((resp, retry_after))) if retryable(resp.status) => {
+            Ok(Ok((resp, retry_after))) if retryable(resp.status, &resp.body) => {
                 let status = crate::error::Status::parse(&resp.body);
                 let failure = KubeError::Api {
                     code: resp.status,
@@ -116,8 +116,8 @@ pub(crate) async fn send(
     }
 }
 
-fn retryable(status: u16) -> bool {
-    status == 429 || (status >= 500 && status != 501)
+fn retryable(status: u16, body: &[u8]) -> bool {
+    status == 429 || (status >= 500 && status != 501 && !crate::error::is_undeclared_field(status, body))
 }
 
 async fn once(client: &kube::Client, req: &ApiRequest) -> Result<(ApiResponse, Option<Duration>), KubeError> {

@@ -756,3 +756,30 @@ async fn a_plan_that_creates_a_namespace_then_writes_into_it_applies() {
     assert_eq!(report.applied.len(), 2);
     assert!(server.object(&cm).is_some());
 }
+
+/// Found on the real API server: a server-side apply with an undeclared (or mistyped) field is
+/// answered 500 "failed to create typed patch object", not 422. It is the caller's input: one
+/// request, no retries, and an `InvalidInput` naming the object, with nothing written.
+#[tokio::test]
+async fn an_undeclared_field_is_invalid_input_and_not_retried() {
+    let server = FakeApiServer::new();
+    let body = json!({ "spec": { "host": "reviews", "hostz": "typo" } });
+    let p = plan(vec![Write::new(WriteAction::Apply, dr_ref(), Some(body))]);
+    match engine(&server).apply(&p).await {
+        Err(Error::InvalidInput { field, reason }) => {
+            assert!(field.contains("DestinationRule"), "{field}");
+            assert!(
+                reason.contains(".spec.hostz: field not declared in schema"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected InvalidInput, got {other:?}"),
+    }
+    assert_eq!(
+        server.requests().iter().filter(|r| r.is_write()).count(),
+        1,
+        "{:?}",
+        lines(&server)
+    );
+    assert!(server.object(&dr_ref()).is_none());
+}

@@ -453,6 +453,9 @@ impl State {
         if sub.is_none() {
             self.keep_status(rt, current.as_ref(), &mut obj);
         }
+        if let Some(bad) = self.undeclared_in_apply(rt, &ns, name, &obj) {
+            return bad;
+        }
         if let Some(bad) = self.check(rt, &ns, &obj) {
             return bad;
         }
@@ -553,6 +556,45 @@ impl State {
         let violations = schemas.validate(obj).err()?;
         let first = &violations[0];
         Some(invalid(rt, name, &first.path, &violations_message(&violations)))
+    }
+
+    /// The real API server (1.33) answers a server-side apply that sets an undeclared field, or a
+    /// field of the wrong type, with a 500, not a 422: `failed to create typed patch object
+    /// (NS/NAME; GVK): .spec.x: field not declared in schema`.
+    fn undeclared_in_apply(
+        &self,
+        rt: &ResourceType,
+        ns: &Option<String>,
+        name: &str,
+        obj: &Value,
+    ) -> Option<Answer> {
+        let schemas = SchemaSet::bundled();
+        if !self.validate || schemas.lookup(&rt.api_version(), &rt.kind, None).is_none() {
+            return None;
+        }
+        let violations = schemas.validate(obj).err()?;
+        let (path, what) = violations.iter().find_map(|v| {
+            if v.message.starts_with("Additional properties are not allowed") {
+                let field = v.message.split('\'').nth(1).unwrap_or_default();
+                let path = if v.path.is_empty() {
+                    format!(".{field}")
+                } else {
+                    format!(".{}.{field}", v.path)
+                };
+                Some((path, "field not declared in schema".to_owned()))
+            } else if v.message.contains(" is not of type ") {
+                Some((format!(".{}", v.path), format!("wrong type: {}", v.message)))
+            } else {
+                None
+            }
+        })?;
+        let msg = format!(
+            "failed to create typed patch object ({}/{name}; {}, Kind={}): {path}: {what}",
+            ns.as_deref().unwrap_or_default(),
+            rt.api_version(),
+            rt.kind
+        );
+        Some(Answer(500, status_body(500, "", &msg, json!({}))))
     }
 
     fn stamp_new(&mut self, obj: &mut Value) {

@@ -1,0 +1,207 @@
+//! `meshctl validate`'s offline verdict against the real API server's admission, object by object.
+//!
+//! Every object of the validate corpus and of the Istio and Linkerd golden files is sent to the
+//! API server with `dryRun=All` and `fieldValidation=Strict` (a server-side apply); the server's verdict (accepted, or
+//! refused with 400/422, or 500 for a typed-patch failure) must equal the offline validator's.
+//! The table is printed; any disagreement fails the test, naming the object and both verdicts.
+//! Core kinds (Service, Namespace) have no offline schema yet: they are counted apart, and the
+//! server must accept every one of them.
+//!
+//! `eval "$(cargo xtask testenv up)"; cargo test -p meshctl --test admission_agreement -- --ignored --nocapture`
+
+use std::path::{Path, PathBuf};
+
+use kube::{api::GroupVersionKind, discovery::Scope};
+use serde_json::{Value, json};
+
+/// The HTTPRoute CRD flavour the test environment installs.
+const GATEWAY_BUNDLE: &str = "gateway-api-v1.6.1";
+
+async fn client() -> kube::Client {
+    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
+    let config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("usable kubeconfig");
+    kube::Client::try_from(config).expect("client")
+}
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every object the agreement covers, with where it came from.
+fn objects() -> Vec<(String, Value)> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut out = Vec::new();
+    for dir in [
+        "meshctl/tests/corpus/valid",
+        "meshctl/tests/corpus/invalid",
+        "mesh-istio/tests/golden",
+        "mesh-linkerd/tests/golden",
+    ] {
+        for file in yaml_files(&crates.join(dir)) {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let docs: Vec<Value> = serde_saphyr::from_multiple(&text).unwrap();
+            for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| d.is_object()) {
+                let name = format!(
+                    "{dir}/{}#{} {}",
+                    file.file_name().unwrap().to_string_lossy(),
+                    i + 1,
+                    doc["kind"].as_str().unwrap_or("?")
+                );
+                out.push((name, doc));
+            }
+        }
+    }
+    out
+}
+
+fn gvk(doc: &Value) -> GroupVersionKind {
+    let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    GroupVersionKind::gvk(group, version, doc["kind"].as_str().unwrap_or_default())
+}
+
+/// The API server's verdict: `Ok` when the dry run is accepted, `Err(message)` when refused.
+async fn server_verdict(client: &kube::Client, doc: &Value) -> Result<(), String> {
+    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk(doc))
+        .await
+        .map_err(|e| format!("not served: {e}"))?;
+    let prefix = if resource.group.is_empty() {
+        format!("/api/{}", resource.version)
+    } else {
+        format!("/apis/{}/{}", resource.group, resource.version)
+    };
+    let path = match caps.scope {
+        Scope::Namespaced => format!(
+            "{prefix}/namespaces/{}/{}",
+            doc["metadata"]["namespace"].as_str().unwrap_or("default"),
+            resource.plural
+        ),
+        Scope::Cluster => format!("{prefix}/{}", resource.plural),
+    };
+    // Server-side apply: a create for a new object, an update for one that exists (a Namespace).
+    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+    let query = "dryRun=All&fieldValidation=Strict&fieldManager=mesh-agreement&force=true";
+    let request = http::Request::patch(format!("{path}/{name}?{query}"))
+        .header("content-type", "application/apply-patch+yaml")
+        .body(serde_json::to_vec(doc).unwrap())
+        .unwrap();
+    match client.request_text(request).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if matches!(status.code, 400 | 422) => Err(status.message.clone()),
+        // Server-side apply answers an undeclared or mistyped field with a 500 (still a refusal).
+        Err(kube::Error::Api(status))
+            if status.code == 500 && status.message.contains("failed to create typed patch object") =>
+        {
+            Err(status.message.clone())
+        }
+        Err(e) => panic!("the API server did not give a verdict: {e}"),
+    }
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) {
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    let request = http::Request::post("/api/v1/namespaces")
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    match client.request_text(request).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("creating namespace {name}: {e}"),
+    }
+}
+
+async fn ensure_service(client: &kube::Client, doc: &Value) {
+    let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
+    let body = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": doc["metadata"]["name"], "namespace": ns},
+        "spec": {"ports": [{"name": "http", "port": 80}]}});
+    let request = http::Request::post(format!("/api/v1/namespaces/{ns}/services"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(&body).unwrap())
+        .unwrap();
+    match client.request_text(request).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("creating the Service an annotation-only apply presumes: {e}"),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs MESH_E2E_KUBECONFIG"]
+async fn the_offline_validator_agrees_with_the_api_servers_admission() {
+    let client = client().await;
+    let objects = objects();
+    let mut namespaces: Vec<&str> = objects
+        .iter()
+        .filter_map(|(_, d)| d["metadata"]["namespace"].as_str())
+        .collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    for ns in namespaces {
+        ensure_namespace(&client, ns).await;
+    }
+    let set = mesh_kube::schema::SchemaSet::bundled();
+    let (mut agree, mut disagreements, mut uncovered) = (0, Vec::new(), Vec::new());
+    for (name, doc) in &objects {
+        if doc["kind"] == "Service" && doc["spec"]["ports"].is_null() {
+            // An annotation-only apply (Linkerd's circuit breaker) presumes the Service exists.
+            ensure_service(&client, doc).await;
+        }
+        let server = server_verdict(&client, doc).await;
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        if set
+            .lookup(
+                doc["apiVersion"].as_str().unwrap_or_default(),
+                kind,
+                Some(GATEWAY_BUNDLE),
+            )
+            .is_none()
+        {
+            // Core kinds (Service, Namespace): the offline validator has no schema for them yet.
+            assert!(server.is_ok(), "{name}: the API server refused it: {server:?}");
+            uncovered.push(name.as_str());
+            continue;
+        }
+        let offline = set.validate_with_bundle(doc, Some(GATEWAY_BUNDLE)).is_ok();
+        if offline == server.is_ok() {
+            agree += 1;
+        } else {
+            disagreements.push(format!(
+                "{name}: offline {}, API server {}",
+                if offline { "valid" } else { "invalid" },
+                match &server {
+                    Ok(()) => "accepted".to_owned(),
+                    Err(m) => format!("refused ({m})"),
+                }
+            ));
+        }
+    }
+    println!("| objects | offline verdict | agree | disagree |\n| --- | --- | --- | --- |");
+    println!(
+        "| {} | {} | {agree} | {} |",
+        objects.len(),
+        objects.len() - uncovered.len(),
+        disagreements.len()
+    );
+    println!(
+        "no offline schema (core kinds, all accepted by the server): {}",
+        uncovered.len()
+    );
+    assert!(
+        objects.len() >= 40,
+        "the corpus shrank to {} objects",
+        objects.len()
+    );
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
