@@ -19,13 +19,7 @@ fn ns() -> &'static str {
 }
 
 async fn client() -> kube::Client {
-    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG points at a kubeconfig");
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("usable kubeconfig");
-    kube::Client::try_from(config).expect("client")
+    mesh_kube::testing::live_client().await
 }
 
 /// A one-write plan, for setting up and tearing down what the scenarios need.

@@ -173,7 +173,13 @@ mod tests {
 
     #[test]
     fn which_statuses_are_retried() {
-        assert!(retryable(429) && retryable(500) && retryable(503));
-        assert!(!retryable(501) && !retryable(409) && !retryable(404) && !retryable(200));
+        let r = |code| retryable(code, b"{}");
+        assert!(r(429) && r(500) && r(503));
+        assert!(!r(501) && !r(409) && !r(404) && !r(200));
+        let typed_patch = br#"{"message": "failed to create typed patch object (a/b; v1, Kind=X): .spec.y: field not declared in schema"}"#;
+        assert!(
+            !retryable(500, typed_patch),
+            "the caller's input, not a server fault"
+        );
     }
 }

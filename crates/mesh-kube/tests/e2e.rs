@@ -16,14 +16,8 @@ fn ns() -> &'static str {
 }
 
 async fn engine() -> KubeEngine {
-    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("usable kubeconfig");
     KubeEngine::new(
-        kube::Client::try_from(config).expect("client"),
+        mesh_kube::testing::live_client().await,
         MeshKind::Istio,
         "mesh-e2e",
     )

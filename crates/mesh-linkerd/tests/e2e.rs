@@ -19,14 +19,11 @@ fn ns() -> &'static str {
 }
 
 async fn engine() -> KubeEngine {
-    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("usable kubeconfig");
-    let client = kube::Client::try_from(config).expect("client");
-    KubeEngine::new(client, MeshKind::Linkerd, "mesh-e2e")
+    KubeEngine::new(
+        mesh_kube::testing::live_client().await,
+        MeshKind::Linkerd,
+        "mesh-e2e",
+    )
 }
 
 /// The namespace and the Services the suite builds on, written through the engine itself.

@@ -4,6 +4,8 @@
 //! API server with `dryRun=All` and `fieldValidation=Strict` (a server-side apply); the server's verdict (accepted, or
 //! refused with 400/422, or 500 for a typed-patch failure) must equal the offline validator's.
 //! The table is printed; any disagreement fails the test, naming the object and both verdicts.
+//! With `MESH_ISTIOCTL`, every Istio object also goes through `istioctl validate` (Istio's own
+//! validation, stricter than its CRD schemas), whose verdict must agree too.
 //! Core kinds (Service, Namespace) have no offline schema yet: they are counted apart, and the
 //! server must accept every one of them.
 //!
@@ -18,13 +20,7 @@ use serde_json::{Value, json};
 const GATEWAY_BUNDLE: &str = "gateway-api-v1.6.1";
 
 async fn client() -> kube::Client {
-    let path = std::env::var("MESH_E2E_KUBECONFIG").expect("MESH_E2E_KUBECONFIG names a kubeconfig file");
-    let kubeconfig = kube::config::Kubeconfig::read_from(path).expect("readable kubeconfig");
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("usable kubeconfig");
-    kube::Client::try_from(config).expect("client")
+    mesh_kube::testing::live_client().await
 }
 
 fn yaml_files(dir: &Path) -> Vec<PathBuf> {
@@ -121,6 +117,32 @@ async fn ensure_namespace(client: &kube::Client, name: &str) {
     }
 }
 
+/// istioctl's verdict on one Istio object (`istioctl validate -f`, offline), when
+/// `MESH_ISTIOCTL` names the binary.
+fn istioctl_verdict(doc: &Value) -> Option<Result<(), String>> {
+    let istioctl = std::env::var_os("MESH_ISTIOCTL")?;
+    let is_istio = doc["apiVersion"]
+        .as_str()
+        .is_some_and(|a| a.contains(".istio.io/"));
+    if !is_istio {
+        return None;
+    }
+    let file = std::env::temp_dir().join(format!("mesh-agreement-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(doc).unwrap()).unwrap();
+    let out = std::process::Command::new(istioctl)
+        .args(["validate", "-f"])
+        .arg(&file)
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("istioctl runs");
+    let _ = std::fs::remove_file(&file);
+    Some(if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    })
+}
+
 async fn ensure_service(client: &kube::Client, doc: &Value) {
     let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
     let body = json!({"apiVersion": "v1", "kind": "Service",
@@ -153,6 +175,7 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
     }
     let set = mesh_kube::schema::SchemaSet::bundled();
     let (mut agree, mut disagreements, mut uncovered) = (0, Vec::new(), Vec::new());
+    let mut istio_checked = 0;
     for (name, doc) in &objects {
         if doc["kind"] == "Service" && doc["spec"]["ports"].is_null() {
             // An annotation-only apply (Linkerd's circuit breaker) presumes the Service exists.
@@ -174,6 +197,15 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
             continue;
         }
         let offline = set.validate_with_bundle(doc, Some(GATEWAY_BUNDLE)).is_ok();
+        if let Some(istio) = istioctl_verdict(doc) {
+            istio_checked += 1;
+            if istio.is_ok() != offline {
+                disagreements.push(format!(
+                    "{name}: offline {}, istioctl {istio:?}",
+                    if offline { "valid" } else { "invalid" }
+                ));
+            }
+        }
         if offline == server.is_ok() {
             agree += 1;
         } else {
@@ -198,6 +230,13 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         "no offline schema (core kinds, all accepted by the server): {}",
         uncovered.len()
     );
+    println!("Istio objects also checked by istioctl validate: {istio_checked}");
+    if std::env::var_os("MESH_TESTENV").is_some() {
+        assert!(
+            istio_checked > 0,
+            "the test environment runs, but MESH_ISTIOCTL is not set"
+        );
+    }
     assert!(
         objects.len() >= 40,
         "the corpus shrank to {} objects",

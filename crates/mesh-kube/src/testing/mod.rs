@@ -32,6 +32,7 @@
 //! ```
 
 mod fault;
+mod live;
 mod managed;
 mod state;
 
@@ -46,6 +47,7 @@ use mesh_core::ObjectRef;
 use serde_json::Value;
 
 pub use self::fault::{Fault, Match};
+pub use self::live::live_client;
 use self::state::{Reply, State};
 
 /// A request the fake server received.
