@@ -33,6 +33,7 @@
 
 mod authz_input;
 mod backend;
+pub mod body_cap;
 mod capability;
 mod change;
 mod destination;

@@ -42,6 +42,9 @@ pub enum KubeError {
         #[source]
         last: Box<KubeError>,
     },
+    /// The answer passed the body cap ([`crate::RetryPolicy::max_body`]); it was not kept.
+    #[error("{0}")]
+    TooLarge(mesh_core::body_cap::BodyTooLarge),
     /// The server answered with something that is not the expected JSON.
     #[error("unexpected answer from the API server: {0}")]
     Decode(String),

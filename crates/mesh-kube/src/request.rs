@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use http::{Method, header};
+use http_body_util::BodyExt as _;
 use kube::client::Body;
+use mesh_core::body_cap::CappedBody;
 use tokio::time::{Instant, sleep, timeout};
 
 use crate::{KubeError, RetryPolicy};
@@ -88,20 +90,23 @@ pub(crate) async fn send(
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let (failure, retry_after) = match timeout(policy.request_timeout, once(client, req)).await {
-            Err(_) => (KubeError::Timeout(policy.request_timeout), None),
-            Ok(Err(e)) => (e, None),
-            Ok(Ok((resp, retry_after))) if retryable(resp.status, &resp.body) => {
-                let status = crate::error::Status::parse(&resp.body);
-                let failure = KubeError::Api {
-                    code: resp.status,
-                    reason: status.reason,
-                    message: status.message,
-                };
-                (failure, retry_after)
-            }
-            Ok(Ok((resp, _))) => return Ok(resp),
-        };
+        let (failure, retry_after) =
+            match timeout(policy.request_timeout, once(client, req, policy.max_body)).await {
+                Err(_) => (KubeError::Timeout(policy.request_timeout), None),
+                // An answer over the cap would be as large the next time.
+                Ok(Err(e @ KubeError::TooLarge(_))) => return Err(e),
+                Ok(Err(e)) => (e, None),
+                Ok(Ok((resp, retry_after))) if retryable(resp.status, &resp.body) => {
+                    let status = crate::error::Status::parse(&resp.body);
+                    let failure = KubeError::Api {
+                        code: resp.status,
+                        reason: status.reason,
+                        message: status.message,
+                    };
+                    (failure, retry_after)
+                }
+                Ok(Ok((resp, _))) => return Ok(resp),
+            };
         let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt - 1));
         let elapsed = start.elapsed();
         if attempt >= policy.max_attempts.max(1) || elapsed + wait > policy.max_elapsed {
@@ -120,7 +125,11 @@ fn retryable(status: u16, body: &[u8]) -> bool {
     status == 429 || (status >= 500 && status != 501 && !crate::error::is_undeclared_field(status, body))
 }
 
-async fn once(client: &kube::Client, req: &ApiRequest) -> Result<(ApiResponse, Option<Duration>), KubeError> {
+async fn once(
+    client: &kube::Client,
+    req: &ApiRequest,
+    max_body: usize,
+) -> Result<(ApiResponse, Option<Duration>), KubeError> {
     let res = client.send(req.to_http()?).await.map_err(KubeError::Transport)?;
     let status = res.status().as_u16();
     let retry_after = res
@@ -129,15 +138,22 @@ async fn once(client: &kube::Client, req: &ApiRequest) -> Result<(ApiResponse, O
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = res
-        .into_body()
-        .collect_bytes()
-        .await
-        .map_err(KubeError::Transport)?;
+    let declared = res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = CappedBody::new(max_body, declared).map_err(KubeError::TooLarge)?;
+    let mut stream = res.into_body();
+    while let Some(frame) = stream.frame().await {
+        if let Ok(data) = frame.map_err(KubeError::Transport)?.into_data() {
+            body.push(&data).map_err(KubeError::TooLarge)?;
+        }
+    }
     Ok((
         ApiResponse {
             status,
-            body: body.to_vec(),
+            body: body.into_bytes(),
         },
         retry_after,
     ))

@@ -35,6 +35,9 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// How long one request may take before it counts as timed out.
     pub request_timeout: Duration,
+    /// The largest answer body kept, in bytes ([`mesh_core::body_cap::DEFAULT_MAX_BODY`] by
+    /// default); a larger one fails with [`crate::KubeError::TooLarge`] and is not retried.
+    pub max_body: usize,
 }
 
 impl Default for RetryPolicy {
@@ -45,6 +48,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(5),
             max_elapsed: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
+            max_body: mesh_core::body_cap::DEFAULT_MAX_BODY,
         }
     }
 }

@@ -37,6 +37,15 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The answer passed the body cap ([`mesh_core::body_cap::DEFAULT_MAX_BODY`]); it was not kept.
+    #[error("the answer from {endpoint} is too large: {source}")]
+    TooLarge {
+        /// The endpoint, without credentials or query.
+        endpoint: String,
+        /// The cap that was passed.
+        #[source]
+        source: mesh_core::body_cap::BodyTooLarge,
+    },
     /// Prometheus answered with its error envelope (`status: error`).
     #[error("Prometheus rejected the query ({error_type}, HTTP {http_status}): {message}")]
     Prometheus {

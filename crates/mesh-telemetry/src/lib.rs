@@ -25,6 +25,8 @@
 //! # Features
 //! None.
 
+mod body;
+mod credentials;
 mod error;
 pub mod graph;
 pub mod metrics;

@@ -234,3 +234,25 @@ async fn telemetry_without_sources_is_not_configured() {
     let e = t.get_service_traces(MeshKind::Istio, &svc, 10).await.unwrap_err();
     assert!(e.to_string().contains("TRACING_URL"), "{e}");
 }
+
+/// Credentials in the URL are sent as basic auth, and are gone from the URL the client keeps.
+#[tokio::test]
+async fn url_credentials_become_basic_auth() {
+    let server = MockServer::start().await;
+    // "ops:s@cret", base64.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .and(header("authorization", "Basic b3BzOnNAY3JldA=="))
+        .respond_with(vector(""))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let with_userinfo = server.uri().replace("http://", "http://ops:s%40cret@");
+    let client = PrometheusClient::builder().url(with_userinfo).build().unwrap();
+    assert!(!client.base_url().contains("cret"), "{}", client.base_url());
+    assert!(!format!("{client:?}").contains("cret"));
+    client
+        .query("up", UNIX_EPOCH + Duration::from_secs(T))
+        .await
+        .unwrap();
+}

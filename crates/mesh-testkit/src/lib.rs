@@ -8,6 +8,9 @@
 //!   server by its PID; a watchdog stops it too when the test process exits without dropping it
 //!   (for example a server kept in a `static` and shared by every test of a file).
 //!
+//! - [`HostileServer`] answers with an endless body, or never answers, for the clients' size caps
+//!   and deadlines.
+//!
 //! Without the binaries, [`Prometheus::start`] panics with what to install, unless
 //! `MESH_SKIP_PROMETHEUS=1` ([`SKIP_ENV`]), in which case it returns `None` and the test skips.
 //!
@@ -22,10 +25,12 @@
 //! assert!(text.ends_with("requests_total{code=\"200\"} 20 1704067230\n# EOF\n"));
 //! ```
 
+mod hostile;
 mod http;
 mod openmetrics;
 mod prometheus;
 
+pub use hostile::HostileServer;
 pub use http::{get, url_encode};
 pub use openmetrics::{Kind, OpenMetrics, Timeline, accumulate, format_labels};
 pub use prometheus::{Prometheus, SKIP_ENV, skip_requested};

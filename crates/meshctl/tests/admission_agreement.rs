@@ -11,6 +11,8 @@
 //!
 //! `eval "$(cargo xtask testenv up)"; cargo test -p meshctl --test admission_agreement -- --ignored --nocapture`
 
+#![allow(clippy::print_stdout)] // The agreement table is the report.
+
 use std::path::{Path, PathBuf};
 
 use kube::{api::GroupVersionKind, discovery::Scope};

@@ -59,6 +59,9 @@ pub struct ClientConfig {
     pub backoff: Duration,
     /// Re-reads after a check-and-set write answered `false`.
     pub cas_retries: u32,
+    /// The largest answer body kept, in bytes ([`mesh_core::body_cap::DEFAULT_MAX_BODY`] by
+    /// default); a larger answer fails with [`Error::TooLarge`] and is not retried.
+    pub max_body: usize,
 }
 
 impl Default for ClientConfig {
@@ -79,6 +82,7 @@ impl Default for ClientConfig {
             max_retries: 3,
             backoff: Duration::from_millis(200),
             cas_retries: 3,
+            max_body: mesh_core::body_cap::DEFAULT_MAX_BODY,
         }
     }
 }

@@ -37,6 +37,17 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The answer passed the body cap ([`crate::client::ClientConfig::max_body`]); it was not kept.
+    #[error("the answer to {method} {path} from Consul is too large: {source}")]
+    TooLarge {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+        /// The cap that was passed.
+        #[source]
+        source: mesh_core::body_cap::BodyTooLarge,
+    },
     /// Consul's answer was not the JSON expected.
     #[error("unexpected answer from Consul to {path}")]
     Decode {

@@ -2,6 +2,7 @@
 
 use std::{net::ToSocketAddrs, time::Duration};
 
+use mesh_core::body_cap::CappedBody;
 use reqwest::{Certificate, Identity, Method, StatusCode};
 use serde_json::Value;
 use url::Url;
@@ -143,14 +144,16 @@ impl Transport {
             let outcome = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    match resp.bytes().await {
-                        Ok(bytes) if status.is_success() => return Ok(bytes.to_vec()),
-                        Ok(bytes) => Err(status_error(status, &method, path, &bytes)),
-                        Err(source) => Err(Error::Transport {
-                            method: method.to_string(),
-                            path: path.to_owned(),
-                            source,
-                        }),
+                    match read_capped(resp, config.max_body, &method, path).await {
+                        Ok(bytes) if status.is_success() => return Ok(bytes),
+                        Ok(bytes) => Err(status_error(
+                            status,
+                            &method,
+                            path,
+                            &bytes,
+                            config.token.as_ref().map(|t| t.expose()),
+                        )),
+                        Err(e) => Err(e),
                     }
                 }
                 Err(source) => Err(Error::Transport {
@@ -174,8 +177,8 @@ impl Transport {
     }
 }
 
-fn status_error(status: StatusCode, method: &Method, path: &str, body: &[u8]) -> Error {
-    let mut message = String::from_utf8_lossy(body).trim().to_owned();
+fn status_error(status: StatusCode, method: &Method, path: &str, body: &[u8], token: Option<&str>) -> Error {
+    let mut message = scrub(&String::from_utf8_lossy(body), token);
     if message.len() > 512 {
         let mut cut = 512;
         while !message.is_char_boundary(cut) {
@@ -191,6 +194,64 @@ fn status_error(status: StatusCode, method: &Method, path: &str, body: &[u8]) ->
     }
 }
 
+/// An answer's text with our token, and any `Authorization`/`X-Consul-Token` value a proxy or
+/// server echoed, replaced by `<redacted>`: error bodies end up on stderr and in logs.
+fn scrub(text: &str, token: Option<&str>) -> String {
+    let mut out = text.trim().to_owned();
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        out = out.replace(token, "<redacted>");
+    }
+    for header in ["authorization", "x-consul-token"] {
+        let mut search = 0;
+        while let Some(at) = out[search..]
+            .to_ascii_lowercase()
+            .find(header)
+            .map(|i| i + search)
+        {
+            let value_start = at + header.len();
+            let rest = &out[value_start..];
+            let skip = rest
+                .find(|c: char| c != ':' && c != '"' && c != ' ' && c != '=')
+                .unwrap_or(rest.len());
+            let value_len = rest[skip..]
+                .find(|c: char| c == '"' || c == ',' || c == '\n' || c == '}')
+                .unwrap_or(rest.len() - skip);
+            if value_len == 0 {
+                search = value_start;
+                continue;
+            }
+            let (from, to) = (value_start + skip, value_start + skip + value_len);
+            out.replace_range(from..to, "<redacted>");
+            search = from + "<redacted>".len();
+        }
+    }
+    out
+}
+
+/// Reads a response body chunk by chunk, refusing it as soon as it passes `max_body`.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    max_body: usize,
+    method: &reqwest::Method,
+    path: &str,
+) -> Result<Vec<u8>, Error> {
+    let too_large = |source| Error::TooLarge {
+        method: method.to_string(),
+        path: path.to_owned(),
+        source,
+    };
+    let transport = |source| Error::Transport {
+        method: method.to_string(),
+        path: path.to_owned(),
+        source,
+    };
+    let mut body = CappedBody::new(max_body, resp.content_length()).map_err(too_large)?;
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        body.push(&chunk).map_err(too_large)?;
+    }
+    Ok(body.into_bytes())
+}
+
 /// 429, 5xx other than a validation failure, and timeouts or connection failures.
 pub(super) fn retryable(err: &Error) -> bool {
     match err {
@@ -201,5 +262,23 @@ pub(super) fn retryable(err: &Error) -> bool {
         Error::Status { status, .. } => (500..600).contains(status),
         Error::Transport { source, .. } => source.is_timeout() || source.is_connect(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::scrub;
+
+    #[test]
+    fn echoed_tokens_and_auth_headers_are_redacted() {
+        let token = "b1gs3cret-token";
+        let echoed = format!(
+            r#"{{"error": "ACL not found for {token}", "headers": {{"X-Consul-Token": "{token}", "Authorization": "Bearer xyz.abc"}}}}"#
+        );
+        let out = scrub(&echoed, Some(token));
+        assert!(!out.contains(token), "{out}");
+        assert!(!out.contains("xyz.abc"), "{out}");
+        assert!(out.contains("ACL not found for <redacted>"), "{out}");
+        assert_eq!(scrub("plain 500 error", Some(token)), "plain 500 error");
     }
 }

@@ -195,11 +195,15 @@ fn convert_node(n: &KialiNode) -> Option<GraphNode> {
     })
 }
 
+/// How long one Kiali request may take.
+pub const KIALI_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A small client for Kiali's graph API.
 #[derive(Clone)]
 pub struct KialiClient {
     http: reqwest::Client,
     base: Url,
+    basic: Option<crate::credentials::BasicAuth>,
     token: Option<String>,
 }
 
@@ -223,11 +227,30 @@ impl KialiClient {
     /// # Errors
     /// [`Error::InvalidInput`] for a bad URL.
     pub fn new(url: &str, token: Option<String>) -> Result<Self> {
+        // A silent Kiali must not hang the caller: every request has a deadline.
+        let http = reqwest::Client::builder()
+            .timeout(KIALI_TIMEOUT)
+            .build()
+            .map_err(|e| Error::invalid("Kiali client", e.to_string()))?;
+        let (base, basic) = parse_base_url(url)?;
         Ok(Self {
-            http: reqwest::Client::new(),
-            base: parse_base_url(url)?,
+            http,
+            base,
+            basic,
             token,
         })
+    }
+
+    /// The same client with another request deadline ([`KIALI_TIMEOUT`] by default).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the HTTP client cannot be built.
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Result<Self> {
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| Error::invalid("Kiali client", e.to_string()))?;
+        Ok(self)
     }
 
     /// The workload graph of `namespace` over `range`, p99 response times and mTLS.
@@ -255,6 +278,8 @@ impl KialiClient {
         let mut req = self.http.get(url.clone()).query(&params);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
+        } else if let Some(basic) = &self.basic {
+            req = basic.apply(req);
         }
         let transport = |source| Error::Transport {
             endpoint: url.to_string(),
@@ -262,7 +287,7 @@ impl KialiClient {
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(transport)?;
+        let body = crate::body::read_capped(resp, url.as_str()).await?;
         if !(200..300).contains(&status) {
             return Err(Error::Http {
                 service: "Kiali",

@@ -6,5 +6,5 @@ mod kiali;
 mod render;
 
 pub use build::{build_graph, service_graph};
-pub use kiali::{KialiClient, parse_kiali_graph};
+pub use kiali::{KIALI_TIMEOUT, KialiClient, parse_kiali_graph};
 pub use render::{to_dot, to_json, to_mermaid, to_svg};

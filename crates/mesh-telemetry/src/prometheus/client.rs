@@ -16,6 +16,8 @@ use std::{
 
 use url::Url;
 
+use crate::credentials::BasicAuth;
+
 use super::response::{QueryResponse, VectorSample, parse_response};
 use crate::{Error, Result};
 
@@ -32,6 +34,7 @@ pub struct PrometheusClient {
     base: Url,
     timeout: Duration,
     bearer: Option<Arc<str>>,
+    basic: Option<BasicAuth>,
     queries: Arc<AtomicU64>,
 }
 
@@ -122,7 +125,7 @@ impl PrometheusBuilder {
             what: "Prometheus URL",
             hint: NOT_CONFIGURED_HINT,
         })?;
-        let base = parse_base_url(&raw)?;
+        let (base, basic) = parse_base_url(&raw)?;
         let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
         let http = match self.http {
             Some(h) => h,
@@ -139,18 +142,21 @@ impl PrometheusBuilder {
             base,
             timeout,
             bearer: self.bearer.map(Arc::from),
+            basic,
             queries: Arc::default(),
         })
     }
 }
 
 /// Parses a base URL and makes sure it ends with `/`, so relative joins keep any path prefix.
-pub(crate) fn parse_base_url(raw: &str) -> Result<Url> {
-    let mut url = Url::parse(raw.trim()).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))?;
+pub(crate) fn parse_base_url(raw: &str) -> Result<(Url, Option<BasicAuth>)> {
+    // The raw text may hold credentials: errors name the problem, never echo the text.
+    let mut url = Url::parse(raw.trim()).map_err(|e| Error::invalid("url", format!("not a URL: {e}")))?;
+    let auth = BasicAuth::take_from(&mut url);
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::invalid(
             "url",
-            format!("{raw:?}: only http and https are supported"),
+            format!("{}: only http and https are supported", url.scheme()),
         ));
     }
     if !url.path().ends_with('/') {
@@ -159,7 +165,7 @@ pub(crate) fn parse_base_url(raw: &str) -> Result<Url> {
     }
     url.set_query(None);
     url.set_fragment(None);
-    Ok(url)
+    Ok((url, auth))
 }
 
 impl PrometheusClient {
@@ -245,6 +251,8 @@ impl PrometheusClient {
             .timeout(self.timeout);
         if let Some(token) = &self.bearer {
             request = request.bearer_auth(token);
+        } else if let Some(basic) = &self.basic {
+            request = basic.apply(request);
         }
         self.queries.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(endpoint = %url, query = %params[0].1, "prometheus query");
@@ -254,7 +262,7 @@ impl PrometheusClient {
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = crate::body::read_capped(response, url.as_str()).await?;
         parse_response(&body, status)
     }
 }
@@ -271,7 +279,7 @@ mod tests {
 
     #[test]
     fn base_url_gets_a_trailing_slash_and_keeps_prefix() {
-        let u = parse_base_url("https://gw.example/prom?x=1").unwrap();
+        let (u, _) = parse_base_url("https://gw.example/prom?x=1").unwrap();
         assert_eq!(u.as_str(), "https://gw.example/prom/");
         assert_eq!(
             u.join("api/v1/query").unwrap().as_str(),

@@ -87,6 +87,7 @@ pub struct TraceQuery {
 pub struct TracingClient {
     http: reqwest::Client,
     base: Url,
+    basic: Option<crate::credentials::BasicAuth>,
     kind: TracingKind,
 }
 
@@ -169,7 +170,7 @@ impl TracingBuilder {
             what: "tracing backend",
             hint: NOT_CONFIGURED_HINT,
         })?;
-        let base = parse_base_url(&raw)?;
+        let (base, basic) = parse_base_url(&raw)?;
         let http = match self.http {
             Some(h) => h,
             None => reqwest::Client::builder()
@@ -183,6 +184,7 @@ impl TracingBuilder {
         Ok(TracingClient {
             http,
             base,
+            basic,
             kind: self.kind.unwrap_or(TracingKind::Jaeger),
         })
     }
@@ -370,15 +372,13 @@ impl TracingClient {
             endpoint: url.to_string(),
             source,
         };
-        let response = self
-            .http
-            .get(url.clone())
-            .query(params)
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut request = self.http.get(url.clone()).query(params);
+        if let Some(basic) = &self.basic {
+            request = basic.apply(request);
+        }
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = crate::body::read_capped(response, url.as_str()).await?;
         match status {
             200..=299 => Ok(Some(body.to_vec())),
             404 => Ok(None),

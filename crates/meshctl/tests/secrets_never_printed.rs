@@ -1,0 +1,53 @@
+//! Credentials in `PROMETHEUS_URL`, `TRACING_URL` and `KIALI_URL` never reach stdout or stderr,
+//! `--debug` logs included, whether the URL is refused or the server is unreachable.
+
+use assert_cmd::Command;
+
+const SECRET: &str = "s3cret-do-not-print";
+
+fn run(args: &[&str], env: &[(&str, String)]) -> String {
+    let mut cmd = Command::cargo_bin("meshctl").unwrap();
+    cmd.env_remove("CONSUL_HTTP_ADDR").env_remove("RUST_LOG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn url_credentials_are_never_printed() {
+    // Port 1 on loopback: nothing listens, every request fails at once.
+    let url = format!("http://ops:{SECRET}@127.0.0.1:1");
+    let cases: Vec<(Vec<&str>, Vec<(&str, String)>)> = vec![
+        (
+            vec!["--mesh", "istio", "--debug", "metrics", "reviews"],
+            vec![("PROMETHEUS_URL", url.clone())],
+        ),
+        (
+            vec!["--mesh", "istio", "--debug", "traces", "reviews"],
+            vec![("TRACING_URL", url.clone()), ("TRACING_KIND", "jaeger".into())],
+        ),
+        (
+            vec!["--mesh", "istio", "--debug", "graph", "prod"],
+            vec![("KIALI_URL", url.clone())],
+        ),
+        (
+            vec!["--mesh", "istio", "--debug", "metrics", "reviews"],
+            vec![("PROMETHEUS_URL", format!("ftp://ops:{SECRET}@127.0.0.1:1"))],
+        ),
+    ];
+    for (args, env) in cases {
+        let output = run(&args, &env);
+        assert!(!output.contains(SECRET), "{args:?} printed the secret:\n{output}");
+        assert!(!output.is_empty(), "{args:?} failed silently");
+    }
+}
