@@ -23,11 +23,14 @@ fn run(args: &[&str], env: &[(&str, String)]) -> String {
     )
 }
 
+/// A command line and the environment it runs with.
+type Case = (Vec<&'static str>, Vec<(&'static str, String)>);
+
 #[test]
 fn url_credentials_are_never_printed() {
     // Port 1 on loopback: nothing listens, every request fails at once.
     let url = format!("http://ops:{SECRET}@127.0.0.1:1");
-    let cases: Vec<(Vec<&str>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec!["--mesh", "istio", "--debug", "metrics", "reviews"],
             vec![("PROMETHEUS_URL", url.clone())],

@@ -214,7 +214,7 @@ fn scrub(text: &str, token: Option<&str>) -> String {
                 .find(|c: char| c != ':' && c != '"' && c != ' ' && c != '=')
                 .unwrap_or(rest.len());
             let value_len = rest[skip..]
-                .find(|c: char| c == '"' || c == ',' || c == '\n' || c == '}')
+                .find(['"', ',', '\n', '}'])
                 .unwrap_or(rest.len() - skip);
             if value_len == 0 {
                 search = value_start;
