@@ -1,9 +1,12 @@
-//! The backend contract, run against every backend's test double.
+//! The backend contract, run against every backend's test double, and (ignored unless the test
+//! environment runs) against the Kubernetes backends on a real API server.
 
 #[cfg(feature = "consul")]
 mod consul_harness;
 #[cfg(any(feature = "istio", feature = "linkerd"))]
 mod kube_harness;
+#[cfg(any(feature = "istio", feature = "linkerd"))]
+mod live_kube_harness;
 mod support;
 
 use std::sync::Arc;

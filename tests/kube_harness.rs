@@ -20,14 +20,9 @@ struct Kube {
 impl Kube {
     fn new(kind: MeshKind) -> Self {
         let server = FakeApiServer::new();
-        // The apex Service the suite's service resolves to (Linkerd routes name its port).
-        server.insert(json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "reviews", "namespace": "default"},
-            "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}}));
-        // Linkerd's abort emulation needs the error backend the caller names to exist.
-        server.insert(json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "error-injector", "namespace": "default"},
-            "spec": {"selector": {"app": "error-injector"}, "ports": [{"name": "http", "port": 8080}]}}));
+        for service in base_services() {
+            server.insert(service);
+        }
         server.clear_requests();
         Self {
             kind,
@@ -48,19 +43,7 @@ impl Kube {
 impl Harness for Kube {
     fn mesh(&self) -> Mesh {
         let engine = KubeEngine::new(self.server.client(), self.kind, mesh_kube::DEFAULT_FIELD_MANAGER);
-        match self.kind {
-            #[cfg(feature = "istio")]
-            MeshKind::Istio => Mesh::from_backend(mesh::istio::IstioBackend::new(
-                engine,
-                mesh::istio::Config::default(),
-            )),
-            #[cfg(feature = "linkerd")]
-            MeshKind::Linkerd => {
-                let config = mesh::linkerd::Config::default().fault_error_backend("error-injector", 8080);
-                Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(engine, config))
-            }
-            other => panic!("{other} is not a Kubernetes mesh in this build"),
-        }
+        mesh_on(self.kind, engine)
     }
 
     fn writes(&self) -> Vec<(WriteAction, String)> {
@@ -109,49 +92,7 @@ impl Harness for Kube {
     }
 
     fn check_consistent(&self) -> Result<(), String> {
-        match self.kind {
-            MeshKind::Istio => {
-                let subsets: Vec<String> = self
-                    .objects_of("DestinationRule")
-                    .iter()
-                    .flat_map(|dr| dr["spec"]["subsets"].as_array().cloned().unwrap_or_default())
-                    .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                    .collect();
-                for vs in self.objects_of("VirtualService") {
-                    for route in vs["spec"]["http"].as_array().into_iter().flatten() {
-                        for r in route["route"].as_array().into_iter().flatten() {
-                            let subset = r["destination"]["subset"].as_str().unwrap_or_default();
-                            if !subset.is_empty() && !subsets.iter().any(|s| s == subset) {
-                                return Err(format!(
-                                    "VirtualService routes to subset {subset}, which no DestinationRule defines"
-                                ));
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
-            _ => {
-                let services: Vec<String> = self
-                    .objects_of("Service")
-                    .iter()
-                    .filter_map(|s| s["metadata"]["name"].as_str().map(str::to_owned))
-                    .collect();
-                for route in self.objects_of("HTTPRoute") {
-                    for rule in route["spec"]["rules"].as_array().into_iter().flatten() {
-                        for b in rule["backendRefs"].as_array().into_iter().flatten() {
-                            let name = b["name"].as_str().unwrap_or_default();
-                            if !services.iter().any(|s| s == name) {
-                                return Err(format!(
-                                    "HTTPRoute sends traffic to Service {name}, which does not exist"
-                                ));
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
-        }
+        consistent(self.kind, &|kind| self.objects_of(kind))
     }
 
     fn burst(&self) -> u32 {
@@ -169,4 +110,79 @@ async fn the_istio_backend_passes_the_contract() {
 #[tokio::test]
 async fn the_linkerd_backend_passes_the_contract() {
     support::run_all(|| async { Box::new(Kube::new(MeshKind::Linkerd)) as Box<dyn Harness> }).await;
+}
+
+/// The Services the suite's changes presume: the apex `reviews` (Linkerd routes name its port)
+/// and the error backend Linkerd's abort emulation names.
+pub(crate) fn base_services() -> [Value; 2] {
+    [
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "reviews", "namespace": "default"},
+            "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}}),
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "error-injector", "namespace": "default"},
+            "spec": {"selector": {"app": "error-injector"}, "ports": [{"name": "http", "port": 8080}]}}),
+    ]
+}
+
+/// The backend of `kind` over `engine`, configured as the suite expects.
+pub(crate) fn mesh_on(kind: MeshKind, engine: KubeEngine) -> Mesh {
+    match kind {
+        #[cfg(feature = "istio")]
+        MeshKind::Istio => Mesh::from_backend(mesh::istio::IstioBackend::new(
+            engine,
+            mesh::istio::Config::default(),
+        )),
+        #[cfg(feature = "linkerd")]
+        MeshKind::Linkerd => {
+            let config = mesh::linkerd::Config::default().fault_error_backend("error-injector", 8080);
+            Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(engine, config))
+        }
+        other => panic!("{other} is not a Kubernetes mesh in this build"),
+    }
+}
+
+/// No route points at a subset (Istio) or a Service (Linkerd) that does not exist.
+pub(crate) fn consistent(kind: MeshKind, objects_of: &dyn Fn(&str) -> Vec<Value>) -> Result<(), String> {
+    match kind {
+        MeshKind::Istio => {
+            let subsets: Vec<String> = objects_of("DestinationRule")
+                .iter()
+                .flat_map(|dr| dr["spec"]["subsets"].as_array().cloned().unwrap_or_default())
+                .filter_map(|s| s["name"].as_str().map(str::to_owned))
+                .collect();
+            for vs in objects_of("VirtualService") {
+                for route in vs["spec"]["http"].as_array().into_iter().flatten() {
+                    for r in route["route"].as_array().into_iter().flatten() {
+                        let subset = r["destination"]["subset"].as_str().unwrap_or_default();
+                        if !subset.is_empty() && !subsets.iter().any(|s| s == subset) {
+                            return Err(format!(
+                                "VirtualService routes to subset {subset}, which no DestinationRule defines"
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => {
+            let services: Vec<String> = objects_of("Service")
+                .iter()
+                .filter_map(|s| s["metadata"]["name"].as_str().map(str::to_owned))
+                .collect();
+            for route in objects_of("HTTPRoute") {
+                for rule in route["spec"]["rules"].as_array().into_iter().flatten() {
+                    for b in rule["backendRefs"].as_array().into_iter().flatten() {
+                        let name = b["name"].as_str().unwrap_or_default();
+                        if !services.iter().any(|s| s == name) {
+                            return Err(format!(
+                                "HTTPRoute sends traffic to Service {name}, which does not exist"
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
 }

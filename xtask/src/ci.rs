@@ -117,6 +117,7 @@ fn live_suites(root: &Path) -> anyhow::Result<()> {
             "test",
             "--workspace",
             "--all-features",
+            "--no-fail-fast",
             "--",
             "--ignored",
             // A helper the watchdog test runs in a child process, not a live test.

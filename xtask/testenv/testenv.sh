@@ -149,6 +149,16 @@ up_kube() {
     --initial-cluster "testenv=http://127.0.0.1:$pp" --quota-backend-bytes 2147483648
   wait_until 60 etcd curl -sf "http://127.0.0.1:$ep/health"
   echo "$kp" >"$run/kube-apiserver.port"
+  # Every write that reaches the server, for the live contract harness's write counts.
+  cat >"$run/audit-policy.yaml" <<EOF
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+EOF
   start kube-apiserver "$kas" --etcd-servers "http://127.0.0.1:$ep" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$kp" \
     --tls-cert-file "$run/pki/server.crt" --tls-private-key-file "$run/pki/server.key" \
@@ -157,7 +167,9 @@ up_kube() {
     --service-account-issuer https://kubernetes.default.svc \
     --service-cluster-ip-range 10.96.0.0/16 --authorization-mode RBAC --allow-privileged=true \
     --disable-admission-plugins ServiceAccount --enable-priority-and-fairness=false \
-    --endpoint-reconciler-type none
+    --endpoint-reconciler-type none \
+    --audit-policy-file "$run/audit-policy.yaml" --audit-log-path "$run/audit.log" \
+    --audit-log-mode blocking --audit-log-format json
   wait_until 120 kube-apiserver kube_get /readyz
   write_kubeconfig
   install_crds
@@ -202,6 +214,7 @@ EOF
 exports() {
   echo "export MESH_TESTENV=1"
   echo "export MESH_E2E_KUBECONFIG='$run/kubeconfig'"
+  echo "export MESH_TESTENV_AUDIT_LOG='$run/audit.log'"
   echo "export CONSUL_HTTP_ADDR='http://127.0.0.1:$(cat "$run/consul.port")'"
   echo "export CONSUL_HTTP_TOKEN='$(cat "$run/consul.token")'"
   if [ -f "$run/istioctl.path" ]; then echo "export MESH_ISTIOCTL='$(cat "$run/istioctl.path")'"; fi
