@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Sli;
+use crate::{
+    Sli,
+    error::{InvalidSetting, check_range},
+};
 
 /// Objectives; every field is optional and only the ones set are checked.
 ///
@@ -30,6 +33,51 @@ pub struct Slo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "minThroughputRps")]
     pub min_throughput_rps: Option<f64>,
+}
+
+/// The largest latency objective accepted: one hour, in milliseconds.
+const MAX_LATENCY_MS: f64 = 3_600_000.0;
+
+impl Slo {
+    /// Checks that every objective set can be met and can fail: availability in percent within
+    /// `[1, 100]` (a value under 1 is almost surely a fraction such as `0.999`, which would let
+    /// a canary with 99 % errors pass), latencies and throughput positive and finite.
+    ///
+    /// ```
+    /// use mesh_observe::Slo;
+    /// assert!(Slo { availability: Some(99.9), ..Slo::default() }.validate().is_ok());
+    /// for bad in [101.0, -1.0, 0.999, f64::NAN] {
+    ///     assert!(Slo { availability: Some(bad), ..Slo::default() }.validate().is_err(), "{bad}");
+    /// }
+    /// assert!(Slo { latency_p99: Some(0.0), ..Slo::default() }.validate().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`InvalidSetting`] naming the first bad objective.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if let Some(a) = self.availability {
+            if a.is_finite() && a > 0.0 && a < 1.0 {
+                return Err(InvalidSetting::new(
+                    "availability",
+                    format!("{a} looks like a fraction; availability is in percent, e.g. 99.9"),
+                ));
+            }
+            check_range("availability", a, 1.0, 100.0, false)?;
+        }
+        for (field, value) in [
+            ("latency_p50", self.latency_p50),
+            ("latency_p90", self.latency_p90),
+            ("latency_p99", self.latency_p99),
+        ] {
+            if let Some(ms) = value {
+                check_range(field, ms, 0.0, MAX_LATENCY_MS, true)?;
+            }
+        }
+        if let Some(rps) = self.min_throughput_rps {
+            check_range("min_throughput_rps", rps, 0.0, f64::MAX, true)?;
+        }
+        Ok(())
+    }
 }
 
 /// Which objective a verdict is about.

@@ -9,6 +9,11 @@ use mesh::{
 };
 use serde::{Deserialize, Serialize};
 
+/// The longest stage interval accepted.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The largest count accepted for A/B iterations, failure thresholds and inconclusive analyses.
+pub const MAX_COUNT: u32 = 1000;
+
 /// How traffic moves from the stable version to the canary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, tag = "type", rename_all = "snake_case")]
@@ -117,12 +122,29 @@ impl RolloutSpec {
         if self.stable == self.canary {
             return Err(Error::invalid("canary", "must differ from stable"));
         }
-        if self.interval.is_zero() {
-            return Err(Error::invalid("interval", "must be positive"));
+        if self.interval.is_zero() || self.interval > MAX_INTERVAL {
+            return Err(Error::invalid("interval", "must be positive and at most 24h"));
         }
-        if self.failure_threshold == 0 {
-            return Err(Error::invalid("failure_threshold", "must be at least 1"));
+        if self.failure_threshold == 0 || self.failure_threshold > MAX_COUNT {
+            return Err(Error::invalid(
+                "failure_threshold",
+                format!("must be within 1..={MAX_COUNT}"),
+            ));
         }
+        if self.max_inconclusive == 0 || self.max_inconclusive > MAX_COUNT {
+            return Err(Error::invalid(
+                "max_inconclusive",
+                format!("must be within 1..={MAX_COUNT}"),
+            ));
+        }
+        // The SLO and the judgement are the safety gate: a value that can never fail (or never
+        // pass) would silently promote (or always roll back).
+        self.slo
+            .validate()
+            .map_err(|e| Error::invalid(format!("slo.{}", e.field), e.reason))?;
+        self.judge
+            .validate()
+            .map_err(|e| Error::invalid(format!("judge.{}", e.field), e.reason))?;
         match &self.strategy {
             Strategy::Canary { steps } => {
                 if steps.is_empty()
@@ -142,8 +164,11 @@ impl RolloutSpec {
                         "A/B needs a header, cookie or path condition",
                     ));
                 }
-                if *iterations == 0 {
-                    return Err(Error::invalid("strategy.iterations", "must be at least 1"));
+                if *iterations == 0 || *iterations > MAX_COUNT {
+                    return Err(Error::invalid(
+                        "strategy.iterations",
+                        format!("must be within 1..={MAX_COUNT}"),
+                    ));
                 }
                 for (i, m) in matches.iter().enumerate() {
                     m.validate()

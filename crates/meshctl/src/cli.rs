@@ -320,7 +320,8 @@ pub(crate) struct RolloutArgs {
     /// A/B: number of analyses before promotion.
     #[arg(long, default_value_t = 10)]
     pub(crate) iterations: u32,
-    /// This runner's name; a restarted runner with the same name resumes.
+    /// This runner's name (default `meshctl@HOST/PID`, unique per process); a restarted runner
+    /// given the same name resumes its rollout.
     #[arg(long)]
     pub(crate) runner: Option<String>,
 }

@@ -44,6 +44,19 @@ pub(crate) fn parse_slo(s: &str) -> Result<Slo, Error> {
     Ok(slo)
 }
 
+/// This process's runner identity: `meshctl@HOST/PID`. A second operator (another host, or another
+/// process) is then refused with the first one's name instead of "resuming" its rollout; pass
+/// `--runner` to resume a rollout after a restart.
+fn default_runner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("meshctl@{host}/{}", std::process::id())
+}
+
 /// Builds the spec from the arguments; every check happens here.
 pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Error> {
     let strategy = match a.strategy {
@@ -94,10 +107,7 @@ pub(crate) async fn run(
     format: Output,
 ) -> Result<u8, CliError> {
     let spec = spec(a, namespace)?;
-    let runner = a
-        .runner
-        .clone()
-        .unwrap_or_else(|| format!("meshctl-{}", spec.service.name));
+    let runner = a.runner.clone().unwrap_or_else(default_runner);
     let rollout = Rollout::new(mesh.clone(), spec.clone(), &runner)?;
     if target == Target::Render {
         let mut stages = Vec::new();
