@@ -22,6 +22,7 @@
 mod anomaly;
 mod canary;
 mod error;
+mod hypergeom;
 mod quantile;
 pub mod sli;
 mod slo;

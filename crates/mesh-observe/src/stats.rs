@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::hypergeom::hypergeom_ln_pmf;
+
 /// `P(Z > z)` for a standard normal `Z`.
 ///
 /// ```
@@ -88,16 +90,17 @@ pub fn fisher_exact_greater(errors_a: u64, n_a: u64, errors_b: u64, n_b: u64) ->
             p_value: 1.0,
         };
     }
-    // log P(X = x) for X ~ Hypergeometric(total, errors, n_b)
-    let log_pmf = |x: u64| ln_choose(errors, x) + ln_choose(total - errors, n_b - x) - ln_choose(total, n_b);
-    // Sum the tail from its mode side outward with the term ratio, scaled by the first term.
-    let first = log_pmf(errors_b);
+    // Sum the tail from its mode side outward with the term ratio, scaled by the first term,
+    // P(X = errors_b) for X ~ Hypergeometric(total, errors, n_b), accurate at any count.
+    let first = crate::hypergeom::hypergeom_ln_pmf(errors_b, errors, total - errors, n_b);
     let mut term = 1.0f64;
     let mut sum = 1.0f64;
     let mut x = errors_b;
     while x < hi {
         let num = (errors - x) as f64 * (n_b - x) as f64;
-        let den = (x + 1) as f64 * (total - errors - n_b + x + 1) as f64;
+        // `total - errors + x + 1 - n_b` is at least 1 (x >= errors_b); the earlier order
+        // `total - errors - n_b` underflowed when canary errors exceeded baseline successes.
+        let den = (x + 1) as f64 * (total - errors + x + 1 - n_b) as f64;
         term *= num / den;
         sum += term;
         x += 1;
@@ -111,10 +114,12 @@ pub fn fisher_exact_greater(errors_a: u64, n_a: u64, errors_b: u64, n_b: u64) ->
     }
 }
 
+#[cfg(test)]
 fn ln_choose(n: u64, k: u64) -> f64 {
     ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
 }
 
+#[cfg(test)]
 fn ln_factorial(n: u64) -> f64 {
     libm::lgamma(n as f64 + 1.0)
 }
