@@ -34,9 +34,9 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
         Some("testenv") => match args.get(1).map(String::as_str) {
-            Some(action @ ("up" | "down" | "status")) => testenv::run(action),
+            Some(action @ ("up" | "down" | "status" | "build")) => testenv::run(action),
             _ => {
-                eprintln!("usage: cargo xtask testenv <up|down|status>");
+                eprintln!("usage: cargo xtask testenv <up|down|status|build>");
                 return ExitCode::from(2);
             }
         },

@@ -4,6 +4,7 @@
 #   testenv.sh up      build what is missing (cached by version), start everything, print exports
 #   testenv.sh down    stop everything `up` started
 #   testenv.sh status  what runs, and the exports
+#   testenv.sh build   only build what is missing (CI starts it early, in the background)
 #
 # Components: etcd + kube-apiserver (with the project's pinned CRDs installed), a Consul CE agent
 # in dev mode with ACLs on, and istioctl when it could be built. `eval "$(testenv.sh up)"` then
@@ -27,6 +28,9 @@ free_port() {
 # built NAME VERSION: path of the cached binary, building it first when missing.
 built() {
   local name=$1 version=$2 dir="$cache/$1-$2"
+  # One build per component at a time: `build` may run in the background while `up` waits here.
+  exec {lock}>"$cache/$name-$version.lock"
+  flock "$lock"
   if [ ! -x "$dir/$name" ]; then
     log "building $name $version (once; log: $cache/logs/$name-$version.log)"
     local started=$SECONDS
@@ -36,6 +40,7 @@ built() {
     fi
     log "built $name $version in $((SECONDS - started)) s"
   fi
+  flock -u "$lock"
   echo "$dir/$name"
 }
 
@@ -256,12 +261,22 @@ status() {
   if alive kube-apiserver && alive consul; then exports; fi
 }
 
+# Builds every component that is not cached yet, and starts nothing.
+build_all() {
+  etcd_binary >/dev/null
+  built kube-apiserver "$KUBERNETES_VERSION" >/dev/null
+  built consul "$CONSUL_VERSION" >/dev/null
+  built istioctl "$ISTIO_MODULE_VERSION" >/dev/null
+  log "every component is built ($cache)"
+}
+
 case "${1:-}" in
   up) up ;;
+  build) build_all ;;
   down) down ;;
   status) status ;;
   # One component at a time, for debugging the environment itself.
   up-kube) mkdir -p "$run" && certs && up_kube ;;
   up-consul) mkdir -p "$run" && up_consul ;;
-  *) echo "usage: testenv.sh up|down|status" >&2; exit 2 ;;
+  *) echo "usage: testenv.sh up|down|status|build" >&2; exit 2 ;;
 esac
