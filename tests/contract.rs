@@ -5,6 +5,8 @@
 mod consul_harness;
 #[cfg(any(feature = "istio", feature = "linkerd"))]
 mod kube_harness;
+#[cfg(feature = "consul")]
+mod live_consul_harness;
 #[cfg(any(feature = "istio", feature = "linkerd"))]
 mod live_kube_harness;
 mod support;

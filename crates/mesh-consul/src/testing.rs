@@ -181,28 +181,7 @@ impl FakeConsul {
             .log
             .iter()
             .filter(|r| r.is_write() && r.status == 200 && r.answer != "false")
-            .filter_map(|r| {
-                let segments: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
-                match (r.method.as_str(), segments.as_slice()) {
-                    ("PUT", ["v1", "config"]) => {
-                        let body: Value = serde_json::from_str(&r.body).ok()?;
-                        let (kind, _, name) = entry_key(&body, "default");
-                        Some((WriteAction::Apply, format!("{kind} {name}")))
-                    }
-                    ("DELETE", ["v1", "config", kind, name]) => {
-                        Some((WriteAction::Delete, format!("{kind} {name}")))
-                    }
-                    ("PUT", ["v1", "agent", "service", "register"]) => {
-                        let body: Value = serde_json::from_str(&r.body).ok()?;
-                        let id = body["ID"].as_str().or(body["Name"].as_str())?.to_owned();
-                        Some((WriteAction::Apply, format!("agent-service {id}")))
-                    }
-                    ("PUT", ["v1", "agent", "service", "deregister", id]) => {
-                        Some((WriteAction::Delete, format!("agent-service {id}")))
-                    }
-                    _ => None,
-                }
-            })
+            .filter_map(|r| landed_write(&r.method, &r.path, &r.body))
             .collect()
     }
 
@@ -264,6 +243,52 @@ impl FakeConsul {
     /// Consul's message for the first invalid discovery chain.
     pub fn check_consistent(&self) -> Result<(), String> {
         validate(&self.lock().entries)
+    }
+}
+
+/// The double's consistency check (no split or route to a subset no resolver defines, no
+/// splitter or router without an L7 protocol, weights summing to 100) over entries read from any
+/// Consul, such as a real agent: each entry as the HTTP API returns it.
+///
+/// # Errors
+/// The first inconsistency, described.
+pub fn check_entries(entries: impl IntoIterator<Item = Value>) -> Result<(), String> {
+    let map = entries
+        .into_iter()
+        .map(|body| (entry_key(&body, "default"), body))
+        .collect();
+    validate(&map)
+}
+
+/// A write that landed (answered 200, not `false`), as the workspace contract harness names it:
+/// the action and `<kind> <name>` (`agent-service <id>` for registrations). `None` for requests
+/// that are not writes of config entries or agent services. Shared by [`FakeConsul::write_log`]
+/// and the harness over a real agent, which sees the same requests through a recording proxy.
+///
+/// ```
+/// use mesh_consul::testing::landed_write;
+/// let (_, what) = landed_write("DELETE", "/v1/config/service-splitter/reviews?cas=3", "").unwrap();
+/// assert_eq!(what, "service-splitter reviews");
+/// ```
+pub fn landed_write(method: &str, path: &str, body: &str) -> Option<(WriteAction, String)> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match (method, segments.as_slice()) {
+        ("PUT", ["v1", "config"]) => {
+            let body: Value = serde_json::from_str(body).ok()?;
+            let (kind, _, name) = entry_key(&body, "default");
+            Some((WriteAction::Apply, format!("{kind} {name}")))
+        }
+        ("DELETE", ["v1", "config", kind, name]) => Some((WriteAction::Delete, format!("{kind} {name}"))),
+        ("PUT", ["v1", "agent", "service", "register"]) => {
+            let body: Value = serde_json::from_str(body).ok()?;
+            let id = body["ID"].as_str().or(body["Name"].as_str())?.to_owned();
+            Some((WriteAction::Apply, format!("agent-service {id}")))
+        }
+        ("PUT", ["v1", "agent", "service", "deregister", id]) => {
+            Some((WriteAction::Delete, format!("agent-service {id}")))
+        }
+        _ => None,
     }
 }
 

@@ -39,5 +39,5 @@ pub use analysis::{MetricsSource, analyze};
 pub use engine::Rollout;
 pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, WebhookGate};
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};
-pub use spec::{RolloutSpec, Stage, Strategy};
+pub use spec::{MAX_COUNT, MAX_INTERVAL, RolloutSpec, Stage, Strategy};
 pub use state::RolloutState;

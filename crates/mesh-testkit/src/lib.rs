@@ -8,6 +8,8 @@
 //!   server by its PID; a watchdog stops it too when the test process exits without dropping it
 //!   (for example a server kept in a `static` and shared by every test of a file).
 //!
+//! - [`RecordingProxy`] sits in front of a real server, records every exchange, and can lose the
+//!   answer to a chosen request after the server handled it.
 //! - [`HostileServer`] answers with an endless body, or never answers, for the clients' size caps
 //!   and deadlines.
 //!
@@ -29,8 +31,10 @@ mod hostile;
 mod http;
 mod openmetrics;
 mod prometheus;
+mod proxy;
 
 pub use hostile::HostileServer;
 pub use http::{get, url_encode};
 pub use openmetrics::{Kind, OpenMetrics, Timeline, accumulate, format_labels};
 pub use prometheus::{Prometheus, SKIP_ENV, skip_requested};
+pub use proxy::{Exchange, RecordingProxy};
