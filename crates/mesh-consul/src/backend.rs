@@ -166,10 +166,19 @@ impl ConsulBackend {
         let mut current = w.clone();
         let attempts = self.client.config().cas_retries + 1;
         for _ in 0..attempts {
-            if self.write(&current).await? {
-                return Ok(());
+            match self.write(&current).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    tracing::debug!(target = %current.target, "check-and-set lost a race; re-planning");
+                }
+                // The request may have landed and only the answer was lost: read back before
+                // reporting. If the fresh plan no longer needs this write, it landed; if it still
+                // does, it is written again (guarded by check-and-set, so never twice).
+                Err(e) if answer_lost(&e) => {
+                    tracing::debug!(target = %current.target, error = %e, "answer lost; reading back");
+                }
+                Err(e) => return Err(e.into()),
             }
-            tracing::debug!(target = %current.target, "check-and-set lost a race; re-planning");
             let ctx = self.context().await?;
             let snap = self.snapshot(&plan.change, &ctx).await?;
             let fresh = translate::plan(&plan.change, &ctx, &snap)?;
@@ -184,6 +193,12 @@ impl ConsulBackend {
         }
         .into())
     }
+}
+
+/// True when a request may have reached Consul but its answer did not arrive: the connection
+/// dropped or timed out after it was sent. A failure to connect sent nothing.
+fn answer_lost(e: &client::Error) -> bool {
+    matches!(e, client::Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
 }
 
 impl MeshBackend for ConsulBackend {

@@ -41,8 +41,8 @@ pub struct Exchange {
 #[derive(Default)]
 struct Shared {
     log: Vec<Exchange>,
-    /// Lose the answer to the next request whose method and target contain these.
-    lose_next: Option<(String, String)>,
+    /// Lose the answer to the next request with this method whose target and body contain these.
+    lose_next: Option<(String, String, String)>,
 }
 
 /// A recording proxy on a free loopback port.
@@ -91,11 +91,11 @@ impl RecordingProxy {
         self.lock().log.clear();
     }
 
-    /// The next request whose method equals `method` and whose target contains `target_part`
-    /// reaches the server, which handles it, but its answer is lost: the client's connection is
-    /// closed without a response.
-    pub fn lose_answer_of_next(&self, method: &str, target_part: &str) {
-        self.lock().lose_next = Some((method.to_owned(), target_part.to_owned()));
+    /// The next request whose method equals `method`, whose target contains `target_part` and
+    /// whose body contains `body_part` reaches the server, which handles it, but its answer is
+    /// lost: the client's connection is closed without a response.
+    pub fn lose_answer_of_next(&self, method: &str, target_part: &str, body_part: &str) {
+        self.lock().lose_next = Some((method.to_owned(), target_part.to_owned(), body_part.to_owned()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -165,10 +165,11 @@ fn serve(client: TcpStream, upstream: &str, shared: &Mutex<Shared>) {
     let (status, answer) = parse_answer(&raw);
     let lose = {
         let mut s = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let lose = s
-            .lose_next
-            .as_ref()
-            .is_some_and(|(m, t)| *m == req.method && req.target.contains(t.as_str()));
+        let lose = s.lose_next.as_ref().is_some_and(|(m, t, b)| {
+            *m == req.method
+                && req.target.contains(t.as_str())
+                && String::from_utf8_lossy(&req.body).contains(b.as_str())
+        });
         if lose {
             s.lose_next = None;
         }
