@@ -20,7 +20,7 @@ pub(crate) struct Cli {
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Yaml)]
     pub(crate) output: Output,
     /// The namespace of services given without one.
-    #[arg(short = 'n', long, global = true, default_value = "default")]
+    #[arg(short = 'n', long, global = true, default_value = DEFAULT_NAMESPACE)]
     pub(crate) namespace: String,
     /// The kubeconfig context (Istio and Linkerd).
     #[arg(long, global = true)]
@@ -35,6 +35,9 @@ pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
 }
+
+/// The namespace of services given without one, when `-n` is not given.
+pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 /// `--mesh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,7 +190,10 @@ pub(crate) enum Op {
     },
     /// Enforce mTLS in a namespace (`--status` reads it instead).
     Mtls {
-        namespace: String,
+        /// The namespace (default: `-n`). Its own id: sharing the global `namespace` id let
+        /// the argument overwrite `-n`.
+        #[arg(id = "target_namespace", value_name = "NAMESPACE")]
+        namespace: Option<String>,
         #[arg(long)]
         status: bool,
     },
@@ -211,7 +217,10 @@ pub(crate) enum Op {
     },
     /// The observed service graph of a namespace.
     Graph {
-        namespace: String,
+        /// The namespace (default: `-n`). Its own id: sharing the global `namespace` id let
+        /// the argument overwrite `-n`.
+        #[arg(id = "target_namespace", value_name = "NAMESPACE")]
+        namespace: Option<String>,
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
@@ -342,5 +351,30 @@ mod tests {
     #[test]
     fn the_command_tree_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// A subcommand argument with a global flag's id shares its value: `authz --target` once
+    /// clashed with `--target render|apply`, and `mtls NAMESPACE` overwrote `-n`.
+    #[test]
+    fn no_subcommand_argument_shares_an_id_with_a_global_flag() {
+        fn walk(cmd: &clap::Command, globals: &[String], clashes: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                for arg in sub.get_arguments() {
+                    if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                        clashes.push(format!("{} {}", sub.get_name(), arg.get_id()));
+                    }
+                }
+                walk(sub, globals, clashes);
+            }
+        }
+        let cmd = super::Cli::command();
+        let globals: Vec<String> = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut clashes = Vec::new();
+        walk(&cmd, &globals, &mut clashes);
+        assert!(clashes.is_empty(), "{clashes:?}");
     }
 }

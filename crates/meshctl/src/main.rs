@@ -156,7 +156,7 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         weights: vec!["v1=90".into(), "v2=10".into()],
     };
     let mtls = cli::Op::Mtls {
-        namespace: id.namespace.to_string(),
+        namespace: Some(id.namespace.to_string()),
         status: false,
     };
     for (title, op) in [

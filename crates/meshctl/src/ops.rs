@@ -11,7 +11,7 @@ use mesh::{
     units::parse_duration,
 };
 
-use crate::cli::{CircuitBreakerArgs, FaultCmd, GraphFormat, Op};
+use crate::cli::{CircuitBreakerArgs, DEFAULT_NAMESPACE, FaultCmd, GraphFormat, Op};
 
 /// What an operation becomes.
 #[derive(Debug)]
@@ -221,7 +221,7 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
             namespace: ns,
             status,
         } => {
-            let ns = Namespace::new(ns.as_str())?;
+            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace)?)?;
             if *status {
                 return Ok(Action::Query(Query::MtlsStatus(ns)));
             }
@@ -313,10 +313,26 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
         Op::Graph {
             namespace: ns,
             format,
-        } => return Ok(Action::Query(Query::Graph(Namespace::new(ns.as_str())?, *format))),
+        } => {
+            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace)?)?;
+            return Ok(Action::Query(Query::Graph(ns, *format)));
+        }
     };
     change.validate()?;
     Ok(Action::Change(change))
+}
+
+/// A namespace given as an argument or with `-n` (the default namespace when neither is); both
+/// at once must agree.
+fn positional_or_flag<'a>(positional: Option<&'a str>, flag: &'a str) -> Result<&'a str, Error> {
+    match positional {
+        Some(p) if p != flag && flag != DEFAULT_NAMESPACE => Err(Error::invalid(
+            "namespace",
+            format!("{p:?} as an argument and {flag:?} with -n disagree; give one"),
+        )),
+        Some(p) => Ok(p),
+        None => Ok(flag),
+    }
 }
 
 fn circuit_breaker(a: &CircuitBreakerArgs, namespace: &str) -> Result<Change, Error> {

@@ -51,7 +51,7 @@ fn changes() -> Vec<Vec<&'static str>> {
             "30s",
         ],
         vec!["retry", "reviews", "--attempts", "3", "--per-try-timeout", "2s"],
-        vec!["mtls", "prod"],
+        vec!["mtls"],
         vec![
             "authz",
             "api-auth",
@@ -193,4 +193,30 @@ fn authz_renders_a_policy_that_keeps_its_source_and_method_on_every_mesh() {
             r.stdout
         );
     }
+}
+
+/// `-n` works on `mtls` and `graph` too: their namespace argument is optional and defaults to it
+/// (a required positional once swallowed the flag's role and refused `mtls -n prod`).
+#[test]
+fn dash_n_names_the_namespace_of_mtls() {
+    let out = meshctl()
+        .args(["--mesh", "istio", "-n", "shop", "-o", "json", "mtls"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"shop\""));
+    let clash = meshctl()
+        .args(["--mesh", "istio", "-n", "shop", "mtls", "prod"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        clash.status.code(),
+        Some(2),
+        "two different namespaces are refused"
+    );
 }
