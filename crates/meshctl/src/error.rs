@@ -14,6 +14,9 @@ pub(crate) mod exit {
     pub(crate) const HELD: u8 = 4;
     /// `validate` found problems.
     pub(crate) const INVALID: u8 = 5;
+    /// stdout was closed by its reader (`| head`): a quiet success, as for other Unix tools
+    /// that stop when nobody reads on.
+    pub(crate) const CLOSED_PIPE: u8 = 0;
 }
 
 /// A failure of a command.
@@ -65,6 +68,14 @@ impl From<Error> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`meshctl ... | head`): nothing to report.
+            return Self {
+                message: String::new(),
+                hint: None,
+                code: exit::CLOSED_PIPE,
+            };
+        }
         Self::internal(e.to_string())
     }
 }

@@ -40,6 +40,7 @@ async fn main() -> ExitCode {
     let mut out = stdout.lock();
     match run(&cli, &mut out).await {
         Ok(code) => ExitCode::from(code),
+        Err(e) if e.message.is_empty() && e.code == error::exit::CLOSED_PIPE => ExitCode::SUCCESS,
         Err(e) => {
             let _ = out.flush();
             eprintln!("error: {}", e.message);
@@ -61,13 +62,24 @@ fn init_tracing(debug: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .init();
+}
+
+/// Colour only for a person at a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "meshctl", out);
+            // Generated into memory first: clap_complete panics when its writer fails (a closed
+            // pipe), while a failed write here is an ordinary error.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "meshctl", &mut script);
+            out.write_all(&script)?;
             Ok(0)
         }
         Command::Quickstart { service, endpoint } => {
@@ -159,6 +171,9 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         namespace: Some(id.namespace.to_string()),
         status: false,
     };
+    let dialect = mesh_telemetry::promql::Dialect::for_mesh(kind);
+    let window = std::time::Duration::from_secs(300);
+    let mut steps = Vec::new();
     for (title, op) in [
         ("register", register),
         ("split 90/10", split),
@@ -168,11 +183,26 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
             continue;
         };
         let plan = mesh.plan(&change).await?;
+        if cli.output == Output::Json {
+            let writes: serde_json::Value = serde_json::from_str(&plan.render(mesh::RenderFormat::Json)?)?;
+            steps.push(serde_json::json!({ "step": title, "mesh": kind.to_string(), "writes": writes }));
+            continue;
+        }
         writeln!(out, "# ---- {title} ({kind}, {} writes)", plan.writes.len())?;
         output::plan(out, cli.output, &plan)?;
     }
-    let dialect = mesh_telemetry::promql::Dialect::for_mesh(kind);
-    let window = std::time::Duration::from_secs(300);
+    if cli.output == Output::Json {
+        // One JSON document (comment lines between arrays made it unparsable).
+        let doc = serde_json::json!({
+            "steps": steps,
+            "metrics_queries": {
+                "requests": dialect.service_requests_query(id.namespace.as_str(), id.name.as_str(), window),
+                "latency": dialect.service_latency_query(id.namespace.as_str(), id.name.as_str(), window),
+            },
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        return Ok(());
+    }
     writeln!(
         out,
         "# ---- metrics: the two PromQL queries get_service_metrics runs (5m window)"

@@ -220,3 +220,45 @@ fn dash_n_names_the_namespace_of_mtls() {
         "two different namespaces are refused"
     );
 }
+
+/// `quickstart -o json` is one JSON document, on every mesh.
+#[test]
+fn quickstart_json_is_one_document() {
+    for mesh in MESHES {
+        let out = meshctl()
+            .args(["--mesh", mesh, "-o", "json", "quickstart"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mesh}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        assert_eq!(doc["steps"].as_array().map(Vec::len), Some(3), "{mesh}");
+        assert!(doc["metrics_queries"]["requests"].is_string(), "{mesh}");
+    }
+}
+
+/// A reader that goes away (`| head`) ends the command quietly: no "Broken pipe", no panic.
+#[test]
+fn a_closed_pipe_exits_quietly() {
+    use std::process::{Command as Std, Stdio};
+    for args in [vec!["completions", "zsh"], vec!["--mesh", "istio", "quickstart"]] {
+        let mut child = Std::new(assert_cmd::cargo::cargo_bin("meshctl"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader closes at once
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked: {stderr}");
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
