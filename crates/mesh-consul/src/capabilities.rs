@@ -114,17 +114,21 @@ pub fn capabilities(version: &ConsulVersion) -> Capabilities {
             F::AuthzPorts,
             unsupported("service-intentions match services, not ports"),
         )
+        // Consul has no traffic API of its own; `Mesh` reads the Envoy sidecars' metrics from
+        // Prometheus (PROMETHEUS_URL) and spans from a tracing backend (TRACING_URL).
         .with(
             F::Metrics,
-            unsupported("Consul has no traffic metrics API; scrape Envoy with Prometheus"),
+            native(
+                "Prometheus: envoy_cluster_upstream_rq_xx / envoy_cluster_upstream_rq_time (Envoy sidecars)",
+            ),
         )
         .with(
             F::Traces,
-            unsupported("Consul stores no traces; configure a tracing backend"),
+            native("Envoy spans in the configured tracing backend (Jaeger, Zipkin, Tempo)"),
         )
         .with(
             F::Graph,
-            unsupported("Consul has no observed-graph API; use Prometheus on Envoy metrics"),
+            native("Prometheus Envoy upstream metrics by source and destination service"),
         )
         .with(
             F::StateStore,

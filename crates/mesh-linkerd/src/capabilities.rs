@@ -83,9 +83,11 @@ pub fn capabilities(version: LinkerdVersion, config: &Config) -> Capabilities {
                  (Config::fault_error_backend); the status is whatever it answers",
             ),
         )
-        .with(F::Metrics, unsupported("read from linkerd-viz Prometheus through mesh-observe, not this backend"))
-        .with(F::Traces, unsupported("Linkerd stores no traces; configure a tracing backend"))
-        .with(F::Graph, unsupported("read from linkerd-viz Prometheus through mesh-observe, not this backend"));
+        // Read by `Mesh` from linkerd-viz's Prometheus (PROMETHEUS_URL) and a tracing backend.
+        .with(F::Metrics, native("Prometheus (linkerd-viz): response_total / response_latency_ms"))
+        .with(F::Traces, native("linkerd-proxy spans in the configured tracing backend (Jaeger, Zipkin, Tempo)"))
+        .with(F::Graph, native("Prometheus (linkerd-viz) response_total by source and destination workload"))
+        .with(F::StateStore, native("ConfigMap mesh-state-<service>-<name>, compare-and-swap on resourceVersion"));
     if annotations {
         caps.with(F::RetryAttempts, native("retry.linkerd.io/limit on the Service"))
             .with(

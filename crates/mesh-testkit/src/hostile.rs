@@ -1,6 +1,6 @@
 //! Hostile HTTP servers on loopback, for the clients' size caps and deadlines: one that answers
 //! with a body that never ends (or declares one of a terabyte), and one that accepts connections
-//! and never answers. Each serves from background threads until the process exits, and each
+//! and never answers; and a plain one that gives the same answer to every request. Each serves from background threads until the process exits, and each
 //! connection gives up by itself after a minute, so nothing outlives a test run for long.
 //!
 //! ```
@@ -25,6 +25,8 @@ enum Behaviour {
     EndlessBody { declared: bool },
     /// Reads the request, then says nothing.
     Silent,
+    /// `200 OK` with the same JSON body every time.
+    Canned(&'static str),
 }
 
 /// A hostile server on a free loopback port.
@@ -45,6 +47,12 @@ impl HostileServer {
     /// Accepts connections, reads the request, and never answers.
     pub fn silent() -> Self {
         Self::start(Behaviour::Silent)
+    }
+
+    /// Answers every request `200 OK` with `body` (JSON), then closes the connection: a
+    /// stand-in for a server whose answer does not matter, only that one comes.
+    pub fn canned(body: &'static str) -> Self {
+        Self::start(Behaviour::Canned(body))
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -86,6 +94,13 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) {
             while started.elapsed() < LIFETIME {
                 thread::sleep(Duration::from_millis(100));
             }
+        }
+        Behaviour::Canned(body) => {
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes());
         }
         Behaviour::EndlessBody { declared } => {
             let length = if declared {

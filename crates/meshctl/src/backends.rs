@@ -71,6 +71,15 @@ impl MeshBackend for Offline {
             "rendering only; pass --target apply to write",
         ))
     }
+
+    /// Every mesh reports its mTLS state; rendering has none to read (it once answered "does not
+    /// support", which is not true of any mesh).
+    async fn mtls_status(&self, _namespace: &mesh::Namespace) -> Result<mesh::MtlsStatus> {
+        Err(Error::not_configured(
+            "a control plane",
+            "mtls --status reads the live control plane; pass --target apply (reads never write)",
+        ))
+    }
 }
 
 /// The mesh `--mesh` names. `auto` picks Consul when `CONSUL_HTTP_ADDR` is set; otherwise it needs

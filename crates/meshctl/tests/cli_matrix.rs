@@ -262,3 +262,14 @@ fn a_closed_pipe_exits_quietly() {
         );
     }
 }
+
+/// `mtls --status` without a control plane says what it needs, not that the mesh lacks it.
+#[test]
+fn mtls_status_in_render_mode_asks_for_a_control_plane() {
+    for mesh in MESHES {
+        let r = run(mesh, &["mtls", "--status"]);
+        assert_eq!(r.code, 1, "{mesh}: {}", r.stderr);
+        assert!(!r.stderr.contains("does not support"), "{mesh}: {}", r.stderr);
+        assert!(r.stderr.contains("--target apply"), "{mesh}: {}", r.stderr);
+    }
+}
