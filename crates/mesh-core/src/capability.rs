@@ -205,6 +205,50 @@ impl Capabilities {
             .unwrap_or_else(|| Support::unsupported(format!("{} does not list {feature}", self.mesh)))
     }
 
+    /// One typed refusal naming **every** feature of `features` the mesh refuses (the first as the
+    /// error's feature, all of them in the reason), or `None` when none is refused. A user who
+    /// sends the spec's circuit breaker to Linkerd learns every field that does not map at once.
+    ///
+    /// ```
+    /// use mesh_core::{Capabilities, Error, Feature, MeshKind, Support};
+    /// let caps = Capabilities::new(MeshKind::Linkerd)
+    ///     .with(Feature::CircuitBreakerConsecutiveErrors, Support::native("failure accrual"))
+    ///     .with(Feature::CircuitBreakerMaxConnections, Support::unsupported("no pool limits"))
+    ///     .with(Feature::CircuitBreakerMaxRetries, Support::unsupported("no retry budget cap"));
+    /// let features = [
+    ///     Feature::CircuitBreakerMaxConnections,
+    ///     Feature::CircuitBreakerConsecutiveErrors,
+    ///     Feature::CircuitBreakerMaxRetries,
+    /// ];
+    /// let Some(Error::Unsupported { feature, reason, .. }) = caps.refusal_of_all(&features, |_| false) else {
+    ///     panic!()
+    /// };
+    /// assert_eq!(feature, Feature::CircuitBreakerMaxConnections);
+    /// assert!(reason.contains("circuit_breaker.max_retries"), "{reason}");
+    /// ```
+    pub fn refusal_of_all(
+        &self,
+        features: &[Feature],
+        opted_in: impl Fn(Feature) -> bool,
+    ) -> Option<crate::Error> {
+        let mut refused = features
+            .iter()
+            .filter_map(|f| match self.refusal(*f, opted_in(*f)) {
+                Some(crate::Error::Unsupported { feature, reason, .. }) => Some((feature, reason)),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        refused.dedup_by_key(|(f, _)| *f);
+        let (first, first_reason) = refused.first().cloned()?;
+        let reason = if refused.len() == 1 {
+            first_reason
+        } else {
+            let all: Vec<String> = refused.iter().map(|(f, r)| format!("{f} ({r})")).collect();
+            format!("{} fields do not map: {}", refused.len(), all.join("; "))
+        };
+        Some(crate::Error::unsupported(self.mesh, first, reason))
+    }
+
     /// The typed refusal for `feature`, or `None` when it is native (or emulated and `opted_in`).
     pub fn refusal(&self, feature: Feature, opted_in: bool) -> Option<crate::Error> {
         match self.support(feature) {

@@ -99,10 +99,8 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
 pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
     change.validate()?;
     let caps = crate::capabilities::table();
-    for feature in change.required_features() {
-        if let Some(refusal) = caps.refusal(feature, false) {
-            return Err(refusal);
-        }
+    if let Some(refusal) = caps.refusal_of_all(&change.required_features(), |_| false) {
+        return Err(refusal);
     }
     let mut plan = Plan::for_change(MeshKind::Istio, change);
     match change {

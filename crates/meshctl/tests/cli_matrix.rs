@@ -273,3 +273,44 @@ fn mtls_status_in_render_mode_asks_for_a_control_plane() {
         assert!(r.stderr.contains("--target apply"), "{mesh}: {}", r.stderr);
     }
 }
+
+/// The spec's circuit breaker, refused on Linkerd and Consul, names every field that does not map
+/// in one error (it once named only the first).
+#[test]
+fn a_refusal_names_every_field_that_does_not_map() {
+    let spec_breaker = [
+        "circuit-breaker",
+        "reviews",
+        "--max-connections",
+        "100",
+        "--timeout",
+        "5s",
+        "--max-retries",
+        "3",
+        "--consecutive-errors",
+        "5",
+        "--interval",
+        "30s",
+        "--base-ejection-time",
+        "30s",
+        "--max-ejection-percent",
+        "50",
+        "--caller",
+        "frontend",
+    ];
+    let linkerd = run("linkerd", &spec_breaker);
+    assert_eq!(linkerd.code, 1, "{}", linkerd.stderr);
+    assert!(
+        linkerd.stderr.contains("4 fields do not map"),
+        "{}",
+        linkerd.stderr
+    );
+    // Consul maps every field but one.
+    let consul = run("consul", &spec_breaker);
+    assert_eq!(consul.code, 1, "{}", consul.stderr);
+    assert!(
+        consul.stderr.contains("circuit_breaker.max_retries"),
+        "{}",
+        consul.stderr
+    );
+}

@@ -168,11 +168,9 @@ pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<
 pub fn check(change: &Change, ctx: &Context) -> Result<()> {
     change.validate()?;
     let caps = crate::capabilities::capabilities(&ctx.version);
-    for feature in change.required_features() {
-        let opted_in = feature == Feature::FaultAbort && ctx.lua_fault_emulation;
-        if let Some(refusal) = caps.refusal(feature, opted_in) {
-            return Err(refusal);
-        }
+    let opted_in = |feature| feature == Feature::FaultAbort && ctx.lua_fault_emulation;
+    if let Some(refusal) = caps.refusal_of_all(&change.required_features(), opted_in) {
+        return Err(refusal);
     }
     for (namespace, feature) in namespaces(change) {
         consul_namespace(ctx, namespace, feature)?;

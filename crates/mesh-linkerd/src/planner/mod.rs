@@ -73,10 +73,9 @@ pub async fn plan<R: Reader>(
 pub fn refuse(change: &Change, config: &Config, version: LinkerdVersion) -> Result<()> {
     change.validate()?;
     let caps = capabilities(version, config);
-    for feature in change.required_features() {
-        if let Some(e) = caps.refusal(feature, capabilities::opted_in(feature, config)) {
-            return Err(e);
-        }
+    let opted_in = |feature| capabilities::opted_in(feature, config);
+    if let Some(e) = caps.refusal_of_all(&change.required_features(), opted_in) {
+        return Err(e);
     }
     if let Change::CreateDestinationRule(p) = change
         && p.connection_pool
