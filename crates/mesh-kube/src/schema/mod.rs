@@ -30,6 +30,7 @@
 mod bundled;
 mod cel;
 mod list_map;
+pub mod metadata;
 mod structural;
 mod violation;
 
@@ -264,6 +265,7 @@ impl SchemaSet {
         if let Some(lists) = entry.map_lists.get_or_init(|| MapLists::build(&entry.open_api)) {
             lists.check(obj, "", &mut violations);
         }
+        metadata::check(obj, &mut violations);
         if violations.is_empty() {
             violations = entry.cel().validate(obj, &entry.info);
         }
