@@ -81,12 +81,16 @@ pub(crate) enum Command {
     },
     /// Validate Istio, Linkerd, Gateway API or consul-k8s YAML against the pinned upstream schemas.
     Validate {
-        /// YAML files (multi-document allowed).
+        /// YAML or JSON files (multi-document allowed), directories, or `-` for stdin.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Gateway API bundle for HTTPRoute: 1.1.1 or 1.6.1.
+        /// Gateway API bundle for HTTPRoute: 1.1.1, 1.6.1, or linkerd-gateway-api-v1.1.1-experimental
+        /// (the one Linkerd installs).
         #[arg(long, default_value = "1.6.1")]
         gateway_api: String,
+        /// Fail on cross-object warnings too (a route to a subset no given file defines).
+        #[arg(long)]
+        strict: bool,
     },
     /// What each mesh supports: native, emulated (opt-in) or unsupported, with the reason.
     Capabilities,

@@ -85,7 +85,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         Command::Quickstart { service, endpoint } => {
             quickstart(cli, out, service, endpoint).await.map(|()| 0)
         }
-        Command::Validate { files, gateway_api } => validate::run(out, files, gateway_api).map(|()| 0),
+        Command::Validate {
+            files,
+            gateway_api,
+            strict,
+        } => validate::run(out, files, gateway_api, *strict, cli.output).map(|()| 0),
         Command::Capabilities => {
             let tables: Vec<Capabilities> = match backends::mesh_kind(cli) {
                 Ok(kind) => vec![backends::offline(kind, cli.service_port).capabilities()],

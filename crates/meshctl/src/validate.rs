@@ -1,61 +1,183 @@
 //! `meshctl validate`: offline validation of YAML files against the pinned upstream schemas.
+//!
+//! Inputs are files, directories (their `*.yaml`, `*.yml` and `*.json`, sorted) or `-` for stdin.
+//! An input that cannot be read or parsed is reported and the others are still validated. Each
+//! object gets a verdict; cross-object lints (a route to a subset no given file defines) are
+//! warnings, since the other object may live elsewhere, and fail the run only with `--strict`.
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+};
 
 use mesh_kube::schema::SchemaSet;
+use serde::Serialize;
 
-use crate::error::{CliError, exit};
+use crate::{
+    cli::Output,
+    error::{CliError, exit},
+};
 
-/// Validates every document of every file; prints one line per problem.
-pub(crate) fn run(out: &mut impl Write, files: &[PathBuf], gateway_api: &str) -> Result<(), CliError> {
-    let bundle = format!("gateway-api-v{gateway_api}");
-    let set = SchemaSet::bundled();
-    if !set.bundles().contains(&bundle.as_str()) {
-        return Err(CliError {
-            message: format!("unknown Gateway API bundle {gateway_api}"),
-            hint: Some(format!("pick one of: {}", set.bundles().join(", "))),
-            code: exit::ERROR,
-        });
+/// What `validate` says about one object.
+#[derive(Debug, Serialize)]
+struct ObjectReport {
+    source: String,
+    kind: String,
+    name: String,
+    problems: Vec<String>,
+}
+
+/// The whole run, as `-o json` prints it.
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    objects: Vec<ObjectReport>,
+    /// Inputs that could not be read or parsed.
+    unreadable: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Report {
+    fn problems(&self) -> usize {
+        self.objects.iter().map(|o| o.problems.len()).sum::<usize>() + self.unreadable.len()
     }
-    let (mut objects, mut problems) = (0usize, 0usize);
-    let mut all = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| CliError::internal(format!("{}: {e}", file.display())))?;
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
-            .map_err(|e| CliError::internal(format!("{}: not YAML: {e}", file.display())))?;
-        for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !d.is_null()) {
-            objects += 1;
-            let name = format!(
-                "{}#{} {} {}",
-                file.display(),
-                i + 1,
-                doc["kind"].as_str().unwrap_or("?"),
-                doc["metadata"]["name"].as_str().unwrap_or("?")
-            );
-            all.push(doc.clone());
-            match set.validate_with_bundle(doc, Some(&bundle)) {
-                Ok(()) => writeln!(out, "ok      {name}")?,
-                Err(violations) => {
-                    for v in violations {
-                        problems += 1;
-                        writeln!(out, "invalid {name}: {v}")?;
-                    }
+}
+
+/// The Gateway API bundle a `--gateway-api` value names: a version (`1.6.1`) or a bundle name
+/// (`linkerd-gateway-api-v1.1.1-experimental`, as Linkerd installs it).
+fn bundle_of(set: &SchemaSet, value: &str) -> Result<String, CliError> {
+    let wanted = [value.to_owned(), format!("gateway-api-v{value}")];
+    wanted
+        .into_iter()
+        .find(|b| set.bundles().contains(&b.as_str()))
+        .ok_or_else(|| CliError {
+            message: format!("unknown Gateway API bundle {value}"),
+            hint: Some(format!("pick a version or one of: {}", set.bundles().join(", "))),
+            code: exit::USAGE,
+        })
+}
+
+/// The inputs behind the arguments: directories expand to their YAML and JSON files.
+fn expand(inputs: &[PathBuf], report: &mut Report) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut files: Vec<PathBuf> = match std::fs::read_dir(input) {
+                Ok(entries) => entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.extension()
+                            .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+                    })
+                    .collect(),
+                Err(e) => {
+                    report.unreadable.push(format!("{}: {e}", input.display()));
+                    continue;
                 }
-            }
+            };
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(input.clone());
         }
     }
-    for finding in crate::lint::check(&all) {
-        problems += 1;
-        writeln!(out, "invalid {}: {}", finding.object, finding.message)?;
+    out
+}
+
+fn read(input: &Path) -> std::io::Result<String> {
+    if input == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(input)
     }
-    writeln!(out, "{objects} objects, {problems} problems")?;
-    if problems > 0 {
+}
+
+/// Validates every document of every input; prints one line per object (or one JSON report).
+pub(crate) fn run(
+    out: &mut impl Write,
+    inputs: &[PathBuf],
+    gateway_api: &str,
+    strict: bool,
+    format: Output,
+) -> Result<(), CliError> {
+    let set = SchemaSet::bundled();
+    let bundle = bundle_of(set, gateway_api)?;
+    let mut report = Report::default();
+    let mut all = Vec::new();
+    for input in expand(inputs, &mut report) {
+        let shown = input.display().to_string();
+        let text = match read(&input) {
+            Ok(t) => t,
+            Err(e) => {
+                report.unreadable.push(format!("{shown}: {e}"));
+                continue;
+            }
+        };
+        let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                report.unreadable.push(format!("{shown}: not YAML: {e}"));
+                continue;
+            }
+        };
+        for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !d.is_null()) {
+            let problems = match set.validate_with_bundle(doc, Some(&bundle)) {
+                Ok(()) => Vec::new(),
+                Err(violations) => violations.iter().map(ToString::to_string).collect(),
+            };
+            report.objects.push(ObjectReport {
+                source: format!("{shown}#{}", i + 1),
+                kind: doc["kind"].as_str().unwrap_or("?").to_owned(),
+                name: doc["metadata"]["name"].as_str().unwrap_or("?").to_owned(),
+                problems,
+            });
+            all.push(doc.clone());
+        }
+    }
+    report.warnings = crate::lint::check(&all)
+        .into_iter()
+        .map(|f| format!("{}: {}", f.object, f.message))
+        .collect();
+    print(out, &report, format)?;
+    let failed = report.problems() + if strict { report.warnings.len() } else { 0 };
+    if failed > 0 {
         return Err(CliError {
-            message: format!("{problems} problems found"),
-            hint: None,
+            message: format!("{failed} problems found"),
+            hint: (!report.unreadable.is_empty()).then(|| "some inputs could not be read".to_owned()),
             code: exit::INVALID,
         });
     }
+    Ok(())
+}
+
+fn print(out: &mut impl Write, report: &Report, format: Output) -> Result<(), CliError> {
+    if format == Output::Json {
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+        return Ok(());
+    }
+    for o in &report.objects {
+        let name = format!("{} {} {}", o.source, o.kind, o.name);
+        if o.problems.is_empty() {
+            writeln!(out, "ok      {name}")?;
+        }
+        for p in &o.problems {
+            writeln!(out, "invalid {name}: {p}")?;
+        }
+    }
+    for u in &report.unreadable {
+        writeln!(out, "error   {u}")?;
+    }
+    for w in &report.warnings {
+        writeln!(out, "warning {w}")?;
+    }
+    writeln!(
+        out,
+        "{} objects, {} problems, {} warnings",
+        report.objects.len(),
+        report.problems(),
+        report.warnings.len()
+    )?;
     Ok(())
 }

@@ -42,6 +42,7 @@ fn objects() -> Vec<(String, Value)> {
     for dir in [
         "meshctl/tests/corpus/valid",
         "meshctl/tests/corpus/invalid",
+        "meshctl/tests/corpus/warn",
         "mesh-istio/tests/golden",
         "mesh-linkerd/tests/golden",
     ] {

@@ -158,7 +158,7 @@ fn auto_without_a_cluster_says_what_to_pass() {
 fn validate_passes_every_valid_object() {
     let out = meshctl().arg("validate").args(corpus("valid")).assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
-    assert!(text.ends_with("5 objects, 0 problems\n"), "{text}");
+    assert!(text.ends_with("5 objects, 0 problems, 0 warnings\n"), "{text}");
 }
 
 #[test]
