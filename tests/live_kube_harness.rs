@@ -69,7 +69,7 @@ async fn send(
 fn collections() -> Vec<String> {
     let mut paths: Vec<String> = SchemaSet::bundled()
         .versions()
-        .filter(|v| v.namespaced && v.served && v.storage)
+        .filter(|v| !v.group.is_empty() && v.namespaced && v.served && v.storage)
         .map(|v| format!("/apis/{}/{}/namespaces/default/{}", v.group, v.version, v.plural))
         .collect();
     paths.sort();
@@ -127,7 +127,7 @@ impl LiveKube {
             "Service" => vec!["/api/v1/namespaces/default/services".to_owned()],
             _ => set
                 .versions()
-                .filter(|v| v.kind == kind && v.served && v.storage)
+                .filter(|v| !v.group.is_empty() && v.kind == kind && v.served && v.storage)
                 .map(|v| format!("/apis/{}/{}/namespaces/default/{}", v.group, v.version, v.plural))
                 .collect(),
         };

@@ -4,11 +4,13 @@
 //! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
 //! - `codegen [--check]`: regenerates (or checks) the kopium types of the CRDs the backends write.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
-//! - `testenv up|down|status`: real control planes on loopback for the live suites.
+//! - `testenv up|down|status|build`: real control planes on loopback for the live suites.
+//! - `core-schemas OPENAPI_V3_JSON`: the core kinds' schemas, from the API server's OpenAPI.
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
 mod ci;
 mod codegen;
+mod core_schemas;
 mod schemas;
 mod testenv;
 
@@ -33,6 +35,13 @@ fn main() -> ExitCode {
         Some("schemas") => schemas::run(check),
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
+        Some("core-schemas") => match args.get(1) {
+            Some(path) => core_schemas::run(std::path::Path::new(path)),
+            None => {
+                eprintln!("usage: cargo xtask core-schemas OPENAPI_V3_JSON (see xtask/src/core_schemas.rs)");
+                return ExitCode::from(2);
+            }
+        },
         Some("testenv") => match args.get(1).map(String::as_str) {
             Some(action @ ("up" | "down" | "status" | "build")) => testenv::run(action),
             _ => {

@@ -273,6 +273,8 @@ build_all() {
 case "${1:-}" in
   up) up ;;
   build) build_all ;;
+  # GET a path of the running API server (for `cargo xtask core-schemas`).
+  openapi) kube_get "${2:?a path such as /openapi/v3/api/v1}" ;;
   down) down ;;
   status) status ;;
   # One component at a time, for debugging the environment itself.

@@ -320,6 +320,12 @@ impl Plan {
             RenderFormat::Yaml => {
                 let mut out = String::new();
                 for w in &self.writes {
+                    if w.action == WriteAction::ApplyStatus {
+                        // Status is written when applying; a status-only document is not an
+                        // object a user can apply (the API server requires its spec).
+                        out.push_str(&format!("# at apply time: the status of {}\n", w.target));
+                        continue;
+                    }
                     out.push_str("---\n");
                     match (&w.action, &w.body) {
                         (WriteAction::Delete, _) | (_, None) => {

@@ -118,7 +118,7 @@ fn no_panic(mesh: &str, args: &[&str], r: &Run) -> Option<String> {
 #[test]
 fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
     let mut failures = Vec::new();
-    let mut count = 0;
+    let (mut count, mut validated) = (0, 0);
     for mesh in MESHES {
         for mut args in changes() {
             if mesh == "consul" && args[0] == "circuit-breaker" {
@@ -137,6 +137,22 @@ fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
                     r.stderr
                 ));
             }
+            if r.code == 0 && mesh != "consul" && !r.stdout.trim().is_empty() && args[0] != "quickstart" {
+                // Every rendered Kubernetes object passes the project's own validator.
+                let v = meshctl()
+                    .args(["validate", "-"])
+                    .write_stdin(r.stdout.clone())
+                    .output()
+                    .unwrap();
+                if v.status.code() != Some(0) {
+                    failures.push(format!(
+                        "{mesh} {}: the render fails `meshctl validate`:\n{}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&v.stdout)
+                    ));
+                }
+                validated += 1;
+            }
             if r.code == 0 && r.stdout.trim().is_empty() && !r.stderr.contains("nothing to write") {
                 failures.push(format!("{mesh} {}: rendered nothing, silently", args.join(" ")));
             }
@@ -148,6 +164,7 @@ fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
         failures.len(),
         failures.join("\n")
     );
+    assert!(validated >= 20, "only {validated} renders went through validate");
 }
 
 #[test]

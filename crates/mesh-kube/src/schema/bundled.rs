@@ -2,3 +2,6 @@
 
 /// `(file, bundle, CRD JSON)` for every bundled CRD.
 pub(super) static FILES: &[(&str, Option<&str>, &str)] = include!("../../schemas/index.rs");
+
+/// `(file, bundle, CRD-shaped JSON)` for the core kinds (`cargo xtask core-schemas`).
+pub(super) static CORE_FILES: &[(&str, Option<&str>, &str)] = include!("../../schemas/core/index.rs");

@@ -125,11 +125,14 @@ impl SchemaSet {
     pub fn bundled() -> &'static SchemaSet {
         static SET: OnceLock<SchemaSet> = OnceLock::new();
         SET.get_or_init(|| {
-            let crds = bundled::FILES.iter().map(|(file, bundle, json)| {
-                let crd = serde_json::from_str(json)
-                    .unwrap_or_else(|e| panic!("bundled schema {file} is not JSON: {e}"));
-                (crd, *bundle)
-            });
+            let crds = bundled::FILES
+                .iter()
+                .chain(bundled::CORE_FILES)
+                .map(|(file, bundle, json)| {
+                    let crd = serde_json::from_str(json)
+                        .unwrap_or_else(|e| panic!("bundled schema {file} is not JSON: {e}"));
+                    (crd, *bundle)
+                });
             SchemaSet::from_crds(crds)
         })
     }
@@ -155,7 +158,12 @@ impl SchemaSet {
                 let open_api = v["schema"]["openAPIV3Schema"].clone();
                 entries.push(Entry {
                     info: CrdVersion {
-                        api_version: format!("{group}/{version}"),
+                        // The core group is empty: `v1`, not `/v1`.
+                        api_version: if group.is_empty() {
+                            version.to_owned()
+                        } else {
+                            format!("{group}/{version}")
+                        },
                         group: group.to_owned(),
                         version: version.to_owned(),
                         kind: kind.to_owned(),
