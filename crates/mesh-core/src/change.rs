@@ -285,6 +285,7 @@ impl Change {
                 mesh,
                 service_id: def.id(),
                 version: def.version.clone(),
+                definition: Box::new(def.clone()),
             },
             Self::UnregisterService { service } => E::ServiceUnregistered {
                 mesh,
@@ -332,6 +333,7 @@ impl Change {
             },
             Self::InjectFault { service, fault } => E::FaultInjected {
                 mesh,
+                service_id: service.clone(),
                 fault_id: FaultId {
                     mesh,
                     service: service.clone(),

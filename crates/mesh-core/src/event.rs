@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     AuthzAction, CircuitBreaker, Fault, FaultId, MeshKind, MtlsMode, Namespace, PolicyName, RetryPolicy,
-    ServiceId, TrafficSplit, Version,
+    ServiceDefinition, ServiceId, TrafficSplit, Version,
 };
 
 /// A change that landed on the control plane.
@@ -36,6 +36,8 @@ pub enum MeshEvent {
         service_id: ServiceId,
         /// Its version, if given.
         version: Option<Version>,
+        /// The definition registered (the spec's `{ serviceId, definition }`).
+        definition: Box<ServiceDefinition>,
     },
     /// A service was unregistered.
     #[serde(rename = "service.unregistered")]
@@ -122,6 +124,8 @@ pub enum MeshEvent {
     FaultInjected {
         /// The mesh.
         mesh: MeshKind,
+        /// The service the fault is on (the spec's `{ faultId, serviceId }`).
+        service_id: ServiceId,
         /// The id to remove it with.
         fault_id: FaultId,
         /// The fault.
