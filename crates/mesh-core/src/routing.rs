@@ -31,6 +31,51 @@ pub enum StringMatch {
     Regex(String),
 }
 
+impl StringMatch {
+    /// Checks the value: not empty, no control characters (CR/LF would split a header), and a
+    /// regex that compiles (Envoy rejects a broken one at run time, after the write).
+    ///
+    /// ```
+    /// use mesh_core::StringMatch;
+    /// assert!(StringMatch::Exact("beta".into()).validate("v").is_ok());
+    /// assert!(StringMatch::Exact("".into()).validate("v").is_err());
+    /// assert!(StringMatch::Exact("a\r\nx-admin: 1".into()).validate("v").is_err());
+    /// assert!(StringMatch::Regex("(unclosed".into()).validate("v").is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `field`.
+    pub fn validate(&self, field: &str) -> Result<(), Error> {
+        let (Self::Exact(v) | Self::Prefix(v) | Self::Regex(v)) = self;
+        if v.is_empty() {
+            return Err(Error::invalid(
+                field,
+                "an empty value matches nothing useful; give a value",
+            ));
+        }
+        if v.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                field,
+                "control characters (CR, LF, ...) are not allowed",
+            ));
+        }
+        if let Self::Regex(r) = self {
+            check_regex(field, r)?;
+        }
+        Ok(())
+    }
+}
+
+/// Compiles `r` (RE2 and Rust's `regex` share the syntax that matters: no look-around, no
+/// back-references), bounded in size.
+fn check_regex(field: &str, r: &str) -> Result<(), Error> {
+    regex::RegexBuilder::new(r)
+        .size_limit(1 << 20)
+        .build()
+        .map(|_| ())
+        .map_err(|e| Error::invalid(field, format!("not a valid regular expression: {e}")))
+}
+
 /// A header condition. Header names are lower-case, as HTTP/2 and Istio require.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -133,6 +178,7 @@ impl RequestMatch {
                 return Err(Error::invalid("path", format!("{p:?} must start with '/'")));
             }
             Some(PathMatch::Regex(r)) if r.is_empty() => return Err(Error::invalid("path", "empty regex")),
+            Some(PathMatch::Regex(r)) => check_regex("path", r)?,
             _ => {}
         }
         for (i, h) in self.headers.iter().enumerate() {
@@ -146,11 +192,23 @@ impl RequestMatch {
                     format!("{:?} must be a lower-case header name", h.name),
                 ));
             }
+            if self.headers[..i].iter().any(|o| o.name == h.name) {
+                // Linkerd would render a duplicate list key, Istio would keep only the last.
+                return Err(Error::invalid(
+                    format!("headers[{i}].name"),
+                    format!(
+                        "{:?} is given twice in one match; use one condition per header",
+                        h.name
+                    ),
+                ));
+            }
+            h.value.validate(&format!("headers[{i}].value"))?;
         }
         for (i, q) in self.query.iter().enumerate() {
             if q.name.is_empty() {
                 return Err(Error::invalid(format!("query[{i}].name"), "must not be empty"));
             }
+            q.value.validate(&format!("query[{i}].value"))?;
         }
         Ok(())
     }
@@ -236,8 +294,11 @@ impl ServiceRoutes {
                 m.validate()
                     .map_err(|e| e.in_field(&format!("{at}.matches[{j}]")))?;
             }
-            if rule.timeout == Some(Duration::ZERO) {
-                return Err(Error::invalid(format!("{at}.timeout"), "must be positive"));
+            if rule.timeout.is_some_and(|t| t < Duration::from_millis(1)) {
+                return Err(Error::invalid(
+                    format!("{at}.timeout"),
+                    "must be at least 1ms (the meshes count timeouts in milliseconds)",
+                ));
             }
             if let Some(r) = &rule.retries {
                 r.validate().map_err(|e| e.in_field(&format!("{at}.retries")))?;

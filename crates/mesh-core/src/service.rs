@@ -55,16 +55,57 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint with no labels.
     ///
+    /// The address is an IPv4 or IPv6 address (brackets are taken off: `[2001:db8::1]` is
+    /// stored as `2001:db8::1`) or a DNS name. Something that looks like an IPv4 address must be
+    /// one (`999.0.0.1` is refused), and a socket (`unix://...`) has no port to give.
+    ///
+    /// ```
+    /// use mesh_core::{Endpoint, Port};
+    /// let p = Port::new(9080).unwrap();
+    /// assert_eq!(Endpoint::new("[2001:db8::1]", p).unwrap().address, "2001:db8::1");
+    /// assert!(Endpoint::new("999.0.0.1", p).is_err());
+    /// assert!(Endpoint::new("unix:///tmp/s", p).is_err());
+    /// assert!(Endpoint::new("vm-1.prod.internal", p).is_ok());
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the address is empty or holds whitespace.
+    /// [`Error::InvalidInput`] for an empty, malformed or socket address.
     pub fn new(address: impl Into<String>, port: Port) -> Result<Self, Error> {
         let address = address.into();
-        if address.is_empty() || address.chars().any(char::is_whitespace) {
-            return Err(Error::invalid(
-                "endpoint.address",
-                format!("{address:?} is not an address"),
+        let bad = |why: &str| Error::invalid("endpoint.address", format!("{address:?} {why}"));
+        let unbracketed = address
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(&address);
+        let looks_v4 =
+            !unbracketed.is_empty() && unbracketed.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if address.is_empty() || address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(bad("is not an address"));
+        }
+        if address.contains("://") {
+            return Err(bad(
+                "is a URL or socket; an endpoint is an IP address or DNS name with a port",
             ));
         }
+        if looks_v4 && unbracketed.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(bad("is not a valid IPv4 address"));
+        }
+        if unbracketed.contains(':') && unbracketed.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad("is not a valid IPv6 address"));
+        }
+        let is_ip = unbracketed.parse::<std::net::IpAddr>().is_ok();
+        let dns_ok = unbracketed.len() <= 253
+            && unbracketed.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !is_ip && !dns_ok {
+            return Err(bad("is neither an IP address nor a DNS name"));
+        }
+        let address = unbracketed.to_owned();
         Ok(Self {
             address,
             port,

@@ -22,16 +22,30 @@ impl Percent {
     /// Validates `value`.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `value` is not finite or not within `0..=100`.
+    /// [`Error::InvalidInput`] when `value` is not finite, not within `0..=100`, or positive but
+    /// below [`Percent::RESOLUTION`] (`1e-300` would render 300 digits for no effect).
     pub fn new(value: f64) -> Result<Self, Error> {
         if !value.is_finite() || !(0.0..=100.0).contains(&value) {
             return Err(Error::invalid(
                 "percent",
-                format!("{value} is not within 0..=100"),
+                format!("{value:?} is not within 0..=100"),
+            ));
+        }
+        if value > 0.0 && value < Self::RESOLUTION {
+            return Err(Error::invalid(
+                "percent",
+                format!(
+                    "{value:?} is below the meshes' resolution of {} % (one in a million)",
+                    Self::RESOLUTION
+                ),
             ));
         }
         Ok(Self(value))
     }
+
+    /// The smallest positive share the meshes express: Envoy's fractional percent is per
+    /// million, 0.0001 %.
+    pub const RESOLUTION: f64 = 0.0001;
 
     /// The value in `0..=100`.
     pub fn value(self) -> f64 {
@@ -230,8 +244,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, Error> {
         total += number * scale;
         rest = &rest[unit_len..];
     }
+    if total > MAX_DURATION_SECS {
+        // Beyond protobuf's Duration (about 10,000 years), which every mesh's API uses.
+        return Err(bad("longer than protobuf's Duration allows (315576000000s)"));
+    }
     Duration::try_from_secs_f64(total).map_err(|_| bad("out of range"))
 }
+
+/// The longest duration protobuf's `Duration` holds, in seconds.
+const MAX_DURATION_SECS: f64 = 315_576_000_000.0;
 
 /// Serde support for [`Duration`] as a Go-style string (`"300ms"`). Use with `#[serde(with = ...)]`.
 pub mod duration_str {

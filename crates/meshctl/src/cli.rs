@@ -26,7 +26,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) context: Option<String>,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
-    #[arg(long, global = true, default_value_t = 80)]
+    #[arg(long, global = true, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,
     /// Turn on debug logs (same as RUST_LOG=debug).
     #[arg(long, global = true)]

@@ -53,9 +53,12 @@ pub(crate) fn split(args: &[String]) -> Result<TrafficSplit, Error> {
         let (v, w) = part
             .split_once('=')
             .ok_or_else(|| Error::invalid("weights", format!("{part:?} is not VERSION=WEIGHT")))?;
+        // Digits only: u8's parser would also take "+100".
         let w: u8 = w
             .parse()
-            .map_err(|_| Error::invalid("weights", format!("{w:?} is not a weight 0..=100")))?;
+            .ok()
+            .filter(|_| w.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| Error::invalid("weights", format!("{w:?} is not a weight 0..=100")))?;
         pairs.push((v.to_owned(), w));
     }
     TrafficSplit::try_from_pairs(pairs.iter().map(|(v, w)| (v.as_str(), *w)))
@@ -84,6 +87,11 @@ pub(crate) fn header_match(headers: &[String]) -> Result<RequestMatch, Error> {
         ..Default::default()
     })
 }
+
+/// The longest `metrics --window`.
+const MAX_METRICS_WINDOW: Duration = Duration::from_secs(31 * 24 * 3600);
+/// The most traces `traces --limit` asks for.
+const MAX_TRACES: usize = 1000;
 
 /// Turns an operation into a change or a query.
 pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
@@ -299,12 +307,24 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
         },
         Op::Metrics { service, window } => {
             let window = parse_duration(window).map_err(|e| e.in_field("window"))?;
+            if window.is_zero() || window > MAX_METRICS_WINDOW {
+                return Err(Error::invalid(
+                    "window",
+                    "must be positive and at most 31 days (past any Prometheus retention worth querying at once)",
+                ));
+            }
             return Ok(Action::Query(Query::Metrics(
                 service_id(service, namespace)?,
                 window,
             )));
         }
         Op::Traces { service, limit } => {
+            if !(1..=MAX_TRACES).contains(limit) {
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be within 1..={MAX_TRACES}"),
+                ));
+            }
             return Ok(Action::Query(Query::Traces(
                 service_id(service, namespace)?,
                 *limit,
