@@ -20,3 +20,16 @@ async fn an_endless_answer_is_refused_at_the_cap() {
         );
     }
 }
+
+/// A silent agent: the request times out once and is not retried (it once took 4 x 30 s), and
+/// the error is the transport's, typed.
+#[tokio::test]
+async fn a_silent_agent_is_not_retried_after_a_timeout() {
+    let server = HostileServer::silent();
+    let mut config = ClientConfig::from_lookup(|k| (k == "CONSUL_HTTP_ADDR").then(|| server.url())).unwrap();
+    config.request_timeout = std::time::Duration::from_millis(300);
+    let client = ConsulClient::new(config).unwrap();
+    let err = client.agent_self().await.unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(server.connections(), 1, "one attempt");
+}

@@ -44,11 +44,17 @@ impl Fault {
         }
     }
 
-    /// Checks the delay is at least 1 ms.
+    /// Checks the share is above 0 and the delay at least 1 ms.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `fault.duration`.
     pub fn validate(&self) -> Result<(), Error> {
+        if self.percent().value() == 0.0 {
+            return Err(Error::invalid(
+                "fault.percent",
+                "a fault at 0 % never fires; give a share above 0",
+            ));
+        }
         if let Fault::Delay { duration, .. } = self
             && *duration < Duration::from_millis(1)
         {

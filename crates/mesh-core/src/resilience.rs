@@ -140,13 +140,21 @@ impl CircuitBreaker {
         if self.set_fields().is_empty() {
             return Err(Error::invalid("circuit_breaker", "sets no field"));
         }
+        // 0 would mean "unset" to Istio (no cap at all), the opposite of what was asked.
         for (name, v) in [
             ("max_connections", self.max_connections),
+            ("max_retries", self.max_retries),
             ("consecutive_errors", self.consecutive_errors),
         ] {
             if v == Some(0) {
                 return Err(Error::invalid(name, "must be at least 1"));
             }
+        }
+        if self.max_ejection_percent.is_some_and(|p| p.value() == 0.0) {
+            return Err(Error::invalid(
+                "max_ejection_percent",
+                "0 would never eject a host; leave it out or give a share above 0",
+            ));
         }
         for (name, d) in [
             ("timeout", self.timeout),

@@ -181,6 +181,14 @@ impl RequestMatch {
             Some(PathMatch::Regex(r)) => check_regex("path", r)?,
             _ => {}
         }
+        if let Some(PathMatch::Exact(p) | PathMatch::Prefix(p) | PathMatch::Regex(p)) = &self.path
+            && p.chars().any(char::is_control)
+        {
+            return Err(Error::invalid(
+                "path",
+                "control characters (CR, LF, ...) are not allowed",
+            ));
+        }
         for (i, h) in self.headers.iter().enumerate() {
             let ok = !h.name.is_empty()
                 && h.name

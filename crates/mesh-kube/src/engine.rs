@@ -85,12 +85,14 @@ impl KubeEngine {
     /// # Errors
     /// [`Error::NotConfigured`] when no kubeconfig or in-cluster configuration is found.
     pub async fn try_default(mesh: MeshKind) -> Result<Self> {
-        let client = kube::Client::try_default().await.map_err(|e| {
+        let not_configured = |e: &dyn std::fmt::Display| {
             Error::not_configured(
                 "Kubernetes client",
                 format!("set KUBECONFIG or run in a cluster: {e}"),
             )
-        })?;
+        };
+        let config = kube::Config::infer().await.map_err(|e| not_configured(&e))?;
+        let client = crate::client_from(config).map_err(|e| not_configured(&e))?;
         Ok(Self::new(client, mesh, DEFAULT_FIELD_MANAGER))
     }
 

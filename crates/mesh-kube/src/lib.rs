@@ -29,6 +29,7 @@
 //!   from the bundled schemas (`cargo xtask codegen`), and [`typed::round_trip`], which checks
 //!   that an object converts to its typed struct and back without loss.
 
+mod client;
 mod engine;
 mod error;
 mod ownership;
@@ -45,6 +46,7 @@ pub mod typed;
 #[cfg(feature = "types")]
 pub mod types;
 
+pub use client::{client_from, without_url_credentials};
 pub use engine::{DEFAULT_FIELD_MANAGER, KubeEngine};
 pub use error::KubeError;
 pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark_owned, object_for};

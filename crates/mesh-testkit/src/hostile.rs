@@ -11,6 +11,10 @@
 use std::{
     io::{Read, Write},
     net::{TcpListener, TcpStream},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -33,6 +37,7 @@ enum Behaviour {
 #[derive(Debug)]
 pub struct HostileServer {
     port: u16,
+    connections: Arc<AtomicUsize>,
 }
 
 impl HostileServer {
@@ -65,15 +70,23 @@ impl HostileServer {
         self.port
     }
 
+    /// How many connections clients have opened so far (one per attempt for most clients).
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
     fn start(behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
         let port = listener.local_addr().expect("a bound address").port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
                 thread::spawn(move || serve(stream, behaviour));
             }
         });
-        Self { port }
+        Self { port, connections }
     }
 }
 

@@ -132,7 +132,7 @@ async fn engine(cli: &Cli, kind: MeshKind) -> Result<KubeEngine> {
     let config = kube::Config::from_kubeconfig(&options)
         .await
         .map_err(|e| Error::not_configured(format!("kubeconfig context {context:?}"), e.to_string()))?;
-    let client = kube::Client::try_from(config).map_err(|e| Error::backend(kind, e))?;
+    let client = mesh_kube::client_from(config).map_err(|e| Error::backend(kind, e))?;
     Ok(KubeEngine::new(client, kind, mesh_kube::DEFAULT_FIELD_MANAGER))
 }
 

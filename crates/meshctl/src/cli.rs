@@ -330,9 +330,9 @@ pub(crate) struct RolloutArgs {
     /// A/B: header condition NAME=VALUE routed to the canary.
     #[arg(long = "header")]
     pub(crate) headers: Vec<String>,
-    /// A/B: number of analyses before promotion.
-    #[arg(long, default_value_t = 10)]
-    pub(crate) iterations: u32,
+    /// A/B: number of analyses before promotion (default 10).
+    #[arg(long)]
+    pub(crate) iterations: Option<u32>,
     /// This runner's name (default `meshctl@HOST/PID`, unique per process); a restarted runner
     /// given the same name resumes its rollout.
     #[arg(long)]

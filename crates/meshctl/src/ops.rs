@@ -153,6 +153,24 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
                 (None, None) => None,
             };
             m.method = method.as_deref().map(str::parse::<HttpMethod>).transpose()?;
+            match (m.is_catch_all(), default) {
+                // Every request would match the first rule: the default could never be reached.
+                (true, Some(_)) => {
+                    return Err(Error::invalid(
+                        "default",
+                        "applies to requests that match no condition; give --header, --path-exact, --path-prefix or --method, or leave --default out",
+                    ));
+                }
+                // Only matching requests would be routed; the rest would get a 404 on Istio and
+                // Linkerd (Consul sends them to its default route), so the caller says where.
+                (false, None) => {
+                    return Err(Error::invalid(
+                        "default",
+                        "a route with conditions needs --default VERSION for every other request (otherwise they get a 404 on Istio and Linkerd)",
+                    ));
+                }
+                _ => {}
+            }
             let mut rules = vec![RouteRule {
                 matches: if m.is_catch_all() { vec![] } else { vec![m] },
                 timeout: duration("timeout", timeout)?,

@@ -57,8 +57,32 @@ fn default_runner() -> String {
     format!("meshctl@{host}/{}", std::process::id())
 }
 
+/// A/B analyses before promotion when `--iterations` is not given.
+const DEFAULT_AB_ITERATIONS: u32 = 10;
+
 /// Builds the spec from the arguments; every check happens here.
 pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Error> {
+    // A flag that does not apply to the strategy would be silently ignored: refuse it instead.
+    let given = |set: bool, flag: &str, strategies: &str| {
+        if set {
+            Err(Error::invalid(flag, format!("applies to {strategies} only")))
+        } else {
+            Ok(())
+        }
+    };
+    let stepping = a.steps.is_some() || a.step_weight.is_some() || a.max_weight.is_some();
+    match a.strategy {
+        StrategyArg::Canary => {
+            given(!a.headers.is_empty(), "header", "ab")?;
+            given(a.iterations.is_some(), "iterations", "ab")?;
+        }
+        StrategyArg::Bluegreen => {
+            given(stepping, "steps", "canary")?;
+            given(!a.headers.is_empty(), "header", "ab")?;
+            given(a.iterations.is_some(), "iterations", "ab")?;
+        }
+        StrategyArg::Ab => given(stepping, "steps", "canary")?,
+    }
     let strategy = match a.strategy {
         StrategyArg::Canary => match (&a.steps, a.step_weight, a.max_weight) {
             (Some(steps), None, None) => {
@@ -83,7 +107,7 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
         StrategyArg::Bluegreen => Strategy::BlueGreen,
         StrategyArg::Ab => Strategy::AbTest {
             matches: vec![ops::header_match(&a.headers)?],
-            iterations: a.iterations,
+            iterations: a.iterations.unwrap_or(DEFAULT_AB_ITERATIONS),
         },
     };
     let service = ops::service_id(&a.service, namespace)?;

@@ -41,11 +41,11 @@ const CASES: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "route reviews --to v2 --default v1 --timeout {}",
+        "route reviews --to v2 --default v1 --path-prefix /api --timeout {}",
         &["0s", "0.5ms", "1ns", "-5s", "5", "abc", "400000000000s", "1x", ""],
     ),
     (
-        "route reviews --to {} --default v1",
+        "route reviews --to {} --default v1 --path-prefix /api",
         &["v2=50", "v2=50,v3=60", "V2", "v2=abc", ""],
     ),
     (
@@ -95,7 +95,7 @@ const CASES: &[(&str, &[&str])] = &[
     ("authz {}", &["Bad_Name", "-pol", ""]),
     (
         "fault inject reviews --delay 3s --percent {}",
-        &["101", "-1", "NaN", "inf", "1e-300", "abc"],
+        &["101", "-1", "NaN", "inf", "1e-300", "abc", "0"],
     ),
     (
         "fault inject reviews --abort {} --percent 10",
@@ -123,6 +123,35 @@ const CASES: &[(&str, &[&str])] = &[
             ":80",
             "[::1]",
         ],
+    ),
+    (
+        "route reviews --to v2 {}",
+        // A default that no request reaches; conditions with no default (404s elsewhere).
+        &["--default v1", "--header x-user=beta", "--path-prefix /api"],
+    ),
+    (
+        "rollout {} reviews --stable v1 --canary v2",
+        // Flags that do not apply to the strategy.
+        &[
+            "canary --header x=1",
+            "canary --iterations 5",
+            "bluegreen --steps 10,20",
+            "bluegreen --header x=1",
+            "ab --header x=1 --steps 10,20",
+            "ab --header x=1 --step-weight 10",
+        ],
+    ),
+    (
+        "circuit-breaker reviews --caller frontend --max-retries {}",
+        &["0"],
+    ),
+    (
+        "circuit-breaker reviews --caller frontend --consecutive-errors 5 --max-ejection-percent {}",
+        &["0"],
+    ),
+    (
+        "route reviews --to v2 --default v1 --path-exact {}",
+        &["/a\nb", "/a\rb"],
     ),
     (
         "metrics reviews --window {}",

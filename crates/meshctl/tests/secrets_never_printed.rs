@@ -54,3 +54,28 @@ fn url_credentials_are_never_printed() {
         assert!(!output.is_empty(), "{args:?} failed silently");
     }
 }
+
+/// A kubeconfig whose server URL carries a password: kube-client logs request URLs at debug
+/// level, so the password is moved to basic auth before any request.
+#[test]
+fn kubeconfig_url_credentials_are_never_printed() {
+    let dir = std::env::temp_dir().join(format!("meshctl-kc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"http://u:{SECRET}@127.0.0.1:1\"}}}}]\n\
+             users: [{{name: u, user: {{}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    let output = run(
+        &[
+            "--mesh", "istio", "--target", "apply", "--debug", "split", "api", "v1=50", "v2=50",
+        ],
+        &[("KUBECONFIG", kubeconfig.display().to_string())],
+    );
+    assert!(!output.contains(SECRET), "{output}");
+    assert!(output.contains("error"), "{output}");
+}

@@ -78,7 +78,7 @@ impl Default for ClientConfig {
             namespace: None,
             partition: None,
             datacenter: None,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(15),
             max_retries: 3,
             backoff: Duration::from_millis(200),
             cas_retries: 3,

@@ -260,7 +260,10 @@ pub(super) fn retryable(err: &Error) -> bool {
             status: 500, message, ..
         } => !VALIDATION_MARKERS.iter().any(|m| message.contains(m)),
         Error::Status { status, .. } => (500..600).contains(status),
-        Error::Transport { source, .. } => source.is_timeout() || source.is_connect(),
+        // A refused connection sent nothing and may be retried. A timeout is not retried: a
+        // silent agent stays silent (4 x 30 s once), and a write that timed out may have landed
+        // (the backend reads back instead).
+        Error::Transport { source, .. } => source.is_connect() && !source.is_timeout(),
         _ => false,
     }
 }

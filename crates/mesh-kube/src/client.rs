@@ -1,0 +1,50 @@
+//! Building a Kubernetes client whose URL carries no credentials.
+//!
+//! A kubeconfig's `server: https://user:password@host` puts the password in the cluster URL, and
+//! kube-client logs that URL on every request at debug level. The credentials are moved to the
+//! client's basic-auth settings first, so no log line, error or `Debug` output holds them.
+
+use kube::config::Config;
+
+/// A client for `config`, with any userinfo of the cluster URL turned into basic auth.
+///
+/// ```
+/// let mut config = kube::Config::new("https://ops:s3cret@127.0.0.1:6443".parse().unwrap());
+/// config = mesh_kube::without_url_credentials(config);
+/// assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+/// assert_eq!(config.auth_info.username.as_deref(), Some("ops"));
+/// ```
+pub fn without_url_credentials(mut config: Config) -> Config {
+    let Some(authority) = config.cluster_url.authority().cloned() else {
+        return config;
+    };
+    let Some((userinfo, host)) = authority.as_str().rsplit_once('@') else {
+        return config;
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((u, p)) => (u.to_owned(), Some(p.to_owned())),
+        None => (userinfo.to_owned(), None),
+    };
+    let mut parts = config.cluster_url.clone().into_parts();
+    let Ok(host) = host.parse() else {
+        return config;
+    };
+    parts.authority = Some(host);
+    let Ok(url) = http::Uri::from_parts(parts) else {
+        return config;
+    };
+    config.cluster_url = url;
+    if config.auth_info.username.is_none() && config.auth_info.password.is_none() {
+        config.auth_info.username = Some(user);
+        config.auth_info.password = password.map(Into::into);
+    }
+    config
+}
+
+/// [`kube::Client::try_from`] after [`without_url_credentials`].
+///
+/// # Errors
+/// As `kube::Client::try_from`.
+pub fn client_from(config: Config) -> Result<kube::Client, kube::Error> {
+    kube::Client::try_from(without_url_credentials(config))
+}
