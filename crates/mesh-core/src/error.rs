@@ -76,6 +76,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A metrics, tracing or graph source (Prometheus, Jaeger, Zipkin, Tempo, Kiali) failed: not
+    /// the mesh's control plane. The source names the component and the endpoint.
+    #[error("observability backend request failed")]
+    Observability {
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
     /// A multi-write plan stopped part-way. `applied` landed, in order; the rest did not.
     ///
     /// Plans are ordered so that every prefix is safe, so the mesh is consistent, but not at the
@@ -142,6 +150,9 @@ impl Error {
 
     /// True when retrying the same call later could succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Backend { .. } | Self::Conflict { .. })
+        matches!(
+            self,
+            Self::Backend { .. } | Self::Observability { .. } | Self::Conflict { .. }
+        )
     }
 }

@@ -108,7 +108,13 @@ impl Error {
         match self {
             Self::NotConfigured { what, hint } => mesh_core::Error::not_configured(what, hint),
             Self::InvalidInput { field, reason } => mesh_core::Error::invalid(field, reason),
-            other => mesh_core::Error::backend(mesh, other),
+            // Prometheus, a tracing backend or Kiali failed, not the mesh's control plane.
+            other => {
+                let _ = mesh;
+                mesh_core::Error::Observability {
+                    source: Box::new(other),
+                }
+            }
         }
     }
 
@@ -166,7 +172,7 @@ mod tests {
         assert!(!bad.is_transient());
         assert!(matches!(
             bad.into_core(MeshKind::Linkerd),
-            mesh_core::Error::Backend { .. }
+            mesh_core::Error::Observability { .. }
         ));
     }
 }

@@ -157,7 +157,7 @@ async fn jaeger_v3_error_envelope_is_a_typed_error() {
     }
     assert!(!e.is_transient());
     let core = e.into_core(mesh_core::MeshKind::Istio);
-    assert!(matches!(core, mesh_core::Error::Backend { .. }));
+    assert!(matches!(core, mesh_core::Error::Observability { .. }));
 }
 
 #[tokio::test]

@@ -114,9 +114,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         }
         Command::Plan { op } | Command::Diff { op } => {
             let Action::Change(change) = ops::action(op, &cli.namespace)? else {
-                return Err(CliError::internal(
-                    "plan and diff take a change, not a query".into(),
-                ));
+                return Err(CliError {
+                    message: "plan and diff take a change (split, route, ...), not a query".into(),
+                    hint: Some("run the query itself, e.g. `meshctl metrics SERVICE`".into()),
+                    code: error::exit::USAGE,
+                });
             };
             // Both read the live control plane and never write, whatever --target says.
             let live = backends::live(cli).await?;

@@ -141,6 +141,14 @@ pub(crate) fn run(
         .map(|f| format!("{}: {}", f.object, f.message))
         .collect();
     print(out, &report, format)?;
+    if report.objects.is_empty() && report.unreadable.is_empty() {
+        // `meshctl render | meshctl validate -` must not pass when the render printed nothing.
+        return Err(CliError {
+            message: "no objects found in the inputs".into(),
+            hint: Some("give YAML or JSON files, directories, or - for stdin".into()),
+            code: exit::INVALID,
+        });
+    }
     let failed = report.problems() + if strict { report.warnings.len() } else { 0 };
     if failed > 0 {
         return Err(CliError {

@@ -153,6 +153,8 @@ const CASES: &[(&str, &[&str])] = &[
         "route reviews --to v2 --default v1 --path-exact {}",
         &["/a\nb", "/a\rb"],
     ),
+    ("plan {} reviews", &["metrics", "traces"]),
+    ("diff {} reviews", &["metrics", "traces"]),
     (
         "metrics reviews --window {}",
         &["0s", "99999999h", "-5m", "5", "soon"],

@@ -102,3 +102,16 @@ spec:
         String::from_utf8_lossy(&linkerd.stdout)
     );
 }
+
+/// An empty input is not a pass: `meshctl render | meshctl validate -` must fail when the render
+/// printed nothing.
+#[test]
+fn no_objects_is_not_a_pass() {
+    let out = meshctl()
+        .args(["validate", "-"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no objects"));
+}

@@ -122,7 +122,7 @@ pub fn consul_namespace(ctx: &Context, ns: &Namespace, feature: Feature) -> Resu
             MeshKind::Consul,
             feature,
             format!(
-                "namespace {ns:?}: namespaces are a Consul Enterprise feature; Consul CE only has \"default\""
+                "namespace \"{ns}\": namespaces are a Consul Enterprise feature; Consul CE only has \"default\""
             ),
         ))
     }
