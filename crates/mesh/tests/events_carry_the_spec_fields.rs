@@ -1,6 +1,8 @@
 //! The spec's event payloads: `service.registered` carries `{ serviceId, definition }` and
 //! `fault.injected` carries `{ faultId, serviceId }`.
 
+#![cfg(feature = "testing")]
+
 use mesh::{Fault, Mesh, MeshEvent, MeshKind, Percent, ServiceDefinition};
 
 #[tokio::test]

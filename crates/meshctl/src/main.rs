@@ -136,7 +136,15 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             match action {
                 Action::Change(change) => {
                     match cli.target {
-                        cli::Target::Render => output::plan(out, cli.output, &mesh.plan(&change).await?)?,
+                        cli::Target::Render => {
+                            let plan = mesh.plan(&change).await?;
+                            output::plan(out, cli.output, &plan)?;
+                            // Fault ids are stateless: the id of a rendered fault is the one
+                            // applying it creates, and what `fault remove` takes.
+                            if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &plan.event {
+                                eprintln!("fault id: {fault_id}");
+                            }
+                        }
                         cli::Target::Apply => {
                             // The backend's execute re-plans when a concurrent edit wins a race.
                             let report = mesh.execute(change).await?;

@@ -331,3 +331,23 @@ fn a_refusal_names_every_field_that_does_not_map() {
         consul.stderr
     );
 }
+
+/// Rendering a fault prints the id that applying it creates (ids are stateless), on every mesh
+/// that can render the fault.
+#[test]
+fn a_rendered_fault_prints_its_id() {
+    for mesh in ["istio", "linkerd"] {
+        let r = run(
+            mesh,
+            &["fault", "inject", "reviews", "--delay", "3s", "--percent", "10"],
+        );
+        if r.code == 0 {
+            assert!(r.stderr.contains("fault id: fault:"), "{mesh}: {}", r.stderr);
+        }
+    }
+    let r = run(
+        "istio",
+        &["fault", "inject", "reviews", "--delay", "3s", "--percent", "10"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
