@@ -41,11 +41,6 @@ fn client(address: Option<&str>) -> ConsulClient {
     ConsulClient::new(config).unwrap()
 }
 
-/// Runs an async call from the suite's synchronous harness methods.
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
-}
-
 impl LiveConsul {
     async fn new() -> Self {
         let direct = client(None);
@@ -96,7 +91,7 @@ impl Harness for LiveConsul {
     }
 
     fn check_consistent(&self) -> Result<(), String> {
-        let entries = block(async {
+        let entries = support::block(async {
             let mut all = Vec::new();
             for kind in KINDS {
                 for entry in self.direct.list_entries(kind, None).await.unwrap() {

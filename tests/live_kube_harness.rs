@@ -39,11 +39,6 @@ fn audit_log() -> String {
         .expect("MESH_TESTENV_AUDIT_LOG (printed by `cargo xtask testenv up`)")
 }
 
-/// Runs an async call from the suite's synchronous harness methods.
-fn block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
-}
-
 async fn send(
     client: &kube::Client,
     method: http::Method,
@@ -198,7 +193,7 @@ impl Harness for LiveKube {
 
     fn check_consistent(&self) -> Result<(), String> {
         let kind = self.kind;
-        let objects = |k: &str| block(self.objects_of(k));
+        let objects = |k: &str| support::block(self.objects_of(k));
         consistent(kind, &objects)
     }
 

@@ -39,6 +39,11 @@ pub trait Harness {
     }
 }
 
+/// Runs an async call from a harness's synchronous methods (live harnesses, multi-thread runtime).
+pub fn block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
 /// A split of `service` between two versions.
 pub fn split_change(a: &str, wa: u8, b: &str, wb: u8) -> Change {
     Change::SetTrafficWeight {

@@ -198,7 +198,7 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         };
         let plan = mesh.plan(&change).await?;
         if cli.output == Output::Json {
-            let writes: serde_json::Value = serde_json::from_str(&plan.render(mesh::RenderFormat::Json)?)?;
+            let writes = serde_json::to_value(&plan.writes)?;
             steps.push(serde_json::json!({ "step": title, "mesh": kind.to_string(), "writes": writes }));
             continue;
         }

@@ -113,18 +113,23 @@ async fn server_verdict(client: &kube::Client, doc: &Value) -> Result<(), String
     }
 }
 
-async fn ensure_namespace(client: &kube::Client, name: &str) {
-    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-    let request = http::Request::post("/api/v1/namespaces")
+/// Creates `body` at `collection` for real; an object that already exists (409), or an invalid
+/// name among `tolerated` codes (the invalid-metadata cases of the corpus), is fine.
+async fn create(client: &kube::Client, collection: &str, body: &Value, tolerated: &[u16]) {
+    let request = http::Request::post(collection)
         .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
+        .body(serde_json::to_vec(body).unwrap())
         .unwrap();
     match client.request_text(request).await {
         Ok(_) => {}
-        // Already there, or not a valid name (an invalid-metadata case of the corpus).
-        Err(kube::Error::Api(status)) if matches!(status.code, 409 | 422) => {}
-        Err(e) => panic!("creating namespace {name}: {e}"),
+        Err(kube::Error::Api(status)) if status.code == 409 || tolerated.contains(&status.code) => {}
+        Err(e) => panic!("creating {collection} {}: {e}", body["metadata"]["name"]),
     }
+}
+
+async fn ensure_namespace(client: &kube::Client, name: &str) {
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    create(client, "/api/v1/namespaces", &body, &[422]).await;
 }
 
 /// istioctl's verdict on one Istio object (`istioctl validate -f`, offline), when
@@ -153,20 +158,13 @@ fn istioctl_verdict(doc: &Value) -> Option<Result<(), String>> {
     })
 }
 
+/// The Service an annotation-only apply presumes.
 async fn ensure_service(client: &kube::Client, doc: &Value) {
     let ns = doc["metadata"]["namespace"].as_str().unwrap_or("default");
     let body = json!({"apiVersion": "v1", "kind": "Service",
         "metadata": {"name": doc["metadata"]["name"], "namespace": ns},
         "spec": {"ports": [{"name": "http", "port": 80}]}});
-    let request = http::Request::post(format!("/api/v1/namespaces/{ns}/services"))
-        .header("content-type", "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
-        .unwrap();
-    match client.request_text(request).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(status)) if status.code == 409 => {}
-        Err(e) => panic!("creating the Service an annotation-only apply presumes: {e}"),
-    }
+    create(client, &format!("/api/v1/namespaces/{ns}/services"), &body, &[]).await;
 }
 
 #[tokio::test]
