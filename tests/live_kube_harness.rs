@@ -7,57 +7,26 @@
 //! identity that was not a dry run and succeeded. A real server cannot fail a write on demand, so
 //! the partial-failure case stays with the double.
 
-use std::{
-    io::{BufRead, BufReader, Seek, SeekFrom},
-    time::Duration,
-};
-
 use mesh::{Mesh, MeshKind, WriteAction};
 use mesh_kube::{KubeEngine, schema::SchemaSet};
 use serde_json::Value;
 
 use crate::{
     kube_harness::{base_services, consistent, mesh_on},
-    support::{self, Harness},
+    support::{
+        self, Harness,
+        live_kube::{audit_end, landed_writes_since, send},
+    },
 };
 
 /// The two live cases share the `default` namespace and the audit log: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// The identity the test environment's kubeconfig authenticates as.
-const TEST_USER: &str = "mesh-e2e";
 
 struct LiveKube {
     kind: MeshKind,
     client: kube::Client,
     /// Where this harness's part of the audit log starts.
     audit_from: u64,
-}
-
-fn audit_log() -> String {
-    std::env::var("MESH_TESTENV_AUDIT_LOG")
-        .expect("MESH_TESTENV_AUDIT_LOG (printed by `cargo xtask testenv up`)")
-}
-
-async fn send(
-    client: &kube::Client,
-    method: http::Method,
-    path: &str,
-    body: Option<&Value>,
-) -> Option<Value> {
-    let mut request = http::Request::builder().method(method).uri(path);
-    let bytes = match body {
-        Some(b) => {
-            request = request.header("content-type", "application/json");
-            serde_json::to_vec(b).unwrap()
-        }
-        None => Vec::new(),
-    };
-    match client.request_text(request.body(bytes).unwrap()).await {
-        Ok(text) => serde_json::from_str(&text).ok(),
-        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => None,
-        Err(e) => panic!("{path}: {e}"),
-    }
 }
 
 /// The collection path of every namespaced kind the backends may write, in `default`.
@@ -108,7 +77,7 @@ impl LiveKube {
             )
             .await;
         }
-        let audit_from = settled_len(&audit_log());
+        let audit_from = audit_end();
         Self {
             kind,
             client,
@@ -136,21 +105,6 @@ impl LiveKube {
     }
 }
 
-/// The audit log's length once it stops growing: the API server writes an event after it
-/// answers, so a write that just returned may not be in the file yet.
-fn settled_len(path: &str) -> u64 {
-    let len = || std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let mut last = len();
-    loop {
-        std::thread::sleep(Duration::from_millis(150));
-        let now = len();
-        if now == last {
-            return now;
-        }
-        last = now;
-    }
-}
-
 impl Harness for LiveKube {
     fn mesh(&self) -> Mesh {
         let engine = KubeEngine::new(self.client.clone(), self.kind, mesh_kube::DEFAULT_FIELD_MANAGER);
@@ -158,27 +112,15 @@ impl Harness for LiveKube {
     }
 
     fn writes(&self) -> Vec<(WriteAction, String)> {
-        let path = audit_log();
-        settled_len(&path);
-        let mut file = std::fs::File::open(&path).expect("the audit log");
-        file.seek(SeekFrom::Start(self.audit_from)).unwrap();
-        BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-            .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == TEST_USER)
-            .filter(|e| e["responseStatus"]["code"].as_u64().is_some_and(|c| c < 300))
+        landed_writes_since(self.audit_from)
+            .iter()
             .filter_map(|e| {
-                let uri = e["requestURI"].as_str()?;
-                if uri.contains("dryRun=") {
-                    return None;
-                }
-                let action = match e["verb"].as_str()? {
+                let verb = e["verb"].as_str()?;
+                let action = match verb {
                     "delete" | "deletecollection" => WriteAction::Delete,
-                    "create" | "update" | "patch" => WriteAction::Apply,
-                    _ => return None,
+                    _ => WriteAction::Apply,
                 };
-                Some((action, format!("{} {uri}", e["verb"].as_str()?)))
+                Some((action, format!("{verb} {}", e["requestURI"].as_str()?)))
             })
             .collect()
     }

@@ -36,6 +36,10 @@
 mod data;
 #[path = "rollout_e2e/doubles.rs"]
 mod doubles;
+#[path = "rollout_e2e/live.rs"]
+mod live;
+#[path = "support/live_kube.rs"]
+mod live_kube;
 
 use std::{
     sync::{Arc, Mutex},
@@ -623,3 +627,95 @@ async fn consul_each_analysis_sends_one_query_per_metric_family() {
     let Some(prom) = prometheus() else { return };
     one_query_per_metric_family(&Consul::start().await, prom).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same scenarios on the test environment's real servers: Istio on the real kube-apiserver,
+// Consul on the real agent (CE), metrics from the same real Prometheus.
+
+/// Runs `scenario` on a fresh live fixture, one live test at a time.
+macro_rules! live {
+    ($name:ident, $fixture:ty, $scenario:ident, $why:literal) => {
+        #[tokio::test(start_paused = true)]
+        #[ignore = $why]
+        async fn $name() {
+            let Some(prom) = prometheus() else { return };
+            let _turn = live::ONE_AT_A_TIME.lock().await;
+            $scenario(&<$fixture>::start().await, prom).await;
+        }
+    };
+}
+
+use live::{LiveConsul, LiveIstio};
+
+live!(
+    live_istio_a_healthy_canary_is_promoted,
+    LiveIstio,
+    healthy_canary_is_promoted,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_istio_a_canary_failing_at_stage_3_is_rolled_back_to_the_exact_objects,
+    LiveIstio,
+    failing_canary_is_rolled_back,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_istio_a_low_traffic_canary_holds,
+    LiveIstio,
+    quiet_canary_holds,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_istio_a_killed_runner_resumes_without_reapplying_stages,
+    LiveIstio,
+    killed_runner_resumes,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_istio_a_second_runner_is_refused_naming_the_first,
+    LiveIstio,
+    second_runner_is_refused,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_istio_each_analysis_sends_one_query_per_metric_family,
+    LiveIstio,
+    one_query_per_metric_family,
+    "needs MESH_E2E_KUBECONFIG and MESH_TESTENV_AUDIT_LOG (cargo xtask testenv up)"
+);
+live!(
+    live_consul_a_healthy_canary_is_promoted,
+    LiveConsul,
+    healthy_canary_is_promoted,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);
+live!(
+    live_consul_a_canary_failing_at_stage_3_is_rolled_back_to_the_exact_objects,
+    LiveConsul,
+    failing_canary_is_rolled_back,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);
+live!(
+    live_consul_a_low_traffic_canary_holds,
+    LiveConsul,
+    quiet_canary_holds,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);
+live!(
+    live_consul_a_killed_runner_resumes_without_reapplying_stages,
+    LiveConsul,
+    killed_runner_resumes,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);
+live!(
+    live_consul_a_second_runner_is_refused_naming_the_first,
+    LiveConsul,
+    second_runner_is_refused,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);
+live!(
+    live_consul_each_analysis_sends_one_query_per_metric_family,
+    LiveConsul,
+    one_query_per_metric_family,
+    "needs CONSUL_HTTP_ADDR (cargo xtask testenv up)"
+);

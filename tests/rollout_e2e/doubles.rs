@@ -22,7 +22,7 @@ use mesh_rollout::MetricsSource;
 use serde_json::Value;
 
 /// The real-time runtime that does the network I/O.
-fn io_runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn io_runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -34,7 +34,7 @@ fn io_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Runs `f` on [`io_runtime`] from a blocking task.
-async fn off_clock<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
+pub(crate) async fn off_clock<T: Send + 'static>(f: impl Future<Output = T> + Send + 'static) -> T {
     tokio::task::spawn_blocking(move || io_runtime().block_on(f))
         .await
         .expect("I/O task")
@@ -58,7 +58,7 @@ impl MetricsSource for RealTimeMetrics {
 }
 
 /// A backend whose every call runs off the paused clock.
-struct OffClock<B>(Arc<B>);
+pub(crate) struct OffClock<B>(pub(crate) Arc<B>);
 
 impl<B: MeshBackend> MeshBackend for OffClock<B> {
     fn kind(&self) -> MeshKind {
@@ -101,7 +101,7 @@ impl<B: MeshBackend> MeshBackend for OffClock<B> {
     }
 }
 
-fn telemetry(prometheus: &PrometheusClient) -> Telemetry {
+pub(crate) fn telemetry(prometheus: &PrometheusClient) -> Telemetry {
     Telemetry {
         prometheus: Some(prometheus.clone()),
         ..Telemetry::default()
@@ -136,7 +136,7 @@ pub(crate) trait Fixture: Send + Sync {
     }
 }
 
-fn seed_split<'a>(mesh: &'a Mesh, service: String) -> BoxFuture<'a, ()> {
+pub(crate) fn seed_split<'a>(mesh: &'a Mesh, service: String) -> BoxFuture<'a, ()> {
     Box::pin(async move {
         mesh.execute(Change::SetTrafficWeight {
             service: service.parse().unwrap(),
@@ -145,6 +145,41 @@ fn seed_split<'a>(mesh: &'a Mesh, service: String) -> BoxFuture<'a, ()> {
         .await
         .unwrap();
     })
+}
+
+/// The weights of the mesh's own route in a VirtualService `spec`.
+pub(crate) fn istio_weights(spec: &Value) -> Vec<(String, i64)> {
+    let route = spec["http"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "mesh-default")
+        .expect("the mesh's route");
+    route["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["destination"]["subset"].as_str().unwrap().to_owned(),
+                d["weight"].as_i64().unwrap_or(100),
+            )
+        })
+        .collect()
+}
+
+/// What a write to `path` is, in the fixture's terms (`route`, `subsets`, `state`).
+pub(crate) fn istio_write(path: &str) -> Option<String> {
+    let kind = if path.contains("/virtualservices") {
+        "route"
+    } else if path.contains("/destinationrules") {
+        "subsets"
+    } else if path.contains("/configmaps") {
+        "state"
+    } else {
+        return None;
+    };
+    Some(kind.to_owned())
 }
 
 /// Istio: `IstioBackend` over mesh-kube's in-process fake API server (no sockets, so no clock
@@ -182,47 +217,67 @@ impl Fixture for Istio {
     }
 
     fn weights(&self, name: &str) -> Vec<(String, i64)> {
-        let spec = self.route(name);
-        let route = spec["http"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["name"] == "mesh-default")
-            .expect("the mesh's route");
-        route["route"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["destination"]["subset"].as_str().unwrap().to_owned(),
-                    d["weight"].as_i64().unwrap_or(100),
-                )
-            })
-            .collect()
+        istio_weights(&self.route(name))
     }
 
     fn writes(&self) -> Vec<String> {
         self.0
             .writes()
             .iter()
-            .map(|w| {
-                if w.path.contains("/virtualservices") {
-                    "route".to_owned()
-                } else if w.path.contains("/destinationrules") {
-                    "subsets".to_owned()
-                } else if w.path.contains("/configmaps") {
-                    "state".to_owned()
-                } else {
-                    w.line()
-                }
-            })
+            .map(|w| istio_write(&w.path).unwrap_or_else(|| w.line()))
             .collect()
     }
 
     fn clear(&self) {
         self.0.clear_requests();
     }
+}
+
+/// What a write to `path` with `body` is, in the fixture's terms (`route`, `subsets`, `state`,
+/// or the config entry's kind).
+pub(crate) fn consul_write(path: &str, body: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or(path);
+    if path.starts_with("/v1/kv/") {
+        return Some("state".to_owned());
+    }
+    let kind = (path == "/v1/config")
+        .then(|| serde_json::from_str::<Value>(body).ok())
+        .flatten()
+        .and_then(|b| b["Kind"].as_str().map(str::to_owned))?;
+    Some(match kind.as_str() {
+        "service-splitter" => "route".to_owned(),
+        "service-resolver" => "subsets".to_owned(),
+        _ => kind,
+    })
+}
+
+/// The weights of a service-splitter entry.
+pub(crate) fn consul_weights(splitter: &Value) -> Vec<(String, i64)> {
+    splitter["Splits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["ServiceSubset"].as_str().unwrap().to_owned(),
+                s["Weight"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Registers v1 and v2 of `name`, then sends everything to v1.
+pub(crate) fn consul_seed<'a>(mesh: &'a Mesh, namespace: &'a str, name: &'a str) -> BoxFuture<'a, ()> {
+    Box::pin(async move {
+        for version in ["v1", "v2"] {
+            let definition = ServiceDefinition::builder(name, namespace, 8080)
+                .unwrap()
+                .version(version)
+                .unwrap();
+            mesh.execute(Change::RegisterService(definition)).await.unwrap();
+        }
+        seed_split(mesh, format!("{namespace}/{name}")).await;
+    })
 }
 
 /// Consul: `ConsulBackend` over a loopback `FakeConsul` (CE 1.18), every call off the clock.
@@ -256,16 +311,7 @@ impl Fixture for Consul {
     }
 
     fn seed<'a>(&'a self, mesh: &'a Mesh, name: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            for version in ["v1", "v2"] {
-                let definition = ServiceDefinition::builder(name, self.namespace(), 8080)
-                    .unwrap()
-                    .version(version)
-                    .unwrap();
-                mesh.execute(Change::RegisterService(definition)).await.unwrap();
-            }
-            seed_split(mesh, self.service(name)).await;
-        })
+        consul_seed(mesh, self.namespace(), name)
     }
 
     fn route(&self, name: &str) -> Value {
@@ -277,17 +323,7 @@ impl Fixture for Consul {
     }
 
     fn weights(&self, name: &str) -> Vec<(String, i64)> {
-        self.route(name)["Splits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["ServiceSubset"].as_str().unwrap().to_owned(),
-                    s["Weight"].as_i64().unwrap(),
-                )
-            })
-            .collect()
+        consul_weights(&self.route(name))
     }
 
     fn writes(&self) -> Vec<String> {
@@ -295,19 +331,7 @@ impl Fixture for Consul {
             .requests()
             .iter()
             .filter(|r| r.is_write() && r.status == 200 && r.answer != "false")
-            .map(|r| {
-                let kind = (r.path == "/v1/config")
-                    .then(|| serde_json::from_str::<Value>(&r.body).ok())
-                    .flatten()
-                    .and_then(|b| b["Kind"].as_str().map(str::to_owned));
-                match kind.as_deref() {
-                    _ if r.path.starts_with("/v1/kv/") => "state".to_owned(),
-                    Some("service-splitter") => "route".to_owned(),
-                    Some("service-resolver") => "subsets".to_owned(),
-                    Some(other) => other.to_owned(),
-                    None => r.line(),
-                }
-            })
+            .map(|r| consul_write(&r.path, &r.body).unwrap_or_else(|| r.line()))
             .collect()
     }
 

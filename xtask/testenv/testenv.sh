@@ -7,7 +7,8 @@
 #   testenv.sh build   only build what is missing (CI starts it early, in the background)
 #
 # Components: etcd + kube-apiserver (with the project's pinned CRDs installed), a Consul CE agent
-# in dev mode with ACLs on, and istioctl when it could be built. `eval "$(testenv.sh up)"` then
+# in dev mode with ACLs on, istioctl when it could be built, and a Zipkin server (the jar from
+# Maven Central, run by the machine's Java) as the real trace backend. `eval "$(testenv.sh up)"` then
 # `cargo test --workspace --all-features -- --ignored` runs the live suites by hand.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,6 +43,26 @@ built() {
   fi
   flock -u "$lock"
   echo "$dir/$name"
+}
+
+# zipkin_jar: path of the cached Zipkin server jar, fetched from Maven Central first when missing.
+zipkin_jar() {
+  local dir="$cache/zipkin-$ZIPKIN_VERSION"
+  exec {lock}>"$cache/zipkin-$ZIPKIN_VERSION.lock"
+  flock "$lock"
+  if [ ! -f "$dir/zipkin-server.jar" ]; then
+    command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is missing; it fetches the Zipkin server jar"
+    log "fetching zipkin-server $ZIPKIN_VERSION from Maven Central (once; log: $cache/logs/zipkin-$ZIPKIN_VERSION.log)"
+    mkdir -p "$dir"
+    if ! mvn -B -q dependency:copy "-Dartifact=io.zipkin:zipkin-server:$ZIPKIN_VERSION:jar:exec" \
+      "-DoutputDirectory=$dir" >"$cache/logs/zipkin-$ZIPKIN_VERSION.log" 2>&1; then
+      tail -20 "$cache/logs/zipkin-$ZIPKIN_VERSION.log" >&2
+      die "fetching zipkin-server $ZIPKIN_VERSION failed"
+    fi
+    mv "$dir/zipkin-server-$ZIPKIN_VERSION-exec.jar" "$dir/zipkin-server.jar"
+  fi
+  flock -u "$lock"
+  echo "$dir/zipkin-server.jar"
 }
 
 etcd_binary() {
@@ -216,22 +237,40 @@ EOF
     "http://127.0.0.1:$http/v1/connect/ca/roots"
 }
 
+# Starts Zipkin (in-memory storage) without waiting: the JVM takes a while, so `up` waits for it
+# last (wait_zipkin).
+start_zipkin() {
+  command -v java >/dev/null 2>&1 || die "Java is missing; it runs the Zipkin server"
+  local jar port
+  jar=$(zipkin_jar)
+  port=$(free_port)
+  echo "$port" >"$run/zipkin.port"
+  QUERY_PORT=$port start zipkin java -Xmx512m -XX:TieredStopAtLevel=1 -jar "$jar"
+}
+
+wait_zipkin() {
+  wait_until 180 zipkin curl -sf "http://127.0.0.1:$(cat "$run/zipkin.port")/health"
+}
+
 exports() {
   echo "export MESH_TESTENV=1"
   echo "export MESH_E2E_KUBECONFIG='$run/kubeconfig'"
   echo "export MESH_TESTENV_AUDIT_LOG='$run/audit.log'"
   echo "export CONSUL_HTTP_ADDR='http://127.0.0.1:$(cat "$run/consul.port")'"
   echo "export CONSUL_HTTP_TOKEN='$(cat "$run/consul.token")'"
+  echo "export MESH_E2E_ZIPKIN_URL='http://127.0.0.1:$(cat "$run/zipkin.port")'"
   if [ -f "$run/istioctl.path" ]; then echo "export MESH_ISTIOCTL='$(cat "$run/istioctl.path")'"; fi
 }
 
 up() {
-  if alive kube-apiserver && alive consul; then exports; return; fi
+  if alive kube-apiserver && alive consul && alive zipkin; then exports; return; fi
   down >/dev/null 2>&1 || true
   mkdir -p "$run"
+  start_zipkin
   certs
   up_kube
   up_consul
+  wait_zipkin
   if [ "${MESH_TESTENV_ISTIOCTL:-1}" != 0 ]; then
     if istioctl=$(built istioctl "$ISTIO_MODULE_VERSION"); then echo "$istioctl" >"$run/istioctl.path"; fi
   fi
@@ -255,10 +294,10 @@ down() {
 }
 
 status() {
-  for c in etcd kube-apiserver consul; do
+  for c in etcd kube-apiserver consul zipkin; do
     if alive "$c"; then echo "# $c: running (pid $(cat "$run/$c.pid"))"; else echo "# $c: not running"; fi
   done
-  if alive kube-apiserver && alive consul; then exports; fi
+  if alive kube-apiserver && alive consul && alive zipkin; then exports; fi
 }
 
 # Builds every component that is not cached yet, and starts nothing.
@@ -267,6 +306,7 @@ build_all() {
   built kube-apiserver "$KUBERNETES_VERSION" >/dev/null
   built consul "$CONSUL_VERSION" >/dev/null
   built istioctl "$ISTIO_MODULE_VERSION" >/dev/null
+  zipkin_jar >/dev/null
   log "every component is built ($cache)"
 }
 
@@ -280,5 +320,6 @@ case "${1:-}" in
   # One component at a time, for debugging the environment itself.
   up-kube) mkdir -p "$run" && certs && up_kube ;;
   up-consul) mkdir -p "$run" && up_consul ;;
+  up-zipkin) mkdir -p "$run" && start_zipkin && wait_zipkin ;;
   *) echo "usage: testenv.sh up|down|status|build" >&2; exit 2 ;;
 esac
