@@ -170,6 +170,35 @@ fn every_emitted_body_round_trips_through_the_models() {
     }
 }
 
+/// Consul's `ring_hash` and `maglev` pick at random without a hash policy: they hash on the
+/// caller's address, as Istio's consistent hash does; other policies carry none.
+#[test]
+fn hashing_balancers_hash_on_the_source_ip() {
+    let ctx = Context::new(ConsulVersion::ce(1, 18, 0));
+    for (lb, hashes) in [
+        (LoadBalancer::RingHash, true),
+        (LoadBalancer::Maglev, true),
+        (LoadBalancer::LeastRequest, false),
+    ] {
+        let mut policy =
+            DestinationPolicy::with_subsets(svc(), [Subset::for_version(Version::new("v1").unwrap())]);
+        policy.load_balancer = Some(lb);
+        let p = plan(&Change::CreateDestinationRule(policy), &ctx, &Snapshot::default()).unwrap();
+        let resolver = p
+            .writes
+            .iter()
+            .find(|w| w.target.kind == "service-resolver")
+            .unwrap();
+        let balancer = &resolver.body.as_ref().unwrap()["LoadBalancer"];
+        let expected = hashes.then(|| serde_json::json!([{ "SourceIP": true }]));
+        assert_eq!(
+            balancer.get("HashPolicies").cloned(),
+            expected,
+            "{lb:?}: {balancer}"
+        );
+    }
+}
+
 #[test]
 fn ordering_protocol_then_resolver_then_router_and_reverse_on_removal() {
     let ctx = Context::new(ConsulVersion::ce(1, 18, 0));

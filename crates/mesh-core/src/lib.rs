@@ -51,6 +51,7 @@ mod service;
 mod split;
 mod state;
 mod telemetry;
+mod unique;
 pub mod units;
 pub mod yaml;
 

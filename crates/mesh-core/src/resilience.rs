@@ -332,6 +332,8 @@ impl RetryPolicy {
         {
             return Err(Error::invalid("per_try_timeout", "exceeds the overall timeout"));
         }
+        crate::unique::no_repeats("retry_on", &self.retry_on)?;
+        crate::unique::no_repeats("retry_on_status", &self.retry_on_status)?;
         if let Some(code) = self.retry_on_status.iter().find(|c| !(100..=599).contains(*c)) {
             return Err(Error::invalid(
                 "retry_on_status",

@@ -4,6 +4,7 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::unique::no_repeats;
 use crate::{Error, HttpMethod, Namespace, PolicyName, Port, ServiceName};
 
 /// A workload identity: the service account (Kubernetes) or service name (Consul) in a namespace.
@@ -177,7 +178,7 @@ pub struct AuthorizationPolicy {
 }
 
 impl AuthorizationPolicy {
-    /// Checks that no `from`/`to` entry is empty, and path patterns: each starts with `/` or `*`,
+    /// Checks that no `from`/`to` entry is empty or names a value twice, and path patterns: each starts with `/` or `*`,
     /// and holds at most one `*` at an end.
     ///
     /// # Errors
@@ -197,7 +198,16 @@ impl AuthorizationPolicy {
                     "an empty target matches every request; leave `to` out to mean that",
                 ));
             }
+            for (j, from) in rule.from.iter().enumerate() {
+                let at = |f: &str| format!("rules[{i}].from[{j}].{f}");
+                no_repeats(&at("principals"), &from.principals)?;
+                no_repeats(&at("namespaces"), &from.namespaces)?;
+            }
             for (j, to) in rule.to.iter().enumerate() {
+                let at = |f: &str| format!("rules[{i}].to[{j}].{f}");
+                no_repeats(&at("methods"), &to.methods)?;
+                no_repeats(&at("paths"), &to.paths)?;
+                no_repeats(&at("ports"), &to.ports)?;
                 for (k, p) in to.paths.iter().enumerate() {
                     let stars = p.matches('*').count();
                     let ok = (p.starts_with('/') || p.starts_with('*'))

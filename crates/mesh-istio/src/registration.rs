@@ -54,10 +54,11 @@ pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snap
         ));
     }
     let se_ref = objects::service_entry(&id);
-    let mut workloads = snapshot
-        .get(&se_ref)
+    let existing = snapshot.get(&se_ref);
+    let mut workloads = existing
         .map(service_entry::registered_workloads)
         .unwrap_or_default();
+    let dns = existing.is_some_and(service_entry::resolves_names);
     let names: Vec<String> = def
         .endpoints
         .iter()
@@ -81,7 +82,7 @@ pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snap
             Some(body),
         ));
     }
-    let body = service_entry::service_entry(def, &workloads);
+    let body = service_entry::service_entry(def, &workloads, dns);
     plan.push(Write::new(WriteAction::Apply, se_ref, Some(body)));
     for name in stale {
         plan.push(Write::new(

@@ -341,6 +341,42 @@ fn registration_writes_entries_and_prunes_stale_ones() {
     assert!(matches!(err, Error::NotFound { .. }));
 }
 
+/// A host-name endpoint needs `resolution: DNS` (under `STATIC` Envoy takes the name as an
+/// address); once the entry resolves names it keeps doing so for later versions' IPs.
+#[test]
+fn a_host_name_endpoint_makes_the_entry_resolve_names() {
+    let mut snap = Snapshot::default();
+    let se = |plan: &mesh_core::Plan| {
+        plan.writes
+            .iter()
+            .find(|w| w.target.kind == "ServiceEntry")
+            .unwrap()
+            .body
+            .clone()
+            .unwrap()
+    };
+    let plan = run(&mut snap, &Change::RegisterService(vm_service(&["10.0.0.1"])));
+    assert_eq!(se(&plan)["spec"]["resolution"], "STATIC");
+    let plan = run(
+        &mut snap,
+        &Change::RegisterService(vm_service(&["vm-1.example.com", "10.0.0.2"])),
+    );
+    assert_eq!(se(&plan)["spec"]["resolution"], "DNS");
+    let we = plan.writes[0].body.as_ref().unwrap();
+    assert_eq!(we["spec"]["address"], "vm-1.example.com");
+    let v2 = ServiceDefinition::builder("legacy", "prod", 8080)
+        .unwrap()
+        .version("v2")
+        .unwrap()
+        .endpoint(Endpoint::new("10.0.0.9", Port::new(8080).unwrap()).unwrap());
+    let plan = run(&mut snap, &Change::RegisterService(v2));
+    assert_eq!(
+        se(&plan)["spec"]["resolution"],
+        "DNS",
+        "v1's host name still needs resolving"
+    );
+}
+
 #[test]
 fn a_plain_kubernetes_service_is_already_registered() {
     let def = ServiceDefinition::builder("reviews", "bookinfo", 9080).unwrap();

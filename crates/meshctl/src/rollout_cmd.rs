@@ -16,10 +16,18 @@ use crate::{
 /// Parses `availability=99.9,p99=200ms,p90=100,throughput=5`.
 pub(crate) fn parse_slo(s: &str) -> Result<Slo, Error> {
     let mut slo = Slo::default();
+    let mut seen: Vec<&str> = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part
             .split_once('=')
             .ok_or_else(|| Error::invalid("slo", format!("{part:?} is not KEY=VALUE")))?;
+        if seen.contains(&k) {
+            return Err(Error::invalid(
+                "slo",
+                format!("{k:?} is given twice; give each objective once"),
+            ));
+        }
+        seen.push(k);
         let ms = |v: &str| -> Result<f64, Error> {
             if v.ends_with('s') {
                 Ok(parse_duration(v)?.as_secs_f64() * 1000.0)

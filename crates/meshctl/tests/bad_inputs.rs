@@ -75,7 +75,14 @@ const CASES: &[(&str, &[&str])] = &[
     ("retry reviews --attempts {}", &["101", "-1", "abc", "4294967296"]),
     (
         "retry reviews --attempts 3 --retry-on {}",
-        &["", "sometimes", "5xx,bogus", ",,"],
+        &[
+            "",
+            "sometimes",
+            "5xx,bogus",
+            ",,",
+            "5xx,5xx",
+            "reset,connect-failure,reset",
+        ],
     ),
     (
         "retry reviews --attempts 3 --per-try-timeout {}",
@@ -88,10 +95,28 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "authz pol --from-principal {}",
-        &["frontend", "a/b/c", "/sa", "Prod/frontend", ""],
+        &[
+            "frontend",
+            "a/b/c",
+            "/sa",
+            "Prod/frontend",
+            "",
+            "prod/frontend --from-principal prod/frontend",
+        ],
     ),
-    ("authz pol --path {}", &["api", "/a*b*", "*a*"]),
-    ("authz pol --port {}", &["0", "65536", "-1", "http"]),
+    (
+        "authz pol --path {}",
+        &["api", "/a*b*", "*a*", "/api --path /api"],
+    ),
+    ("authz pol --method {}", &["GET --method GET", "FETCH"]),
+    (
+        "authz pol --from-namespace {}",
+        &["prod --from-namespace prod", "Prod"],
+    ),
+    (
+        "authz pol --port {}",
+        &["0", "65536", "-1", "http", "80 --port 80"],
+    ),
     ("authz {}", &["Bad_Name", "-pol", ""]),
     (
         "fault inject reviews --delay 3s --percent {}",
@@ -172,6 +197,7 @@ const CASES: &[(&str, &[&str])] = &[
             "p50=-5",
             "latency=5",
             "availability",
+            "availability=99,availability=98",
         ],
     ),
     (

@@ -158,7 +158,11 @@ pub struct ResolverLoadBalancer {
     /// `random`, `round_robin`, `least_request`, `ring_hash` or `maglev`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    /// Unmodelled fields (`HashPolicies`, `RingHashConfig`, `LeastRequestConfig`).
+    /// What `ring_hash` and `maglev` hash on, e.g. `[{"SourceIP": true}]`; without one Consul
+    /// picks at random.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_policies: Option<Vec<serde_json::Value>>,
+    /// Unmodelled fields (`RingHashConfig`, `LeastRequestConfig`).
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -78,7 +78,12 @@ pub(super) fn destination_rule(p: &mut Planner<'_>, policy: &DestinationPolicy) 
     }
     resolver.subsets = (!subsets.is_empty()).then_some(subsets);
     if let Some(lb) = policy.load_balancer {
-        resolver.load_balancer.get_or_insert_with(Default::default).policy = Some(lb_policy(lb).into());
+        let balancer = resolver.load_balancer.get_or_insert_with(Default::default);
+        balancer.policy = Some(lb_policy(lb).into());
+        // Without a hash policy Consul hashes nothing and picks at random: hash on the caller's
+        // address, as Istio's consistent hash does here.
+        balancer.hash_policies = matches!(lb, LoadBalancer::RingHash | LoadBalancer::Maglev)
+            .then(|| vec![serde_json::json!({ "SourceIP": true })]);
     }
     if let Some(t) = policy.connection_pool.as_ref().and_then(|c| c.connect_timeout) {
         resolver.connect_timeout = Some(mesh_core::units::format_duration(t));

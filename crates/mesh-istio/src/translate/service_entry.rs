@@ -1,7 +1,9 @@
 //! `ServiceEntry`: registers a service whose instances run outside Kubernetes (VMs).
 //!
-//! The entry is `MESH_INTERNAL` with `resolution: STATIC` and selects its instances, one
+//! The entry is `MESH_INTERNAL` and selects its instances, one
 //! [`WorkloadEntry`](super::workload_entry) each, with `workloadSelector.labels` (`app: <name>`).
+//! Its `resolution` is `STATIC` while every instance is an IP address, and `DNS` once one is a
+//! host name: under `STATIC` Envoy would take the name as an address and never resolve it.
 //! A WorkloadSelector only matches WorkloadEntries in the same namespace, so both live in the
 //! service's namespace.
 
@@ -76,6 +78,39 @@ pub fn version_key(def: &ServiceDefinition) -> String {
         .map_or_else(|| "-".to_owned(), ToString::to_string)
 }
 
+/// `DNS` when an endpoint of `def` is a host name (or `dns` says the entry already resolves
+/// names), else `STATIC`.
+///
+/// ```
+/// use mesh_core::{Endpoint, Port, ServiceDefinition};
+/// use mesh_istio::translate::service_entry::resolution;
+/// let p = Port::new(8080).unwrap();
+/// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+/// let ip = def.clone().endpoint(Endpoint::new("10.0.0.5", p).unwrap());
+/// let host = def.endpoint(Endpoint::new("vm-1.example.com", p).unwrap());
+/// assert_eq!(resolution(&ip, false), "STATIC");
+/// assert_eq!(resolution(&ip, true), "DNS");
+/// assert_eq!(resolution(&host, false), "DNS");
+/// ```
+pub fn resolution(def: &ServiceDefinition, dns: bool) -> &'static str {
+    let names_a_host = def
+        .endpoints
+        .iter()
+        .any(|e| e.address.parse::<std::net::IpAddr>().is_err());
+    if dns || names_a_host { "DNS" } else { "STATIC" }
+}
+
+/// Whether an existing ServiceEntry resolves host names (`resolution: DNS`).
+///
+/// ```
+/// use mesh_istio::translate::service_entry::resolves_names;
+/// assert!(resolves_names(&serde_json::json!({"spec": {"resolution": "DNS"}})));
+/// assert!(!resolves_names(&serde_json::json!({"spec": {"resolution": "STATIC"}})));
+/// ```
+pub fn resolves_names(service_entry: &Value) -> bool {
+    service_entry["spec"]["resolution"] == "DNS"
+}
+
 /// The ServiceEntry for `def`, recording `workloads` (version key → WorkloadEntry names).
 ///
 /// ```
@@ -83,19 +118,21 @@ pub fn version_key(def: &ServiceDefinition) -> String {
 /// use mesh_core::{Endpoint, Port, ServiceDefinition};
 /// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap()
 ///     .endpoint(Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap());
-/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new());
+/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new(), false);
 /// assert_eq!(se["spec"]["hosts"][0], "legacy.prod.svc.cluster.local");
 /// assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
 /// assert_eq!(se["spec"]["resolution"], "STATIC");
 /// assert_eq!(se["spec"]["ports"][0]["protocol"], "HTTP");
 /// assert_eq!(se["spec"]["workloadSelector"]["labels"]["app"], "legacy");
 /// ```
-pub fn service_entry(def: &ServiceDefinition, workloads: &BTreeMap<String, Vec<String>>) -> Value {
+/// Pass `dns: true` when the entry already resolves names (an earlier version registered host
+/// names): it stays `DNS` so that their WorkloadEntries keep working.
+pub fn service_entry(def: &ServiceDefinition, workloads: &BTreeMap<String, Vec<String>>, dns: bool) -> Value {
     let target = objects::service_entry(&def.id());
     let spec = json!({
         "hosts": [def.id().fqdn()],
         "location": "MESH_INTERNAL",
-        "resolution": "STATIC",
+        "resolution": resolution(def, dns),
         "ports": [{
             "number": def.port.get(),
             "name": port_name(def.protocol),
