@@ -49,6 +49,8 @@ pub struct Recorded {
     pub answer: String,
     /// The request body.
     pub body: String,
+    /// The request's `User-Agent` header, when it had one.
+    pub user_agent: Option<String>,
 }
 
 impl Recorded {
@@ -443,6 +445,7 @@ async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<(
             status,
             answer: answer.clone(),
             body: String::from_utf8_lossy(&req.body).into_owned(),
+            user_agent: req.headers.get("user-agent").cloned(),
         });
         (status, answer)
     };

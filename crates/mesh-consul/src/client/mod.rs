@@ -17,6 +17,10 @@ mod transport;
 
 use std::sync::OnceLock;
 
+/// The `User-Agent` of every request: the project and this crate's version, so a Consul
+/// operator can tell mesh's writes apart in the agent's logs and audit trail.
+pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh-consul)");
+
 pub use config::{ClientConfig, parse_address};
 pub use error::Error;
 pub use kv::{KvPair, base64_decode};

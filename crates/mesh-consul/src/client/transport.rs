@@ -44,6 +44,7 @@ impl Transport {
             std::fs::read(path).map_err(|e| cfg_err(what, format!("{}: {e}", path.display())))
         };
         let mut builder = reqwest::Client::builder()
+            .user_agent(super::USER_AGENT)
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(10)));
         let mut roots = Vec::new();
