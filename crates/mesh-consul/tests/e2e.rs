@@ -82,3 +82,60 @@ async fn a_live_agent_rejects_a_splitter_before_the_protocol() {
     let err: Error = err.into();
     assert!(matches!(err, Error::Backend { .. }));
 }
+
+/// `maglev` hashes on the source IP (the agent keeps the hash policy); switching to
+/// `least_request` drops it, which the agent requires ("HashPolicies specified for
+/// non-hash-based Policy" otherwise).
+#[tokio::test]
+#[ignore = "needs CONSUL_HTTP_ADDR"]
+async fn hash_policies_follow_the_balancer_on_a_live_agent() {
+    use mesh_core::{DestinationPolicy, LoadBalancer, Subset, Version};
+    let consul = backend();
+    let svc = name() + "-lb";
+    let id: mesh_core::ServiceId = svc.parse().unwrap();
+    let def = ServiceDefinition::builder(&svc, "default", 9080)
+        .unwrap()
+        .version("v1")
+        .unwrap();
+    consul.execute(&Change::RegisterService(def)).await.unwrap();
+    for (lb, expected) in [
+        (
+            LoadBalancer::Maglev,
+            Some(serde_json::json!([{ "SourceIP": true }])),
+        ),
+        (LoadBalancer::LeastRequest, None),
+        (
+            LoadBalancer::RingHash,
+            Some(serde_json::json!([{ "SourceIP": true }])),
+        ),
+    ] {
+        let mut policy =
+            DestinationPolicy::with_subsets(id.clone(), [Subset::for_version(Version::new("v1").unwrap())]);
+        policy.load_balancer = Some(lb);
+        consul
+            .execute(&Change::CreateDestinationRule(policy))
+            .await
+            .unwrap();
+        let stored = consul
+            .client()
+            .get_entry(EntryKind::ServiceResolver, &svc, None)
+            .await
+            .unwrap()
+            .unwrap();
+        let stored = serde_json::to_value(stored).unwrap();
+        assert_eq!(
+            stored["LoadBalancer"].get("HashPolicies").cloned(),
+            expected,
+            "{lb:?}: {stored}"
+        );
+    }
+    consul
+        .execute(&Change::UnregisterService { service: id })
+        .await
+        .unwrap();
+    consul
+        .client()
+        .delete_entry(EntryKind::ServiceDefaults, &svc, None, None)
+        .await
+        .unwrap();
+}
