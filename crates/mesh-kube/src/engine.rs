@@ -196,10 +196,10 @@ impl KubeEngine {
     ///   [`Error::NotFound`] (replace of a missing object), [`Error::InvalidInput`] (the server
     ///   rejected the object), [`Error::Backend`] (retries ran out).
     ///
-    /// A write whose answer never came (timeout, dropped connection) counts as failed, though the
-    /// server may have applied it. Applies and deletes are idempotent and a guarded replace fails
-    /// cleanly, so planning and applying again converges; a create sent again reports
-    /// [`Error::AlreadyExists`].
+    /// A write whose answer never came (timeout, dropped connection) is sent again. When that
+    /// second attempt is refused (the object exists, its version moved on) or the retries run
+    /// out, the object is read back: if the server holds what the write carried, it landed and is
+    /// reported so; otherwise the refusal or the failure stands.
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
             return Err(Error::invalid("plan", unsafe_prefix.to_string()));
@@ -350,17 +350,30 @@ impl KubeEngine {
     }
 
     /// Sends one prepared write and maps its outcome.
+    ///
+    /// When an answer was lost on the way (a timeout or dropped connection, then a retry), the
+    /// refusal that follows (the object exists, its version moved on) or the retries running
+    /// out may be our own write having landed: the object is read back, and the write counts as
+    /// landed when the server holds what it carried ([`landed`]).
     async fn execute(&self, write: &Write, req: &ApiRequest) -> Result<()> {
         let rt = self
             .resource_type(&write.target.api_version, &write.target.kind)
             .await?;
-        let resp = self.send(req).await?;
+        let resp = match send(&self.client, req, &self.retry).await {
+            Ok(resp) => resp,
+            Err(e) if e.answer_may_be_lost() && self.landed(write).await => {
+                tracing::debug!(target = %write.target, error = %e, "the answer was lost, but the write landed");
+                return Ok(());
+            }
+            Err(e) => return Err(Error::backend(self.mesh, e)),
+        };
         tracing::debug!(
             mesh = %self.mesh,
             method = %req.method,
             path = %req.path,
             dry_run = req.query.iter().any(|(k, _)| *k == "dryRun"),
             status = resp.status,
+            ambiguous = resp.ambiguous,
             "write"
         );
         match resp.status {
@@ -377,8 +390,27 @@ impl KubeEngine {
                         ),
                     ))
                 }
+                e @ (Error::AlreadyExists { .. } | Error::Conflict { .. })
+                    if resp.ambiguous && self.landed(write).await =>
+                {
+                    tracing::debug!(target = %write.target, refusal = %e, "the answer was lost, but the write landed");
+                    Ok(())
+                }
                 e => Err(e),
             },
+        }
+    }
+
+    /// Whether the server now holds what `write` carried (read back after a lost answer): a
+    /// deleted object is gone; any other write's fields are all there with its values.
+    async fn landed(&self, write: &Write) -> bool {
+        let Ok(current) = self.get(&write.target).await else {
+            return false; // the server cannot tell us: report the failure as it came
+        };
+        match (write.action, current, object_for(write)) {
+            (WriteAction::Delete, current, _) => current.is_none(),
+            (_, Some(current), Some(sent)) => crate::landed::holds(&current, &sent),
+            _ => false,
         }
     }
 

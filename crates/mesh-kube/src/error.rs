@@ -50,6 +50,19 @@ pub enum KubeError {
     Decode(String),
 }
 
+impl KubeError {
+    /// Whether the request may have reached the server and been applied although no answer came
+    /// back: a timeout, a dropped connection, or retries that ended on one of those or on a 5xx.
+    pub fn answer_may_be_lost(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::Transport(_) => true,
+            Self::Api { code, .. } => *code >= 500,
+            Self::RetriesExhausted { last, .. } => last.answer_may_be_lost(),
+            Self::TooLarge(_) | Self::Decode(_) => false,
+        }
+    }
+}
+
 /// The fields of a Kubernetes `Status` body that matter here.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Status {

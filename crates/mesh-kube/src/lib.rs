@@ -32,6 +32,7 @@
 mod client;
 mod engine;
 mod error;
+pub mod landed;
 mod ownership;
 pub mod render;
 mod request;

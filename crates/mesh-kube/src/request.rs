@@ -30,6 +30,10 @@ pub(crate) struct ApiRequest {
 pub(crate) struct ApiResponse {
     pub(crate) status: u16,
     pub(crate) body: Vec<u8>,
+    /// An earlier attempt of this request may have reached the server without its answer
+    /// reaching us (a timeout, a dropped connection, a gateway's 5xx): a write may have landed
+    /// already, so a refusal now (exists, stale version) may be our own write's doing.
+    pub(crate) ambiguous: bool,
 }
 
 impl ApiRequest {
@@ -88,6 +92,7 @@ pub(crate) async fn send(
 ) -> Result<ApiResponse, KubeError> {
     let start = Instant::now();
     let mut attempt: u32 = 0;
+    let mut ambiguous = false;
     loop {
         attempt += 1;
         let (failure, retry_after) =
@@ -105,8 +110,10 @@ pub(crate) async fn send(
                     };
                     (failure, retry_after)
                 }
-                Ok(Ok((resp, _))) => return Ok(resp),
+                Ok(Ok((resp, _))) => return Ok(ApiResponse { ambiguous, ..resp }),
             };
+        // A 429 was refused before any work; anything else may have been applied.
+        ambiguous |= !matches!(failure, KubeError::Api { code: 429, .. });
         let wait = retry_after.unwrap_or_else(|| policy.backoff(attempt - 1));
         let elapsed = start.elapsed();
         if attempt >= policy.max_attempts.max(1) || elapsed + wait > policy.max_elapsed {
@@ -154,6 +161,7 @@ async fn once(
         ApiResponse {
             status,
             body: body.into_bytes(),
+            ambiguous: false,
         },
         retry_after,
     ))

@@ -783,3 +783,94 @@ async fn an_undeclared_field_is_invalid_input_and_not_retried() {
     );
     assert!(server.object(&dr_ref()).is_none());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lost answers: the server applied the write, the answer never came, the engine retried.
+
+fn pa_ref() -> ObjectRef {
+    ObjectRef::new(
+        "security.istio.io/v1",
+        "PeerAuthentication",
+        Some("prod"),
+        "default",
+    )
+}
+
+/// A create whose answer is lost is sent again and refused as existing: the object read back is
+/// ours, so the write landed (it used to be reported as `AlreadyExists`, nothing written).
+#[tokio::test(start_paused = true)]
+async fn a_create_whose_answer_is_lost_is_reported_as_landed() {
+    let server = FakeApiServer::new();
+    server.fail_next(Match::method(Method::POST).real_writes_only(), Fault::LoseAnswer);
+    let body = json!({ "spec": { "mtls": { "mode": "STRICT" } } });
+    let write = Write::new(WriteAction::Create, pa_ref(), Some(body)).guarded(Precondition::MustNotExist);
+    let report = engine(&server).apply(&plan(vec![write])).await.unwrap();
+    assert_eq!(report.applied, [pa_ref()]);
+    assert_eq!(
+        server.object(&pa_ref()).unwrap()["spec"]["mtls"]["mode"],
+        "STRICT"
+    );
+    let posts = server.writes().iter().filter(|w| w.method == "POST").count();
+    assert_eq!(posts, 2, "sent once, lost, sent again and refused as existing");
+}
+
+/// A guarded replace whose answer is lost is sent again with the old version and refused as
+/// stale: the object read back carries our content, so it landed (it used to blame another
+/// writer).
+#[tokio::test(start_paused = true)]
+async fn a_guarded_replace_whose_answer_is_lost_is_reported_as_landed() {
+    let server = FakeApiServer::new();
+    server.insert(json!({
+        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": { "name": "reviews", "namespace": "prod" },
+        "spec": { "hosts": ["reviews"] }
+    }));
+    let version = server.object(&vs_ref()).unwrap()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.fail_next(Match::method(Method::PUT).real_writes_only(), Fault::LoseAnswer);
+    let write =
+        Write::new(WriteAction::Replace, vs_ref(), Some(vs_body())).guarded(Precondition::Version(version));
+    let report = engine(&server).apply(&plan(vec![write])).await.unwrap();
+    assert_eq!(report.applied, [vs_ref()]);
+    assert_eq!(server.object(&vs_ref()).unwrap()["spec"], vs_body()["spec"]);
+}
+
+/// A lost answer is not a licence: when what the server holds is someone else's, the refusal
+/// stands.
+#[tokio::test(start_paused = true)]
+async fn a_dropped_create_that_finds_another_object_is_still_already_exists() {
+    let server = FakeApiServer::new();
+    server.insert(json!({
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": { "name": "default", "namespace": "prod" },
+        "spec": { "mtls": { "mode": "PERMISSIVE" } }
+    }));
+    server.fail_next(Match::method(Method::POST).real_writes_only(), Fault::Drop);
+    let body = json!({ "spec": { "mtls": { "mode": "STRICT" } } });
+    let write = Write::new(WriteAction::Create, pa_ref(), Some(body)).guarded(Precondition::MustNotExist);
+    // The dry run already finds it: refused before any write.
+    let err = engine(&server).apply(&plan(vec![write])).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    assert_eq!(
+        server.object(&pa_ref()).unwrap()["spec"]["mtls"]["mode"],
+        "PERMISSIVE"
+    );
+}
+
+/// The rollout's state save (a guarded ConfigMap replace) whose answer is lost: the saved value
+/// reads back as ours, so the save succeeds with the new version (it used to abort with
+/// "another writer owns state").
+#[tokio::test(start_paused = true)]
+async fn a_state_save_whose_answer_is_lost_succeeds() {
+    let server = FakeApiServer::new();
+    let engine = engine(&server);
+    let key = mesh_core::StateKey::new("prod/reviews".parse().unwrap(), "rollout").unwrap();
+    let first = engine.write_state(&key, "stage 1", None).await.unwrap();
+    server.fail_next(Match::method(Method::PUT).real_writes_only(), Fault::LoseAnswer);
+    let second = engine.write_state(&key, "stage 2", Some(&first)).await.unwrap();
+    assert_ne!(second, first);
+    let stored = engine.read_state(&key).await.unwrap().unwrap();
+    assert_eq!((stored.value.as_str(), stored.version), ("stage 2", second));
+}

@@ -83,6 +83,9 @@ pub enum Fault {
     Hang,
     /// Drop the connection (the client sees a transport error).
     Drop,
+    /// Serve the request (a write lands), then drop the connection before the answer: the
+    /// client cannot tell this from [`Fault::Drop`].
+    LoseAnswer,
 }
 
 impl Fault {

@@ -165,6 +165,10 @@ impl State {
                 } => Reply::Respond(response(code, &body, retry_after)),
                 Fault::Hang => Reply::Hang,
                 Fault::Drop => Reply::Drop,
+                Fault::LoseAnswer => {
+                    let _lost = self.serve(&req);
+                    Reply::Drop
+                }
             };
         }
         let Answer(code, value) = self.serve(&req);
