@@ -58,3 +58,8 @@ mod version;
 
 pub use backend::{ConsulBackend, entry_key};
 pub use version::{ConsulVersion, Edition};
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

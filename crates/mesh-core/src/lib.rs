@@ -89,3 +89,8 @@ pub use telemetry::{
     TrafficSample,
 };
 pub use units::{HttpStatus, Percent, Port};
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

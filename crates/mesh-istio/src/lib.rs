@@ -66,3 +66,8 @@ pub use config::Config;
 pub use mesh_kube::state_object;
 pub use planner::{plan, reads};
 pub use snapshot::Snapshot;
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -54,3 +54,8 @@ pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark
 pub use resources::ResourceType;
 pub use retry::RetryPolicy;
 pub use state::state_object;
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

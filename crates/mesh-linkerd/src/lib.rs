@@ -61,3 +61,8 @@ pub use mesh_kube::state_object;
 pub use planner::{plan, refuse};
 pub use snapshot::{Reader, Snapshot};
 pub use version::{HttpRouteFlavour, LinkerdVersion};
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

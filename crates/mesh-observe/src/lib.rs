@@ -41,3 +41,8 @@ pub use sli::{
     calculate_sli_from_requests, classify_status,
 };
 pub use slo::{Objective, ObjectiveVerdict, Slo, SloReport, SloStatus, is_within_slo};
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -29,3 +29,8 @@ pub use security::{namespace_isolation_policy, strict_authorization_policy};
 pub use traffic::{
     ServiceSplit, create_ab_test_split, create_blue_green_deployment, create_canary_deployment,
 };
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

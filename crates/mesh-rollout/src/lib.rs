@@ -41,3 +41,8 @@ pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, Webhook
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};
 pub use spec::{MAX_COUNT, MAX_INTERVAL, RolloutSpec, Stage, Strategy};
 pub use state::RolloutState;
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -37,3 +37,8 @@ pub mod traces;
 
 pub use error::{Error, Result};
 pub use telemetry::{Telemetry, trace_service_name};
+
+/// The README's example, compiled and run as a doctest so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -58,3 +58,8 @@ pub use mesh_telemetry as telemetry;
 pub mod prelude {
     pub use mesh_core::{DynMeshBackend as _, MeshBackend as _};
 }
+
+/// The README's example, compiled and run as a doctest (it needs the `testing` feature) so that it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(all(doctest, feature = "testing"))]
+pub struct ReadmeDoctests;
