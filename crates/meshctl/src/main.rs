@@ -10,6 +10,7 @@ mod cli;
 mod diff;
 mod error;
 mod events;
+mod invocation;
 mod lint;
 mod ops;
 mod output;
@@ -18,7 +19,7 @@ mod validate;
 
 use std::{io::Write, process::ExitCode, time::SystemTime};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use mesh::{Capabilities, MeshKind, TimeRange};
 
 use crate::{
@@ -34,7 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = invocation::parse();
     init_tracing(cli.debug);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
