@@ -77,11 +77,11 @@ pub enum Error {
         source: BoxError,
     },
     /// A metrics, tracing or graph source (Prometheus, Jaeger, Zipkin, Tempo, Kiali) failed: not
-    /// the mesh's control plane. The source names the component and the endpoint.
-    #[error("observability backend request failed")]
+    /// the mesh's control plane. Shown as the source, which names the component and the endpoint
+    /// (`Prometheus request to http://… failed`).
+    #[error(transparent)]
     Observability {
         /// The underlying error.
-        #[source]
         source: BoxError,
     },
     /// A multi-write plan stopped part-way. `applied` landed, in order; the rest did not.

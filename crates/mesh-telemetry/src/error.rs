@@ -29,8 +29,10 @@ pub enum Error {
         reason: String,
     },
     /// The HTTP request failed before a response arrived (connect, TLS, timeout).
-    #[error("request to {endpoint} failed")]
+    #[error("{service} request to {endpoint} failed")]
     Transport {
+        /// The component: `Prometheus`, `Jaeger`, `Zipkin`, `Tempo` or `Kiali`.
+        service: &'static str,
         /// The endpoint, without credentials or query.
         endpoint: String,
         /// The transport error.
@@ -38,8 +40,10 @@ pub enum Error {
         source: reqwest::Error,
     },
     /// The answer passed the body cap ([`mesh_core::body_cap::DEFAULT_MAX_BODY`]); it was not kept.
-    #[error("the answer from {endpoint} is too large: {source}")]
+    #[error("the answer from {service} at {endpoint} is too large: {source}")]
     TooLarge {
+        /// The component, as in [`Error::Transport`].
+        service: &'static str,
         /// The endpoint, without credentials or query.
         endpoint: String,
         /// The cap that was passed.

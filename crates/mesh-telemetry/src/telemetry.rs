@@ -8,9 +8,9 @@ use crate::{
     Error,
     graph::{KialiClient, service_graph},
     metrics::service_metrics,
-    prometheus::PrometheusClient,
+    prometheus::{PROMETHEUS_URL_ENV, PrometheusClient},
     promql::Dialect,
-    traces::{TraceQuery, TracingClient},
+    traces::{TRACING_KIND_ENV, TRACING_URL_ENV, TraceQuery, TracingClient},
 };
 
 /// The observability sources of one mesh installation. Every source is optional; an operation
@@ -61,13 +61,55 @@ impl Telemetry {
     /// # Errors
     /// [`Error::InvalidInput`] for a set but unusable URL or an unknown `TRACING_KIND`.
     pub fn from_env() -> Result<Self, Error> {
-        let kiali = match std::env::var("KIALI_URL").ok().filter(|u| !u.trim().is_empty()) {
-            Some(url) => Some(KialiClient::new(&url, std::env::var("KIALI_TOKEN").ok())?),
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Sources from the same names as [`Telemetry::from_env`], read through `lookup` (command-line
+    /// flags over the environment, a config file, ...). Empty values count as unset.
+    ///
+    /// ```
+    /// use mesh_telemetry::{Telemetry, traces::TracingKind};
+    /// let t = Telemetry::from_lookup(|name| match name {
+    ///     "PROMETHEUS_URL" => Some("http://prometheus.monitoring:9090".into()),
+    ///     "TRACING_URL" => Some("http://zipkin:9411".into()),
+    ///     "TRACING_KIND" => Some("zipkin".into()),
+    ///     _ => None,
+    /// })
+    /// .unwrap();
+    /// assert_eq!(t.prometheus.unwrap().base_url(), "http://prometheus.monitoring:9090/");
+    /// assert_eq!(t.tracing.unwrap().kind(), TracingKind::Zipkin);
+    /// assert!(t.kiali.is_none());
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Telemetry::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let kiali = match get("KIALI_URL") {
+            Some(url) => Some(KialiClient::new(&url, get("KIALI_TOKEN"))?),
+            None => None,
+        };
+        let prometheus = match get(PROMETHEUS_URL_ENV) {
+            Some(url) => Some(PrometheusClient::builder().url(url).build()?),
+            None => None,
+        };
+        let kind = get(TRACING_KIND_ENV).map(|k| k.parse()).transpose()?;
+        let tracing = match get(TRACING_URL_ENV) {
+            Some(url) => {
+                let builder = TracingClient::builder().url(url);
+                Some(
+                    match kind {
+                        Some(k) => builder.kind(k),
+                        None => builder,
+                    }
+                    .build()?,
+                )
+            }
             None => None,
         };
         Ok(Self {
-            prometheus: optional(PrometheusClient::from_env())?,
-            tracing: optional(TracingClient::from_env())?,
+            prometheus,
+            tracing,
             kiali,
             ..Self::default()
         })
@@ -177,15 +219,6 @@ impl Telemetry {
         )
         .await
         .map_err(|e| e.into_core(mesh))
-    }
-}
-
-/// `NotConfigured` becomes `None`; other errors stay errors.
-fn optional<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(Error::NotConfigured { .. }) => Ok(None),
-        Err(e) => Err(e),
     }
 }
 

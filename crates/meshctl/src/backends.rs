@@ -120,18 +120,20 @@ fn service_of(change: &Change) -> Option<mesh::ServiceId> {
     }
 }
 
-/// A Kubernetes engine for `kind`, on `--context` when given.
+/// A Kubernetes engine for `kind`, from `--kubeconfig`/`--context` when given (else as kubectl
+/// finds its configuration: `KUBECONFIG`, `~/.kube/config`, in-cluster).
 async fn engine(cli: &Cli, kind: MeshKind) -> Result<KubeEngine> {
-    let Some(context) = &cli.context else {
-        return KubeEngine::try_default(kind).await;
+    let what = match (&cli.kubeconfig, &cli.context) {
+        (Some(path), _) => format!("kubeconfig {}", path.display()),
+        (None, Some(context)) => format!("kubeconfig context {context:?}"),
+        (None, None) => "Kubernetes client".to_owned(),
     };
-    let options = kube::config::KubeConfigOptions {
-        context: Some(context.clone()),
-        ..Default::default()
-    };
-    let config = kube::Config::from_kubeconfig(&options)
-        .await
-        .map_err(|e| Error::not_configured(format!("kubeconfig context {context:?}"), e.to_string()))?;
+    let config = crate::kubeconfig::client_config(cli).await.map_err(|e| {
+        Error::not_configured(
+            what,
+            format!("pass --kubeconfig, set KUBECONFIG or run in a cluster: {e}"),
+        )
+    })?;
     let client = mesh_kube::client_from(config).map_err(|e| Error::backend(kind, e))?;
     Ok(KubeEngine::new(client, kind, mesh_kube::DEFAULT_FIELD_MANAGER))
 }
@@ -160,10 +162,11 @@ async fn detect(cli: &Cli) -> Result<MeshKind> {
 }
 
 /// The `Mesh` for this command line, reading metrics, traces and the graph from the sources the
-/// environment names (`PROMETHEUS_URL`, `TRACING_URL`/`TRACING_KIND`, `KIALI_URL`), whatever the
+/// flags or the environment name (`--prometheus-url`/`PROMETHEUS_URL`, `--tracing-url`/
+/// `TRACING_URL` with `--tracing-kind`/`TRACING_KIND`, `--kiali-url`/`KIALI_URL`), whatever the
 /// target: reads never write.
 pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
-    let telemetry = mesh::telemetry::Telemetry::from_env()
+    let telemetry = mesh::telemetry::Telemetry::from_lookup(|name| cli.telemetry_setting(name))
         .map_err(|e| Error::not_configured("telemetry", e.to_string()))?;
     Ok(backend(cli).await?.with_telemetry(telemetry))
 }

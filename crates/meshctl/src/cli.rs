@@ -19,12 +19,31 @@ pub(crate) struct Cli {
     /// Output format.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Yaml)]
     pub(crate) output: Output,
-    /// The namespace of services given without one.
-    #[arg(short = 'n', long, global = true, default_value = DEFAULT_NAMESPACE)]
-    pub(crate) namespace: String,
+    /// The namespace of services given without one [default: the kubeconfig context's
+    /// namespace, else "default"].
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE", global = true)]
+    pub(crate) namespace_flag: Option<String>,
+    /// `--namespace`, or what it defaults to (see [`Cli::namespace`]).
+    #[arg(skip)]
+    pub(crate) resolved_namespace: std::sync::OnceLock<String>,
+    /// The kubeconfig file (Istio and Linkerd) [env: KUBECONFIG; default: ~/.kube/config].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(crate) kubeconfig: Option<std::path::PathBuf>,
     /// The kubeconfig context (Istio and Linkerd).
     #[arg(long, global = true)]
     pub(crate) context: Option<String>,
+    /// Prometheus base URL for metrics, the graph and rollouts [env: PROMETHEUS_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) prometheus_url: Option<String>,
+    /// Tracing backend base URL [env: TRACING_URL].
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) tracing_url: Option<String>,
+    /// Tracing backend: jaeger, jaeger-v1, zipkin or tempo [env: TRACING_KIND; default: jaeger].
+    #[arg(long, global = true, value_name = "KIND")]
+    pub(crate) tracing_kind: Option<String>,
+    /// Kiali base URL for the service graph [env: KIALI_URL; its token: KIALI_TOKEN].
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) kiali_url: Option<String>,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
     #[arg(long, global = true, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,
@@ -36,8 +55,43 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
-/// The namespace of services given without one, when `-n` is not given.
+/// The namespace of services given without one, when neither `-n` nor the kubeconfig context
+/// names one.
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
+
+impl Cli {
+    /// The namespace of services given without one: `-n`, else the kubeconfig context's
+    /// namespace (Istio and Linkerd, as kubectl does), else `default`.
+    pub(crate) fn namespace(&self) -> &str {
+        self.resolved_namespace.get_or_init(|| {
+            self.namespace_flag
+                .clone()
+                .or_else(|| {
+                    (self.mesh != MeshArg::Consul)
+                        .then(|| crate::kubeconfig::context_namespace(self))
+                        .flatten()
+                })
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned())
+        })
+    }
+
+    /// Whether `-n` was given (a positional namespace must then agree with it).
+    pub(crate) fn namespace_given(&self) -> bool {
+        self.namespace_flag.is_some()
+    }
+
+    /// A telemetry setting: its flag, else its environment variable.
+    pub(crate) fn telemetry_setting(&self, name: &str) -> Option<String> {
+        let flag = match name {
+            "PROMETHEUS_URL" => &self.prometheus_url,
+            "TRACING_URL" => &self.tracing_url,
+            "TRACING_KIND" => &self.tracing_kind,
+            "KIALI_URL" => &self.kiali_url,
+            _ => &None,
+        };
+        flag.clone().or_else(|| std::env::var(name).ok())
+    }
+}
 
 /// `--mesh`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

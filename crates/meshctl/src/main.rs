@@ -11,6 +11,7 @@ mod diff;
 mod error;
 mod events;
 mod invocation;
+mod kubeconfig;
 mod lint;
 mod ops;
 mod output;
@@ -103,7 +104,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         }
         Command::Events { service, poll } => {
             let poll = mesh::units::parse_duration(poll).map_err(|e| e.in_field("poll"))?;
-            let service = ops::service_id(service, &cli.namespace)?;
+            let service = ops::service_id(service, cli.namespace())?;
             let mesh = backends::live(cli).await?.mesh();
             events::follow(out, &mesh, service, poll, cli.output)
                 .await
@@ -111,10 +112,10 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         }
         Command::Rollout(args) => {
             let mesh = backends::connect(cli).await?;
-            rollout_cmd::run(out, mesh, args, &cli.namespace, cli.target, cli.output).await
+            rollout_cmd::run(out, mesh, args, cli.namespace(), cli.target, cli.output).await
         }
         Command::Plan { op } | Command::Diff { op } => {
-            let Action::Change(change) = ops::action(op, &cli.namespace)? else {
+            let Action::Change(change) = ops::action(op, cli.namespace(), cli.namespace_given())? else {
                 return Err(CliError {
                     message: "plan and diff take a change (split, route, ...), not a query".into(),
                     hint: Some("run the query itself, e.g. `meshctl metrics SERVICE`".into()),
@@ -132,7 +133,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Op(op) => {
-            let action = ops::action(op, &cli.namespace)?;
+            let action = ops::action(op, cli.namespace(), cli.namespace_given())?;
             let mesh = backends::connect(cli).await?;
             match action {
                 Action::Change(change) => {
@@ -167,7 +168,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
 async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &str) -> Result<(), CliError> {
     let kind = backends::mesh_kind(cli)?;
     let mesh = backends::offline(kind, cli.service_port);
-    let id = ops::service_id(service, &cli.namespace)?;
+    let id = ops::service_id(service, cli.namespace())?;
     let register = cli::Op::Register {
         service: id.to_string(),
         port: endpoint
@@ -194,7 +195,7 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         ("split 90/10", split),
         ("enable mTLS", mtls),
     ] {
-        let Action::Change(change) = ops::action(&op, &cli.namespace)? else {
+        let Action::Change(change) = ops::action(&op, cli.namespace(), cli.namespace_given())? else {
             continue;
         };
         let plan = mesh.plan(&change).await?;

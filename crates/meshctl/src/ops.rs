@@ -11,7 +11,7 @@ use mesh::{
     units::parse_duration,
 };
 
-use crate::cli::{CircuitBreakerArgs, DEFAULT_NAMESPACE, FaultCmd, GraphFormat, Op};
+use crate::cli::{CircuitBreakerArgs, FaultCmd, GraphFormat, Op};
 
 /// What an operation becomes.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ const MAX_METRICS_WINDOW: Duration = Duration::from_secs(31 * 24 * 3600);
 const MAX_TRACES: usize = 1000;
 
 /// Turns an operation into a change or a query.
-pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
+pub(crate) fn action(op: &Op, namespace: &str, namespace_given: bool) -> Result<Action, Error> {
     let change = match op {
         Op::Register {
             service,
@@ -247,7 +247,7 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
             namespace: ns,
             status,
         } => {
-            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace)?)?;
+            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace, namespace_given)?)?;
             if *status {
                 return Ok(Action::Query(Query::MtlsStatus(ns)));
             }
@@ -352,7 +352,7 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
             namespace: ns,
             format,
         } => {
-            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace)?)?;
+            let ns = Namespace::new(positional_or_flag(ns.as_deref(), namespace, namespace_given)?)?;
             return Ok(Action::Query(Query::Graph(ns, *format)));
         }
     };
@@ -361,10 +361,14 @@ pub(crate) fn action(op: &Op, namespace: &str) -> Result<Action, Error> {
 }
 
 /// A namespace given as an argument or with `-n` (the default namespace when neither is); both
-/// at once must agree.
-fn positional_or_flag<'a>(positional: Option<&'a str>, flag: &'a str) -> Result<&'a str, Error> {
+/// at once must agree. A namespace that only defaulted (`-n` not given) gives way to the argument.
+fn positional_or_flag<'a>(
+    positional: Option<&'a str>,
+    flag: &'a str,
+    flag_given: bool,
+) -> Result<&'a str, Error> {
     match positional {
-        Some(p) if p != flag && flag != DEFAULT_NAMESPACE => Err(Error::invalid(
+        Some(p) if p != flag && flag_given => Err(Error::invalid(
             "namespace",
             format!("{p:?} as an argument and {flag:?} with -n disagree; give one"),
         )),

@@ -1,6 +1,6 @@
 //! `meshctl traces` on every mesh against the test environment's real Zipkin
 //! (`MESH_E2E_ZIPKIN_URL`, from `cargo xtask testenv up`), chosen with `TRACING_URL` and
-//! `TRACING_KIND=zipkin`: spans posted a moment ago under the name each mesh's tracer records
+//! `TRACING_KIND=zipkin` (Linkerd's run with `--tracing-url`/`--tracing-kind` instead): spans posted a moment ago under the name each mesh's tracer records
 //! come back as one trace, in JSON and in the table.
 
 use std::{
@@ -51,12 +51,21 @@ fn post_trace(trace_id: &str, service: &str) {
     );
 }
 
+/// Runs `meshctl traces`; Linkerd's run names Zipkin with flags, the others with the environment.
 fn meshctl(mesh: &str, namespace: &str, service: &str, output: &str) -> (bool, String, String) {
-    let out = assert_cmd::Command::cargo_bin("meshctl")
-        .unwrap()
-        .env_remove("CONSUL_HTTP_ADDR")
-        .env("TRACING_URL", zipkin())
-        .env("TRACING_KIND", "zipkin")
+    let mut cmd = assert_cmd::Command::cargo_bin("meshctl").unwrap();
+    cmd.env_remove("CONSUL_HTTP_ADDR");
+    if mesh == "linkerd" {
+        cmd.env_remove("TRACING_URL").env_remove("TRACING_KIND").args([
+            "--tracing-url",
+            &zipkin(),
+            "--tracing-kind",
+            "zipkin",
+        ]);
+    } else {
+        cmd.env("TRACING_URL", zipkin()).env("TRACING_KIND", "zipkin");
+    }
+    let out = cmd
         .args(["--mesh", mesh, "-n", namespace, "-o", output, "traces", service])
         .timeout(Duration::from_secs(60))
         .output()

@@ -30,6 +30,7 @@ type Case = (Vec<&'static str>, Vec<(&'static str, String)>);
 fn url_credentials_are_never_printed() {
     // Port 1 on loopback: nothing listens, every request fails at once.
     let url = format!("http://ops:{SECRET}@127.0.0.1:1");
+    let flag_url: &'static str = Box::leak(url.clone().into_boxed_str());
     let cases: Vec<Case> = vec![
         (
             vec!["--mesh", "istio", "--debug", "metrics", "reviews"],
@@ -46,6 +47,45 @@ fn url_credentials_are_never_printed() {
         (
             vec!["--mesh", "istio", "--debug", "metrics", "reviews"],
             vec![("PROMETHEUS_URL", format!("ftp://ops:{SECRET}@127.0.0.1:1"))],
+        ),
+        // The same URLs given as flags.
+        (
+            vec![
+                "--mesh",
+                "istio",
+                "--debug",
+                "--prometheus-url",
+                flag_url,
+                "metrics",
+                "reviews",
+            ],
+            vec![],
+        ),
+        (
+            vec![
+                "--mesh",
+                "linkerd",
+                "--debug",
+                "--tracing-url",
+                flag_url,
+                "--tracing-kind",
+                "zipkin",
+                "traces",
+                "reviews",
+            ],
+            vec![],
+        ),
+        (
+            vec![
+                "--mesh",
+                "istio",
+                "--debug",
+                "--kiali-url",
+                flag_url,
+                "graph",
+                "prod",
+            ],
+            vec![],
         ),
     ];
     for (args, env) in cases {

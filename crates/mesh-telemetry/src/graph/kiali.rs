@@ -282,12 +282,13 @@ impl KialiClient {
             req = basic.apply(req);
         }
         let transport = |source| Error::Transport {
+            service: "Kiali",
             endpoint: url.to_string(),
             source,
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status().as_u16();
-        let body = crate::body::read_capped(resp, url.as_str()).await?;
+        let body = crate::body::read_capped(resp, "Kiali", url.as_str()).await?;
         if !(200..300).contains(&status) {
             return Err(Error::Http {
                 service: "Kiali",

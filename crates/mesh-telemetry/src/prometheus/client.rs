@@ -133,6 +133,7 @@ impl PrometheusBuilder {
                 .timeout(timeout)
                 .build()
                 .map_err(|source| Error::Transport {
+                    service: "Prometheus",
                     endpoint: base.to_string(),
                     source,
                 })?,
@@ -257,12 +258,13 @@ impl PrometheusClient {
         self.queries.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(endpoint = %url, query = %params[0].1, "prometheus query");
         let transport = |source| Error::Transport {
+            service: "Prometheus",
             endpoint: url.to_string(),
             source,
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = crate::body::read_capped(response, url.as_str()).await?;
+        let body = crate::body::read_capped(response, "Prometheus", url.as_str()).await?;
         parse_response(&body, status)
     }
 }

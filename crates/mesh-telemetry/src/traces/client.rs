@@ -171,12 +171,14 @@ impl TracingBuilder {
             hint: NOT_CONFIGURED_HINT,
         })?;
         let (base, basic) = parse_base_url(&raw)?;
+        let kind = self.kind.unwrap_or(TracingKind::Jaeger);
         let http = match self.http {
             Some(h) => h,
             None => reqwest::Client::builder()
                 .timeout(self.timeout.unwrap_or(Duration::from_secs(30)))
                 .build()
                 .map_err(|source| Error::Transport {
+                    service: kind.name(),
                     endpoint: base.to_string(),
                     source,
                 })?,
@@ -185,7 +187,7 @@ impl TracingBuilder {
             http,
             base,
             basic,
-            kind: self.kind.unwrap_or(TracingKind::Jaeger),
+            kind,
         })
     }
 }
@@ -369,6 +371,7 @@ impl TracingClient {
             .map_err(|e| Error::invalid("url", e.to_string()))?;
         tracing::debug!(endpoint = %url, kind = ?self.kind, "tracing query");
         let transport = |source| Error::Transport {
+            service: self.kind.name(),
             endpoint: url.to_string(),
             source,
         };
@@ -378,7 +381,7 @@ impl TracingClient {
         }
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = crate::body::read_capped(response, url.as_str()).await?;
+        let body = crate::body::read_capped(response, self.kind.name(), url.as_str()).await?;
         match status {
             200..=299 => Ok(Some(body.to_vec())),
             404 => Ok(None),
