@@ -36,6 +36,7 @@ mod backend;
 pub mod body_cap;
 mod capability;
 mod change;
+pub mod cleartext;
 mod destination;
 pub mod duration_input;
 mod error;

@@ -45,6 +45,23 @@ pub fn without_url_credentials(mut config: Config) -> Config {
 ///
 /// # Errors
 /// As `kube::Client::try_from`.
+/// Warns when the configuration would send a token or password in clear text (`http://` to a
+/// host that is not this machine).
 pub fn client_from(config: Config) -> Result<kube::Client, kube::Error> {
-    kube::Client::try_from(without_url_credentials(config))
+    let config = without_url_credentials(config);
+    let auth = &config.auth_info;
+    let has_credentials = auth.token.is_some()
+        || auth.token_file.is_some()
+        || auth.password.is_some()
+        || auth.auth_provider.is_some()
+        || auth.exec.is_some();
+    if has_credentials
+        && let Some(warning) = mesh_core::cleartext::cleartext_warning(
+            &config.cluster_url.to_string(),
+            "the Kubernetes credentials",
+        )
+    {
+        tracing::warn!("{warning}");
+    }
+    kube::Client::try_from(config)
 }

@@ -43,6 +43,12 @@ impl Transport {
         let read = |what: &str, path: &std::path::Path| {
             std::fs::read(path).map_err(|e| cfg_err(what, format!("{}: {e}", path.display())))
         };
+        if config.token.as_ref().is_some_and(|t| !t.is_empty())
+            && let Some(warning) =
+                mesh_core::cleartext::cleartext_warning(config.address.as_str(), "the Consul token")
+        {
+            tracing::warn!("{warning}");
+        }
         let mut builder = reqwest::Client::builder()
             .user_agent(super::USER_AGENT)
             .timeout(config.request_timeout)

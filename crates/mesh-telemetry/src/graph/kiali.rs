@@ -233,6 +233,7 @@ impl KialiClient {
             .build()
             .map_err(|e| Error::invalid("Kiali client", e.to_string()))?;
         let (base, basic) = parse_base_url(url)?;
+        crate::credentials::warn_if_cleartext(&base, "Kiali", basic.is_some() || token.is_some());
         Ok(Self {
             http,
             base,

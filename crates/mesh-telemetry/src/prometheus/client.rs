@@ -126,6 +126,7 @@ impl PrometheusBuilder {
             hint: NOT_CONFIGURED_HINT,
         })?;
         let (base, basic) = parse_base_url(&raw)?;
+        crate::credentials::warn_if_cleartext(&base, "Prometheus", basic.is_some() || self.bearer.is_some());
         let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
         let http = match self.http {
             Some(h) => h,

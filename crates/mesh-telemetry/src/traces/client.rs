@@ -172,6 +172,7 @@ impl TracingBuilder {
         })?;
         let (base, basic) = parse_base_url(&raw)?;
         let kind = self.kind.unwrap_or(TracingKind::Jaeger);
+        crate::credentials::warn_if_cleartext(&base, kind.name(), basic.is_some());
         let http = match self.http {
             Some(h) => h,
             None => reqwest::Client::builder()
