@@ -15,6 +15,7 @@ mod kubeconfig;
 mod lint;
 mod ops;
 mod output;
+mod removal;
 mod rollout_cmd;
 mod validate;
 
@@ -139,6 +140,10 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                 Action::Change(change) => {
                     match cli.target {
                         cli::Target::Render => {
+                            if let Some(steps) = removal::steps(mesh.kind(), &change)? {
+                                removal::print(out, cli.output, &change, &steps)?;
+                                return Ok(0);
+                            }
                             let plan = mesh.plan(&change).await?;
                             output::plan(out, cli.output, &plan)?;
                             // Fault ids are stateless: the id of a rendered fault is the one

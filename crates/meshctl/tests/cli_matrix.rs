@@ -351,3 +351,44 @@ fn a_rendered_fault_prints_its_id() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// Rendering `unregister` and `fault remove` says which objects `--target apply` will remove (it
+/// used to fail with "not found": a render has no cluster), as YAML comments or one JSON object,
+/// and refuses a fault id of another mesh.
+#[test]
+fn removals_say_what_apply_would_remove_on_every_mesh() {
+    for mesh in MESHES {
+        let ns = if mesh == "consul" { "default" } else { "prod" };
+        let fault = format!("fault:{mesh}:{ns}/reviews:2a136372");
+        for args in [
+            vec!["unregister", "reviews"],
+            vec!["fault", "remove", fault.as_str()],
+        ] {
+            let r = run(mesh, &args);
+            assert_eq!(r.code, 0, "{mesh} {args:?}: {}", r.stderr);
+            assert!(
+                r.stdout.lines().all(|l| l.starts_with('#')),
+                "{mesh} {args:?}: comments only:\n{}",
+                r.stdout
+            );
+            assert!(
+                r.stdout.contains("reviews") && r.stdout.contains("--target apply"),
+                "{}",
+                r.stdout
+            );
+            let mut json_args = vec!["-o", "json"];
+            json_args.extend(&args);
+            let r = run(mesh, &json_args);
+            let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+            assert!(
+                !v["apply_reads_the_cluster_then"].as_array().unwrap().is_empty(),
+                "{v}"
+            );
+        }
+        let other = if mesh == "istio" { "linkerd" } else { "istio" };
+        let foreign = format!("fault:{other}:{ns}/reviews:2a136372");
+        let r = run(mesh, &["fault", "remove", &foreign]);
+        assert_eq!(r.code, 2, "{mesh}: {}", r.stderr);
+        assert!(r.stderr.contains("belongs to"), "{}", r.stderr);
+    }
+}
