@@ -6,12 +6,17 @@
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
 //! - `testenv up|down|status|build`: real control planes on loopback for the live suites.
 //! - `core-schemas OPENAPI_V3_JSON`: the core kinds' schemas, from the API server's OpenAPI.
+//! - `man`: rewrites meshctl's man page from its clap definition (see [`man`]).
+//! - `static-meshctl`: the Dockerfile's static meshctl, built and checked (see [`static_binary`]).
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
 mod ci;
 mod codegen;
 mod core_schemas;
+mod man;
+mod package_metadata;
 mod schemas;
+mod static_binary;
 mod testenv;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -35,6 +40,8 @@ fn main() -> ExitCode {
         Some("schemas") => schemas::run(check),
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
+        Some("man") => man::run(),
+        Some("static-meshctl") => workspace_root().and_then(|root| static_binary::run(&root)),
         Some("core-schemas") => match args.get(1) {
             Some(path) => core_schemas::run(std::path::Path::new(path)),
             None => {
@@ -51,7 +58,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|bench-math|testenv up|down|status>"
+                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|man|static-meshctl|bench-math|testenv up|down|status>"
             );
             return ExitCode::from(2);
         }

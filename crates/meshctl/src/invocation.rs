@@ -42,6 +42,9 @@ pub(crate) fn parse() -> Cli {
 }
 
 #[cfg(test)]
+mod man_page;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
