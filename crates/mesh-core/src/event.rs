@@ -159,3 +159,43 @@ impl MeshEvent {
         }
     }
 }
+
+/// An event as it was published: when (`at`, wall-clock time of the change landing) and what.
+/// Serialized as the event's own fields plus `at_unix_ms`.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use mesh_core::{MeshEvent, MeshKind, MtlsMode, TimedEvent};
+/// let e = TimedEvent {
+///     at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+///     event: MeshEvent::MtlsEnabled {
+///         mesh: MeshKind::Istio,
+///         namespace: "prod".parse().unwrap(),
+///         mode: MtlsMode::Strict,
+///     },
+/// };
+/// let json = serde_json::to_value(&e).unwrap();
+/// assert_eq!(json["event"], "mtls.enabled");
+/// assert_eq!(json["at_unix_ms"], 1_700_000_000_123u64);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedEvent {
+    /// When the change landed.
+    pub at: std::time::SystemTime,
+    /// What happened.
+    pub event: MeshEvent,
+}
+
+impl Serialize for TimedEvent {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.event).map_err(serde::ser::Error::custom)?;
+        let ms = self
+            .at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if let Some(map) = value.as_object_mut() {
+            map.insert("at_unix_ms".into(), ms.into());
+        }
+        value.serialize(serializer)
+    }
+}

@@ -67,7 +67,7 @@ pub use capability::{Capabilities, Feature, Support};
 pub use change::Change;
 pub use destination::{DestinationPolicy, LoadBalancer, Subset};
 pub use error::{BoxError, Error, Result};
-pub use event::MeshEvent;
+pub use event::{MeshEvent, TimedEvent};
 pub use fault::{Fault, FaultId};
 pub use mesh_kind::MeshKind;
 pub use names::{Namespace, PolicyName, ServiceName, Version};

@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use mesh_core::{
     ApplyReport, AuthorizationPolicy, Capabilities, Change, CircuitBreaker, DestinationPolicy,
-    DynMeshBackend, Error, Fault, FaultId, MeshBackend, MeshEvent, MeshKind, MtlsStatus, Namespace, Plan,
-    Registration, Result, RetryPolicy, ServiceDefinition, ServiceGraph, ServiceId, ServiceMetrics,
-    ServiceName, ServiceRoutes, StateKey, StoredState, TimeRange, Trace, TrafficSplit,
+    DynMeshBackend, Error, Fault, FaultId, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Registration,
+    Result, RetryPolicy, ServiceDefinition, ServiceGraph, ServiceId, ServiceMetrics, ServiceName,
+    ServiceRoutes, StateKey, StoredState, TimeRange, TimedEvent, Trace, TrafficSplit,
 };
 use tokio::sync::broadcast;
+
+use crate::Events;
 use tracing::Instrument as _;
 
 /// How many events a slow subscriber may fall behind before it starts losing the oldest ones.
@@ -19,7 +21,7 @@ const EVENT_BUFFER: usize = 1024;
 #[derive(Clone)]
 pub struct Mesh {
     backend: Arc<dyn DynMeshBackend>,
-    events: broadcast::Sender<MeshEvent>,
+    events: broadcast::Sender<TimedEvent>,
     #[cfg(feature = "telemetry")]
     telemetry: Option<Arc<mesh_telemetry::Telemetry>>,
 }
@@ -131,10 +133,11 @@ impl Mesh {
         self.backend.capabilities()
     }
 
-    /// A new subscription to the event stream. A subscriber that falls more than 1024 events behind
-    /// gets `RecvError::Lagged` and skips ahead; it never slows an operation down.
-    pub fn subscribe(&self) -> broadcast::Receiver<MeshEvent> {
-        self.events.subscribe()
+    /// A new subscription to the event stream: every event with its time, or only some names
+    /// ([`Events::only`]). A subscriber that falls more than 1024 events behind gets
+    /// `RecvError::Lagged` and skips ahead; it never slows an operation down.
+    pub fn subscribe(&self) -> Events {
+        Events::new(self.events.subscribe())
     }
 
     /// Plans `change` without writing anything.
@@ -159,7 +162,10 @@ impl Mesh {
     /// Sends the event of a change that landed to every subscriber.
     fn publish(&self, report: ApplyReport) -> ApplyReport {
         // A send error only means nobody is subscribed.
-        let _ = self.events.send(report.event.clone());
+        let _ = self.events.send(TimedEvent {
+            at: std::time::SystemTime::now(),
+            event: report.event.clone(),
+        });
         tracing::debug!(
             event = report.event.name(),
             writes = report.applied.len(),

@@ -31,8 +31,10 @@
 //! need no runtime.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod events;
 mod handle;
 
+pub use events::Events;
 pub use handle::Mesh;
 #[doc(inline)]
 pub use mesh_core::*;
