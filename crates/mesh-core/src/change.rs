@@ -70,6 +70,33 @@ pub enum Change {
 }
 
 impl Change {
+    /// The versions this change names (split weights, route destinations, subsets, the
+    /// registered version), each as given: what instances carry in their `version` label.
+    ///
+    /// ```
+    /// use mesh_core::{Change, TrafficSplit};
+    /// let change = Change::SetTrafficWeight {
+    ///     service: "prod/reviews".parse().unwrap(),
+    ///     split: TrafficSplit::try_from_pairs([("1.2.0", 90), ("1.3.0", 10)]).unwrap(),
+    /// };
+    /// let versions = change.versions();
+    /// let labels: Vec<&str> = versions.iter().map(|v| v.label_value()).collect();
+    /// assert_eq!(labels, ["1.2.0", "1.3.0"]);
+    /// ```
+    pub fn versions(&self) -> Vec<crate::Version> {
+        match self {
+            Self::SetTrafficWeight { split, .. } => split.versions().cloned().collect(),
+            Self::CreateVirtualService(routes) => routes
+                .rules
+                .iter()
+                .flat_map(|r| r.destinations.versions().cloned())
+                .collect(),
+            Self::CreateDestinationRule(policy) => policy.subsets.iter().map(|s| s.version.clone()).collect(),
+            Self::RegisterService(def) => def.version.iter().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The operation's snake_case name (`set_traffic_weight`).
     pub fn operation(&self) -> &'static str {
         match self {

@@ -21,14 +21,14 @@ pub struct Subset {
 impl Subset {
     /// A subset selecting `version=<version>`.
     pub fn for_version(version: Version) -> Self {
-        let labels = BTreeMap::from([("version".to_owned(), version.to_string())]);
+        let labels = BTreeMap::from([("version".to_owned(), version.label_value().to_owned())]);
         Self { version, labels }
     }
 
     /// The selecting labels, `version: <version>` when none were given.
     pub fn effective_labels(&self) -> BTreeMap<String, String> {
         if self.labels.is_empty() {
-            BTreeMap::from([("version".to_owned(), self.version.to_string())])
+            BTreeMap::from([("version".to_owned(), self.version.label_value().to_owned())])
         } else {
             self.labels.clone()
         }

@@ -206,7 +206,7 @@ fn every_public_type_round_trips_through_json_and_yaml() {
 
 #[test]
 fn invalid_input_names_the_field() {
-    let err = TrafficSplit::try_from_pairs([("v1", 50), ("V2", 50)]).unwrap_err();
+    let err = TrafficSplit::try_from_pairs([("v1", 50), ("v@2", 50)]).unwrap_err();
     assert!(
         matches!(&err, crate::Error::InvalidInput { field, .. } if field == "split[1].version"),
         "{err}"

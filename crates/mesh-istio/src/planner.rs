@@ -190,9 +190,13 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
     // The subsets the new routes need are added to the rule before the routes land.
     if touches_vs {
         let defined = dr::subset_names(&dr_new);
+        // A subset selects the version's label value as the change gave it (`1.2.0`), under the
+        // name derived from it (`1-2-0`).
+        let named = change.versions();
         for name in routes.owned_subsets(&service) {
+            let version = named.iter().find(|v| v.as_str() == name).cloned();
             if !defined.contains(&name)
-                && let Ok(v) = Version::new(name)
+                && let Some(v) = version.or_else(|| Version::new(name).ok())
             {
                 dr::ensure_subset(rule_to_edit(&mut dr_new), &v);
             }

@@ -19,8 +19,9 @@ const CASES: &[(&str, &[&str])] = &[
             "v1=1e2",
             "v1=99",
             "v1=100.0",
-            "V1=100",
-            "v_1=100",
+            "v@1=100",
+            "v1.=100",
+            "1.2.0=50 1-2-0=50",
             "v1=50 v1=50",
             "v1=0",
             "-v1=100",
@@ -46,7 +47,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "route reviews --to {} --default v1 --path-prefix /api",
-        &["v2=50", "v2=50,v3=60", "V2", "v2=abc", ""],
+        &["v2=50", "v2=50,v3=60", "v@2", "v2=abc", ""],
     ),
     (
         "route reviews --to v2 --default v1 --path-prefix {}",
@@ -62,7 +63,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "destination reviews --subset {}",
-        &["V1", "v 1", "", "-v1", "v1."],
+        &["v:1", "v 1", "", "-v1", "v1."],
     ),
     (
         "circuit-breaker reviews --consecutive-errors 5 --interval {}",
@@ -206,7 +207,7 @@ const CASES: &[(&str, &[&str])] = &[
     ),
     (
         "rollout canary reviews --stable v1 --canary {}",
-        &["v1", "V2", ""],
+        &["v1", "V1", "v/2", ""],
     ),
     (
         "rollout ab reviews --stable v1 --canary v2 --header x-user=beta --iterations {}",

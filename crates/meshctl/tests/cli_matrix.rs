@@ -42,6 +42,8 @@ fn changes() -> Vec<Vec<&'static str>> {
         ],
         vec!["destination", "reviews", "--subset", "v1", "--subset", "v2"],
         vec!["split", "reviews", "v1=90", "v2=10"],
+        // Versions as people write them: label values, mapped to subset names.
+        vec!["split", "reviews", "1.2.0=90", "1.3.0=10"],
         vec![
             "circuit-breaker",
             "reviews",
@@ -390,5 +392,29 @@ fn removals_say_what_apply_would_remove_on_every_mesh() {
         let r = run(mesh, &["fault", "remove", &foreign]);
         assert_eq!(r.code, 2, "{mesh}: {}", r.stderr);
         assert!(r.stderr.contains("belongs to"), "{}", r.stderr);
+    }
+}
+
+/// `1.2.0` is a label value, not a subset name: the subset (or per-version Service) is named
+/// `1-2-0` and selects `version: "1.2.0"` as given, on every mesh.
+#[test]
+fn versions_as_people_write_them_keep_their_label_value() {
+    for mesh in MESHES {
+        let r = run(mesh, &["-o", "json", "split", "reviews", "1.2.0=90", "1.3.0=10"]);
+        assert_eq!(r.code, 0, "{mesh}: {}", r.stderr);
+        assert!(
+            r.stdout.contains("1-2-0"),
+            "{mesh}: the derived name:\n{}",
+            r.stdout
+        );
+        let label = match mesh {
+            "consul" => "Service.Meta.version == \\\"1.2.0\\\"",
+            _ => "\"version\": \"1.2.0\"",
+        };
+        assert!(
+            r.stdout.contains(label),
+            "{mesh}: the label value {label}:\n{}",
+            r.stdout
+        );
     }
 }

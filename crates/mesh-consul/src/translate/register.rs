@@ -60,7 +60,7 @@ pub fn registration_bodies(
                 meta.extend(e.labels.clone());
             }
             if let Some(v) = &def.version {
-                meta.insert("version".into(), v.to_string());
+                meta.insert("version".into(), v.label_value().to_owned());
             }
             let address = e.map(|e| e.address.clone());
             let port = e.map_or(def.port, |e| e.port).get();

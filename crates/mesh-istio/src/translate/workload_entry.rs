@@ -46,7 +46,7 @@ pub fn workload_entry(def: &ServiceDefinition, endpoint: &Endpoint) -> Value {
     let mut labels = endpoint.labels.clone();
     labels.extend(selector_labels(def));
     if let Some(v) = &def.version {
-        labels.insert("version".to_owned(), v.to_string());
+        labels.insert("version".to_owned(), v.label_value().to_owned());
     }
     super::new_object(
         &target,

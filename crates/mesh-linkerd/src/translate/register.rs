@@ -119,7 +119,7 @@ pub fn external_workload(
     let mut labels: Map<String, Value> = e.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     labels.insert("app".into(), json!(name));
     if let Some(v) = &def.version {
-        labels.insert("version".into(), json!(v.as_str()));
+        labels.insert("version".into(), json!(v.label_value()));
     }
     labels.insert(objects::MANAGED_BY_LABEL.into(), json!(objects::MANAGED_BY));
     body["metadata"]["labels"] = Value::Object(labels);
