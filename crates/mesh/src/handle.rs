@@ -357,6 +357,30 @@ impl Mesh {
         self.backend.traces_dyn(service, limit).instrument(span).await
     }
 
+    /// Up to `limit` traces through `service` that started within `range` (a lookback of your
+    /// own; [`Mesh::get_service_traces`] looks back over the telemetry's default hour). Without a
+    /// telemetry source, the backend's own traces, as [`Mesh::get_service_traces`].
+    ///
+    /// # Errors
+    /// As [`Mesh::get_service_traces`].
+    pub async fn get_service_traces_in(
+        &self,
+        service: &ServiceId,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<Trace>> {
+        let span = tracing::info_span!("mesh.get_service_traces", mesh = %self.kind(), %service, limit);
+        #[cfg(feature = "telemetry")]
+        if let Some(t) = &self.telemetry {
+            return t
+                .get_service_traces_in(self.kind(), service, range, limit)
+                .instrument(span)
+                .await;
+        }
+        let _ = range;
+        self.backend.traces_dyn(service, limit).instrument(span).await
+    }
+
     /// `getServiceGraph`.
     ///
     /// # Errors

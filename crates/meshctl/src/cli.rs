@@ -272,6 +272,9 @@ pub(crate) enum Op {
         service: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// How far back to search, e.g. 15m or 24h.
+        #[arg(long, default_value = "1h")]
+        lookback: String,
     },
     /// The observed service graph of a namespace.
     Graph {

@@ -248,8 +248,10 @@ async fn query(out: &mut impl Write, format: Output, mesh: &mesh::Mesh, q: Query
             let range = TimeRange::ending_at(SystemTime::now(), window)?;
             output::value(out, format, &mesh.get_service_metrics(&service, range).await?)
         }
-        Query::Traces(service, limit) => {
-            output::value(out, format, &mesh.get_service_traces(&service, limit).await?)
+        Query::Traces(service, limit, lookback) => {
+            let range = TimeRange::ending_at(SystemTime::now(), lookback)?;
+            let traces = mesh.get_service_traces_in(&service, range, limit).await?;
+            output::value(out, format, &traces)
         }
         Query::Graph(ns, graph_format) => {
             let graph = mesh.get_service_graph(&ns).await?;

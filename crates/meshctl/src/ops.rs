@@ -27,7 +27,7 @@ pub(crate) enum Action {
 pub(crate) enum Query {
     MtlsStatus(Namespace),
     Metrics(ServiceId, Duration),
-    Traces(ServiceId, usize),
+    Traces(ServiceId, usize, Duration),
     Graph(Namespace, GraphFormat),
 }
 
@@ -336,16 +336,25 @@ pub(crate) fn action(op: &Op, namespace: &str, namespace_given: bool) -> Result<
                 window,
             )));
         }
-        Op::Traces { service, limit } => {
+        Op::Traces {
+            service,
+            limit,
+            lookback,
+        } => {
             if !(1..=MAX_TRACES).contains(limit) {
                 return Err(Error::invalid(
                     "limit",
                     format!("must be within 1..={MAX_TRACES}"),
                 ));
             }
+            let lookback = parse_duration(lookback).map_err(|e| e.in_field("lookback"))?;
+            if lookback.is_zero() || lookback > MAX_METRICS_WINDOW {
+                return Err(Error::invalid("lookback", "must be positive and at most 31 days"));
+            }
             return Ok(Action::Query(Query::Traces(
                 service_id(service, namespace)?,
                 *limit,
+                lookback,
             )));
         }
         Op::Graph {

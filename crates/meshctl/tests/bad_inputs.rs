@@ -186,6 +186,10 @@ const CASES: &[(&str, &[&str])] = &[
         &["0s", "99999999h", "-5m", "5", "soon"],
     ),
     ("traces reviews --limit {}", &["0", "1001", "-1", "many"]),
+    (
+        "traces reviews --lookback {}",
+        &["0s", "-1h", "soon", "99999h", ""],
+    ),
     ("--service-port {} split reviews v1=100", &["0", "65536", "-1"]),
     (
         "rollout canary reviews --stable v1 --canary v2 --slo {}",
