@@ -242,6 +242,7 @@ impl MeshBackend for ConsulBackend {
             applied,
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
+            pending: plan.pending.clone(),
         })
     }
 

@@ -218,6 +218,11 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The event emitted once every write has landed.
     pub event: MeshEvent,
+    /// Why the change cannot take effect yet although nothing needs writing (Istio registers a
+    /// Kubernetes Service on its own, and there is none yet). Applying such a plan announces
+    /// nothing: no event, and a registration is not "already registered".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }
 
 impl Plan {
@@ -230,6 +235,7 @@ impl Plan {
             baseline: Baseline::default(),
             warnings: Vec::new(),
             event,
+            pending: None,
         }
     }
 
@@ -366,4 +372,7 @@ pub struct ApplyReport {
     /// Warnings carried over from the plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// [`Plan::pending`], carried over: the change has not taken effect and no event was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<String>,
 }

@@ -374,6 +374,7 @@ impl MeshBackend for FakeMesh {
             applied,
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
+            pending: plan.pending.clone(),
         })
     }
 

@@ -20,9 +20,10 @@ pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snap
     let kubernetes_service = snapshot.get(&objects::kubernetes_service(&id)).is_some();
     if def.endpoints.is_empty() {
         if !kubernetes_service {
-            plan.warnings.push(format!(
-                "no Kubernetes Service {id} exists yet; Istio registers it on its own once it does"
-            ));
+            let why =
+                format!("no Kubernetes Service {id} exists yet; Istio registers it on its own once it does");
+            plan.warnings.push(why.clone());
+            plan.pending = Some(why);
         }
         return Ok(());
     }

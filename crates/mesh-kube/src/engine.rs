@@ -226,6 +226,7 @@ impl KubeEngine {
             applied,
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
+            pending: plan.pending.clone(),
         })
     }
 

@@ -280,6 +280,7 @@ impl MeshBackend for LinkerdBackend {
             applied,
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
+            pending: plan.pending.clone(),
         })
     }
 

@@ -161,6 +161,10 @@ impl Mesh {
 
     /// Sends the event of a change that landed to every subscriber.
     fn publish(&self, report: ApplyReport) -> ApplyReport {
+        if let Some(why) = &report.pending {
+            tracing::debug!(event = report.event.name(), why, "nothing took effect; no event");
+            return report;
+        }
         // A send error only means nobody is subscribed.
         let _ = self.events.send(TimedEvent {
             at: std::time::SystemTime::now(),
@@ -192,7 +196,7 @@ impl Mesh {
     /// As [`Mesh::execute`].
     pub async fn register_service(&self, definition: &ServiceDefinition) -> Result<Registration> {
         let plan = self.plan(&Change::RegisterService(definition.clone())).await?;
-        let already_registered = plan.is_noop();
+        let already_registered = plan.is_noop() && plan.pending.is_none();
         self.apply(&plan).await?;
         Ok(Registration {
             service_id: definition.id(),

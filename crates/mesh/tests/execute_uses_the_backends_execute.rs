@@ -34,6 +34,7 @@ impl MeshBackend for LosesTheFirstRace {
             applied: vec![],
             event: plan.event.clone(),
             warnings: vec![],
+            pending: plan.pending.clone(),
         })
     }
     async fn execute(&self, change: &Change) -> Result<ApplyReport> {
