@@ -24,9 +24,14 @@ pub struct Rollout {
     runner: String,
     metrics: Arc<dyn MetricsSource>,
     gates: Vec<Arc<dyn Gate>>,
-    events: broadcast::Sender<RolloutEvent>,
+    /// Made on the first [`Rollout::subscribe`]: a rollout nobody watches (a controller runs
+    /// thousands) carries no channel buffer.
+    events: std::sync::OnceLock<broadcast::Sender<RolloutEvent>>,
     clock: Clock,
 }
+
+/// Decisions a slow subscriber may fall behind by before it starts losing the oldest.
+const EVENT_BUFFER: usize = 256;
 
 /// Wall-clock time as the rollout sees it: a fixed start plus tokio's elapsed time, so that a
 /// paused tokio clock moves the metrics windows too.
@@ -68,7 +73,6 @@ impl Rollout {
         if runner.trim().is_empty() {
             return Err(Error::invalid("runner", "must not be empty"));
         }
-        let (events, _) = broadcast::channel(256);
         let metrics: Arc<dyn MetricsSource> = Arc::new(mesh.clone());
         Ok(Self {
             mesh,
@@ -76,7 +80,7 @@ impl Rollout {
             runner: runner.to_owned(),
             metrics,
             gates: Vec::new(),
-            events,
+            events: std::sync::OnceLock::new(),
             clock: Clock::starting_at(SystemTime::now()),
         })
     }
@@ -105,7 +109,17 @@ impl Rollout {
 
     /// The decisions as they happen.
     pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
-        self.events.subscribe()
+        self.events
+            .get_or_init(|| broadcast::channel(EVENT_BUFFER).0)
+            .subscribe()
+    }
+
+    /// Sends `event` to the subscribers, if any ever subscribed.
+    fn announce(&self, event: RolloutEvent) {
+        if let Some(tx) = self.events.get() {
+            // A send error only means every subscriber has gone.
+            let _ = tx.send(event);
+        }
     }
 
     /// The change each stage applies, in order, then the promotion: what a render target prints.
@@ -315,7 +329,7 @@ impl Rollout {
         };
         for gate in &self.gates {
             if let Err(reason) = gate.check(&cx).await {
-                let _ = self.events.send(RolloutEvent::GateClosed {
+                self.announce(RolloutEvent::GateClosed {
                     index: st.stage,
                     gate: gate.name(),
                     reason: reason.clone(),
@@ -343,7 +357,7 @@ impl Rollout {
 
     fn record(&self, st: &mut RolloutState, event: RolloutEvent) {
         tracing::info!(?event, "rollout decision");
-        let _ = self.events.send(event.clone());
+        self.announce(event.clone());
         st.events.push(event);
     }
 
