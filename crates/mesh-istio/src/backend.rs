@@ -45,10 +45,15 @@ impl IstioBackend {
     /// # Errors
     /// [`Error::NotConfigured`] when no Kubernetes configuration is found.
     pub async fn try_default() -> Result<Self> {
-        Ok(Self::new(
-            KubeEngine::try_default(MeshKind::Istio).await?,
-            Config::default(),
-        ))
+        Self::try_default_with(Config::default()).await
+    }
+
+    /// [`IstioBackend::try_default`] with `config` (trust domain, root namespace, ...).
+    ///
+    /// # Errors
+    /// As [`IstioBackend::try_default`].
+    pub async fn try_default_with(config: Config) -> Result<Self> {
+        Ok(Self::new(KubeEngine::try_default(MeshKind::Istio).await?, config))
     }
 
     /// The settings.

@@ -10,7 +10,7 @@ use mesh_core::{
 };
 use tokio::sync::broadcast;
 
-use crate::Events;
+use crate::{ConnectOptions, Events};
 use tracing::Instrument as _;
 
 /// How many events a slow subscriber may fall behind before it starts losing the oldest ones.
@@ -67,7 +67,17 @@ impl Mesh {
     /// # Errors
     /// [`Error::NotConfigured`] when the backend's feature is off or its configuration is missing.
     pub async fn connect(kind: MeshKind) -> Result<Self> {
+        Self::connect_with(kind, &ConnectOptions::default()).await
+    }
+
+    /// [`Mesh::connect`] with settings: each backend's configuration, the emulation opt-ins and
+    /// the telemetry sources ([`ConnectOptions`]).
+    ///
+    /// # Errors
+    /// As [`Mesh::connect`].
+    pub async fn connect_with(kind: MeshKind, options: &ConnectOptions) -> Result<Self> {
         Self::ensure_compiled_in(kind)?;
+        let _ = options;
         #[cfg_attr(
             not(any(feature = "istio", feature = "linkerd", feature = "consul")),
             allow(unused_mut)
@@ -75,23 +85,34 @@ impl Mesh {
         let mut mesh: Option<Self> = None;
         #[cfg(feature = "istio")]
         if kind == MeshKind::Istio {
-            mesh = Some(Self::from_backend(mesh_istio::IstioBackend::try_default().await?));
+            let backend = mesh_istio::IstioBackend::try_default_with(options.istio.clone()).await?;
+            mesh = Some(Self::from_backend(backend));
         }
         #[cfg(feature = "linkerd")]
         if kind == MeshKind::Linkerd {
-            let backend = mesh_linkerd::LinkerdBackend::try_default(mesh_linkerd::Config::default()).await?;
+            let backend = mesh_linkerd::LinkerdBackend::try_default(options.linkerd.clone()).await?;
             mesh = Some(Self::from_backend(backend));
         }
         #[cfg(feature = "consul")]
         if kind == MeshKind::Consul {
-            mesh = Some(Self::from_backend(mesh_consul::ConsulBackend::from_env()?));
+            let config = mesh_consul::client::ClientConfig::from_env()?;
+            let mut client = mesh_consul::client::ConsulClient::new(config)?;
+            if let Some(version) = options.consul_version {
+                client = client.with_version(version);
+            }
+            let backend = mesh_consul::ConsulBackend::new(client)
+                .emulate_abort_with_lua(options.consul_lua_abort_emulation);
+            mesh = Some(Self::from_backend(backend));
         }
         let mesh =
             mesh.ok_or_else(|| Error::not_configured(format!("the {kind} backend"), "enable its feature"))?;
         #[cfg(feature = "telemetry")]
         let mesh = {
-            let telemetry = mesh_telemetry::Telemetry::from_env()
-                .map_err(|e| Error::not_configured("telemetry", e.to_string()))?;
+            let telemetry = match &options.telemetry {
+                Some(t) => t.clone(),
+                None => mesh_telemetry::Telemetry::from_env()
+                    .map_err(|e| Error::not_configured("telemetry", e.to_string()))?,
+            };
             mesh.with_telemetry(telemetry)
         };
         Ok(mesh)

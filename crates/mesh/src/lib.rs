@@ -31,9 +31,11 @@
 //! need no runtime.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod connect_options;
 mod events;
 mod handle;
 
+pub use connect_options::ConnectOptions;
 pub use events::Events;
 pub use handle::Mesh;
 #[doc(inline)]

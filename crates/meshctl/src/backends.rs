@@ -12,6 +12,14 @@ struct Offline {
     kind: MeshKind,
     /// The port the apex Service is assumed to expose (Linkerd's routes name it).
     service_port: u16,
+    /// The backends' settings and opt-ins (`--trust-domain`, `--linkerd-fault-backend`, ...).
+    options: mesh::ConnectOptions,
+}
+
+impl Offline {
+    fn consul_version(&self) -> mesh::consul::ConsulVersion {
+        self.options.consul_version.unwrap_or_default()
+    }
 }
 
 impl MeshBackend for Offline {
@@ -22,25 +30,23 @@ impl MeshBackend for Offline {
     fn capabilities(&self) -> Capabilities {
         match self.kind {
             MeshKind::Istio => mesh::istio::capabilities(),
-            MeshKind::Linkerd => mesh::linkerd::capabilities(
-                mesh::linkerd::LinkerdVersion::default(),
-                &mesh::linkerd::Config::default(),
-            ),
-            MeshKind::Consul => {
-                mesh::consul::capabilities::capabilities(&mesh::consul::ConsulVersion::default())
+            MeshKind::Linkerd => {
+                let config = &self.options.linkerd;
+                mesh::linkerd::capabilities(config.version.unwrap_or_default(), config)
             }
+            // Abort faults stay `Emulated` on CE with or without the opt-in, which decides
+            // whether they are used.
+            MeshKind::Consul => mesh::consul::capabilities::capabilities(&self.consul_version()),
         }
     }
 
     async fn plan(&self, change: &Change) -> Result<Plan> {
         match self.kind {
-            MeshKind::Istio => mesh::istio::plan(
-                change,
-                &mesh::istio::Snapshot::default(),
-                &mesh::istio::Config::default(),
-            ),
+            MeshKind::Istio => {
+                mesh::istio::plan(change, &mesh::istio::Snapshot::default(), &self.options.istio)
+            }
             MeshKind::Linkerd => {
-                let config = mesh::linkerd::Config::default();
+                let config = self.options.linkerd.clone();
                 let version = config.version.unwrap_or_default();
                 let mut snapshot = mesh::linkerd::Snapshot::default();
                 if let Some(id) = service_of(change) {
@@ -51,6 +57,17 @@ impl MeshBackend for Offline {
                             "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": self.service_port}]}}),
                     );
                 }
+                if let (Change::InjectFault { service, .. }, Some((backend, port))) =
+                    (change, &config.fault_error_backend)
+                {
+                    // The opted-in error backend is assumed deployed, as the apex Service is.
+                    let id = mesh::ServiceId::new(service.namespace.clone(), backend.parse()?);
+                    snapshot.insert(
+                        mesh::linkerd::objects::service(&id),
+                        serde_json::json!({"metadata": {"name": id.name, "namespace": id.namespace},
+                            "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": port}]}}),
+                    );
+                }
                 let mut plan = mesh::linkerd::plan(change, &snapshot, &config, version).await?;
                 plan.warnings.push(format!(
                     "rendered assuming the apex Service exposes port {}; pass --service-port to change it",
@@ -59,7 +76,10 @@ impl MeshBackend for Offline {
                 Ok(plan)
             }
             MeshKind::Consul => {
-                let ctx = mesh::consul::translate::Context::new(mesh::consul::ConsulVersion::default());
+                let ctx = mesh::consul::translate::Context {
+                    lua_fault_emulation: self.options.consul_lua_abort_emulation,
+                    ..mesh::consul::translate::Context::new(self.consul_version())
+                };
                 mesh::consul::translate::plan(change, &ctx, &mesh::consul::translate::Snapshot::default())
             }
         }
@@ -98,8 +118,15 @@ pub(crate) fn mesh_kind(cli: &Cli) -> Result<MeshKind> {
 }
 
 /// The offline backend of `kind`.
-pub(crate) fn offline(kind: MeshKind, service_port: u16) -> Mesh {
-    Mesh::from_backend(Offline { kind, service_port })
+///
+/// # Errors
+/// A malformed backend setting ([`crate::options::from_cli`]).
+pub(crate) fn offline(kind: MeshKind, cli: &Cli) -> Result<Mesh> {
+    Ok(Mesh::from_backend(Offline {
+        kind,
+        service_port: cli.service_port,
+        options: crate::options::from_cli(cli)?,
+    }))
 }
 
 /// The service a change is about, for changes that have one existing Service.
@@ -173,15 +200,15 @@ pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
 
 async fn backend(cli: &Cli) -> Result<Mesh> {
     match cli.target {
-        Target::Render => Ok(offline(mesh_kind(cli)?, cli.service_port)),
+        Target::Render => offline(mesh_kind(cli)?, cli),
         Target::Apply => Ok(live(cli).await?.mesh()),
     }
 }
 
 /// A live control plane: the backend, plus a way to read the objects a plan writes.
 pub(crate) enum Live {
-    /// Istio or Linkerd, through a Kubernetes engine.
-    Kube(MeshKind, Box<KubeEngine>),
+    /// Istio or Linkerd, through a Kubernetes engine, with the backends' settings.
+    Kube(MeshKind, Box<KubeEngine>, Box<mesh::ConnectOptions>),
     /// Consul.
     Consul(std::sync::Arc<mesh::consul::ConsulBackend>),
 }
@@ -190,13 +217,12 @@ impl Live {
     /// A `Mesh` over this control plane.
     pub(crate) fn mesh(&self) -> Mesh {
         match self {
-            Self::Kube(MeshKind::Linkerd, engine) => Mesh::from_backend(mesh::linkerd::LinkerdBackend::new(
+            Self::Kube(MeshKind::Linkerd, engine, options) => Mesh::from_backend(
+                mesh::linkerd::LinkerdBackend::new((**engine).clone(), options.linkerd.clone()),
+            ),
+            Self::Kube(_, engine, options) => Mesh::from_backend(mesh::istio::IstioBackend::new(
                 (**engine).clone(),
-                mesh::linkerd::Config::default(),
-            )),
-            Self::Kube(_, engine) => Mesh::from_backend(mesh::istio::IstioBackend::new(
-                (**engine).clone(),
-                mesh::istio::Config::default(),
+                options.istio.clone(),
             )),
             Self::Consul(backend) => Mesh::from_dyn(backend.clone()),
         }
@@ -205,7 +231,7 @@ impl Live {
     /// The current state of the object a write targets, `None` when it does not exist.
     pub(crate) async fn current(&self, target: &mesh::ObjectRef) -> Result<Option<serde_json::Value>> {
         match self {
-            Self::Kube(_, engine) => engine.get(target).await,
+            Self::Kube(_, engine, _) => engine.get(target).await,
             Self::Consul(backend) => {
                 let Some(key) = mesh::consul::entry_key(target) else {
                     return Ok(None); // agent registrations are not config entries
@@ -230,8 +256,18 @@ pub(crate) async fn live(cli: &Cli) -> Result<Live> {
         Err(_) if cli.mesh == MeshArg::Auto => detect(cli).await?,
         Err(e) => return Err(e),
     };
+    let options = crate::options::from_cli(cli)?;
     Ok(match kind {
-        MeshKind::Consul => Live::Consul(std::sync::Arc::new(mesh::consul::ConsulBackend::from_env()?)),
-        kube => Live::Kube(kube, Box::new(engine(cli, kube).await?)),
+        MeshKind::Consul => {
+            let config = mesh::consul::client::ClientConfig::from_env()?;
+            let mut client = mesh::consul::client::ConsulClient::new(config)?;
+            if let Some(version) = options.consul_version {
+                client = client.with_version(version);
+            }
+            let backend = mesh::consul::ConsulBackend::new(client)
+                .emulate_abort_with_lua(options.consul_lua_abort_emulation);
+            Live::Consul(std::sync::Arc::new(backend))
+        }
+        kube => Live::Kube(kube, Box::new(engine(cli, kube).await?), Box::new(options)),
     })
 }

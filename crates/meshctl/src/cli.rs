@@ -44,6 +44,31 @@ pub(crate) struct Cli {
     /// Kiali base URL for the service graph [env: KIALI_URL; its token: KIALI_TOKEN].
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) kiali_url: Option<String>,
+    /// The mesh's trust domain, used in principals and identities (Istio, Linkerd) [default:
+    /// cluster.local].
+    #[arg(long, global = true, value_name = "DOMAIN")]
+    pub(crate) trust_domain: Option<String>,
+    /// Istio's root namespace, which holds mesh-wide policy [default: istio-system].
+    #[arg(long, global = true, value_name = "NAMESPACE")]
+    pub(crate) istio_root_namespace: Option<String>,
+    /// Opt-in (Linkerd): emulate abort faults by sending their share of requests to this Service
+    /// in the target's namespace, on this port; the status is whatever it answers.
+    #[arg(long, global = true, value_name = "SERVICE:PORT")]
+    pub(crate) linkerd_fault_backend: Option<String>,
+    /// Opt-in (Linkerd): write weights as an SMI TrafficSplit (needs the linkerd-smi extension).
+    #[arg(long, global = true)]
+    pub(crate) linkerd_smi: bool,
+    /// Opt-in (Linkerd 2.14-2.15): express retries through a ServiceProfile.
+    #[arg(long, global = true)]
+    pub(crate) linkerd_service_profile_retries: bool,
+    /// Opt-in (Consul CE, Enterprise before 1.18): emulate abort faults with a builtin/lua
+    /// extension.
+    #[arg(long, global = true)]
+    pub(crate) consul_lua_faults: bool,
+    /// The Consul version and edition to plan for, e.g. 1.18.0 or 1.18.0+ent [default: asked of
+    /// the agent; 1.16.0 CE when rendering].
+    #[arg(long, global = true, value_name = "VERSION")]
+    pub(crate) consul_version: Option<String>,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
     #[arg(long, global = true, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,

@@ -14,6 +14,7 @@ mod invocation;
 mod kubeconfig;
 mod lint;
 mod ops;
+mod options;
 mod output;
 mod removal;
 mod rollout_cmd;
@@ -95,11 +96,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
         } => validate::run(out, files, gateway_api, *strict, cli.output).map(|()| 0),
         Command::Capabilities => {
             let tables: Vec<Capabilities> = match backends::mesh_kind(cli) {
-                Ok(kind) => vec![backends::offline(kind, cli.service_port).capabilities()],
+                Ok(kind) => vec![backends::offline(kind, cli)?.capabilities()],
                 Err(_) => MeshKind::ALL
                     .iter()
-                    .map(|k| backends::offline(*k, cli.service_port).capabilities())
-                    .collect(),
+                    .map(|k| backends::offline(*k, cli).map(|m| m.capabilities()))
+                    .collect::<Result<_, _>>()?,
             };
             output::capabilities(out, cli.output, &tables).map(|()| 0)
         }
@@ -172,7 +173,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
 /// The spec's Quick Start: register, split 90/10, mTLS, and the metrics queries, each rendered.
 async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &str) -> Result<(), CliError> {
     let kind = backends::mesh_kind(cli)?;
-    let mesh = backends::offline(kind, cli.service_port);
+    let mesh = backends::offline(kind, cli)?;
     let id = ops::service_id(service, cli.namespace())?;
     let register = cli::Op::Register {
         service: id.to_string(),
