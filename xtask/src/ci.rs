@@ -83,7 +83,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     dependency_boundaries(&root)?;
     no_ignored_doctests(&root)?;
     crate::package_metadata::check(&root)?;
-    step(&root, "package", &package_args(), &[])?;
+    package(&root)?;
     deny(&root)?;
     crate::static_binary::run(&root)?;
     println!("==> ci: all steps passed");
@@ -245,15 +245,82 @@ fn visit(dir: &Path, f: &mut dyn FnMut(&Path)) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `cargo xtask package`: every publishable crate packs and builds from its packed copy.
+pub(crate) fn package(root: &Path) -> anyhow::Result<()> {
+    forget_packed_sources(root)?;
+    step(root, "package", &package_args(), &[])
+}
+
 /// `cargo package` of every publishable crate: each packs, and its packed copy builds against the
 /// other packed copies (not against crates.io, where `mesh` and `mesh-core` are other projects).
 /// `--allow-dirty`: CI checks the working tree it is given, as every other step does.
 fn package_args() -> Vec<&'static str> {
-    let mut args = vec!["package", "--workspace", "--locked", "--allow-dirty"];
+    let mut args = vec![
+        "package",
+        "--workspace",
+        "--locked",
+        "--allow-dirty",
+        "--target-dir",
+        PACKAGE_TARGET_DIR,
+    ];
     for krate in UNPUBLISHED {
         args.extend(["--exclude", krate]);
     }
     args
+}
+
+/// The target directory of `cargo package`: its own, so that clearing this workspace's packed crates
+/// from it (below) never touches the builds in `target`.
+const PACKAGE_TARGET_DIR: &str = "target/package-check";
+
+/// Forgets this workspace's crates from earlier `cargo package` runs. Verification unpacks each
+/// packed crate from a local registry into `$CARGO_HOME/registry/src/-<hash>/<name>-<version>`
+/// and builds it in [`PACKAGE_TARGET_DIR`]; cargo treats registry crates as immutable, so while
+/// the version is unchanged it would reuse both and verify stale code. Local registries are the
+/// `src` directories whose name starts with `-` (crates.io's is named after its host). Only
+/// entries named after this workspace's crates (`mesh…`, `libmesh…`) are removed; the
+/// dependencies stay built.
+fn forget_packed_sources(root: &Path) -> anyhow::Result<()> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    let mut dirs = Vec::new();
+    if let Ok(registries) = std::fs::read_dir(cargo_home.join("registry/src")) {
+        for registry in registries {
+            let registry = registry?.path();
+            if registry
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('-'))
+            {
+                dirs.push(registry);
+            }
+        }
+    }
+    let built = root.join(PACKAGE_TARGET_DIR).join("debug");
+    dirs.extend(["deps", ".fingerprint", "build", "incremental"].map(|d| built.join(d)));
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !(name.starts_with("mesh") || name.starts_with("libmesh")) {
+                continue;
+            }
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// cargo-deny's offline checks. `.ci/run` installs cargo-deny, so CI fails without it; elsewhere a

@@ -7,6 +7,7 @@
 //! - `testenv up|down|status|build`: real control planes on loopback for the live suites.
 //! - `core-schemas OPENAPI_V3_JSON`: the core kinds' schemas, from the API server's OpenAPI.
 //! - `man`: rewrites meshctl's man page from its clap definition (see [`man`]).
+//! - `package`: `cargo package` of every publishable crate, verified (see [`ci::package`]).
 //! - `static-meshctl`: the Dockerfile's static meshctl, built and checked (see [`static_binary`]).
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
@@ -41,6 +42,7 @@ fn main() -> ExitCode {
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
         Some("man") => man::run(),
+        Some("package") => workspace_root().and_then(|root| ci::package(&root)),
         Some("static-meshctl") => workspace_root().and_then(|root| static_binary::run(&root)),
         Some("core-schemas") => match args.get(1) {
             Some(path) => core_schemas::run(std::path::Path::new(path)),
@@ -58,7 +60,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|man|static-meshctl|bench-math|testenv up|down|status>"
+                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|man|package|static-meshctl|bench-math|testenv up|down|status>"
             );
             return ExitCode::from(2);
         }
