@@ -72,8 +72,14 @@ pub fn capabilities(version: LinkerdVersion, config: &Config) -> Capabilities {
         .with(F::AuthzDeny, unsupported("Linkerd authorization is allow-list only: a Server denies what no policy allows, but there is no DENY rule"))
         .with(F::AuthzPrincipals, native("MeshTLSAuthentication identities <sa>.<ns>.serviceaccount.identity.linkerd.<trust domain>"))
         .with(F::AuthzNamespaces, native("MeshTLSAuthentication identities *.<ns>.serviceaccount.identity.linkerd.<trust domain>"))
-        .with(F::AuthzMethods, native("HTTPRoute on the Server, targeted by the AuthorizationPolicy"))
-        .with(F::AuthzPaths, native("HTTPRoute on the Server, targeted by the AuthorizationPolicy"))
+        .with(
+            F::AuthzMethods,
+            native("HTTPRoute on the Server, targeted by the AuthorizationPolicy; only for a policy that names its target Service or ports (a namespace-wide policy has no Server to route, and is refused)"),
+        )
+        .with(
+            F::AuthzPaths,
+            native("HTTPRoute on the Server, targeted by the AuthorizationPolicy; only for a policy that names its target Service or ports (a namespace-wide policy has no Server to route, and is refused)"),
+        )
         .with(F::AuthzPorts, native("one Server per port"))
         .with(F::FaultDelay, unsupported("Linkerd has no delay fault injection"))
         .with(
@@ -96,7 +102,7 @@ pub fn capabilities(version: LinkerdVersion, config: &Config) -> Capabilities {
             )
             .with(
                 F::RetryOn,
-                native("retry.linkerd.io/http and retry.linkerd.io/grpc on the Service"),
+                native("retry.linkerd.io/http and retry.linkerd.io/grpc on the Service: status and gRPC conditions; `reset` has no Linkerd condition and is refused"),
             )
             .with(
                 F::RetryOverallTimeout,
