@@ -3,6 +3,8 @@
 //! `cargo run --release -p mesh-rollout --example rollout_memory [-- COUNT]`.
 //! Reads the process's resident set from /proc (Linux).
 
+#![allow(clippy::print_stdout)] // An example reports on stdout.
+
 use mesh::{Mesh, MeshKind};
 use mesh_rollout::{Rollout, RolloutSpec, Strategy};
 

@@ -46,6 +46,18 @@ impl BasicAuth {
     }
 }
 
+/// Warns (once, when a client is built) that `component`'s credentials would cross the network in
+/// clear text: `http://` to a host that is not this machine.
+pub(crate) fn warn_if_cleartext(base: &url::Url, component: &str, has_credentials: bool) {
+    if !has_credentials {
+        return;
+    }
+    let what = format!("the {component} credentials");
+    if let Some(warning) = mesh_core::cleartext::cleartext_warning(base.as_str(), &what) {
+        tracing::warn!("{warning}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::BasicAuth;
@@ -59,17 +71,5 @@ mod tests {
         assert!(!format!("{auth:?}").contains("cret"));
         let mut plain: url::Url = "http://prom.example:9090/".parse().unwrap();
         assert!(BasicAuth::take_from(&mut plain).is_none());
-    }
-}
-
-/// Warns (once, when a client is built) that `component`'s credentials would cross the network in
-/// clear text: `http://` to a host that is not this machine.
-pub(crate) fn warn_if_cleartext(base: &url::Url, component: &str, has_credentials: bool) {
-    if !has_credentials {
-        return;
-    }
-    let what = format!("the {component} credentials");
-    if let Some(warning) = mesh_core::cleartext::cleartext_warning(base.as_str(), &what) {
-        tracing::warn!("{warning}");
     }
 }
