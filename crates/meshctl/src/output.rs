@@ -31,6 +31,11 @@ pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<
                 writeln!(out)?;
             }
         }
+        // Kubernetes meshes: a `List` that `kubectl apply -f -` takes. Consul's config entries are
+        // not Kubernetes objects: the writes, in order.
+        Output::Json if plan.mesh != mesh::MeshKind::Consul => {
+            writeln!(out, "{}", serde_json::to_string_pretty(&kubernetes_list(plan))?)?;
+        }
         Output::Json => writeln!(out, "{}", plan.render(RenderFormat::Json)?)?,
         Output::Table => {
             let mut t = Table::new();
@@ -55,6 +60,22 @@ pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<
         eprintln!("warning: {warning}");
     }
     Ok(())
+}
+
+/// The objects a plan applies, as a Kubernetes `List` (`apiVersion: v1`, `kind: List`). Status
+/// writes happen at apply time and deletes are not objects; both are said on stderr.
+fn kubernetes_list(plan: &Plan) -> serde_json::Value {
+    let mut items = Vec::new();
+    for w in &plan.writes {
+        match (&w.action, &w.body) {
+            (mesh::WriteAction::ApplyStatus, _) => {
+                eprintln!("note: at apply time: the status of {}", w.target)
+            }
+            (mesh::WriteAction::Delete, _) | (_, None) => eprintln!("note: apply also deletes {}", w.target),
+            (_, Some(body)) => items.push(body.clone()),
+        }
+    }
+    serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": items })
 }
 
 /// Prints the capability tables of several meshes side by side.

@@ -122,13 +122,13 @@ pub(crate) fn run(
                 continue;
             }
         };
-        for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !d.is_null()) {
+        for (source, doc) in objects_of(&shown, &docs) {
             let problems = match set.validate_with_bundle(doc, Some(&bundle)) {
                 Ok(()) => Vec::new(),
                 Err(violations) => violations.iter().map(ToString::to_string).collect(),
             };
             report.objects.push(ObjectReport {
-                source: format!("{shown}#{}", i + 1),
+                source,
                 kind: doc["kind"].as_str().unwrap_or("?").to_owned(),
                 name: doc["metadata"]["name"].as_str().unwrap_or("?").to_owned(),
                 problems,
@@ -158,6 +158,24 @@ pub(crate) fn run(
         });
     }
     Ok(())
+}
+
+/// The objects of an input's documents, each with where it came from (`file#2`, and
+/// `file#1.items[3]` inside a Kubernetes `List`, as `kubectl apply` unpacks it).
+fn objects_of<'a>(shown: &str, docs: &'a [serde_json::Value]) -> Vec<(String, &'a serde_json::Value)> {
+    let mut out = Vec::new();
+    for (i, doc) in docs.iter().enumerate().filter(|(_, d)| !d.is_null()) {
+        let is_list = doc["apiVersion"] == "v1" && doc["kind"] == "List";
+        match doc["items"].as_array() {
+            Some(items) if is_list => {
+                for (j, item) in items.iter().enumerate() {
+                    out.push((format!("{shown}#{}.items[{j}]", i + 1), item));
+                }
+            }
+            _ => out.push((format!("{shown}#{}", i + 1), doc)),
+        }
+    }
+    out
 }
 
 fn print(out: &mut impl Write, report: &Report, format: Output) -> Result<(), CliError> {

@@ -418,3 +418,47 @@ fn versions_as_people_write_them_keep_their_label_value() {
         );
     }
 }
+
+/// `-o json` on Istio and Linkerd is a Kubernetes `List` (what `kubectl apply -f -` takes) of the
+/// same objects the YAML render prints, and `meshctl validate -` unpacks and passes it.
+#[test]
+fn json_renders_are_kubernetes_lists_of_the_yaml_objects() {
+    let mut checked = 0;
+    for mesh in ["istio", "linkerd"] {
+        for args in changes() {
+            if args[0] == "quickstart" || args[0] == "rollout" {
+                continue; // several plans, each printed on its own
+            }
+            let yaml = run(mesh, &args);
+            if yaml.code != 0 || yaml.stdout.trim().is_empty() {
+                continue;
+            }
+            let mut json_args = vec!["-o", "json"];
+            json_args.extend(args.iter().copied());
+            let json = run(mesh, &json_args);
+            assert_eq!(json.code, 0, "{mesh} {args:?}: {}", json.stderr);
+            let list: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+            assert_eq!(
+                (&list["apiVersion"], &list["kind"]),
+                (&"v1".into(), &"List".into()),
+                "{list}"
+            );
+            let from_yaml: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml.stdout).unwrap();
+            let from_yaml: Vec<_> = from_yaml.into_iter().filter(|d| !d.is_null()).collect();
+            assert_eq!(list["items"].as_array().unwrap(), &from_yaml, "{mesh} {args:?}");
+            let v = meshctl()
+                .args(["validate", "-"])
+                .write_stdin(json.stdout.clone())
+                .output()
+                .unwrap();
+            assert_eq!(
+                v.status.code(),
+                Some(0),
+                "{mesh} {args:?}: {}",
+                String::from_utf8_lossy(&v.stdout)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} JSON renders checked");
+}
