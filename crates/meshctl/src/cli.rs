@@ -288,9 +288,15 @@ pub(crate) enum Op {
     /// Request metrics of a service (per version).
     Metrics {
         service: String,
-        /// The window, e.g. 5m.
-        #[arg(long, default_value = "5m")]
-        window: String,
+        /// The window, e.g. 5m, ending at --end [default: 5m; not with --start].
+        #[arg(long, conflicts_with = "start")]
+        window: Option<String>,
+        /// The window's start: RFC 3339 (2026-12-02T10:00:00Z) or Unix seconds.
+        #[arg(long)]
+        start: Option<String>,
+        /// The window's end: RFC 3339 or Unix seconds [default: now].
+        #[arg(long)]
+        end: Option<String>,
     },
     /// Recent traces through a service.
     Traces {

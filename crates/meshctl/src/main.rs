@@ -245,8 +245,7 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
 async fn query(out: &mut impl Write, format: Output, mesh: &mesh::Mesh, q: Query) -> Result<(), CliError> {
     match q {
         Query::MtlsStatus(ns) => output::value(out, format, &mesh.mtls_status(&ns).await?),
-        Query::Metrics(service, window) => {
-            let range = TimeRange::ending_at(SystemTime::now(), window)?;
+        Query::Metrics(service, range) => {
             output::value(out, format, &mesh.get_service_metrics(&service, range).await?)
         }
         Query::Traces(service, limit, lookback) => {

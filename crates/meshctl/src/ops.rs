@@ -1,7 +1,7 @@
 //! Turning command-line arguments into typed changes and queries. Every check happens here, before
 //! any backend is contacted.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mesh::{
     AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Change, CircuitBreaker,
@@ -26,7 +26,7 @@ pub(crate) enum Action {
 #[derive(Debug)]
 pub(crate) enum Query {
     MtlsStatus(Namespace),
-    Metrics(ServiceId, Duration),
+    Metrics(ServiceId, mesh::TimeRange),
     Traces(ServiceId, usize, Duration),
     Graph(Namespace, GraphFormat),
 }
@@ -323,17 +323,21 @@ pub(crate) fn action(op: &Op, namespace: &str, namespace_given: bool) -> Result<
         Op::Fault(FaultCmd::Remove { fault_id }) => Change::RemoveFault {
             fault_id: fault_id.parse::<FaultId>()?,
         },
-        Op::Metrics { service, window } => {
-            let window = parse_duration(window).map_err(|e| e.in_field("window"))?;
-            if window.is_zero() || window > MAX_METRICS_WINDOW {
-                return Err(Error::invalid(
-                    "window",
-                    "must be positive and at most 31 days (past any Prometheus retention worth querying at once)",
-                ));
-            }
+        Op::Metrics {
+            service,
+            window,
+            start,
+            end,
+        } => {
+            let range = metrics_range(
+                window.as_deref(),
+                start.as_deref(),
+                end.as_deref(),
+                SystemTime::now(),
+            )?;
             return Ok(Action::Query(Query::Metrics(
                 service_id(service, namespace)?,
-                window,
+                range,
             )));
         }
         Op::Traces {
@@ -401,4 +405,89 @@ fn circuit_breaker(a: &CircuitBreakerArgs, namespace: &str) -> Result<Change, Er
         circuit_breaker: cb,
         callers: a.callers.iter().map(|c| c.parse()).collect::<Result<_, _>>()?,
     })
+}
+
+/// The window `metrics` reads: `--start`..`--end`, or `--window` ending at `--end`; `--end`
+/// defaults to `now`, the window to 5 minutes. At most 31 days.
+fn metrics_range(
+    window: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+    now: SystemTime,
+) -> Result<mesh::TimeRange, Error> {
+    let end = end.map(|e| instant("end", e)).transpose()?.unwrap_or(now);
+    let start = match (start, window) {
+        (Some(s), _) => instant("start", s)?,
+        (None, w) => {
+            let window = parse_duration(w.unwrap_or("5m")).map_err(|e| e.in_field("window"))?;
+            if window.is_zero() || window > MAX_METRICS_WINDOW {
+                return Err(Error::invalid(
+                    "window",
+                    "must be positive and at most 31 days (past any Prometheus retention worth querying at once)",
+                ));
+            }
+            end.checked_sub(window)
+                .ok_or_else(|| Error::invalid("window", "reaches before 1970"))?
+        }
+    };
+    let span = end
+        .duration_since(start)
+        .map_err(|_| Error::invalid("start", "is after --end"))?;
+    if span.is_zero() || span > MAX_METRICS_WINDOW {
+        return Err(Error::invalid(
+            "start",
+            "the window must be positive and at most 31 days",
+        ));
+    }
+    mesh::TimeRange::new(start, end)
+}
+
+/// `2026-12-02T10:00:00Z` (RFC 3339, any offset) or Unix seconds.
+fn instant(field: &str, value: &str) -> Result<SystemTime, Error> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Ok(UNIX_EPOCH + Duration::from_secs(secs));
+    }
+    let ts: jiff::Timestamp = value.parse().map_err(|e| {
+        Error::invalid(
+            field,
+            format!("{value:?} is neither RFC 3339 (2026-12-02T10:00:00Z) nor Unix seconds: {e}"),
+        )
+    })?;
+    Ok(SystemTime::from(ts))
+}
+
+#[cfg(test)]
+mod metrics_range_tests {
+    use super::*;
+
+    #[test]
+    fn start_end_and_window_make_the_range() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let r = metrics_range(None, None, None, now).unwrap();
+        assert_eq!((r.start(), r.end()), (now - Duration::from_secs(300), now));
+        let r = metrics_range(Some("1h"), None, Some("1700003600"), now).unwrap();
+        assert_eq!(r.start(), UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let r = metrics_range(
+            None,
+            Some("2023-11-14T22:13:20Z"),
+            Some("2023-11-14T23:13:20+00:00"),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.start(), r.end()),
+            (
+                UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+                UNIX_EPOCH + Duration::from_secs(1_700_003_600)
+            )
+        );
+        for (w, s, e) in [
+            (None, Some("2023-11-15T00:00:00Z"), Some("2023-11-14T00:00:00Z")),
+            (None, Some("yesterday"), None),
+            (None, Some("2023-01-01T00:00:00Z"), Some("2023-03-01T00:00:00Z")),
+            (Some("0s"), None, None),
+        ] {
+            assert!(metrics_range(w, s, e, now).is_err(), "{w:?} {s:?} {e:?}");
+        }
+    }
 }

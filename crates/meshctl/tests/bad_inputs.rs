@@ -190,6 +190,17 @@ const CASES: &[(&str, &[&str])] = &[
         "traces reviews --lookback {}",
         &["0s", "-1h", "soon", "99999h", ""],
     ),
+    (
+        "metrics reviews --start {}",
+        &[
+            "yesterday",
+            "2023-13-01T00:00:00Z",
+            "2023-11-15T00:00:00Z --end 2023-11-14T00:00:00Z",
+            "2023-01-01T00:00:00Z --end 2023-03-01T00:00:00Z",
+            "1 --window 5m",
+            "",
+        ],
+    ),
     ("--service-port {} split reviews v1=100", &["0", "65536", "-1"]),
     (
         "rollout canary reviews --stable v1 --canary v2 --slo {}",
