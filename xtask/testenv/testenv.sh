@@ -204,6 +204,7 @@ EOF
 up_consul() {
   local consul
   consul=$(built consul "$CONSUL_VERSION")
+  echo "$consul" >"$run/consul.path"
   local token
   token=$(python3 -c 'import uuid; print(uuid.uuid4())')
   echo "$token" >"$run/consul.token"
@@ -258,6 +259,7 @@ exports() {
   echo "export MESH_TESTENV_AUDIT_LOG='$run/audit.log'"
   echo "export CONSUL_HTTP_ADDR='http://127.0.0.1:$(cat "$run/consul.port")'"
   echo "export CONSUL_HTTP_TOKEN='$(cat "$run/consul.token")'"
+  echo "export MESH_CONSUL_BIN='$(cat "$run/consul.path")'"
   echo "export MESH_E2E_ZIPKIN_URL='http://127.0.0.1:$(cat "$run/zipkin.port")'"
   if [ -f "$run/istioctl.path" ]; then echo "export MESH_ISTIOCTL='$(cat "$run/istioctl.path")'"; fi
 }

@@ -6,7 +6,8 @@
 //!   service without an L7 protocol answers 500 (`... does not permit advanced routing or
 //!   splitting behavior`), a route or split to a subset no resolver defines answers 500
 //!   (`does not have a subset named ...`), splitter weights must sum to 100;
-//! - answers `false` to a check-and-set write whose `?cas=` index is stale;
+//! - answers `false` to a check-and-set write whose `?cas=` index is stale, unless the entry
+//!   written is identical to the stored one (a no-op the agent answers `true`);
 //! - on CE answers 400 to any `ns`/`partition` parameter, namespace header or `Namespace` body
 //!   field;
 //! - answers 403 when an ACL token is required and missing or wrong;
@@ -631,6 +632,19 @@ fn put_entry(s: &mut State, req: &Request, ns: &str) -> (u16, String) {
         e["ModifyIndex"] = json!(s.index);
     }
     let current = s.entries.get(&key);
+    // As the real agent does: writing an entry identical to the stored one changes nothing and
+    // answers `true`, whatever the `?cas=` index (Consul 1.22.7, measured in the test
+    // environment).
+    if let Some(e) = current {
+        let mut stored = e.clone();
+        if let Some(fields) = stored.as_object_mut() {
+            fields.remove("CreateIndex");
+            fields.remove("ModifyIndex");
+        }
+        if stored == body {
+            return (200, "true".into());
+        }
+    }
     if let Some(cas) = q(req, "cas").and_then(|c| c.parse::<u64>().ok()) {
         let ok = match current {
             None => cas == 0,

@@ -165,7 +165,11 @@ fn every_emitted_body_round_trips_through_the_models() {
             }
             let rendered = render(&p);
             assert_eq!(rendered.files.len(), p.writes.len());
-            assert_eq!(rendered.script.lines().count(), 3 + p.writes.len());
+            assert_eq!(
+                rendered.script.lines().count(),
+                4 + p.writes.len(),
+                "header, set -eu, cd, then one line per write"
+            );
         }
     }
 }

@@ -12,7 +12,8 @@ use crate::{MeshEvent, TimedEvent};
 /// [`RecvError::Lagged`] and skips ahead; it never slows an operation down.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), mesh::Error> {
+/// # #[cfg(feature = "testing")]
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use mesh::{Mesh, MeshKind, TrafficSplit};
 /// let mesh = Mesh::fake(MeshKind::Istio);
 /// let mut weights = mesh.subscribe().only(&["traffic.weight.updated"]);
@@ -21,7 +22,8 @@ use crate::{MeshEvent, TimedEvent};
 /// let e = weights.recv_timed().await.unwrap();
 /// assert_eq!(e.event.name(), "traffic.weight.updated"); // the mTLS event was skipped
 /// assert!(e.at <= std::time::SystemTime::now());
-/// # Ok(()) }
+/// # Ok::<(), mesh::Error>(())
+/// # }).unwrap();
 /// ```
 #[derive(Debug)]
 pub struct Events {

@@ -69,6 +69,10 @@ pub(crate) struct Cli {
     /// the agent; 1.16.0 CE when rendering].
     #[arg(long, global = true, value_name = "VERSION")]
     pub(crate) consul_version: Option<String>,
+    /// Consul, render target: also write the config entries as JSON files and an `apply.sh` that
+    /// applies them in order with `consul config write -cas`, into this new (or empty) directory.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub(crate) consul_files: Option<std::path::PathBuf>,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
     #[arg(long, global = true, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,

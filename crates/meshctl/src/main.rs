@@ -7,6 +7,7 @@
 
 mod backends;
 mod cli;
+mod consul_files;
 mod diff;
 mod error;
 mod events;
@@ -147,6 +148,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                             }
                             let plan = mesh.plan(&change).await?;
                             output::plan(out, cli.output, &plan)?;
+                            if let Some(dir) = &cli.consul_files {
+                                for path in consul_files::write(dir, &plan)? {
+                                    eprintln!("wrote {path}");
+                                }
+                            }
                             // Fault ids are stateless: the id of a rendered fault is the one
                             // applying it creates, and what `fault remove` takes.
                             if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &plan.event {
