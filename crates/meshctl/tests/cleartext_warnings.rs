@@ -2,34 +2,19 @@
 //! this machine) gets a warning on stderr, without the secret; loopback and `https://` get none.
 //! `0.0.0.0` is not loopback by name, yet connecting to it fails at once here.
 
-use assert_cmd::Command;
+mod support;
 
 const SECRET: &str = "s3cret-token";
 
 fn stderr(args: &[&str], env: &[(&str, &str)]) -> String {
-    let mut cmd = Command::cargo_bin("meshctl").unwrap();
-    for v in [
-        "CONSUL_HTTP_ADDR",
-        "CONSUL_HTTP_TOKEN",
-        "PROMETHEUS_URL",
-        "KUBECONFIG",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("HOME", "/nonexistent-home-for-meshctl-tests");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .args(args)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!err.contains(SECRET), "{args:?} printed the secret: {err}");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET));
-    err
+    let r = support::meshctl(args, env);
+    assert!(
+        !r.stderr.contains(SECRET),
+        "{args:?} printed the secret: {}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains(SECRET));
+    r.stderr
 }
 
 fn warned(err: &str) -> bool {

@@ -2,7 +2,7 @@
 //! `-n`, else the kubeconfig context's namespace (`--kubeconfig` or `KUBECONFIG`, `--context`),
 //! else `default`; and `--prometheus-url`/`--tracing-url`/`--kiali-url` over the environment.
 
-use assert_cmd::Command;
+mod support;
 
 /// A kubeconfig with two contexts: `team-a` (the current one, namespace `team-a`) and `bare`
 /// (no namespace).
@@ -21,27 +21,8 @@ fn kubeconfig(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn meshctl(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut cmd = Command::cargo_bin("meshctl").unwrap();
-    cmd.env_remove("KUBECONFIG")
-        .env_remove("CONSUL_HTTP_ADDR")
-        .env_remove("PROMETHEUS_URL")
-        .env_remove("TRACING_URL")
-        .env_remove("TRACING_KIND")
-        .env_remove("KIALI_URL")
-        .env("HOME", "/nonexistent-home-for-meshctl-tests");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd
-        .args(args)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = support::meshctl(args, env);
+    (r.code, r.stdout, r.stderr)
 }
 
 fn namespaces(yaml: &str) -> Vec<String> {

@@ -3,23 +3,11 @@
 //! `mesh::ConnectOptions`): the trust domain, Istio's root namespace, Linkerd's fault error
 //! backend, Consul's Lua abort emulation and its version/edition.
 
-use assert_cmd::Command;
+mod support;
 
 fn meshctl(args: &[&str]) -> (i32, String, String) {
-    let out = Command::cargo_bin("meshctl")
-        .unwrap()
-        .env_remove("CONSUL_HTTP_ADDR")
-        .env_remove("KUBECONFIG")
-        .env("HOME", "/nonexistent-home-for-meshctl-tests")
-        .args(args)
-        .timeout(std::time::Duration::from_secs(60))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let r = support::meshctl(args, &[]);
+    (r.code, r.stdout, r.stderr)
 }
 
 #[test]
@@ -36,6 +24,7 @@ fn the_trust_domain_names_the_principals_on_istio_and_linkerd() {
         meshctl(&[&["--mesh", "istio", "--trust-domain", "example.org"][..], &authz].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("example.org/ns/prod/sa/frontend"), "{out}");
+    support::validate(&out).unwrap();
     let (code, out, err) = meshctl(
         &[
             &["--mesh", "linkerd", "--trust-domain", "example.org"][..],
@@ -48,6 +37,7 @@ fn the_trust_domain_names_the_principals_on_istio_and_linkerd() {
         out.contains("frontend.prod.serviceaccount.identity.linkerd.example.org"),
         "{out}"
     );
+    support::validate(&out).unwrap();
 }
 
 #[test]
@@ -62,6 +52,7 @@ fn istios_root_namespace_holds_mesh_wide_policy() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("namespace: istio-config"), "{out}");
+    support::validate(&out).unwrap();
 }
 
 #[test]
@@ -84,6 +75,7 @@ fn abort_emulations_are_refused_until_opted_into() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("name: error-injector"), "{out}");
+    support::validate(&out).unwrap();
 
     let (code, _, err) = meshctl(&[&["--mesh", "consul"][..], &abort].concat());
     assert_eq!(code, 1, "{err}");
