@@ -7,13 +7,16 @@
 use mesh::{Mesh, WriteAction};
 use mesh_consul::{
     ConsulBackend,
-    client::{ClientConfig, ConsulClient},
+    client::ConsulClient,
     model::EntryKind,
     testing::{check_entries, landed_write},
 };
 use mesh_testkit::RecordingProxy;
 
-use crate::support::{self, Harness};
+use crate::support::{
+    self, Harness,
+    live_consul::{agent_host_port, client},
+};
 
 /// The two harness kinds that share the agent must not run at once.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -32,15 +35,6 @@ struct LiveConsul {
     proxy: RecordingProxy,
 }
 
-/// A client for the agent, straight or through `address`.
-fn client(address: Option<&str>) -> ConsulClient {
-    let mut config = ClientConfig::from_env().expect("CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN");
-    if let Some(a) = address {
-        config = config.address(a.parse().unwrap());
-    }
-    ConsulClient::new(config).unwrap()
-}
-
 impl LiveConsul {
     async fn new() -> Self {
         let direct = client(None);
@@ -52,12 +46,7 @@ impl LiveConsul {
         for id in direct.agent_service_ids("reviews", None).await.unwrap() {
             direct.deregister_service(&id, None).await.unwrap();
         }
-        let upstream = direct.config().address.clone();
-        let host_port = format!(
-            "{}:{}",
-            upstream.host_str().unwrap(),
-            upstream.port_or_known_default().unwrap()
-        );
+        let host_port = agent_host_port(&direct);
         Self {
             direct,
             proxy: RecordingProxy::start(&host_port),

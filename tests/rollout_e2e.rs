@@ -38,6 +38,8 @@ mod data;
 mod doubles;
 #[path = "rollout_e2e/live.rs"]
 mod live;
+#[path = "support/live_consul.rs"]
+mod live_consul;
 #[path = "support/live_kube.rs"]
 mod live_kube;
 

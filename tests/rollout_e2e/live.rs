@@ -10,12 +10,7 @@ use std::sync::{Arc, Mutex};
 use mesh::{
     BoxFuture, Mesh, MeshKind, StateKey, istio::IstioBackend, telemetry::prometheus::PrometheusClient,
 };
-use mesh_consul::{
-    ConsulBackend,
-    client::{ClientConfig, ConsulClient},
-    model::EntryKind,
-    state::kv_key,
-};
+use mesh_consul::{ConsulBackend, client::ConsulClient, model::EntryKind, state::kv_key};
 use mesh_kube::KubeEngine;
 use mesh_testkit::RecordingProxy;
 use serde_json::{Value, json};
@@ -25,6 +20,7 @@ use crate::{
         Fixture, OffClock, consul_seed, consul_weights, consul_write, io_runtime, istio_weights, istio_write,
         off_clock, seed_split, telemetry,
     },
+    live_consul::{agent_host_port, client as consul_client},
     live_kube::{audit_end, landed_writes_since, send},
 };
 
@@ -141,24 +137,11 @@ pub(crate) struct LiveConsul {
     proxy: RecordingProxy,
 }
 
-fn consul_client(address: Option<&str>) -> ConsulClient {
-    let mut config = ClientConfig::from_env().expect("CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN");
-    if let Some(a) = address {
-        config = config.address(a.parse().unwrap());
-    }
-    ConsulClient::new(config).unwrap()
-}
-
 impl LiveConsul {
     /// Connects, with a recording proxy in front of the agent.
     pub(crate) async fn start() -> Self {
         let direct = Arc::new(consul_client(None));
-        let upstream = direct.config().address.clone();
-        let host_port = format!(
-            "{}:{}",
-            upstream.host_str().unwrap(),
-            upstream.port_or_known_default().unwrap()
-        );
+        let host_port = agent_host_port(&direct);
         let proxy = off_clock(async move { RecordingProxy::start(&host_port) }).await;
         Self { direct, proxy }
     }

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unreachable_pub)] // Shared by several test binaries; each uses a part.
 
+pub mod live_consul;
 pub mod live_kube;
 
 use std::time::Duration;

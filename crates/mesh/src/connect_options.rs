@@ -37,3 +37,20 @@ pub struct ConnectOptions {
     #[cfg(feature = "telemetry")]
     pub telemetry: Option<mesh_telemetry::Telemetry>,
 }
+
+impl ConnectOptions {
+    /// The Consul backend these options describe, from the `CONSUL_HTTP_*` variables: the
+    /// version and edition to plan for, and the Lua abort opt-in.
+    ///
+    /// # Errors
+    /// [`mesh_core::Error::NotConfigured`] for a bad address, token file or certificate.
+    #[cfg(feature = "consul")]
+    pub fn consul_backend(&self) -> mesh_core::Result<mesh_consul::ConsulBackend> {
+        let config = mesh_consul::client::ClientConfig::from_env()?;
+        let mut client = mesh_consul::client::ConsulClient::new(config)?;
+        if let Some(version) = self.consul_version {
+            client = client.with_version(version);
+        }
+        Ok(mesh_consul::ConsulBackend::new(client).emulate_abort_with_lua(self.consul_lua_abort_emulation))
+    }
+}

@@ -95,13 +95,7 @@ impl Mesh {
         }
         #[cfg(feature = "consul")]
         if kind == MeshKind::Consul {
-            let config = mesh_consul::client::ClientConfig::from_env()?;
-            let mut client = mesh_consul::client::ConsulClient::new(config)?;
-            if let Some(version) = options.consul_version {
-                client = client.with_version(version);
-            }
-            let backend = mesh_consul::ConsulBackend::new(client)
-                .emulate_abort_with_lua(options.consul_lua_abort_emulation);
+            let backend = options.consul_backend()?;
             mesh = Some(Self::from_backend(backend));
         }
         let mesh =

@@ -258,16 +258,7 @@ pub(crate) async fn live(cli: &Cli) -> Result<Live> {
     };
     let options = crate::options::from_cli(cli)?;
     Ok(match kind {
-        MeshKind::Consul => {
-            let config = mesh::consul::client::ClientConfig::from_env()?;
-            let mut client = mesh::consul::client::ConsulClient::new(config)?;
-            if let Some(version) = options.consul_version {
-                client = client.with_version(version);
-            }
-            let backend = mesh::consul::ConsulBackend::new(client)
-                .emulate_abort_with_lua(options.consul_lua_abort_emulation);
-            Live::Consul(std::sync::Arc::new(backend))
-        }
+        MeshKind::Consul => Live::Consul(std::sync::Arc::new(options.consul_backend()?)),
         kube => Live::Kube(kube, Box::new(engine(cli, kube).await?), Box::new(options)),
     })
 }

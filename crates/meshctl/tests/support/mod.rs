@@ -1,7 +1,7 @@
 //! Running the real `meshctl` binary from a test, in a clean environment: no control plane,
 //! telemetry source, kubeconfig or log filter from the machine running the tests.
 
-#![allow(dead_code)] // Shared by several test binaries; each uses a part.
+#![allow(dead_code, unreachable_pub)] // Shared by several test binaries; each uses a part.
 
 /// Every variable meshctl reads that the machine may have set.
 const CLEARED: [&str; 11] = [
