@@ -34,12 +34,14 @@
 mod connect_options;
 mod events;
 mod handle;
+mod offline;
 
 pub use connect_options::ConnectOptions;
 pub use events::Events;
 pub use handle::Mesh;
 #[doc(inline)]
 pub use mesh_core::*;
+pub use offline::{DEFAULT_ASSUMED_SERVICE_PORT, Offline};
 
 pub use mesh_core as core;
 pub use mesh_observe as observe;

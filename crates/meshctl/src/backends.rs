@@ -1,106 +1,10 @@
-//! Building the `Mesh` a command talks to: an offline planner for `--target render`, the live
+//! Building the `Mesh` a command talks to: the library's offline planner for `--target render`, the live
 //! backend for `--target apply`, and `--mesh auto` detection.
 
-use mesh::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+use mesh::{Error, Mesh, MeshKind, Result};
 use mesh_kube::KubeEngine;
 
 use crate::cli::{Cli, MeshArg, Target};
-
-/// Plans against an empty control plane and never writes: what `--target render` uses. Plans made
-/// this way are what a GitOps repository holds for a fresh cluster.
-struct Offline {
-    kind: MeshKind,
-    /// The port the apex Service is assumed to expose (Linkerd's routes name it).
-    service_port: u16,
-    /// The backends' settings and opt-ins (`--trust-domain`, `--linkerd-fault-backend`, ...).
-    options: mesh::ConnectOptions,
-}
-
-impl Offline {
-    fn consul_version(&self) -> mesh::consul::ConsulVersion {
-        self.options.consul_version.unwrap_or_default()
-    }
-}
-
-impl MeshBackend for Offline {
-    fn kind(&self) -> MeshKind {
-        self.kind
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        match self.kind {
-            MeshKind::Istio => mesh::istio::capabilities(),
-            MeshKind::Linkerd => {
-                let config = &self.options.linkerd;
-                mesh::linkerd::capabilities(config.version.unwrap_or_default(), config)
-            }
-            // Abort faults stay `Emulated` on CE with or without the opt-in, which decides
-            // whether they are used.
-            MeshKind::Consul => mesh::consul::capabilities::capabilities(&self.consul_version()),
-        }
-    }
-
-    async fn plan(&self, change: &Change) -> Result<Plan> {
-        match self.kind {
-            MeshKind::Istio => {
-                mesh::istio::plan(change, &mesh::istio::Snapshot::default(), &self.options.istio)
-            }
-            MeshKind::Linkerd => {
-                let config = self.options.linkerd.clone();
-                let version = config.version.unwrap_or_default();
-                let mut snapshot = mesh::linkerd::Snapshot::default();
-                if let Some(id) = service_of(change) {
-                    // Linkerd routes name the apex Service's port; offline, it is assumed.
-                    snapshot.insert(
-                        mesh::linkerd::objects::service(&id),
-                        serde_json::json!({"metadata": {"name": id.name, "namespace": id.namespace},
-                            "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": self.service_port}]}}),
-                    );
-                }
-                if let (Change::InjectFault { service, .. }, Some((backend, port))) =
-                    (change, &config.fault_error_backend)
-                {
-                    // The opted-in error backend is assumed deployed, as the apex Service is.
-                    let id = mesh::ServiceId::new(service.namespace.clone(), backend.parse()?);
-                    snapshot.insert(
-                        mesh::linkerd::objects::service(&id),
-                        serde_json::json!({"metadata": {"name": id.name, "namespace": id.namespace},
-                            "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": port}]}}),
-                    );
-                }
-                let mut plan = mesh::linkerd::plan(change, &snapshot, &config, version).await?;
-                plan.warnings.push(format!(
-                    "rendered assuming the apex Service exposes port {}; pass --service-port to change it",
-                    self.service_port
-                ));
-                Ok(plan)
-            }
-            MeshKind::Consul => {
-                let ctx = mesh::consul::translate::Context {
-                    lua_fault_emulation: self.options.consul_lua_abort_emulation,
-                    ..mesh::consul::translate::Context::new(self.consul_version())
-                };
-                mesh::consul::translate::plan(change, &ctx, &mesh::consul::translate::Snapshot::default())
-            }
-        }
-    }
-
-    async fn apply(&self, _plan: &Plan) -> Result<ApplyReport> {
-        Err(Error::not_configured(
-            "a control plane",
-            "rendering only; pass --target apply to write",
-        ))
-    }
-
-    /// Every mesh reports its mTLS state; rendering has none to read (it once answered "does not
-    /// support", which is not true of any mesh).
-    async fn mtls_status(&self, _namespace: &mesh::Namespace) -> Result<mesh::MtlsStatus> {
-        Err(Error::not_configured(
-            "a control plane",
-            "mtls --status reads the live control plane; pass --target apply (reads never write)",
-        ))
-    }
-}
 
 /// The mesh `--mesh` names. `auto` picks Consul when `CONSUL_HTTP_ADDR` is set; otherwise it needs
 /// a cluster (see [`detect`]).
@@ -117,34 +21,16 @@ pub(crate) fn mesh_kind(cli: &Cli) -> Result<MeshKind> {
     }
 }
 
-/// The offline backend of `kind`.
+/// The offline backend of `kind` ([`mesh::Offline`]): the real planner against an empty control
+/// plane, with the command line's settings and opt-ins.
 ///
 /// # Errors
 /// A malformed backend setting ([`crate::options::from_cli`]).
 pub(crate) fn offline(kind: MeshKind, cli: &Cli) -> Result<Mesh> {
-    Ok(Mesh::from_backend(Offline {
-        kind,
-        service_port: cli.service_port,
-        options: crate::options::from_cli(cli)?,
-    }))
-}
-
-/// The service a change is about, for changes that have one existing Service.
-fn service_of(change: &Change) -> Option<mesh::ServiceId> {
-    match change {
-        Change::CreateVirtualService(r) => Some(r.service.clone()),
-        Change::CreateDestinationRule(p) => Some(p.service.clone()),
-        Change::SetTrafficWeight { service, .. }
-        | Change::ConfigureCircuitBreaker { service, .. }
-        | Change::SetRetryPolicy { service, .. }
-        | Change::InjectFault { service, .. } => Some(service.clone()),
-        // Linkerd's Server for a targeted policy selects the Service's pods on its port.
-        Change::CreateAuthorizationPolicy(p) => p
-            .target
-            .as_ref()
-            .map(|t| mesh::ServiceId::new(p.namespace.clone(), t.clone())),
-        _ => None,
-    }
+    let backend = mesh::Offline::new(kind)?
+        .options(&crate::options::from_cli(cli)?)
+        .service_port(cli.service_port);
+    Ok(Mesh::from_backend(backend))
 }
 
 /// A Kubernetes engine for `kind`, from `--kubeconfig`/`--context` when given (else as kubectl

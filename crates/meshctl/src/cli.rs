@@ -74,7 +74,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) consul_files: Option<std::path::PathBuf>,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
-    #[arg(long, global = true, default_value_t = 80, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, global = true, default_value_t = mesh::DEFAULT_ASSUMED_SERVICE_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,
     /// Turn on debug logs (same as RUST_LOG=debug).
     #[arg(long, global = true)]
