@@ -16,9 +16,9 @@ pub(crate) struct Cli {
     /// Render the plan (default) or apply it to the control plane.
     #[arg(long, global = true, value_enum, default_value_t = Target::Render)]
     pub(crate) target: Target,
-    /// Output format.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Yaml)]
-    pub(crate) output: Output,
+    /// Output format [default: yaml; graph: dot]. dot, mermaid and svg are for `graph` only.
+    #[arg(short = 'o', long = "output", global = true, value_enum)]
+    pub(crate) output_arg: Option<OutputArg>,
     /// The namespace of services given without one [default: the kubeconfig context's
     /// namespace, else "default"].
     #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE", global = true)]
@@ -89,6 +89,48 @@ pub(crate) struct Cli {
 pub(crate) const DEFAULT_NAMESPACE: &str = "default";
 
 impl Cli {
+    /// `-o` for every command but `graph` (which takes its own formats, see
+    /// [`Cli::graph_output`]); YAML by default.
+    pub(crate) fn output(&self) -> Output {
+        match self.output_arg {
+            Some(OutputArg::Json) => Output::Json,
+            Some(OutputArg::Table) => Output::Table,
+            _ => Output::Yaml,
+        }
+    }
+
+    /// `-o` for `graph`: dot, mermaid, svg or json, or YAML and a table of its edges; `--format`
+    /// (kept for scripts written before `-o` took graph formats) when `-o` is not given.
+    pub(crate) fn graph_output(&self, format: GraphFormat) -> Result<GraphOutput, crate::error::CliError> {
+        Ok(match self.output_arg {
+            None => GraphOutput::Drawing(format),
+            Some(OutputArg::Dot) => GraphOutput::Drawing(GraphFormat::Dot),
+            Some(OutputArg::Mermaid) => GraphOutput::Drawing(GraphFormat::Mermaid),
+            Some(OutputArg::Svg) => GraphOutput::Drawing(GraphFormat::Svg),
+            Some(OutputArg::Json) => GraphOutput::Drawing(GraphFormat::Json),
+            Some(OutputArg::Yaml) => GraphOutput::Value(Output::Yaml),
+            Some(OutputArg::Table) => GraphOutput::Value(Output::Table),
+        })
+    }
+
+    /// Refuses a graph-only `-o` (dot, mermaid, svg) on any other command.
+    pub(crate) fn check_output(&self) -> Result<(), crate::error::CliError> {
+        let graph = matches!(self.command, Command::Op(Op::Graph { .. }));
+        match self.output_arg {
+            Some(f @ (OutputArg::Dot | OutputArg::Mermaid | OutputArg::Svg)) if !graph => {
+                Err(crate::error::CliError {
+                    message: format!(
+                        "-o {}: a graph format; this command prints yaml, json or table",
+                        format!("{f:?}").to_lowercase()
+                    ),
+                    hint: Some("nothing was run; use -o yaml|json|table".into()),
+                    code: crate::error::exit::USAGE,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The namespace of services given without one: `-n`, else the kubeconfig context's
     /// namespace (Istio and Linkerd, as kubectl does), else `default`.
     pub(crate) fn namespace(&self) -> &str {
@@ -140,8 +182,19 @@ pub(crate) enum Target {
     Apply,
 }
 
-/// `-o`.
+/// What `-o` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputArg {
+    Yaml,
+    Json,
+    Table,
+    Dot,
+    Mermaid,
+    Svg,
+}
+
+/// The output format of every command but `graph`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Output {
     Yaml,
     Json,
@@ -317,9 +370,19 @@ pub(crate) enum Op {
         /// the argument overwrite `-n`.
         #[arg(id = "target_namespace", value_name = "NAMESPACE")]
         namespace: Option<String>,
-        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        /// Same as `-o` (dot, mermaid, svg, json); `-o` wins when both are given.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot, hide = true)]
         format: GraphFormat,
     },
+}
+
+/// How `graph` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GraphOutput {
+    /// A drawing (or the graph's JSON).
+    Drawing(GraphFormat),
+    /// YAML, or a table of the edges.
+    Value(Output),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -11,6 +11,7 @@ mod consul_files;
 mod diff;
 mod error;
 mod events;
+mod human;
 mod invocation;
 mod kubeconfig;
 mod lint;
@@ -19,6 +20,7 @@ mod options;
 mod output;
 mod removal;
 mod rollout_cmd;
+mod table;
 mod validate;
 
 use std::{io::Write, process::ExitCode, time::SystemTime};
@@ -27,7 +29,7 @@ use clap::CommandFactory;
 use mesh::{Capabilities, MeshKind, TimeRange};
 
 use crate::{
-    cli::{Cli, Command, GraphFormat, Output},
+    cli::{Cli, Command, GraphFormat, GraphOutput, Output},
     error::CliError,
     ops::{Action, Query},
 };
@@ -78,6 +80,7 @@ fn colour_on_stderr() -> bool {
 }
 
 async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
+    cli.check_output()?;
     match &cli.command {
         Command::Completions { shell } => {
             // Generated into memory first: clap_complete panics when its writer fails (a closed
@@ -94,7 +97,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             files,
             gateway_api,
             strict,
-        } => validate::run(out, files, gateway_api, *strict, cli.output).map(|()| 0),
+        } => validate::run(out, files, gateway_api, *strict, cli.output()).map(|()| 0),
         Command::Capabilities => {
             let tables: Vec<Capabilities> = match backends::mesh_kind(cli) {
                 Ok(kind) => vec![backends::offline(kind, cli)?.capabilities()],
@@ -103,19 +106,19 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                     .map(|k| backends::offline(*k, cli).map(|m| m.capabilities()))
                     .collect::<Result<_, _>>()?,
             };
-            output::capabilities(out, cli.output, &tables).map(|()| 0)
+            output::capabilities(out, cli.output(), &tables).map(|()| 0)
         }
         Command::Events { service, poll } => {
             let poll = mesh::units::parse_duration(poll).map_err(|e| e.in_field("poll"))?;
             let service = ops::service_id(service, cli.namespace())?;
             let mesh = backends::live(cli).await?.mesh();
-            events::follow(out, &mesh, service, poll, cli.output)
+            events::follow(out, &mesh, service, poll, cli.output())
                 .await
                 .map(|()| 0)
         }
         Command::Rollout(args) => {
             let mesh = backends::connect(cli).await?;
-            rollout_cmd::run(out, mesh, args, cli.namespace(), cli.target, cli.output).await
+            rollout_cmd::run(out, mesh, args, cli.namespace(), cli.target, cli.output()).await
         }
         Command::Plan { op } | Command::Diff { op } => {
             let Action::Change(change) = ops::action(op, cli.namespace(), cli.namespace_given())? else {
@@ -131,7 +134,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             if matches!(cli.command, Command::Diff { .. }) {
                 diff::run(out, &live, &plan).await?;
             } else {
-                output::plan(out, cli.output, &plan)?;
+                output::plan(out, cli.output(), &plan)?;
             }
             Ok(0)
         }
@@ -143,11 +146,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                     match cli.target {
                         cli::Target::Render => {
                             if let Some(steps) = removal::steps(mesh.kind(), &change)? {
-                                removal::print(out, cli.output, &change, &steps)?;
+                                removal::print(out, cli.output(), &change, &steps)?;
                                 return Ok(0);
                             }
                             let plan = mesh.plan(&change).await?;
-                            output::plan(out, cli.output, &plan)?;
+                            output::plan(out, cli.output(), &plan)?;
                             if let Some(dir) = &cli.consul_files {
                                 for path in consul_files::write(dir, &plan)? {
                                     eprintln!("wrote {path}");
@@ -165,12 +168,12 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                             if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &report.event {
                                 eprintln!("fault id: {fault_id}");
                             }
-                            output::value(out, cli.output, &report)?;
+                            output::value(out, cli.output(), &report)?;
                         }
                     }
                     Ok(0)
                 }
-                Action::Query(q) => query(out, cli.output, &mesh, q).await.map(|()| 0),
+                Action::Query(q) => query(out, cli, &mesh, q).await.map(|()| 0),
             }
         }
     }
@@ -211,15 +214,15 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
             continue;
         };
         let plan = mesh.plan(&change).await?;
-        if cli.output == Output::Json {
+        if cli.output() == Output::Json {
             let writes = serde_json::to_value(&plan.writes)?;
             steps.push(serde_json::json!({ "step": title, "mesh": kind.to_string(), "writes": writes }));
             continue;
         }
         writeln!(out, "# ---- {title} ({kind}, {} writes)", plan.writes.len())?;
-        output::plan(out, cli.output, &plan)?;
+        output::plan(out, cli.output(), &plan)?;
     }
-    if cli.output == Output::Json {
+    if cli.output() == Output::Json {
         // One JSON document (comment lines between arrays made it unparsable).
         let doc = serde_json::json!({
             "steps": steps,
@@ -248,7 +251,8 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
     Ok(())
 }
 
-async fn query(out: &mut impl Write, format: Output, mesh: &mesh::Mesh, q: Query) -> Result<(), CliError> {
+async fn query(out: &mut impl Write, cli: &Cli, mesh: &mesh::Mesh, q: Query) -> Result<(), CliError> {
+    let format = cli.output();
     match q {
         Query::MtlsStatus(ns) => output::value(out, format, &mesh.mtls_status(&ns).await?),
         Query::Metrics(service, range) => {
@@ -257,10 +261,15 @@ async fn query(out: &mut impl Write, format: Output, mesh: &mesh::Mesh, q: Query
         Query::Traces(service, limit, lookback) => {
             let range = TimeRange::ending_at(SystemTime::now(), lookback)?;
             let traces = mesh.get_service_traces_in(&service, range, limit).await?;
-            output::value(out, format, &traces)
+            output::traces(out, format, &traces)
         }
         Query::Graph(ns, graph_format) => {
             let graph = mesh.get_service_graph(&ns).await?;
+            let graph_format = match cli.graph_output(graph_format)? {
+                GraphOutput::Drawing(f) => f,
+                GraphOutput::Value(Output::Table) => return output::value(out, Output::Table, &graph.edges),
+                GraphOutput::Value(f) => return output::value(out, f, &graph),
+            };
             let text = match graph_format {
                 GraphFormat::Dot => mesh_telemetry::graph::to_dot(&graph),
                 GraphFormat::Mermaid => mesh_telemetry::graph::to_mermaid(&graph),

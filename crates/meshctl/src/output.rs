@@ -2,21 +2,28 @@
 
 use std::io::Write;
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use mesh::{Capabilities, Feature, Plan, RenderFormat, Support};
 use serde::Serialize;
 
 use crate::{cli::Output, error::CliError};
 
 /// Prints any serializable value.
+/// JSON keeps full precision; YAML and tables round floating-point readings for people.
 pub(crate) fn value<T: Serialize>(out: &mut impl Write, format: Output, v: &T) -> Result<(), CliError> {
     match format {
-        Output::Json | Output::Table => writeln!(out, "{}", serde_json::to_string_pretty(v)?)?,
-        Output::Yaml => write!(
-            out,
-            "{}",
-            serde_saphyr::to_string(v).map_err(|e| CliError::internal(e.to_string()))?
-        )?,
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(v)?)?,
+        Output::Yaml => {
+            let v = crate::human::rounded(serde_json::to_value(v)?);
+            write!(
+                out,
+                "{}",
+                serde_saphyr::to_string(&v).map_err(|e| CliError::internal(e.to_string()))?
+            )?
+        }
+        Output::Table => {
+            let v = crate::human::rounded(serde_json::to_value(v)?);
+            writeln!(out, "{}", crate::table::of_value(&v))?
+        }
     }
     Ok(())
 }
@@ -38,9 +45,7 @@ pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<
         }
         Output::Json => writeln!(out, "{}", plan.render(RenderFormat::Json)?)?,
         Output::Table => {
-            let mut t = Table::new();
-            t.load_style(UTF8_FULL_CONDENSED)
-                .set_header(["#", "action", "kind", "namespace", "name"]);
+            let mut t = crate::table::with_header(["#", "action", "kind", "namespace", "name"]);
             for (i, w) in plan.writes.iter().enumerate() {
                 t.add_row([
                     (i + 1).to_string(),
@@ -87,10 +92,9 @@ pub(crate) fn capabilities(
     if format != Output::Table {
         return value(out, format, &tables);
     }
-    let mut t = Table::new();
     let mut header = vec!["feature".to_owned()];
     header.extend(tables.iter().map(|c| c.mesh.to_string()));
-    t.load_style(UTF8_FULL_CONDENSED).set_header(header);
+    let mut t = crate::table::with_header(header);
     for feature in Feature::ALL {
         let mut row = vec![feature.to_string()];
         for caps in tables {
@@ -101,6 +105,40 @@ pub(crate) fn capabilities(
             });
         }
         t.add_row(row);
+    }
+    writeln!(out, "{t}")?;
+    Ok(())
+}
+
+/// Traces as a table: one row per trace (its root span, the span count, the overall duration
+/// and the spans that failed); YAML and JSON carry every span.
+pub(crate) fn traces(out: &mut impl Write, format: Output, traces: &[mesh::Trace]) -> Result<(), CliError> {
+    if format != Output::Table {
+        return value(out, format, &traces);
+    }
+    let mut t = crate::table::with_header(["trace", "root", "spans", "duration ms", "errors"]);
+    for trace in traces {
+        let root = trace
+            .spans
+            .iter()
+            .find(|s| s.parent_span_id.is_none())
+            .or_else(|| trace.spans.iter().min_by_key(|s| s.start_unix_nanos));
+        let start = trace.spans.iter().map(|s| s.start_unix_nanos).min().unwrap_or(0);
+        let end = trace
+            .spans
+            .iter()
+            .map(|s| s.start_unix_nanos.saturating_add(s.duration_nanos))
+            .max()
+            .unwrap_or(0);
+        let millis = crate::human::rounded(serde_json::json!(end.saturating_sub(start) as f64 / 1e6));
+        t.add_row([
+            trace.trace_id.clone(),
+            root.map(|s| format!("{} {}", s.service, s.operation))
+                .unwrap_or_default(),
+            trace.spans.len().to_string(),
+            millis.to_string(),
+            trace.spans.iter().filter(|s| s.error).count().to_string(),
+        ]);
     }
     writeln!(out, "{t}")?;
     Ok(())

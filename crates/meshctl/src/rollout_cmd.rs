@@ -2,7 +2,6 @@
 
 use std::{io::Write, time::Duration};
 
-use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 use mesh::{Error, Mesh, observe::Slo, units::parse_duration};
 use mesh_rollout::{Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, Strategy};
@@ -229,9 +228,7 @@ fn print_report(out: &mut impl Write, format: Output, report: &RolloutReport) ->
     if format != Output::Table {
         return output::value(out, format, report);
     }
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED)
-        .set_header(["stage", "verdict", "canary req", "stable req", "why"]);
+    let mut t = crate::table::with_header(["stage", "verdict", "canary req", "stable req", "why"]);
     for e in &report.events {
         if let RolloutEvent::Analyzed { index, analysis, .. } = e {
             t.add_row([

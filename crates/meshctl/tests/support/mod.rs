@@ -62,3 +62,27 @@ pub fn validate(rendered: &str) -> Result<(), String> {
         Err(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 }
+
+/// A loopback HTTP server that answers every request with `body` (JSON), for as long as the test
+/// process runs; its `http://127.0.0.1:PORT` address.
+pub fn canned_json_server(body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            // One request per connection: read its head, answer, close.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
