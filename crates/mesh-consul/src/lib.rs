@@ -47,6 +47,7 @@
 mod backend;
 pub mod capabilities;
 pub mod client;
+pub mod crd;
 pub mod failover;
 pub mod model;
 pub mod render;

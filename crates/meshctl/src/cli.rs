@@ -73,6 +73,11 @@ pub(crate) struct Cli {
     /// applies them in order with `consul config write -cas`, into this new (or empty) directory.
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) consul_files: Option<std::path::PathBuf>,
+    /// Render target, Consul: print the config entries as consul-k8s custom resources
+    /// (consul.hashicorp.com/v1alpha1) in the `-n` namespace, for `kubectl apply` on Consul on
+    /// Kubernetes.
+    #[arg(long, global = true, conflicts_with = "consul_files")]
+    pub(crate) consul_crds: bool,
     /// Render target only: the port the service's Kubernetes Service exposes (Linkerd routes name it).
     #[arg(long, global = true, default_value_t = mesh::DEFAULT_ASSUMED_SERVICE_PORT, value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) service_port: u16,

@@ -150,6 +150,10 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                                 return Ok(0);
                             }
                             let plan = mesh.plan(&change).await?;
+                            if cli.consul_crds {
+                                output::consul_resources(out, cli.output(), &plan, cli.namespace())?;
+                                return Ok(0);
+                            }
                             output::plan(out, cli.output(), &plan)?;
                             if let Some(dir) = &cli.consul_files {
                                 for path in consul_files::write(dir, &plan)? {
@@ -215,12 +219,21 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         };
         let plan = mesh.plan(&change).await?;
         if cli.output() == Output::Json {
-            let writes = serde_json::to_value(&plan.writes)?;
-            steps.push(serde_json::json!({ "step": title, "mesh": kind.to_string(), "writes": writes }));
+            let mut step = serde_json::json!({ "step": title, "mesh": kind.to_string() });
+            step["writes"] = serde_json::to_value(&plan.writes)?;
+            if cli.consul_crds && kind == MeshKind::Consul {
+                let (resources, _) = mesh::consul::crd::plan_resources(&plan, cli.namespace())?;
+                step["resources"] = serde_json::Value::Array(resources);
+            }
+            steps.push(step);
             continue;
         }
         writeln!(out, "# ---- {title} ({kind}, {} writes)", plan.writes.len())?;
-        output::plan(out, cli.output(), &plan)?;
+        if cli.consul_crds {
+            output::consul_resources(out, cli.output(), &plan, cli.namespace())?;
+        } else {
+            output::plan(out, cli.output(), &plan)?;
+        }
     }
     if cli.output() == Output::Json {
         // One JSON document (comment lines between arrays made it unparsable).

@@ -143,3 +143,44 @@ pub(crate) fn traces(out: &mut impl Write, format: Output, traces: &[mesh::Trace
     writeln!(out, "{t}")?;
     Ok(())
 }
+
+/// A Consul plan as consul-k8s custom resources (`--consul-crds`): YAML documents or a `List`,
+/// with what no resource declares said on stderr.
+pub(crate) fn consul_resources(
+    out: &mut impl Write,
+    format: Output,
+    plan: &Plan,
+    namespace: &str,
+) -> Result<(), CliError> {
+    if plan.mesh != mesh::MeshKind::Consul {
+        return Err(CliError {
+            message: format!("--consul-crds is for Consul renders, not {}", plan.mesh),
+            hint: None,
+            code: crate::error::exit::USAGE,
+        });
+    }
+    let (resources, notes) = mesh::consul::crd::plan_resources(plan, namespace)?;
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
+    match format {
+        Output::Json => {
+            let list = serde_json::json!({ "apiVersion": "v1", "kind": "List", "items": resources });
+            writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
+        }
+        Output::Yaml | Output::Table => {
+            for r in &resources {
+                writeln!(out, "---")?;
+                write!(
+                    out,
+                    "{}",
+                    serde_saphyr::to_string(r).map_err(|e| CliError::internal(e.to_string()))?
+                )?;
+            }
+        }
+    }
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! `meshctl validate`'s offline verdict against the real API server's admission, object by object.
 //!
-//! Every object of the validate corpus and of the Istio and Linkerd golden files is sent to the
+//! Every object of the validate corpus, of the Istio and Linkerd golden files and of every Consul
+//! render as consul-k8s resources (`--consul-crds`) is sent to the
 //! API server with `dryRun=All` and `fieldValidation=Strict` (a server-side apply); the server's verdict (accepted, or
 //! refused with 400/422, or 500 for a typed-patch failure) must equal the offline validator's.
 //! The table is printed; any disagreement fails the test, naming the object and both verdicts.
@@ -18,6 +19,8 @@ use std::path::{Path, PathBuf};
 
 use kube::{api::GroupVersionKind, discovery::Scope};
 use serde_json::{Value, json};
+
+mod support;
 
 /// The HTTPRoute CRD flavour the test environment installs.
 const GATEWAY_BUNDLE: &str = "gateway-api-v1.6.1";
@@ -59,6 +62,23 @@ fn objects() -> Vec<(String, Value)> {
                 );
                 out.push((name, doc));
             }
+        }
+    }
+    // Every Consul render as consul-k8s resources (`--consul-crds`).
+    for args in support::change_commands() {
+        let r = support::render_consul_crds(&args);
+        if r.code != 0 {
+            continue; // a typed refusal
+        }
+        let docs: Vec<Value> = serde_saphyr::from_multiple(&r.stdout).unwrap();
+        for (i, doc) in docs.into_iter().enumerate().filter(|(_, d)| d.is_object()) {
+            let name = format!(
+                "meshctl --consul-crds {}#{} {}",
+                args.join(" "),
+                i + 1,
+                doc["kind"].as_str().unwrap_or("?")
+            );
+            out.push((name, doc));
         }
     }
     out

@@ -4,6 +4,10 @@
 
 use assert_cmd::Command;
 
+mod support;
+
+use support::change_commands as changes;
+
 const MESHES: [&str; 3] = ["istio", "linkerd", "consul"];
 
 fn meshctl() -> Command {
@@ -16,61 +20,6 @@ fn meshctl() -> Command {
         .env_remove("KIALI_URL")
         .env("HOME", std::env::temp_dir().join("meshctl-cli-matrix-home"));
     cmd
-}
-
-/// Subcommands that render a change with no cluster.
-fn changes() -> Vec<Vec<&'static str>> {
-    vec![
-        vec!["register", "reviews", "--port", "9080"],
-        vec![
-            "register",
-            "ratings",
-            "--port",
-            "9080",
-            "--endpoint",
-            "10.0.0.12:9080",
-        ],
-        vec![
-            "route",
-            "reviews",
-            "--to",
-            "v2",
-            "--default",
-            "v1",
-            "--path-prefix",
-            "/api",
-        ],
-        vec!["destination", "reviews", "--subset", "v1", "--subset", "v2"],
-        vec!["split", "reviews", "v1=90", "v2=10"],
-        // Versions as people write them: label values, mapped to subset names.
-        vec!["split", "reviews", "1.2.0=90", "1.3.0=10"],
-        vec![
-            "circuit-breaker",
-            "reviews",
-            "--consecutive-errors",
-            "5",
-            "--interval",
-            "30s",
-        ],
-        vec!["retry", "reviews", "--attempts", "3", "--per-try-timeout", "2s"],
-        vec!["mtls"],
-        vec![
-            "authz",
-            "api-auth",
-            "--service",
-            "reviews",
-            "--from-principal",
-            "prod/frontend",
-            "--method",
-            "GET",
-        ],
-        vec!["fault", "inject", "reviews", "--delay", "3s", "--percent", "10"],
-        vec!["fault", "inject", "reviews", "--abort", "503", "--percent", "10"],
-        vec!["quickstart"],
-        vec![
-            "rollout", "canary", "reviews", "--stable", "v1", "--canary", "v2", "--steps", "10,50",
-        ],
-    ]
 }
 
 /// Subcommands that read a live control plane or a file; with none they must fail cleanly.

@@ -86,3 +86,76 @@ pub fn canned_json_server(body: &'static str) -> String {
     });
     url
 }
+
+/// Subcommands that render a change with no cluster, as a user types them.
+pub fn change_commands() -> Vec<Vec<&'static str>> {
+    vec![
+        vec!["register", "reviews", "--port", "9080"],
+        vec![
+            "register",
+            "ratings",
+            "--port",
+            "9080",
+            "--endpoint",
+            "10.0.0.12:9080",
+        ],
+        vec![
+            "route",
+            "reviews",
+            "--to",
+            "v2",
+            "--default",
+            "v1",
+            "--path-prefix",
+            "/api",
+        ],
+        vec!["destination", "reviews", "--subset", "v1", "--subset", "v2"],
+        vec!["split", "reviews", "v1=90", "v2=10"],
+        // Versions as people write them: label values, mapped to subset names.
+        vec!["split", "reviews", "1.2.0=90", "1.3.0=10"],
+        vec![
+            "circuit-breaker",
+            "reviews",
+            "--consecutive-errors",
+            "5",
+            "--interval",
+            "30s",
+        ],
+        vec!["retry", "reviews", "--attempts", "3", "--per-try-timeout", "2s"],
+        vec!["mtls"],
+        vec![
+            "authz",
+            "api-auth",
+            "--service",
+            "reviews",
+            "--from-principal",
+            "prod/frontend",
+            "--method",
+            "GET",
+        ],
+        vec!["fault", "inject", "reviews", "--delay", "3s", "--percent", "10"],
+        vec!["fault", "inject", "reviews", "--abort", "503", "--percent", "10"],
+        vec!["quickstart"],
+        vec![
+            "rollout", "canary", "reviews", "--stable", "v1", "--canary", "v2", "--steps", "10,50",
+        ],
+    ]
+}
+
+/// Renders a change subcommand on Consul as consul-k8s resources (`--consul-crds`), in the
+/// `default` namespace, with breakers set on a `frontend` caller.
+pub fn render_consul_crds(args: &[&str]) -> Run {
+    let mut all = vec![
+        "--mesh",
+        "consul",
+        "-n",
+        "default",
+        "--consul-crds",
+        "--consul-lua-faults",
+    ];
+    all.extend(args);
+    if args[0] == "circuit-breaker" {
+        all.extend(["--caller", "frontend"]);
+    }
+    meshctl(&all, &[])
+}
