@@ -117,8 +117,11 @@ pub(crate) fn run(
         };
         let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
             Ok(d) => d,
+            // The parser's budget (documents, nodes) guards one parse; a large input still gets a
+            // verdict per document, each parsed under the budget on its own.
+            Err(e) if e.to_string().contains("budget breached") => one_by_one(&shown, &text, &mut report),
             Err(e) => {
-                report.unreadable.push(format!("{shown}: not YAML: {e}"));
+                report.unreadable.push(format!("{shown}: {}", parse_failure(&e)));
                 continue;
             }
         };
@@ -158,6 +161,77 @@ pub(crate) fn run(
         });
     }
     Ok(())
+}
+
+/// Documents validated per input, at most: a bound on the work one input can ask for.
+const MAX_DOCUMENTS: usize = 10_000;
+
+/// The documents of `text` parsed one at a time (split at `---` lines), for an input over the
+/// parser's budget as a whole. A document that cannot be parsed is reported with its number and
+/// stands in as `null` (skipped), so the others keep theirs; documents past [`MAX_DOCUMENTS`]
+/// are reported, not read.
+fn one_by_one(shown: &str, text: &str, report: &mut Report) -> Vec<serde_json::Value> {
+    let parts = split_documents(text);
+    if parts.len() > MAX_DOCUMENTS {
+        report.unreadable.push(format!(
+            "{shown}: {} documents; only the first {MAX_DOCUMENTS} were validated",
+            parts.len()
+        ));
+    }
+    parts
+        .into_iter()
+        .take(MAX_DOCUMENTS)
+        .enumerate()
+        .map(
+            |(i, part)| match serde_saphyr::from_str::<serde_json::Value>(part) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    report
+                        .unreadable
+                        .push(format!("{shown}#{}: {}", i + 1, parse_failure(&e)));
+                    serde_json::Value::Null
+                }
+            },
+        )
+        .collect()
+}
+
+/// Why a document could not be read: over the parser's limits (nodes, depth, aliases), which
+/// guard against hostile input, or not YAML at all.
+fn parse_failure(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    if first.contains("budget breached") {
+        format!("over the YAML parser's limits, not validated ({first})")
+    } else {
+        format!("not YAML: {first}")
+    }
+}
+
+/// `text` cut at its document markers (`---` at the start of a line); text before the first
+/// marker is a document when it holds more than comments.
+fn split_documents(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            parts.push(&text[start..offset]);
+            start = offset + line.len();
+        }
+        offset += line.len();
+    }
+    parts.push(&text[start..]);
+    let has_content = |p: &&str| {
+        p.lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#') && l.trim() != "...")
+    };
+    // A leading part of comments only is not a document; an empty part after a marker is.
+    if parts.first().is_some_and(|p| !has_content(p)) {
+        parts.remove(0);
+    }
+    parts
 }
 
 /// The objects of an input's documents, each with where it came from (`file#2`, and
@@ -206,4 +280,16 @@ fn print(out: &mut impl Write, report: &Report, format: Output) -> Result<(), Cl
         report.warnings.len()
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_split_at_markers_only() {
+        let text = "# head\n---\na: 1\n---\nb: |\n  ---\n  x\n--- \nc: 3\n";
+        assert_eq!(split_documents(text), ["a: 1\n", "b: |\n  ---\n  x\n", "c: 3\n"]);
+        assert_eq!(split_documents("a: 1\n"), ["a: 1\n"]);
+    }
 }

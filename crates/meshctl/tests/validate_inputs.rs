@@ -115,3 +115,44 @@ fn no_objects_is_not_a_pass() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no objects"));
 }
+
+/// An input over the YAML parser's document budget (1,024) still gets a verdict per object: each
+/// document is parsed on its own. A broken document and one over the node budget are reported by
+/// number, and the rest keep their verdicts. (The whole input was once "not YAML".)
+#[test]
+fn a_large_input_gets_a_verdict_per_object() {
+    let mut yaml: Vec<String> = (0..1500)
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: default}}\n"))
+        .collect();
+    yaml.push("kind: [unclosed\n".to_owned());
+    yaml.push("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n".to_owned());
+    let mut huge = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n");
+    for i in 0..260_000 {
+        huge.push_str(&format!("  k{i}: v\n"));
+    }
+    yaml.push(huge);
+    let out = meshctl()
+        .args(["validate", "-", "-o", "json"])
+        .write_stdin(yaml.join("---\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let objects = report["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 1501, "every readable document has a verdict");
+    let bad = objects.iter().find(|o| o["name"] == "Bad_Name").unwrap();
+    assert_eq!(bad["source"], "-#1502");
+    assert!(!bad["problems"].as_array().unwrap().is_empty());
+    let unreadable: Vec<&str> = report["unreadable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert_eq!(unreadable.len(), 2, "{unreadable:?}");
+    assert!(unreadable[0].starts_with("-#1501: not YAML"), "{unreadable:?}");
+    assert!(
+        unreadable[1].starts_with("-#1503: over the YAML parser's limits"),
+        "{unreadable:?}"
+    );
+}
