@@ -115,6 +115,8 @@ impl Harness for LiveKube {
         landed_writes_since(self.audit_from)
             .iter()
             .filter_map(|e| {
+                // The server's audit log names the client (it once sent no User-Agent).
+                assert_eq!(e["userAgent"], mesh_kube::USER_AGENT, "{e}");
                 let verb = e["verb"].as_str()?;
                 let action = match verb {
                     "delete" | "deletecollection" => WriteAction::Delete,

@@ -13,7 +13,7 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "mesh";
 /// On a ServiceEntry: the comma-separated WorkloadEntry names registered with it, so that
 /// unregistering (or re-registering with fewer endpoints) deletes exactly those.
-pub const WORKLOAD_ENTRIES_ANNOTATION: &str = "mesh.io/workload-entries";
+pub const WORKLOAD_ENTRIES_ANNOTATION: &str = "meshctl.dev/workload-entries";
 
 /// Every `http[]` route the library owns is named with this prefix; routes without it belong to
 /// users and are never changed.

@@ -41,14 +41,29 @@ pub fn without_url_credentials(mut config: Config) -> Config {
     config
 }
 
-/// [`kube::Client::try_from`] after [`without_url_credentials`].
+/// The User-Agent of every Kubernetes request the project sends (`mesh/0.1.0 (mesh-kube)`).
+pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh-kube)");
+
+/// [`kube::Client::try_from`] after [`without_url_credentials`], sending [`USER_AGENT`] unless
+/// the configuration sets its own.
 ///
 /// # Errors
 /// As `kube::Client::try_from`.
 /// Warns when the configuration would send a token or password in clear text (`http://` to a
 /// host that is not this machine).
 pub fn client_from(config: Config) -> Result<kube::Client, kube::Error> {
-    let config = without_url_credentials(config);
+    let mut config = without_url_credentials(config);
+    // The API server's audit log and request metrics name the client by its User-Agent.
+    if !config
+        .headers
+        .iter()
+        .any(|(name, _)| name == http::header::USER_AGENT)
+    {
+        config.headers.push((
+            http::header::USER_AGENT,
+            http::HeaderValue::from_static(USER_AGENT),
+        ));
+    }
     let auth = &config.auth_info;
     let has_credentials = auth.token.is_some()
         || auth.token_file.is_some()

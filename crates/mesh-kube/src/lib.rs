@@ -32,6 +32,7 @@
 mod client;
 mod engine;
 mod error;
+pub mod keys;
 pub mod landed;
 mod ownership;
 pub mod render;
@@ -47,7 +48,7 @@ pub mod typed;
 #[cfg(feature = "types")]
 pub mod types;
 
-pub use client::{client_from, without_url_credentials};
+pub use client::{USER_AGENT, client_from, without_url_credentials};
 pub use engine::{DEFAULT_FIELD_MANAGER, KubeEngine};
 pub use error::KubeError;
 pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark_owned, object_for};

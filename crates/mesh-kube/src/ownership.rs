@@ -40,8 +40,8 @@ pub fn is_owned(obj: &Value) -> bool {
 ///
 /// ```
 /// let mut obj = serde_json::json!({});
-/// mesh_kube::annotate(&mut obj, "mesh.io/fault", "mesh-fault-1a2b");
-/// assert_eq!(obj["metadata"]["annotations"]["mesh.io/fault"], "mesh-fault-1a2b");
+/// mesh_kube::annotate(&mut obj, "meshctl.dev/fault", "mesh-fault-1a2b");
+/// assert_eq!(obj["metadata"]["annotations"]["meshctl.dev/fault"], "mesh-fault-1a2b");
 /// ```
 pub fn annotate(obj: &mut Value, key: &str, value: &str) {
     if let Some(annotations) = object_at(obj, &["metadata", "annotations"]) {

@@ -37,7 +37,7 @@ async fn write(engine: &KubeEngine, key: &StateKey, value: &str, expected: Optio
     let target = state_object(key);
     let body = json!({
         "metadata": {
-            "labels": { MANAGED_BY_LABEL: MANAGED_BY, "mesh.io/state-of": key.service.name.as_str() },
+            "labels": { MANAGED_BY_LABEL: MANAGED_BY, "meshctl.dev/state-of": key.service.name.as_str() },
         },
         "data": { "value": value },
     });

@@ -6,21 +6,21 @@ use serde_json::{Map, Value, json};
 pub use mesh_kube::{MANAGED_BY_LABEL, MANAGED_BY_VALUE as MANAGED_BY, is_owned};
 /// Annotation on an HTTPRoute holding the rules the library wrote, as JSON, so that a later change
 /// recognises them and keeps every other rule (the user's) untouched.
-pub const OWNED_RULES_ANNOTATION: &str = "mesh.io/owned-rules";
+pub const OWNED_RULES_ANNOTATION: &str = "meshctl.dev/owned-rules";
 /// Annotation marking a Service that `register` created (and `unregister` may delete). The
 /// ownership label alone is not enough: annotation writes on a user's Service carry it too.
-pub const REGISTERED_ANNOTATION: &str = "mesh.io/registered";
+pub const REGISTERED_ANNOTATION: &str = "meshctl.dev/registered";
 /// Annotation on a registered Service naming the ExternalWorkloads created with it.
-pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "mesh.io/external-workloads";
+pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "meshctl.dev/external-workloads";
 /// Prefix of the annotation on an HTTPRoute that records the rules as they were before a fault
 /// (the suffix is the fault's marker, `mesh-fault-<key>`).
-pub const FAULT_ANNOTATION_PREFIX: &str = "mesh.io/";
+pub const FAULT_ANNOTATION_PREFIX: &str = mesh_kube::keys::KEY_PREFIX;
 /// Marker annotation of the failure-accrual annotations on a Service (the settings, as JSON).
-pub const CIRCUIT_BREAKER_MARKER: &str = "mesh.io/circuit-breaker";
+pub const CIRCUIT_BREAKER_MARKER: &str = "meshctl.dev/circuit-breaker";
 /// Marker annotation of the retry and timeout annotations on a Service (the policy, as JSON).
-pub const RETRY_POLICY_MARKER: &str = "mesh.io/retry-policy";
+pub const RETRY_POLICY_MARKER: &str = "meshctl.dev/retry-policy";
 /// Marker annotation of the default inbound policy on a Namespace.
-pub const INBOUND_POLICY_MARKER: &str = "mesh.io/inbound-policy";
+pub const INBOUND_POLICY_MARKER: &str = "meshctl.dev/inbound-policy";
 /// Every marker of an annotation-only write.
 pub const ANNOTATION_MARKERS: [&str; 3] =
     [CIRCUIT_BREAKER_MARKER, RETRY_POLICY_MARKER, INBOUND_POLICY_MARKER];
@@ -35,19 +35,23 @@ pub const ANNOTATION_MARKERS: [&str; 3] =
 /// ```
 /// use serde_json::json;
 /// use mesh_linkerd::objects::annotation_field_manager;
-/// let patch = json!({"metadata": {"annotations": {"mesh.io/retry-policy": "{}", "retry.linkerd.io/limit": "2"}}});
+/// let patch = json!({"metadata": {"annotations": {"meshctl.dev/retry-policy": "{}", "retry.linkerd.io/limit": "2"}}});
 /// assert_eq!(annotation_field_manager(&patch).as_deref(), Some("mesh-retry-policy"));
+/// // Objects written before the key prefix changed keep their manager.
+/// let old = json!({"metadata": {"annotations": {"mesh.io/retry-policy": "{}"}}});
+/// assert_eq!(annotation_field_manager(&old).as_deref(), Some("mesh-retry-policy"));
 /// assert_eq!(annotation_field_manager(&json!({"spec": {}})), None);
 /// ```
 pub fn annotation_field_manager(body: &Value) -> Option<String> {
     if body.get("spec").is_some() {
         return None;
     }
-    let annotations = body["metadata"]["annotations"].as_object()?;
+    let annotations = &body["metadata"]["annotations"];
     ANNOTATION_MARKERS
         .iter()
-        .find(|m| annotations.contains_key(**m))
-        .map(|m| format!("mesh-{}", m.trim_start_matches("mesh.io/")))
+        .find(|m| mesh_kube::keys::present(annotations, m).is_some())
+        .and_then(|m| mesh_kube::keys::name_of(m))
+        .map(|name| format!("mesh-{name}"))
 }
 
 /// The namespace annotation that sets the default inbound policy.
@@ -154,7 +158,7 @@ pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
 
 /// True when `register` created this Service.
 pub fn is_registered(obj: &Value) -> bool {
-    obj["metadata"]["annotations"][REGISTERED_ANNOTATION].as_str() == Some("true")
+    mesh_kube::keys::annotation(obj, REGISTERED_ANNOTATION) == Some("true")
 }
 
 /// The annotations of `obj` (empty when none).

@@ -33,7 +33,7 @@ fn unregister(kind: MeshKind, s: &ServiceId) -> Vec<String> {
         MeshKind::Istio => vec![
             format!("delete ServiceEntry {ns}/{name}"),
             format!(
-                "delete the WorkloadEntries it records (annotation mesh.io/workload-entries on {ns}/{name})"
+                "delete the WorkloadEntries it records (annotation meshctl.dev/workload-entries on {ns}/{name})"
             ),
             format!(
                 "leave a plain Kubernetes Service {ns}/{name} alone (Istio discovers it; delete it yourself)"

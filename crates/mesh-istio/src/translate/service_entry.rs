@@ -55,13 +55,15 @@ pub fn selector_labels(def: &ServiceDefinition) -> BTreeMap<String, String> {
 ///
 /// ```
 /// use mesh_istio::translate::service_entry::registered_workloads;
-/// let se = serde_json::json!({"metadata": {"annotations": {"mesh.io/workload-entries": "{\"v1\":[\"a\",\"b\"]}"}}});
+/// let se = serde_json::json!({"metadata": {"annotations": {"meshctl.dev/workload-entries": "{\"v1\":[\"a\",\"b\"]}"}}});
 /// assert_eq!(registered_workloads(&se)["v1"], vec!["a", "b"]);
+/// // Written by an earlier release, under the old prefix: still read.
+/// let old = serde_json::json!({"metadata": {"annotations": {"mesh.io/workload-entries": "{\"v1\":[\"a\"]}"}}});
+/// assert_eq!(registered_workloads(&old)["v1"], vec!["a"]);
 /// assert!(registered_workloads(&serde_json::json!({})).is_empty());
 /// ```
 pub fn registered_workloads(service_entry: &Value) -> BTreeMap<String, Vec<String>> {
-    service_entry["metadata"]["annotations"][WORKLOAD_ENTRIES_ANNOTATION]
-        .as_str()
+    mesh_kube::keys::annotation(service_entry, WORKLOAD_ENTRIES_ANNOTATION)
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default()
 }

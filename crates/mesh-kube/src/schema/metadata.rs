@@ -122,7 +122,7 @@ mod tests {
         assert!(
             violations(json!({"name": "reviews.v1-canary", "namespace": "prod",
             "labels": {"app.kubernetes.io/managed-by": "mesh", "version": ""},
-            "annotations": {"mesh.io/circuit-breaker": "{}"}}))
+            "annotations": {"meshctl.dev/circuit-breaker": "{}"}}))
             .is_empty()
         );
         assert_eq!(violations(json!({})), ["metadata.name"]);

@@ -13,5 +13,5 @@ pub async fn live_client() -> kube::Client {
         kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
             .await
             .expect("usable kubeconfig");
-    kube::Client::try_from(config).expect("client")
+    crate::client_from(config).expect("client")
 }

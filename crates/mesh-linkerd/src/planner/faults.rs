@@ -46,7 +46,7 @@ impl<R: Reader> Planner<'_, R> {
         let existing = self.get(&target).await?;
         if existing
             .as_ref()
-            .is_some_and(|r| objects::annotations(r).contains_key(&key))
+            .is_some_and(|r| mesh_kube::keys::present(&r["metadata"]["annotations"], &key).is_some())
         {
             return Ok(());
         }
@@ -96,6 +96,8 @@ impl<R: Reader> Planner<'_, R> {
             name: fid.to_string(),
         };
         let route = self.get(&target).await?.ok_or_else(not_found)?;
+        // Under the current key, or the one an earlier release wrote.
+        let key = mesh_kube::keys::present(&route["metadata"]["annotations"], &key).ok_or_else(not_found)?;
         let saved = objects::annotations(&route)
             .get(&key)
             .cloned()

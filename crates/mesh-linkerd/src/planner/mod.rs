@@ -238,14 +238,14 @@ impl<R: Reader> Planner<'_, R> {
             .map(objects::annotations)
             .unwrap_or_default()
             .keys()
-            .find(|k| k.starts_with("mesh.io/mesh-fault-"))
-            .cloned();
+            .find_map(|k| mesh_kube::keys::name_of(k).filter(|n| n.starts_with("mesh-fault-")))
+            .map(str::to_owned);
         match active {
             Some(k) => Err(Error::invalid(
                 "service",
                 format!(
                     "fault {} is active on this route; remove it before changing routes",
-                    k.trim_start_matches("mesh.io/")
+                    k
                 ),
             )),
             None => Ok(()),

@@ -14,7 +14,7 @@ pub const WEIGHT_TOTAL: u64 = 10_000;
 /// ```
 /// use mesh_core::{FaultId, MeshKind};
 /// let id = FaultId::new(MeshKind::Linkerd, "prod/api".parse().unwrap(), "1a2b3c4d").unwrap();
-/// assert_eq!(mesh_linkerd::translate::fault::annotation(&id), "mesh.io/mesh-fault-1a2b3c4d");
+/// assert_eq!(mesh_linkerd::translate::fault::annotation(&id), "meshctl.dev/mesh-fault-1a2b3c4d");
 /// ```
 pub fn annotation(id: &FaultId) -> String {
     format!("{FAULT_ANNOTATION_PREFIX}{}", id.marker())

@@ -177,8 +177,7 @@ pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
 
 /// The rules the library wrote into `route`, as recorded in its annotation.
 pub fn owned_rules(route: &Value) -> Vec<Value> {
-    route["metadata"]["annotations"][OWNED_RULES_ANNOTATION]
-        .as_str()
+    mesh_kube::keys::annotation(route, OWNED_RULES_ANNOTATION)
         .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
         .unwrap_or_default()
 }

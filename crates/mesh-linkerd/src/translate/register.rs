@@ -151,8 +151,7 @@ pub fn ready_status(target: &ObjectRef) -> Value {
 
 /// The ExternalWorkload names recorded on a registered Service.
 pub fn recorded_workloads(svc: &Value) -> Vec<String> {
-    svc["metadata"]["annotations"][EXTERNAL_WORKLOADS_ANNOTATION]
-        .as_str()
+    mesh_kube::keys::annotation(svc, EXTERNAL_WORKLOADS_ANNOTATION)
         .map(|s| {
             s.split(',')
                 .filter(|x| !x.is_empty())

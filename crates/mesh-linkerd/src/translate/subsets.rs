@@ -59,6 +59,6 @@ pub fn version_service(id: &ServiceId, apex: &Value, subset: &Subset) -> Value {
         &target,
         json!({ "selector": selector, "ports": copied_ports(apex) }),
     );
-    body["metadata"]["labels"]["mesh.io/version-of"] = json!(id.name.as_str());
+    body["metadata"]["labels"]["meshctl.dev/version-of"] = json!(id.name.as_str());
     body
 }
