@@ -87,3 +87,19 @@ pub fn landed_writes_since(from: u64) -> Vec<Value> {
 pub fn audit_end() -> u64 {
     settled_len(&audit_log())
 }
+
+/// How many requests by the test identity the server answered with 409 Conflict, from byte
+/// `from` of the audit log on: the races a test provoked.
+pub fn conflicts_since(from: u64) -> usize {
+    let path = audit_log();
+    settled_len(&path);
+    let mut file = std::fs::File::open(&path).expect("the audit log");
+    file.seek(SeekFrom::Start(from)).unwrap();
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == TEST_USER)
+        .filter(|e| e["responseStatus"]["code"] == 409)
+        .count()
+}

@@ -134,7 +134,7 @@ install_crds() {
 import json, sys
 items = json.load(sys.stdin)["items"]
 print(sum(1 for i in items if any(c["type"] == "Established" and c["status"] == "True"
-                                   for c in i.get("status", {}).get("conditions", []))))')" = "$n" ]; do
+                                   for c in (i.get("status") or {}).get("conditions") or [])))')" = "$n" ]; do
     [ $SECONDS -lt $deadline ] || die "CRDs were not Established within 60s"
     sleep 0.5
   done

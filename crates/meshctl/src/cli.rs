@@ -118,8 +118,18 @@ impl Cli {
         })
     }
 
-    /// Refuses a graph-only `-o` (dot, mermaid, svg) on any other command.
+    /// Refuses a graph-only `-o` (dot, mermaid, svg) on any other command, and `--consul-crds`
+    /// where nothing is rendered as resources (rollouts, reads).
     pub(crate) fn check_output(&self) -> Result<(), crate::error::CliError> {
+        if self.consul_crds && matches!(self.command, Command::Rollout(_) | Command::Events { .. }) {
+            return Err(crate::error::CliError {
+                message: "--consul-crds renders changes (and quickstart) as consul-k8s resources; \
+                          a rollout or an event stream has none to render"
+                    .into(),
+                hint: Some("nothing was run; render each change with --consul-crds instead".into()),
+                code: crate::error::exit::USAGE,
+            });
+        }
         let graph = matches!(self.command, Command::Op(Op::Graph { .. }));
         match self.output_arg {
             Some(f @ (OutputArg::Dot | OutputArg::Mermaid | OutputArg::Svg)) if !graph => {

@@ -12,10 +12,13 @@ fn every_change_renders_resources_that_validate() {
     let mut rendered = 0;
     let mut failures = Vec::new();
     for args in change_commands() {
-        if args[0] == "rollout" {
-            continue; // a rollout drives a control plane; it renders its first stage only as a plan
-        }
         let r = render(&args);
+        if args[0] == "rollout" {
+            // A rollout drives a control plane: refused before anything runs.
+            assert_eq!(r.code, 2, "{}", r.stderr);
+            assert!(r.stderr.contains("--consul-crds renders changes"), "{}", r.stderr);
+            continue;
+        }
         if r.code == 1 && r.stderr.contains("consul does not support") {
             continue; // a typed refusal (cli_matrix checks them)
         }
