@@ -67,6 +67,7 @@ fn no_panic(mesh: &str, args: &[&str], r: &Run) -> Option<String> {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // the counts are the report
 fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
     let mut failures = Vec::new();
     let (mut count, mut validated) = (0, 0);
@@ -76,36 +77,41 @@ fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
                 // Consul sets breakers on the callers' upstream config.
                 args.extend(["--caller", "frontend"]);
             }
-            count += 1;
-            let r = run(mesh, &args);
-            failures.extend(no_panic(mesh, &args, &r));
-            let refused = r.code == 1 && r.stderr.contains("does not support");
-            if r.code != 0 && !refused {
-                failures.push(format!(
-                    "{mesh} {}: exit {}\n{}",
-                    args.join(" "),
-                    r.code,
-                    r.stderr
-                ));
-            }
-            if r.code == 0 && mesh != "consul" && !r.stdout.trim().is_empty() && args[0] != "quickstart" {
-                // Every rendered Kubernetes object passes the project's own validator.
-                let v = meshctl()
-                    .args(["validate", "-"])
-                    .write_stdin(r.stdout.clone())
-                    .output()
-                    .unwrap();
-                if v.status.code() != Some(0) {
-                    failures.push(format!(
-                        "{mesh} {}: the render fails `meshctl validate`:\n{}",
-                        args.join(" "),
-                        String::from_utf8_lossy(&v.stdout)
-                    ));
+            for format in ["yaml", "json", "table"] {
+                count += 1;
+                let mut with_format = vec!["-o", format];
+                with_format.extend(&args);
+                let r = run(mesh, &with_format);
+                let shown = with_format.join(" ");
+                failures.extend(no_panic(mesh, &with_format, &r));
+                let refused = r.code == 1 && r.stderr.contains("does not support");
+                if r.code != 0 && !refused {
+                    failures.push(format!("{mesh} {shown}: exit {}\n{}", r.code, r.stderr));
                 }
-                validated += 1;
-            }
-            if r.code == 0 && r.stdout.trim().is_empty() && !r.stderr.contains("nothing to write") {
-                failures.push(format!("{mesh} {}: rendered nothing, silently", args.join(" ")));
+                if r.code == 0 && r.stdout.trim().is_empty() && !r.stderr.contains("nothing to write") {
+                    failures.push(format!("{mesh} {shown}: rendered nothing, silently"));
+                }
+                // Every rendered Kubernetes object passes the project's own validator: the YAML
+                // documents, and the JSON `List` that `kubectl apply -f -` takes.
+                let kubernetes = r.code == 0 && mesh != "consul" && args[0] != "quickstart";
+                let list = format == "json"
+                    && serde_json::from_str::<serde_json::Value>(&r.stdout).is_ok_and(|v| {
+                        v["kind"] == "List" && v["items"].as_array().is_some_and(|i| !i.is_empty())
+                    });
+                if kubernetes && !r.stdout.trim().is_empty() && (format == "yaml" || list) {
+                    let v = meshctl()
+                        .args(["validate", "-"])
+                        .write_stdin(r.stdout.clone())
+                        .output()
+                        .unwrap();
+                    if v.status.code() != Some(0) {
+                        failures.push(format!(
+                            "{mesh} {shown}: the render fails `meshctl validate`:\n{}",
+                            String::from_utf8_lossy(&v.stdout)
+                        ));
+                    }
+                    validated += 1;
+                }
             }
         }
     }
@@ -115,7 +121,11 @@ fn every_change_renders_or_is_refused_with_a_typed_reason_on_every_mesh() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(validated >= 20, "only {validated} renders went through validate");
+    // 14 change subcommands x 3 meshes x 3 formats; the Istio and Linkerd YAML and JSON renders
+    // go through validate.
+    eprintln!("{count} renders (every change, mesh and -o format), {validated} fed to meshctl validate");
+    assert!(count >= 120, "only {count} runs");
+    assert!(validated >= 40, "only {validated} renders went through validate");
 }
 
 #[test]
