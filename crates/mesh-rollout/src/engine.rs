@@ -9,8 +9,8 @@ use mesh::{
 use tokio::sync::broadcast;
 
 use crate::{
-    Analysis, Gate, GateContext, GatePoint, MetricsSource, Outcome, RolloutEvent, RolloutReport, RolloutSpec,
-    Stage, Strategy, analyze, state::RolloutState,
+    Analysis, Gate, GateContext, GatePoint, MetricsSource, Outcome, Request, RolloutEvent, RolloutReport,
+    RolloutSpec, Stage, Strategy, analyze, lifecycle, state::RolloutState,
 };
 
 /// A rollout of one service, ready to run.
@@ -146,10 +146,18 @@ impl Rollout {
     /// [`Error::Conflict`] when another runner owns the rollout; [`Error::NotConfigured`] when there is
     /// no metrics source; backend errors from traffic changes (the rollout can be resumed).
     pub async fn run(&self) -> Result<RolloutReport> {
+        match self.drive().await {
+            Ok(report) | Err(Halt::Ended(report)) => Ok(report),
+            Err(Halt::Failed(e)) => Err(e),
+        }
+    }
+
+    async fn drive(&self) -> std::result::Result<RolloutReport, Halt> {
         let key = self.state_key()?;
         let (mut st, mut version) = self.acquire(&key).await?;
         let stages = self.spec.stages();
         while st.stage < stages.len() {
+            self.obey_operator(&key, &mut st, &mut version).await?;
             let stage = stages[st.stage];
             if !st.stage_applied {
                 if let Some(reason) = self.gates_closed(GatePoint::PreStage, &st, stage).await {
@@ -163,7 +171,7 @@ impl Rollout {
                 st.stage_applied = true;
                 let index = st.stage;
                 self.record(&mut st, RolloutEvent::StageApplied { index, stage });
-                version = self.save(&key, &st, &version).await?;
+                version = self.save(&key, &mut st, &version).await?;
             }
             tokio::time::sleep(self.spec.interval).await;
             let analysis = self.analyze_window().await?;
@@ -191,7 +199,7 @@ impl Rollout {
                             "{} inconclusive analyses in a row; traffic left as is",
                             st.inconclusive
                         );
-                        return self.finish(&key, st, &version, Outcome::Held, reason).await;
+                        return Ok(self.finish(&key, st, &version, Outcome::Held, reason).await?);
                     }
                 }
                 Verdict::Fail => {
@@ -200,12 +208,15 @@ impl Rollout {
                         self.mesh.execute(self.all_to(false)).await?;
                         st.traffic_changes += 1;
                         let reason = format!("{} failed analyses at stage {}", st.failed_checks, st.stage);
-                        return self.finish(&key, st, &version, Outcome::RolledBack, reason).await;
+                        return Ok(self
+                            .finish(&key, st, &version, Outcome::RolledBack, reason)
+                            .await?);
                     }
                 }
             }
-            version = self.save(&key, &st, &version).await?;
+            version = self.save(&key, &mut st, &version).await?;
         }
+        self.obey_operator(&key, &mut st, &mut version).await?;
         loop {
             let last = stages.last().copied().unwrap_or(Stage::Weight(100));
             match self.gates_closed(GatePoint::ConfirmPromotion, &st, last).await {
@@ -221,8 +232,71 @@ impl Rollout {
             self.mesh.execute(self.all_to(true)).await?;
             st.traffic_changes += 1;
         }
-        self.finish(&key, st, &version, Outcome::Promoted, "every stage passed".into())
-            .await
+        Ok(self
+            .finish(&key, st, &version, Outcome::Promoted, "every stage passed".into())
+            .await?)
+    }
+
+    /// Carries out what an operator asked through the stored state: a promote or abort request
+    /// ends the rollout now; a pause holds the current weights, re-reading the state every
+    /// interval, until resumed.
+    async fn obey_operator(
+        &self,
+        key: &StateKey,
+        st: &mut RolloutState,
+        version: &mut String,
+    ) -> std::result::Result<(), Halt> {
+        loop {
+            if let Some(what) = st.requested {
+                self.mesh.execute(lifecycle::final_change(st, what)).await?;
+                st.traffic_changes += 1;
+                let reason = format!("{} on an operator's request", lifecycle::past_tense(what));
+                let outcome = match what {
+                    Request::Promote => Outcome::Promoted,
+                    Request::Abort => Outcome::RolledBack,
+                };
+                let report = self.finish(key, st.clone(), version, outcome, reason).await?;
+                return Err(Halt::Ended(report));
+            }
+            if !st.paused {
+                return Ok(());
+            }
+            tokio::time::sleep(self.spec.interval).await;
+            self.adopt_stored(key, st, version).await?;
+        }
+    }
+
+    /// Takes what operators changed in the stored state (pause, requests, an end) into `st`.
+    async fn adopt_stored(
+        &self,
+        key: &StateKey,
+        st: &mut RolloutState,
+        version: &mut String,
+    ) -> std::result::Result<(), Halt> {
+        let Some((stored, stored_version)) = lifecycle::read(&self.mesh, key).await? else {
+            return Err(Halt::Failed(Error::NotFound {
+                kind: "rollout state".into(),
+                name: key.to_string(),
+            }));
+        };
+        if stored.runner != self.runner {
+            return Err(Halt::Failed(Error::Conflict {
+                object: key.to_string(),
+                owner: stored.runner,
+                field: "rollout (taken over by another runner)".into(),
+            }));
+        }
+        if let Some(outcome) = stored.outcome {
+            return Err(Halt::Ended(RolloutReport {
+                outcome,
+                events: stored.events,
+                traffic_changes: stored.traffic_changes,
+            }));
+        }
+        st.paused = stored.paused;
+        st.requested = stored.requested;
+        *version = stored_version;
+        Ok(())
     }
 
     async fn acquire(&self, key: &StateKey) -> Result<(RolloutState, String)> {
@@ -239,6 +313,18 @@ impl Rollout {
             Some(stored) => {
                 let existing: Option<RolloutState> = serde_json::from_str(&stored.value).ok();
                 match existing {
+                    Some(mut s) if s.is_running() && s.released && s.spec == self.spec => {
+                        // Let go by an interrupted runner: this one takes it over where it stopped.
+                        tracing::info!(stage = s.stage, previous = %s.runner, "resuming a released rollout");
+                        s.runner = self.runner.clone();
+                        s.released = false;
+                        let v = self
+                            .mesh
+                            .write_state(key, &to_json(&s)?, Some(&stored.version))
+                            .await
+                            .map_err(|e| self.taken(key, e))?;
+                        Ok((s, v))
+                    }
                     Some(s) if s.is_running() && s.runner != self.runner => Err(Error::Conflict {
                         object: key.to_string(),
                         owner: s.runner,
@@ -277,8 +363,26 @@ impl Rollout {
         }
     }
 
-    async fn save(&self, key: &StateKey, st: &RolloutState, version: &str) -> Result<String> {
-        self.mesh.write_state(key, &to_json(st)?, Some(version)).await
+    /// Saves `st` over `version`. When an operator wrote in between (pause, resume, a request,
+    /// an end), adopts it and saves again; the rollout halts when it was ended.
+    async fn save(
+        &self,
+        key: &StateKey,
+        st: &mut RolloutState,
+        version: &str,
+    ) -> std::result::Result<String, Halt> {
+        let mut version = version.to_owned();
+        for _ in 0..SAVE_ATTEMPTS {
+            match self.mesh.write_state(key, &to_json(st)?, Some(&version)).await {
+                Err(Error::Conflict { .. }) => self.adopt_stored(key, st, &mut version).await?,
+                other => return Ok(other?),
+            }
+        }
+        Err(Halt::Failed(Error::Conflict {
+            object: key.to_string(),
+            owner: "an operator".into(),
+            field: "rollout (the state kept changing)".into(),
+        }))
     }
 
     async fn finish(
@@ -290,8 +394,10 @@ impl Rollout {
         reason: String,
     ) -> Result<RolloutReport> {
         st.outcome = Some(outcome);
+        st.requested = None;
+        st.paused = false;
         self.record(&mut st, RolloutEvent::Finished { outcome, reason });
-        self.save(key, &st, version).await?;
+        self.mesh.write_state(key, &to_json(&st)?, Some(version)).await?;
         Ok(RolloutReport {
             outcome,
             events: st.events,
@@ -307,7 +413,7 @@ impl Rollout {
         st: &mut RolloutState,
         version: &mut String,
         reason: String,
-    ) -> Result<Option<RolloutReport>> {
+    ) -> std::result::Result<Option<RolloutReport>, Halt> {
         st.inconclusive += 1;
         if st.inconclusive >= self.spec.max_inconclusive {
             let report = self
@@ -412,6 +518,19 @@ impl Rollout {
     }
 }
 
-fn to_json(st: &RolloutState) -> Result<String> {
-    serde_json::to_string(st).map_err(|e| Error::invalid("rollout state", e.to_string()))
+use crate::lifecycle::to_json;
+
+/// Saves retried after adopting an operator's concurrent change.
+const SAVE_ATTEMPTS: usize = 5;
+
+/// Why the rollout loop stops early: an error, or an end an operator asked for.
+enum Halt {
+    Failed(Error),
+    Ended(RolloutReport),
+}
+
+impl From<Error> for Halt {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
 }

@@ -26,6 +26,27 @@ pub struct RolloutState {
     pub events: Vec<RolloutEvent>,
     /// Traffic changes so far.
     pub traffic_changes: usize,
+    /// Paused by an operator (`meshctl rollout pause`): the runner keeps the current weights and
+    /// advances no stage until resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// The runner let go of the rollout (it was interrupted) and left traffic as it was: any
+    /// runner with the same spec may resume it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub released: bool,
+    /// An operator's request to end the rollout now; the runner carries it out at its next step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested: Option<Request>,
+}
+
+/// What an operator asked a running rollout to do (`meshctl rollout promote|abort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Request {
+    /// Send all traffic to the canary and end as promoted.
+    Promote,
+    /// Send all traffic to the stable version and end as rolled back.
+    Abort,
 }
 
 impl RolloutState {
@@ -41,6 +62,9 @@ impl RolloutState {
             outcome: None,
             events: Vec::new(),
             traffic_changes: 0,
+            paused: false,
+            released: false,
+            requested: None,
         }
     }
 

@@ -13,7 +13,9 @@ use mesh::{
     BoxFuture, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSample,
     testing::FakeMesh,
 };
-use mesh_rollout::{MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec, Strategy};
+use mesh_rollout::{
+    MetricsSource, Outcome, Request, Rollout, RolloutEvent, RolloutSpec, Strategy, lifecycle,
+};
 
 /// One window: `(canary requests, canary errors, stable requests, stable errors)`; `None` never answers.
 type Window = Option<(f64, f64, f64, f64)>;
@@ -416,4 +418,141 @@ async fn manual_approval_holds_promotion_until_someone_approves() {
         .await
         .unwrap();
     assert_eq!(promoted.outcome, Outcome::Promoted);
+}
+
+// Operators' commands on a running rollout (`meshctl rollout status|pause|resume|promote|abort`),
+// through the stored state: the runner adopts them when its next save is refused.
+
+fn four_stages() -> RolloutSpec {
+    spec(Strategy::steps(&[10, 20, 40, 80]).unwrap())
+}
+
+fn stage_of(fake: &FakeMesh) -> serde_json::Value {
+    routes(fake)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_request_sends_traffic_back_to_stable_at_the_runners_next_step() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let rollout = Rollout::new(mesh.clone(), four_stages(), "runner-a")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy));
+    let task = tokio::spawn(async move { rollout.run().await });
+    tokio::time::sleep(Duration::from_secs(60 + 1)).await; // stage 2 (20 %) is applied
+    let service = four_stages().service;
+    let status = lifecycle::status(&mesh, &service).await.unwrap().unwrap();
+    assert_eq!((status.stage, status.runner.as_str()), (1, "runner-a"));
+    lifecycle::request(&mesh, &service, Request::Abort).await.unwrap();
+    let report = task.await.unwrap().unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack);
+    assert!(
+        matches!(report.events.last(), Some(RolloutEvent::Finished { reason, .. }) if reason.contains("operator")),
+        "{:?}",
+        report.events.last()
+    );
+    assert_eq!(
+        stage_of(&fake),
+        serde_json::json!([{"version": "v1", "weight": 100}])
+    );
+    let ended = lifecycle::status(&mesh, &service).await.unwrap().unwrap();
+    assert_eq!(ended.outcome, Some(Outcome::RolledBack));
+    assert_eq!(ended.requested, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_rollout_holds_its_weights_until_resumed_then_finishes() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let rollout = Rollout::new(mesh.clone(), four_stages(), "runner-a")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy));
+    let task = tokio::spawn(async move { rollout.run().await });
+    let service = four_stages().service;
+    tokio::time::sleep(Duration::from_secs(30)).await; // stage 1 (10 %) is applied
+    lifecycle::pause(&mesh, &service).await.unwrap();
+    // Ten intervals later, the weights are where the pause found them (the stage in flight
+    // finished its analysis, and no further stage was applied).
+    tokio::time::sleep(Duration::from_secs(60 * 10)).await;
+    let paused = stage_of(&fake);
+    let status = lifecycle::status(&mesh, &service).await.unwrap().unwrap();
+    assert!(status.paused && status.is_running(), "{status:?}");
+    tokio::time::sleep(Duration::from_secs(60 * 5)).await;
+    assert_eq!(stage_of(&fake), paused, "no stage while paused");
+    lifecycle::resume(&mesh, &service).await.unwrap();
+    let report = task.await.unwrap().unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    assert_eq!(
+        stage_of(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_released_rollout_is_resumed_by_another_runner_or_ended_on_the_spot() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let first = Rollout::new(mesh.clone(), four_stages(), "runner-a")
+        .unwrap()
+        .with_metrics(Scripted::new(|call| {
+            (call < 1).then_some((1000.0, 1.0, 9000.0, 9.0))
+        }));
+    let task = tokio::spawn(async move { first.run().await });
+    tokio::time::sleep(Duration::from_secs(60 * 2 + 1)).await;
+    task.abort(); // Ctrl-C: the CLI releases the rollout, traffic stays
+    let service = four_stages().service;
+    // Only the holder can release it.
+    assert!(matches!(
+        lifecycle::release(&mesh, &service, "runner-b").await,
+        Err(Error::Conflict { .. })
+    ));
+    lifecycle::release(&mesh, &service, "runner-a").await.unwrap();
+    let held = stage_of(&fake);
+    assert_eq!(
+        held,
+        serde_json::json!([{"version": "v1", "weight": 80}, {"version": "v2", "weight": 20}])
+    );
+
+    // Another runner with the same spec takes it over where it stopped.
+    let second = Rollout::new(mesh.clone(), four_stages(), "runner-b")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(second.outcome, Outcome::Promoted);
+    let applied: Vec<usize> = second
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RolloutEvent::StageApplied { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        applied,
+        vec![0, 1, 2, 3],
+        "no stage applied twice across the runners"
+    );
+
+    // A fresh rollout, released, then ended by an operator with no runner at all.
+    let other: ServiceId = "prod/cart".parse().unwrap();
+    let mut state = mesh_rollout::RolloutState::start(
+        "runner-c",
+        RolloutSpec {
+            service: other.clone(),
+            ..four_stages()
+        },
+    );
+    state.released = true;
+    lifecycle::save_new(&mesh, &state).await.unwrap();
+    let ended = lifecycle::end_now(&mesh, &other, Request::Promote, "ops")
+        .await
+        .unwrap();
+    assert_eq!(ended.outcome, Some(Outcome::Promoted));
+    // Ending what has ended is refused.
+    assert!(matches!(
+        lifecycle::end_now(&mesh, &other, Request::Abort, "ops").await,
+        Err(Error::NotFound { .. })
+    ));
 }

@@ -474,13 +474,28 @@ pub(crate) enum FaultCmd {
 
 #[derive(Debug, Args)]
 pub(crate) struct RolloutArgs {
-    #[arg(value_enum)]
+    /// A strategy to run (canary, bluegreen, ab), or a command on the service's rollout in
+    /// progress (status, pause, resume, promote, abort).
+    #[arg(value_enum, value_name = "STRATEGY|COMMAND")]
     pub(crate) strategy: StrategyArg,
     pub(crate) service: String,
+    /// The version serving now (strategies only).
     #[arg(long)]
-    pub(crate) stable: String,
+    pub(crate) stable: Option<String>,
+    /// The version being rolled out (strategies only).
     #[arg(long)]
-    pub(crate) canary: String,
+    pub(crate) canary: Option<String>,
+    /// What Ctrl-C (SIGINT or SIGTERM) leaves: `hold` keeps the current weights and releases
+    /// the rollout so that the next run resumes it; `rollback` sends all traffic to --stable.
+    #[arg(long, value_enum, default_value_t = OnInterrupt::Hold)]
+    pub(crate) on_interrupt: OnInterrupt,
+    /// status: follow the rollout until it ends, one line per change.
+    #[arg(long)]
+    pub(crate) watch: bool,
+    /// promote, abort: carry it out here and now instead of asking the runner (for a rollout
+    /// whose runner is gone).
+    #[arg(long)]
+    pub(crate) force: bool,
     #[arg(long)]
     pub(crate) step_weight: Option<u8>,
     #[arg(long)]
@@ -514,6 +529,29 @@ pub(crate) enum StrategyArg {
     Canary,
     Bluegreen,
     Ab,
+    /// The rollout's stage, weights, runner and last decision.
+    Status,
+    /// Hold the current weights; no further stage until resumed.
+    Pause,
+    Resume,
+    /// All traffic to the canary, and the rollout ends as promoted.
+    Promote,
+    /// All traffic to the stable version, and the rollout ends as rolled back.
+    Abort,
+}
+
+impl StrategyArg {
+    /// True for the commands on a rollout in progress.
+    pub(crate) fn is_command(self) -> bool {
+        !matches!(self, Self::Canary | Self::Bluegreen | Self::Ab)
+    }
+}
+
+/// `--on-interrupt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OnInterrupt {
+    Hold,
+    Rollback,
 }
 
 #[cfg(test)]

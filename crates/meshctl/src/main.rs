@@ -20,6 +20,7 @@ mod options;
 mod output;
 mod removal;
 mod rollout_cmd;
+mod rollout_lifecycle;
 mod table;
 mod validate;
 
@@ -115,6 +116,11 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             events::follow(out, &mesh, service, poll, cli.output())
                 .await
                 .map(|()| 0)
+        }
+        Command::Rollout(args) if args.strategy.is_command() => {
+            // Commands act on the rollout's state on the live control plane, whatever --target says.
+            let mesh = backends::live(cli).await?.mesh();
+            rollout_lifecycle::run(out, &mesh, args, cli.namespace(), cli.output()).await
         }
         Command::Rollout(args) => {
             let mesh = backends::connect(cli).await?;

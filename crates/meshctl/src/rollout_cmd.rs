@@ -78,6 +78,11 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
         }
     };
     let stepping = a.steps.is_some() || a.step_weight.is_some() || a.max_weight.is_some();
+    given(a.watch, "watch", "status")?;
+    given(a.force, "force", "promote and abort")?;
+    let (Some(stable), Some(canary)) = (&a.stable, &a.canary) else {
+        return Err(Error::invalid("stable", "a strategy needs --stable and --canary"));
+    };
     match a.strategy {
         StrategyArg::Canary => {
             given(!a.headers.is_empty(), "header", "ab")?;
@@ -89,6 +94,12 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
             given(a.iterations.is_some(), "iterations", "ab")?;
         }
         StrategyArg::Ab => given(stepping, "steps", "canary")?,
+        command => {
+            return Err(Error::invalid(
+                "rollout",
+                format!("{command:?} is a command on a rollout in progress, not a strategy"),
+            ));
+        }
     }
     let strategy = match a.strategy {
         StrategyArg::Canary => match (&a.steps, a.step_weight, a.max_weight) {
@@ -112,13 +123,13 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
             }
         },
         StrategyArg::Bluegreen => Strategy::BlueGreen,
-        StrategyArg::Ab => Strategy::AbTest {
+        _ => Strategy::AbTest {
             matches: vec![ops::header_match(&a.headers)?],
             iterations: a.iterations.unwrap_or(DEFAULT_AB_ITERATIONS),
         },
     };
     let service = ops::service_id(&a.service, namespace)?;
-    let mut spec = RolloutSpec::new(&service.to_string(), &a.stable, &a.canary, strategy)?;
+    let mut spec = RolloutSpec::new(&service.to_string(), stable, canary, strategy)?;
     spec.interval = parse_duration(&a.interval).map_err(|e| e.in_field("interval"))?;
     if let Some(slo) = &a.slo {
         spec.slo = parse_slo(slo)?;
@@ -180,7 +191,14 @@ pub(crate) async fn run(
             bar.finish_and_clear();
         }
     });
-    let report = rollout.run().await;
+    let report = tokio::select! {
+        report = rollout.run() => report,
+        signal = interrupted() => {
+            drop(rollout);
+            let _ = tokio::time::timeout(Duration::from_secs(1), watcher).await;
+            return crate::rollout_lifecycle::interrupted(&mesh, &spec, &runner, a.on_interrupt, signal).await;
+        }
+    };
     drop(rollout);
     let _ = tokio::time::timeout(Duration::from_secs(1), watcher).await;
     let report = report?;
@@ -247,4 +265,25 @@ fn print_report(out: &mut impl Write, format: Output, report: &RolloutReport) ->
         report.outcome, report.traffic_changes
     )?;
     Ok(())
+}
+
+/// Resolves on the first SIGINT (Ctrl-C) or SIGTERM, naming it.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }

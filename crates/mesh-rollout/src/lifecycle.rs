@@ -1,0 +1,218 @@
+//! Operators' commands on a rollout, from any machine, through the state the runner keeps on the
+//! control plane: [`status`], [`pause`], [`resume`], [`request`] (promote or abort, carried out by
+//! the runner at its next step), [`end_now`] (carried out here, for a rollout no runner holds)
+//! and [`release`] (what an interrupted runner does: traffic stays, any runner may resume).
+//!
+//! Every change is a compare-and-swap on the stored state, retried on a concurrent write, so an
+//! operator and the runner never overwrite each other: the runner finds the change when its own
+//! next save is refused, and adopts it.
+//!
+//! ```
+//! use mesh::{Mesh, MeshKind};
+//! use mesh_rollout::{RolloutSpec, RolloutState, Strategy, lifecycle};
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let mesh = Mesh::fake(MeshKind::Istio);
+//! let spec = RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50]).unwrap()).unwrap();
+//! let service = spec.service.clone();
+//! assert!(lifecycle::status(&mesh, &service).await.unwrap().is_none());
+//! // A rollout whose runner was interrupted and let go: an operator aborts it on the spot.
+//! let mut state = RolloutState::start("ci-runner", spec);
+//! state.released = true;
+//! lifecycle::save_new(&mesh, &state).await.unwrap();
+//! let ended = lifecycle::end_now(&mesh, &service, mesh_rollout::Request::Abort, "ops").await.unwrap();
+//! assert_eq!(ended.outcome, Some(mesh_rollout::Outcome::RolledBack));
+//! # });
+//! ```
+
+use mesh::{Change, Error, Mesh, Result, ServiceId, StateKey, TrafficSplit};
+
+use crate::{Outcome, Request, RolloutEvent, RolloutState};
+
+/// Attempts of a read-modify-write before giving up on a state that keeps changing.
+const ATTEMPTS: usize = 5;
+
+/// The key a service's rollout state lives under.
+///
+/// # Errors
+/// As [`StateKey::new`].
+pub fn state_key(service: &ServiceId) -> Result<StateKey> {
+    StateKey::new(service.clone(), "rollout")
+}
+
+/// The stored state of the service's rollout, `None` when it never had one.
+///
+/// # Errors
+/// Backend errors, and [`Error::InvalidInput`] for a stored state this version cannot read.
+pub async fn status(mesh: &Mesh, service: &ServiceId) -> Result<Option<RolloutState>> {
+    Ok(read(mesh, &state_key(service)?).await?.map(|(st, _)| st))
+}
+
+/// Stores `state` as a new rollout's state (it must have none yet).
+///
+/// # Errors
+/// [`Error::Conflict`] when the service already has a rollout state; backend errors.
+pub async fn save_new(mesh: &Mesh, state: &RolloutState) -> Result<()> {
+    let key = state_key(&state.spec.service)?;
+    mesh.write_state(&key, &to_json(state)?, None).await.map(|_| ())
+}
+
+/// Pauses a running rollout: its runner keeps the current weights and advances no stage until
+/// [`resume`].
+///
+/// # Errors
+/// [`Error::NotFound`] without a running rollout; [`Error::Conflict`] when the state keeps
+/// changing; backend errors.
+pub async fn pause(mesh: &Mesh, service: &ServiceId) -> Result<RolloutState> {
+    update(mesh, service, |st| {
+        st.paused = true;
+        Ok(())
+    })
+    .await
+}
+
+/// Resumes a paused rollout.
+///
+/// # Errors
+/// As [`pause`].
+pub async fn resume(mesh: &Mesh, service: &ServiceId) -> Result<RolloutState> {
+    update(mesh, service, |st| {
+        st.paused = false;
+        Ok(())
+    })
+    .await
+}
+
+/// Asks the runner to promote or abort at its next step; [`status`] shows when it has.
+///
+/// # Errors
+/// As [`pause`].
+pub async fn request(mesh: &Mesh, service: &ServiceId, what: Request) -> Result<RolloutState> {
+    update(mesh, service, |st| {
+        st.requested = Some(what);
+        Ok(())
+    })
+    .await
+}
+
+/// Lets go of a rollout: traffic stays as it is, and any runner with the same spec may resume it.
+/// Only the runner holding it may.
+///
+/// # Errors
+/// [`Error::Conflict`] when `runner` does not hold it; as [`pause`] otherwise.
+pub async fn release(mesh: &Mesh, service: &ServiceId, runner: &str) -> Result<RolloutState> {
+    update(mesh, service, |st| {
+        if st.runner != runner {
+            return Err(Error::Conflict {
+                object: service.to_string(),
+                owner: st.runner.clone(),
+                field: "rollout (held by another runner)".into(),
+            });
+        }
+        st.released = true;
+        Ok(())
+    })
+    .await
+}
+
+/// Ends a rollout here and now: all traffic to the canary (promote) or to the stable version
+/// (abort), then the state records the outcome. For a rollout no runner holds (released, or its
+/// runner is gone); a live runner is asked with [`request`] instead.
+///
+/// # Errors
+/// As [`pause`], and the traffic change's errors (the state then still says running).
+pub async fn end_now(mesh: &Mesh, service: &ServiceId, what: Request, by: &str) -> Result<RolloutState> {
+    let key = state_key(service)?;
+    let (st, _) = read(mesh, &key).await?.ok_or_else(|| not_running(service))?;
+    if !st.is_running() {
+        return Err(not_running(service));
+    }
+    // Traffic first: if it fails, the state still says running and the command can be repeated.
+    mesh.execute(final_change(&st, what)).await?;
+    update(mesh, service, |st| {
+        st.traffic_changes += 1;
+        finish(st, what, &format!("{} by {by}", past_tense(what)));
+        Ok(())
+    })
+    .await
+}
+
+/// The traffic change that ends `st` as `what` asks.
+pub(crate) fn final_change(st: &RolloutState, what: Request) -> Change {
+    let version = match what {
+        Request::Promote => &st.spec.canary,
+        Request::Abort => &st.spec.stable,
+    };
+    Change::SetTrafficWeight {
+        service: st.spec.service.clone(),
+        split: TrafficSplit::all_to(version.clone()),
+    }
+}
+
+/// Records the end that `what` asks for.
+pub(crate) fn finish(st: &mut RolloutState, what: Request, reason: &str) {
+    let outcome = match what {
+        Request::Promote => Outcome::Promoted,
+        Request::Abort => Outcome::RolledBack,
+    };
+    st.outcome = Some(outcome);
+    st.requested = None;
+    st.paused = false;
+    st.events.push(RolloutEvent::Finished {
+        outcome,
+        reason: reason.to_owned(),
+    });
+}
+
+pub(crate) fn past_tense(what: Request) -> &'static str {
+    match what {
+        Request::Promote => "promoted",
+        Request::Abort => "aborted",
+    }
+}
+
+fn not_running(service: &ServiceId) -> Error {
+    Error::NotFound {
+        kind: "running rollout".into(),
+        name: service.to_string(),
+    }
+}
+
+/// The stored state and its version.
+pub(crate) async fn read(mesh: &Mesh, key: &StateKey) -> Result<Option<(RolloutState, String)>> {
+    let Some(stored) = mesh.read_state(key).await? else {
+        return Ok(None);
+    };
+    let st = serde_json::from_str(&stored.value)
+        .map_err(|e| Error::invalid("rollout state", format!("{key}: {e}")))?;
+    Ok(Some((st, stored.version)))
+}
+
+/// Read, change, compare-and-swap; again when someone wrote in between.
+async fn update(
+    mesh: &Mesh,
+    service: &ServiceId,
+    change: impl Fn(&mut RolloutState) -> Result<()>,
+) -> Result<RolloutState> {
+    let key = state_key(service)?;
+    for _ in 0..ATTEMPTS {
+        let (mut st, version) = read(mesh, &key).await?.ok_or_else(|| not_running(service))?;
+        if !st.is_running() {
+            return Err(not_running(service));
+        }
+        change(&mut st)?;
+        match mesh.write_state(&key, &to_json(&st)?, Some(&version)).await {
+            Ok(_) => return Ok(st),
+            Err(Error::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Conflict {
+        object: key.to_string(),
+        owner: "the runner".into(),
+        field: format!("rollout (changed {ATTEMPTS} times while being updated)"),
+    })
+}
+
+pub(crate) fn to_json(st: &RolloutState) -> Result<String> {
+    serde_json::to_string(st).map_err(|e| Error::invalid("rollout state", e.to_string()))
+}

@@ -1,0 +1,158 @@
+//! Operators' commands on a rollout in progress, through the real binary and the Consul double:
+//! `rollout status|pause|resume|abort`, and Ctrl-C on a running `rollout canary`, which holds the
+//! weights, releases the rollout (exit 130) and lets an operator end it.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use mesh_consul::{ConsulVersion, testing::FakeConsul};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn meshctl(addr: &str, args: &[&str]) -> Run {
+    let out = assert_cmd::Command::cargo_bin("meshctl")
+        .unwrap()
+        .env("CONSUL_HTTP_ADDR", addr)
+        .env_remove("CONSUL_HTTP_TOKEN")
+        .args(["--mesh", "consul", "-n", "default"])
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The running rollout's process, killed if the test fails before it ends.
+struct Runner(std::process::Child);
+
+impl Runner {
+    fn wait(&mut self) -> std::process::Output {
+        let status = self.0.wait().unwrap();
+        let mut stderr = Vec::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            std::io::Read::read_to_end(&mut e, &mut stderr).unwrap();
+        }
+        std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn state(addr: &str) -> serde_json::Value {
+    let r = meshctl(addr, &["rollout", "status", "api", "-o", "json"]);
+    // 0 while running or promoted, 3 once rolled back, 4 held: as the rollout itself exits.
+    assert!([0, 3, 4].contains(&r.code), "{}", r.stderr);
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
+    let fake = FakeConsul::start(ConsulVersion::ce(1, 18, 0)).await;
+    let addr = fake.url().to_string().trim_end_matches('/').to_owned();
+    let addr2 = addr.clone();
+    tokio::task::spawn_blocking(move || {
+        let addr = addr2;
+        let mut runner = Runner(
+            Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+                .env("CONSUL_HTTP_ADDR", &addr)
+                .env_remove("CONSUL_HTTP_TOKEN")
+                .env("PROMETHEUS_URL", "http://127.0.0.1:9")
+                .args(["--mesh", "consul", "-n", "default", "--target", "apply"])
+                .args(["rollout", "canary", "api", "--stable", "v1", "--canary", "v2"])
+                .args(["--steps", "10,50", "--interval", "30m", "--runner", "ci"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        // The first stage lands, then the runner waits out its interval.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = meshctl(&addr, &["rollout", "status", "api", "-o", "json"]);
+            if r.code == 0
+                && serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["stage_applied"] == true
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the first stage never landed: {}",
+                r.stderr
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let status = meshctl(&addr, &["rollout", "status", "api"]);
+        assert!(
+            status.stdout.contains("running") && status.stdout.contains("1 of 2"),
+            "{}",
+            status.stdout
+        );
+
+        // Pause and resume, from another process.
+        assert_eq!(meshctl(&addr, &["rollout", "pause", "api"]).code, 0);
+        assert_eq!(state(&addr)["paused"], true);
+        assert_eq!(meshctl(&addr, &["rollout", "resume", "api"]).code, 0);
+        assert!(state(&addr).get("paused").is_none());
+
+        // Ctrl-C: traffic held at stage 1, the rollout released, exit 130.
+        let killed = Command::new("kill")
+            .args(["-INT", &runner.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = runner.wait();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("released"), "{stderr}");
+        let held = state(&addr);
+        assert_eq!(
+            (held["released"].clone(), held["stage"].clone()),
+            (true.into(), 0.into())
+        );
+        assert!(held["outcome"].is_null());
+
+        // No runner holds it: abort acts on the spot, all traffic to v1, exit 3 (rolled back).
+        let abort = meshctl(&addr, &["rollout", "abort", "api"]);
+        assert_eq!(abort.code, 3, "{}", abort.stderr);
+        let ended = state(&addr);
+        assert_eq!(ended["outcome"], "rolled_back");
+        assert!(
+            ended["events"].as_array().unwrap().last().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("aborted by"),
+            "{ended}"
+        );
+        // Ending it again is refused; strategy flags on a command are refused.
+        assert_eq!(meshctl(&addr, &["rollout", "abort", "api"]).code, 1);
+        let mixed = meshctl(&addr, &["rollout", "status", "api", "--stable", "v1"]);
+        assert_eq!(mixed.code, 2, "{}", mixed.stderr);
+    })
+    .await
+    .unwrap();
+    // The splitter sends everything to v1.
+    let splitter = fake.entry("service-splitter", "api").expect("the splitter");
+    assert_eq!(
+        splitter["Splits"],
+        serde_json::json!([{"Weight": 100, "ServiceSubset": "v1"}]),
+        "{splitter}"
+    );
+}
