@@ -9,27 +9,14 @@ use std::{
 
 use mesh_consul::{ConsulVersion, testing::FakeConsul};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod support;
+
+use support::Run;
 
 fn meshctl(addr: &str, args: &[&str]) -> Run {
-    let out = assert_cmd::Command::cargo_bin("meshctl")
-        .unwrap()
-        .env("CONSUL_HTTP_ADDR", addr)
-        .env_remove("CONSUL_HTTP_TOKEN")
-        .args(["--mesh", "consul", "-n", "default"])
-        .args(args)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut all = vec!["--mesh", "consul", "-n", "default"];
+    all.extend(args);
+    support::meshctl(&all, &[("CONSUL_HTTP_ADDR", addr)])
 }
 
 /// The running rollout's process, killed if the test fails before it ends.
