@@ -464,7 +464,7 @@ impl Rollout {
     fn record(&self, st: &mut RolloutState, event: RolloutEvent) {
         tracing::info!(?event, "rollout decision");
         self.announce(event.clone());
-        st.events.push(event);
+        st.record(event);
     }
 
     fn stage_change(&self, stage: Stage) -> Change {

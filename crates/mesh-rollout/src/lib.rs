@@ -41,7 +41,7 @@ pub use engine::Rollout;
 pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, WebhookGate};
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};
 pub use spec::{MAX_COUNT, MAX_INTERVAL, RolloutSpec, Stage, Strategy};
-pub use state::{Request, RolloutState};
+pub use state::{MAX_STORED_EVENTS, Request, RolloutState};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.
 #[doc = include_str!("../README.md")]

@@ -157,7 +157,7 @@ pub(crate) fn finish(st: &mut RolloutState, what: Request, reason: &str) {
     st.outcome = Some(outcome);
     st.requested = None;
     st.paused = false;
-    st.events.push(RolloutEvent::Finished {
+    st.record(RolloutEvent::Finished {
         outcome,
         reason: reason.to_owned(),
     });

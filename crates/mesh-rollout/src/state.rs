@@ -5,6 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Outcome, RolloutEvent, RolloutSpec};
 
+/// Decisions kept in the stored state (a 50-stage canary makes about 100).
+pub const MAX_STORED_EVENTS: usize = 128;
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 /// The persisted record (JSON in an annotation or a Consul KV entry).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutState {
@@ -22,8 +30,13 @@ pub struct RolloutState {
     pub inconclusive: u32,
     /// `None` while running.
     pub outcome: Option<Outcome>,
-    /// Every decision so far.
+    /// The latest decisions, at most [`MAX_STORED_EVENTS`]: every save writes the state whole, so
+    /// an unbounded history would make a long rollout's writes grow with every stage. The full
+    /// history is the rollout's event stream.
     pub events: Vec<RolloutEvent>,
+    /// Decisions dropped from the front of `events` to keep it bounded.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_events: usize,
     /// Traffic changes so far.
     pub traffic_changes: usize,
     /// Paused by an operator (`meshctl rollout pause`): the runner keeps the current weights and
@@ -61,10 +74,21 @@ impl RolloutState {
             inconclusive: 0,
             outcome: None,
             events: Vec::new(),
+            dropped_events: 0,
             traffic_changes: 0,
             paused: false,
             released: false,
             requested: None,
+        }
+    }
+
+    /// Appends a decision, dropping the oldest beyond [`MAX_STORED_EVENTS`].
+    pub fn record(&mut self, event: RolloutEvent) {
+        self.events.push(event);
+        if self.events.len() > MAX_STORED_EVENTS {
+            let excess = self.events.len() - MAX_STORED_EVENTS;
+            self.events.drain(..excess);
+            self.dropped_events += excess;
         }
     }
 

@@ -556,3 +556,31 @@ async fn a_released_rollout_is_resumed_by_another_runner_or_ended_on_the_spot() 
         Err(Error::NotFound { .. })
     ));
 }
+
+/// The stored state stays bounded on a long rollout: every save writes it whole, so an unbounded
+/// history made the bytes written grow quadratically with the stages. 99 stages make 199
+/// decisions; the state keeps the latest 128 and counts the rest.
+#[tokio::test(start_paused = true)]
+async fn a_long_rollouts_stored_state_is_bounded() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let report = Rollout::new(mesh.clone(), spec(Strategy::step_weight(1, 99).unwrap()), "ci")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    let stored = lifecycle::status(&mesh, &spec(Strategy::BlueGreen).service)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.events.len(), mesh_rollout::MAX_STORED_EVENTS);
+    assert_eq!(stored.events.len() + stored.dropped_events, 99 * 2 + 1);
+    assert!(matches!(
+        stored.events.last(),
+        Some(RolloutEvent::Finished { .. })
+    ));
+    let bytes = serde_json::to_string(&stored).unwrap().len();
+    assert!(bytes < 128 * 1024, "{bytes} bytes");
+}

@@ -205,6 +205,37 @@ impl Mesh {
         Ok(self.publish(report))
     }
 
+    /// Executes independent changes, at most `concurrency` at a time (at least one), each through
+    /// [`Mesh::execute`]; the results come in the order of `changes`. A change never waits for
+    /// one it does not follow in the queue beyond the bound, and one failure does not stop the
+    /// others. Changes to the same object are still safe: the loser of a race re-plans.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use mesh::{Change, Mesh, MeshKind};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mesh = Mesh::fake(MeshKind::Istio);
+    /// let changes = ["team-a", "team-b", "team-c"]
+    ///     .map(|ns| Change::EnableMtls { namespace: ns.parse().unwrap() });
+    /// let results = mesh.execute_all(changes, 2).await;
+    /// assert_eq!(results.len(), 3);
+    /// assert!(results.iter().all(Result::is_ok));
+    /// # });
+    /// # }
+    /// ```
+    pub async fn execute_all(
+        &self,
+        changes: impl IntoIterator<Item = Change>,
+        concurrency: usize,
+    ) -> Vec<Result<ApplyReport>> {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter(changes)
+            .map(|change| self.execute(change))
+            .buffered(concurrency.max(1))
+            .collect()
+            .await
+    }
+
     /// `registerService`.
     ///
     /// # Errors

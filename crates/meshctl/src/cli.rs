@@ -478,7 +478,12 @@ pub(crate) struct RolloutArgs {
     /// progress (status, pause, resume, promote, abort).
     #[arg(value_enum, value_name = "STRATEGY|COMMAND")]
     pub(crate) strategy: StrategyArg,
-    pub(crate) service: String,
+    /// The service (every strategy and command but `run`, whose spec names it).
+    pub(crate) service: Option<String>,
+    /// run: the rollout spec, as YAML or JSON (the fields of `mesh_rollout::RolloutSpec`;
+    /// unknown fields are refused).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: Option<std::path::PathBuf>,
     /// The version serving now (strategies only).
     #[arg(long)]
     pub(crate) stable: Option<String>,
@@ -529,6 +534,8 @@ pub(crate) enum StrategyArg {
     Canary,
     Bluegreen,
     Ab,
+    /// Run the rollout spec that --file holds.
+    Run,
     /// The rollout's stage, weights, runner and last decision.
     Status,
     /// Hold the current weights; no further stage until resumed.
@@ -543,7 +550,7 @@ pub(crate) enum StrategyArg {
 impl StrategyArg {
     /// True for the commands on a rollout in progress.
     pub(crate) fn is_command(self) -> bool {
-        !matches!(self, Self::Canary | Self::Bluegreen | Self::Ab)
+        !matches!(self, Self::Canary | Self::Bluegreen | Self::Ab | Self::Run)
     }
 }
 

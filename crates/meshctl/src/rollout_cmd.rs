@@ -67,8 +67,46 @@ fn default_runner() -> String {
 /// A/B analyses before promotion when `--iterations` is not given.
 const DEFAULT_AB_ITERATIONS: u32 = 10;
 
+/// The SERVICE argument, which every strategy and command but `run` needs.
+pub(crate) fn service_arg(a: &RolloutArgs) -> Result<&str, Error> {
+    a.service
+        .as_deref()
+        .ok_or_else(|| Error::invalid("service", "name the service (rollout STRATEGY|COMMAND SERVICE)"))
+}
+
+/// The spec a `--file` holds (YAML or JSON), checked like the flags' (unknown fields refused).
+fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec, Error> {
+    let flags = a.stable.is_some()
+        || a.canary.is_some()
+        || a.steps.is_some()
+        || a.step_weight.is_some()
+        || a.max_weight.is_some()
+        || a.slo.is_some()
+        || !a.headers.is_empty()
+        || a.iterations.is_some()
+        || a.service.is_some();
+    if flags {
+        return Err(Error::invalid(
+            "file",
+            "the file is the whole spec: give no SERVICE and no strategy flags with it",
+        ));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+    let spec: RolloutSpec = serde_saphyr::from_str(&text)
+        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+    spec.validate()?;
+    Ok(spec)
+}
+
 /// Builds the spec from the arguments; every check happens here.
 pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Error> {
+    match (a.strategy, &a.file) {
+        (StrategyArg::Run, Some(path)) => return spec_from_file(a, path),
+        (StrategyArg::Run, None) => return Err(Error::invalid("file", "rollout run needs --file PATH")),
+        (_, Some(_)) => return Err(Error::invalid("file", "applies to rollout run only")),
+        _ => {}
+    }
     // A flag that does not apply to the strategy would be silently ignored: refuse it instead.
     let given = |set: bool, flag: &str, strategies: &str| {
         if set {
@@ -128,7 +166,7 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
             iterations: a.iterations.unwrap_or(DEFAULT_AB_ITERATIONS),
         },
     };
-    let service = ops::service_id(&a.service, namespace)?;
+    let service = ops::service_id(service_arg(a)?, namespace)?;
     let mut spec = RolloutSpec::new(&service.to_string(), stable, canary, strategy)?;
     spec.interval = parse_duration(&a.interval).map_err(|e| e.in_field("interval"))?;
     if let Some(slo) = &a.slo {

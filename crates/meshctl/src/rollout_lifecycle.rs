@@ -24,7 +24,7 @@ pub(crate) async fn run(
     format: Output,
 ) -> Result<u8, CliError> {
     refuse_strategy_flags(a)?;
-    let service = crate::ops::service_id(&a.service, namespace)?;
+    let service = crate::ops::service_id(crate::rollout_cmd::service_arg(a)?, namespace)?;
     let state = match a.strategy {
         StrategyArg::Pause => lifecycle::pause(mesh, &service).await?,
         StrategyArg::Resume => lifecycle::resume(mesh, &service).await?,
@@ -99,6 +99,7 @@ fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
         ("slo", a.slo.is_some()),
         ("header", !a.headers.is_empty()),
         ("iterations", a.iterations.is_some()),
+        ("file", a.file.is_some()),
     ];
     let wrong = |flag: &str, applies: &str| {
         CliError::from(mesh::Error::invalid(flag, format!("applies to {applies} only")))

@@ -64,3 +64,46 @@ fn a_sound_slo_still_renders() {
     let (code, stderr) = rollout(&args);
     assert_eq!(code, 0, "{stderr}");
 }
+
+/// `rollout run --file`: the spec in a file renders like the flags' (three stages and the
+/// promotion here); an unknown field, a bad SLO, or flags beside the file are refused, exit 2.
+#[test]
+fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
+    let dir = std::env::temp_dir().join(format!("meshctl-rollout-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = "service: default/reviews\nstable: v1\ncanary: v2\n\
+                strategy: {type: canary, steps: [10, 50]}\ninterval: 2m\n\
+                failure_threshold: 2\nmax_inconclusive: 5\nslo: {availability: 99.9}\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let path = write("good.yaml", good);
+    let out = Command::cargo_bin("meshctl")
+        .unwrap()
+        .env_remove("CONSUL_HTTP_ADDR")
+        .args(["--mesh", "istio", "rollout", "run", "--file", &path])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text.matches("# stage ").count(), 3, "{text}");
+
+    let unknown = write("unknown.yaml", &format!("{good}max_weight: 50\n"));
+    let (code, err) = rollout(&["run", "--file", &unknown]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("max_weight"), "{err}");
+    let bad_slo = write("slo.yaml", &good.replace("99.9", "101"));
+    let (code, err) = rollout(&["run", "--file", &bad_slo]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("availability"), "{err}");
+    let (code, err) = rollout(&["run", "reviews", "--file", &path]);
+    assert_eq!(code, 2, "{err}");
+    let (code, err) = rollout(&["run"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--file"), "{err}");
+    let (code, err) = rollout(&[&CANARY[..], &["--file", &path]].concat());
+    assert_eq!(code, 2, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,70 @@
+//! `Mesh::execute_all` runs independent changes concurrently up to its bound, in order of
+//! results, and one failure does not stop the others. (Before, the only way was spawning a task
+//! per change.)
+
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
+
+use mesh::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+
+/// Each apply takes one second of (paused) time; it counts how many run at once, and fails for
+/// the namespace `broken`.
+#[derive(Default)]
+struct Slow {
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl MeshBackend for Slow {
+    fn kind(&self) -> MeshKind {
+        MeshKind::Istio
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new(MeshKind::Istio)
+    }
+    async fn plan(&self, change: &Change) -> Result<Plan> {
+        Ok(Plan::for_change(MeshKind::Istio, change))
+    }
+    async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if plan.event.name() == "mtls.enabled" && format!("{:?}", plan.event).contains("broken") {
+            return Err(Error::invalid("namespace", "broken on purpose"));
+        }
+        Ok(ApplyReport {
+            applied: vec![],
+            event: plan.event.clone(),
+            warnings: vec![],
+            pending: plan.pending.clone(),
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_changes_run_three_at_a_time_in_order_and_a_failure_stays_alone() {
+    let backend = std::sync::Arc::new(Slow::default());
+    let mesh = Mesh::from_dyn(backend.clone());
+    let namespaces = ["a", "b", "broken", "d", "e", "f", "g", "h", "i", "j"];
+    let changes = namespaces.map(|ns| Change::EnableMtls {
+        namespace: ns.parse().unwrap(),
+    });
+    let start = tokio::time::Instant::now();
+    let results = mesh.execute_all(changes, 3).await;
+    assert_eq!(backend.most.load(Ordering::SeqCst), 3);
+    // ceil(10 / 3) rounds of one second, not ten.
+    assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(4));
+    assert_eq!(results.len(), 10);
+    for (ns, result) in namespaces.iter().zip(&results) {
+        assert_eq!(result.is_err(), *ns == "broken", "{ns}: {result:?}");
+        if let Ok(report) = result {
+            assert!(
+                format!("{:?}", report.event).contains(ns),
+                "{ns}: results keep their order"
+            );
+        }
+    }
+}
