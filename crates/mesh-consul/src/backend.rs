@@ -35,6 +35,7 @@ use crate::{
 pub struct ConsulBackend {
     client: ConsulClient,
     lua_fault_emulation: bool,
+    selector_labels: mesh_core::SelectorLabels,
 }
 
 impl ConsulBackend {
@@ -43,6 +44,7 @@ impl ConsulBackend {
         Self {
             client,
             lua_fault_emulation: false,
+            selector_labels: mesh_core::SelectorLabels::default(),
         }
     }
 
@@ -63,6 +65,14 @@ impl ConsulBackend {
         self
     }
 
+    /// Sets the instance labels; their version key is the service metadata key that subsets
+    /// filter on.
+    #[must_use]
+    pub fn selector_labels(mut self, keys: mesh_core::SelectorLabels) -> Self {
+        self.selector_labels = keys;
+        self
+    }
+
     /// The HTTP client.
     pub fn client(&self) -> &ConsulClient {
         &self.client
@@ -72,6 +82,7 @@ impl ConsulBackend {
         Ok(Context {
             version: self.client.version().await?,
             lua_fault_emulation: self.lua_fault_emulation,
+            selector_labels: self.selector_labels.clone(),
         })
     }
 
@@ -215,6 +226,7 @@ impl MeshBackend for ConsulBackend {
         let most_capable = Context {
             version: crate::ConsulVersion::enterprise(1, u32::MAX, 0),
             lua_fault_emulation: self.lua_fault_emulation,
+            selector_labels: self.selector_labels.clone(),
         };
         translate::check(change, &most_capable)?;
         let ctx = self.context().await?;

@@ -763,6 +763,7 @@ async fn health_kv_and_dc_go_through_the_client() {
             .version("v1")
             .unwrap(),
         None,
+        &Default::default(),
     );
     client.register_service(&reg[0]).await.unwrap();
     let healthy = client.health_service("web", None, true).await.unwrap();

@@ -143,8 +143,8 @@ fn check_entry_body(body: &Value) {
 fn every_emitted_body_round_trips_through_the_models() {
     for version in [ConsulVersion::ce(1, 18, 0), ConsulVersion::enterprise(1, 18, 0)] {
         let ctx = Context {
-            version,
             lua_fault_emulation: true,
+            ..Context::new(version)
         };
         for change in examples() {
             let p = plan(&change, &ctx, &Snapshot::default())

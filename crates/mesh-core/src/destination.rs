@@ -19,16 +19,32 @@ pub struct Subset {
 }
 
 impl Subset {
-    /// A subset selecting `version=<version>`.
+    /// A subset selecting the instances whose version label is `<version>` (the label key is
+    /// the mesh's, [`crate::SelectorLabels`]).
     pub fn for_version(version: Version) -> Self {
-        let labels = BTreeMap::from([("version".to_owned(), version.label_value().to_owned())]);
-        Self { version, labels }
+        Self {
+            version,
+            labels: BTreeMap::new(),
+        }
     }
 
     /// The selecting labels, `version: <version>` when none were given.
     pub fn effective_labels(&self) -> BTreeMap<String, String> {
+        self.effective_labels_with(&crate::SelectorLabels::default())
+    }
+
+    /// The selecting labels: those given, else `<version label>: <version>`.
+    ///
+    /// ```
+    /// use mesh_core::{SelectorLabels, Subset, Version};
+    /// let s = Subset::for_version(Version::new("1.2.0").unwrap());
+    /// let keys = SelectorLabels::new("app.kubernetes.io/name", "app.kubernetes.io/version").unwrap();
+    /// assert_eq!(s.effective_labels_with(&keys)["app.kubernetes.io/version"], "1.2.0");
+    /// assert_eq!(s.effective_labels()["version"], "1.2.0");
+    /// ```
+    pub fn effective_labels_with(&self, keys: &crate::SelectorLabels) -> BTreeMap<String, String> {
         if self.labels.is_empty() {
-            BTreeMap::from([("version".to_owned(), self.version.label_value().to_owned())])
+            BTreeMap::from([(keys.version().to_owned(), self.version.label_value().to_owned())])
         } else {
             self.labels.clone()
         }

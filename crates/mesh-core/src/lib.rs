@@ -48,6 +48,7 @@ mod plan;
 mod resilience;
 mod routing;
 mod security;
+pub mod selector;
 mod service;
 mod split;
 mod state;
@@ -82,6 +83,7 @@ pub use routing::{
 pub use security::{
     AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, MtlsMode, MtlsStatus, Principal,
 };
+pub use selector::SelectorLabels;
 pub use service::{Endpoint, HealthCheck, Protocol, Registration, ServiceDefinition, ServiceId};
 pub use split::{TrafficSplit, VersionWeight};
 pub use state::{StateKey, StoredState};

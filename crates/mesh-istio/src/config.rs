@@ -19,6 +19,8 @@ pub struct Config {
     /// How many times a read-modify-write is planned again after a 409 Conflict (another writer
     /// changed the VirtualService or DestinationRule in between).
     pub conflict_retries: u32,
+    /// The instance label keys of a service and a version (`app`, `version`).
+    pub selector_labels: mesh_core::SelectorLabels,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             root_namespace: "istio-system".to_owned(),
             trust_domain: "cluster.local".to_owned(),
             conflict_retries: 3,
+            selector_labels: mesh_core::SelectorLabels::default(),
         }
     }
 }
@@ -43,6 +46,13 @@ impl Config {
     #[must_use]
     pub fn trust_domain(mut self, trust_domain: impl Into<String>) -> Self {
         self.trust_domain = trust_domain.into();
+        self
+    }
+
+    /// Sets the instance label keys of a service and a version.
+    #[must_use]
+    pub fn selector_labels(mut self, keys: mesh_core::SelectorLabels) -> Self {
+        self.selector_labels = keys;
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use mesh_core::{Change, Error, MeshKind, ServiceId};
+use mesh_core::{Change, Error, MeshKind, SelectorLabels, ServiceId};
 use serde_json::Value;
 
 use crate::{planner::rule_to_edit, routes::HttpRoutes, translate::destination_rule as dr};
@@ -16,6 +16,7 @@ pub(crate) fn edit(
     dr: &mut Cow<'_, Value>,
     routes: &mut HttpRoutes,
     warnings: &mut Vec<String>,
+    keys: &SelectorLabels,
 ) -> Result<bool, Error> {
     let mut dr_only = false;
     match change {
@@ -23,7 +24,7 @@ pub(crate) fn edit(
             dr_only = true;
             let dr = rule_to_edit(dr);
             for s in &p.subsets {
-                dr::upsert_subset(dr, s);
+                dr::upsert_subset(dr, s, keys);
             }
             if let Some(lb) = p.load_balancer {
                 dr::set_load_balancer(dr, lb);

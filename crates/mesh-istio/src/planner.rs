@@ -25,8 +25,8 @@
 use std::{borrow::Cow, collections::BTreeSet};
 
 use mesh_core::{
-    Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, ServiceId, Version, Write,
-    WriteAction,
+    Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, SelectorLabels, ServiceId, Version,
+    Write, WriteAction,
 };
 use serde_json::Value;
 
@@ -104,7 +104,9 @@ pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Pla
     }
     let mut plan = Plan::for_change(MeshKind::Istio, change);
     match change {
-        Change::RegisterService(def) => crate::registration::register(&mut plan, def, snapshot)?,
+        Change::RegisterService(def) => {
+            crate::registration::register(&mut plan, def, snapshot, &config.selector_labels)?
+        }
         Change::UnregisterService { service } => {
             crate::registration::unregister(&mut plan, service, snapshot)?
         }
@@ -122,7 +124,8 @@ pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Pla
             ));
         }
         Change::CreateAuthorizationPolicy(p) => {
-            let body = authorization_policy::authorization_policy(p, &config.trust_domain);
+            let body =
+                authorization_policy::authorization_policy(p, &config.trust_domain, &config.selector_labels);
             let target = objects::authorization_policy(&p.namespace, p.name.as_str());
             if p.rules
                 .iter()
@@ -135,13 +138,18 @@ pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Pla
             }
             plan.push(Write::new(WriteAction::Apply, target, Some(body)));
         }
-        _ => plan_host(&mut plan, change, snapshot)?,
+        _ => plan_host(&mut plan, change, snapshot, &config.selector_labels)?,
     }
     Ok(plan)
 }
 
 /// The read-modify-write of a host's DestinationRule and VirtualService.
-fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<(), Error> {
+fn plan_host(
+    plan: &mut Plan,
+    change: &Change,
+    snapshot: &Snapshot,
+    keys: &SelectorLabels,
+) -> Result<(), Error> {
     let service = match change {
         Change::CreateVirtualService(r) => r.service.clone(),
         Change::CreateDestinationRule(p) => p.service.clone(),
@@ -178,7 +186,14 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
     }
 
     let mut routes = routes_old.unwrap_or_default();
-    let touches_vs = crate::host_edit::edit(change, &service, &mut dr_new, &mut routes, &mut plan.warnings)?;
+    let touches_vs = crate::host_edit::edit(
+        change,
+        &service,
+        &mut dr_new,
+        &mut routes,
+        &mut plan.warnings,
+        keys,
+    )?;
     let shadowing = routes.shadowing_user_routes();
     if touches_vs && !shadowing.is_empty() {
         plan.warnings.push(format!(
@@ -198,7 +213,7 @@ fn plan_host(plan: &mut Plan, change: &Change, snapshot: &Snapshot) -> Result<()
             if !defined.contains(&name)
                 && let Some(v) = version.or_else(|| Version::new(name).ok())
             {
-                dr::ensure_subset(rule_to_edit(&mut dr_new), &v);
+                dr::ensure_subset(rule_to_edit(&mut dr_new), &v, keys);
             }
         }
     }

@@ -15,7 +15,12 @@ use crate::{
     translate::{service_entry, workload_entry},
 };
 
-pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snapshot) -> Result<(), Error> {
+pub(crate) fn register(
+    plan: &mut Plan,
+    def: &ServiceDefinition,
+    snapshot: &Snapshot,
+    keys: &mesh_core::SelectorLabels,
+) -> Result<(), Error> {
     let id = def.id();
     let kubernetes_service = snapshot.get(&objects::kubernetes_service(&id)).is_some();
     if def.endpoints.is_empty() {
@@ -76,14 +81,14 @@ pub(crate) fn register(plan: &mut Plan, def: &ServiceDefinition, snapshot: &Snap
 
     // Endpoints first, then the entry that announces the host, then the endpoints that went away.
     for (e, name) in def.endpoints.iter().zip(&names) {
-        let body = workload_entry::workload_entry(def, e);
+        let body = workload_entry::workload_entry(def, e, keys);
         plan.push(Write::new(
             WriteAction::Apply,
             objects::workload_entry(&id, name),
             Some(body),
         ));
     }
-    let body = service_entry::service_entry(def, &workloads, dns);
+    let body = service_entry::service_entry(def, &workloads, dns, keys);
     plan.push(Write::new(WriteAction::Apply, se_ref, Some(body)));
     for name in stale {
         plan.push(Write::new(

@@ -41,6 +41,8 @@ pub struct Config {
     /// How many times a change is planned again when a guarded read-modify-write (an HTTPRoute
     /// shared with users) loses a race to another writer (409 Conflict).
     pub conflict_retries: u32,
+    /// The instance label keys of a service and a version (`app`, `version`).
+    pub selector_labels: mesh_core::SelectorLabels,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             service_profile_retries: false,
             fault_error_backend: None,
             conflict_retries: 3,
+            selector_labels: mesh_core::SelectorLabels::default(),
         }
     }
 }
@@ -98,6 +101,13 @@ impl Config {
     #[must_use]
     pub fn fault_error_backend(mut self, service: impl Into<String>, port: u16) -> Self {
         self.fault_error_backend = Some((service.into(), port));
+        self
+    }
+
+    /// Sets the instance label keys of a service and a version.
+    #[must_use]
+    pub fn selector_labels(mut self, keys: mesh_core::SelectorLabels) -> Self {
+        self.selector_labels = keys;
         self
     }
 

@@ -33,12 +33,47 @@ pub struct ConnectOptions {
     /// Consul: the version and edition to plan for instead of asking the agent.
     #[cfg(feature = "consul")]
     pub consul_version: Option<mesh_consul::ConsulVersion>,
+    /// Consul: the instance labels (their version key is the metadata key subsets filter on).
+    /// Istio and Linkerd carry theirs in their configs; [`ConnectOptions::with_selector_labels`]
+    /// sets all three.
+    #[cfg(feature = "consul")]
+    pub consul_selector_labels: mesh_core::SelectorLabels,
     /// Telemetry sources; `None` reads them from the environment (`PROMETHEUS_URL`, ...).
     #[cfg(feature = "telemetry")]
     pub telemetry: Option<mesh_telemetry::Telemetry>,
 }
 
 impl ConnectOptions {
+    /// Sets the instance label keys of a service and a version on every backend.
+    ///
+    /// ```
+    /// let keys = mesh::SelectorLabels::new("app.kubernetes.io/name", "app.kubernetes.io/version").unwrap();
+    /// let options = mesh::ConnectOptions::default().with_selector_labels(keys.clone());
+    /// # #[cfg(feature = "istio")]
+    /// assert_eq!(options.istio.selector_labels, keys);
+    /// ```
+    #[must_use]
+    #[cfg_attr(
+        not(any(feature = "istio", feature = "linkerd", feature = "consul")),
+        allow(unused_mut)
+    )]
+    pub fn with_selector_labels(mut self, keys: mesh_core::SelectorLabels) -> Self {
+        #[cfg(feature = "istio")]
+        {
+            self.istio = self.istio.selector_labels(keys.clone());
+        }
+        #[cfg(feature = "linkerd")]
+        {
+            self.linkerd = self.linkerd.selector_labels(keys.clone());
+        }
+        #[cfg(feature = "consul")]
+        {
+            self.consul_selector_labels = keys.clone();
+        }
+        let _ = keys;
+        self
+    }
+
     /// The Consul backend these options describe, from the `CONSUL_HTTP_*` variables: the
     /// version and edition to plan for, and the Lua abort opt-in.
     ///
@@ -51,6 +86,8 @@ impl ConnectOptions {
         if let Some(version) = self.consul_version {
             client = client.with_version(version);
         }
-        Ok(mesh_consul::ConsulBackend::new(client).emulate_abort_with_lua(self.consul_lua_abort_emulation))
+        Ok(mesh_consul::ConsulBackend::new(client)
+            .emulate_abort_with_lua(self.consul_lua_abort_emulation)
+            .selector_labels(self.consul_selector_labels.clone()))
     }
 }

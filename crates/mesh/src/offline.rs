@@ -79,11 +79,12 @@ impl Offline {
         let config = self.options.linkerd.clone();
         let version = config.version.unwrap_or_default();
         let mut snapshot = mesh_linkerd::Snapshot::default();
+        let app = config.selector_labels.app().to_owned();
         let assume_service = |snapshot: &mut mesh_linkerd::Snapshot, id: &mesh_core::ServiceId, port: u16| {
             snapshot.insert(
                 mesh_linkerd::objects::service(id),
                 serde_json::json!({"metadata": {"name": id.name, "namespace": id.namespace},
-                    "spec": {"selector": {"app": id.name}, "ports": [{"name": "http", "port": port}]}}),
+                    "spec": {"selector": {&app: id.name}, "ports": [{"name": "http", "port": port}]}}),
             );
         };
         if let Some(id) = existing_service_of(change) {
@@ -143,6 +144,7 @@ impl MeshBackend for Offline {
             MeshKind::Consul => {
                 let ctx = mesh_consul::translate::Context {
                     lua_fault_emulation: self.options.consul_lua_abort_emulation,
+                    selector_labels: self.options.consul_selector_labels.clone(),
                     ..mesh_consul::translate::Context::new(self.options.consul_version.unwrap_or_default())
                 };
                 mesh_consul::translate::plan(change, &ctx, &mesh_consul::translate::Snapshot::default())

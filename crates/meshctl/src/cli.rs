@@ -48,6 +48,13 @@ pub(crate) struct Cli {
     /// cluster.local].
     #[arg(long, global = true, value_name = "DOMAIN")]
     pub(crate) trust_domain: Option<String>,
+    /// The instance label naming a service (Istio, Linkerd) [default: app].
+    #[arg(long, global = true, value_name = "KEY")]
+    pub(crate) app_label: Option<String>,
+    /// The instance label naming a version, which subsets select on (every mesh; on Consul a
+    /// service metadata key) [default: version].
+    #[arg(long, global = true, value_name = "KEY")]
+    pub(crate) version_label: Option<String>,
     /// Istio's root namespace, which holds mesh-wide policy [default: istio-system].
     #[arg(long, global = true, value_name = "NAMESPACE")]
     pub(crate) istio_root_namespace: Option<String>,

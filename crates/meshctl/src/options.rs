@@ -5,7 +5,8 @@ use mesh::{ConnectOptions, Error, Result};
 
 use crate::cli::Cli;
 
-/// `--trust-domain`, `--istio-root-namespace`, `--linkerd-*`, `--consul-*`.
+/// `--trust-domain`, `--app-label`, `--version-label`, `--istio-root-namespace`, `--linkerd-*`,
+/// `--consul-*`.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a malformed `--linkerd-fault-backend` or `--consul-version`.
@@ -53,5 +54,13 @@ pub(crate) fn from_cli(cli: &Cli) -> Result<ConnectOptions> {
     options.linkerd = linkerd;
     options.consul_lua_abort_emulation = cli.consul_lua_faults;
     options.consul_version = consul_version;
+    if cli.app_label.is_some() || cli.version_label.is_some() {
+        let defaults = mesh::SelectorLabels::default();
+        let keys = mesh::SelectorLabels::new(
+            cli.app_label.as_deref().unwrap_or(defaults.app()),
+            cli.version_label.as_deref().unwrap_or(defaults.version()),
+        )?;
+        options = options.with_selector_labels(keys);
+    }
     Ok(options)
 }

@@ -150,3 +150,66 @@ fn malformed_settings_are_refused_naming_the_flag() {
         assert!(err.contains(flag), "{args:?}: {err}");
     }
 }
+
+/// `--app-label` and `--version-label` choose the instance labels that subsets, per-version
+/// Services, workload selectors and policies select on, on every mesh (Consul: the service
+/// metadata key its subset filters name). Before, `app` and `version` were fixed.
+#[test]
+fn the_selector_label_keys_are_set_on_every_mesh() {
+    let k8s = [
+        "--app-label",
+        "app.kubernetes.io/name",
+        "--version-label",
+        "app.kubernetes.io/version",
+    ];
+    let split = ["split", "reviews", "v1=90", "v2=10"];
+    for mesh in ["istio", "linkerd"] {
+        let (code, out, err) = meshctl(&[&["--mesh", mesh][..], &k8s, &split].concat());
+        assert_eq!(code, 0, "{mesh}: {err}");
+        assert!(out.contains("app.kubernetes.io/version: v2"), "{mesh}: {out}");
+        assert!(
+            !out.contains("\n      version: v2"),
+            "{mesh}: the old key is gone: {out}"
+        );
+        support::validate(&out).unwrap_or_else(|e| panic!("{mesh}: {e}"));
+    }
+    // Linkerd's per-version Services select on both keys.
+    let (_, out, _) = meshctl(&[&["--mesh", "linkerd"][..], &k8s, &split].concat());
+    assert!(out.contains("app.kubernetes.io/name: reviews"), "{out}");
+    // Istio's authorization policy selects the workload by the app key.
+    let authz = [
+        "authz",
+        "pol",
+        "--service",
+        "reviews",
+        "--from-principal",
+        "prod/frontend",
+    ];
+    let (_, out, _) = meshctl(&[&["--mesh", "istio"][..], &k8s, &authz].concat());
+    assert!(out.contains("app.kubernetes.io/name: reviews"), "{out}");
+    // Consul filters on a metadata key, which takes no '/' or '.': refused as such, exit 2.
+    let (code, _, err) = meshctl(&[&["--mesh", "consul"][..], &k8s, &split].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("version_label"), "{err}");
+    let (code, out, err) = meshctl(
+        &[
+            &["--mesh", "consul", "--version-label", "app_version"][..],
+            &split,
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Service.Meta.app_version == \"v2\""), "{out}");
+    // A key that is not a label key is refused before anything renders.
+    let (code, out, err) = meshctl(&[
+        "--mesh",
+        "istio",
+        "--version-label",
+        "Version Label",
+        "split",
+        "reviews",
+        "v1=100",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty() && err.contains("version_label"), "{err}");
+}

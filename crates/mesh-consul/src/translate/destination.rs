@@ -19,11 +19,11 @@ use crate::model::{ConfigEntry, EntryKind, ResolverSubset, ServiceDefaults, Serv
 /// use mesh_consul::translate::subset_filter;
 /// use mesh_core::{Subset, Version};
 /// let s = Subset::for_version(Version::new("v1").unwrap());
-/// assert_eq!(subset_filter(&s), "Service.Meta.version == \"v1\"");
+/// assert_eq!(subset_filter(&s, &Default::default()), "Service.Meta.version == \"v1\"");
 /// ```
-pub fn subset_filter(subset: &Subset) -> String {
+pub fn subset_filter(subset: &Subset, keys: &mesh_core::SelectorLabels) -> String {
     subset
-        .effective_labels()
+        .effective_labels_with(keys)
         .iter()
         .map(|(k, v)| format!("Service.Meta.{k} == {v:?}"))
         .collect::<Vec<_>>()
@@ -64,7 +64,7 @@ pub(super) fn destination_rule(p: &mut Planner<'_>, policy: &DestinationPolicy) 
                 .as_ref()
                 .and_then(|m| m.get(s.version.as_str()).cloned())
                 .unwrap_or_default();
-            kept.filter = Some(subset_filter(s));
+            kept.filter = Some(subset_filter(s, &p.ctx.selector_labels));
             (s.version.to_string(), kept)
         })
         .collect();
@@ -183,7 +183,7 @@ pub(crate) fn ensure_subsets(
     }
     let subsets = resolver.subsets.get_or_insert_with(BTreeMap::new);
     for v in &missing {
-        let filter = subset_filter(&Subset::for_version((*v).clone()));
+        let filter = subset_filter(&Subset::for_version((*v).clone()), &p.ctx.selector_labels);
         subsets.insert(
             v.to_string(),
             ResolverSubset {

@@ -43,6 +43,8 @@ pub struct Context {
     pub version: ConsulVersion,
     /// Opt-in: emulate abort faults on CE (or Enterprise < 1.18) with a `builtin/lua` extension.
     pub lua_fault_emulation: bool,
+    /// The instance labels; the version key is the service metadata key subsets filter on.
+    pub selector_labels: mesh_core::SelectorLabels,
 }
 
 impl Context {
@@ -51,6 +53,7 @@ impl Context {
         Self {
             version,
             lua_fault_emulation: false,
+            selector_labels: mesh_core::SelectorLabels::default(),
         }
     }
 }
@@ -167,6 +170,15 @@ pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<
 /// [`Error::InvalidInput`] or [`Error::Unsupported`].
 pub fn check(change: &Change, ctx: &Context) -> Result<()> {
     change.validate()?;
+    let key = ctx.selector_labels.version();
+    if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(mesh_core::Error::invalid(
+            "version_label",
+            format!(
+                "{key:?}: Consul filters subsets on a service metadata key, which takes letters, digits and '_' here"
+            ),
+        ));
+    }
     let caps = crate::capabilities::capabilities(&ctx.version);
     let opted_in = |feature| feature == Feature::FaultAbort && ctx.lua_fault_emulation;
     if let Some(refusal) = caps.refusal_of_all(&change.required_features(), opted_in) {

@@ -35,7 +35,7 @@ pub fn instance_id(def: &ServiceDefinition, index: usize) -> String {
 /// use mesh_consul::translate::registration_bodies;
 /// use mesh_core::ServiceDefinition;
 /// let def = ServiceDefinition::builder("web", "default", 8080).unwrap().version("v2").unwrap();
-/// let bodies = registration_bodies(&def, None);
+/// let bodies = registration_bodies(&def, None, &Default::default());
 /// let json = serde_json::to_value(&bodies[0]).unwrap();
 /// assert_eq!(json["ID"], "web-v2");
 /// assert_eq!(json["Meta"]["version"], "v2");
@@ -45,6 +45,7 @@ pub fn instance_id(def: &ServiceDefinition, index: usize) -> String {
 pub fn registration_bodies(
     def: &ServiceDefinition,
     namespace: Option<&str>,
+    keys: &mesh_core::SelectorLabels,
 ) -> Vec<AgentServiceRegistration> {
     let endpoints: Vec<Option<&mesh_core::Endpoint>> = if def.endpoints.is_empty() {
         vec![None]
@@ -60,7 +61,7 @@ pub fn registration_bodies(
                 meta.extend(e.labels.clone());
             }
             if let Some(v) = &def.version {
-                meta.insert("version".into(), v.label_value().to_owned());
+                meta.insert(keys.version().into(), v.label_value().to_owned());
             }
             let address = e.map(|e| e.address.clone());
             let port = e.map_or(def.port, |e| e.port).get();
@@ -139,7 +140,7 @@ pub(super) fn register(p: &mut Planner<'_>, def: &ServiceDefinition) -> Result<(
         }
     };
     p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
-    for body in registration_bodies(def, ns) {
+    for body in registration_bodies(def, ns, &p.ctx.selector_labels) {
         p.register_instance(ns, &body);
     }
     p.warn(format!(

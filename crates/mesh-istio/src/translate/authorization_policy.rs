@@ -5,7 +5,9 @@
 //! `to[]` and `rules[]` entries are ORed. No rule with ALLOW allows nothing; a rule with no `from`
 //! and no `to` matches every request.
 
-use mesh_core::{AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Principal};
+use mesh_core::{
+    AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Principal, SelectorLabels,
+};
 use serde_json::{Map, Value, json};
 
 use crate::objects;
@@ -36,18 +38,22 @@ pub fn principal(p: &Principal, trust_domain: &str) -> String {
 ///         to: vec![],
 ///     }],
 /// };
-/// let ap = mesh_istio::translate::authorization_policy::authorization_policy(&policy, "cluster.local");
+/// let ap = mesh_istio::translate::authorization_policy::authorization_policy(&policy, "cluster.local", &Default::default());
 /// assert_eq!(ap["spec"]["action"], "ALLOW");
 /// assert_eq!(ap["spec"]["selector"]["matchLabels"]["app"], "api");
 /// assert_eq!(ap["spec"]["rules"][0]["from"][0]["source"]["principals"][0], "cluster.local/ns/prod/sa/web");
 /// ```
-pub fn authorization_policy(policy: &AuthorizationPolicy, trust_domain: &str) -> Value {
+pub fn authorization_policy(
+    policy: &AuthorizationPolicy,
+    trust_domain: &str,
+    keys: &SelectorLabels,
+) -> Value {
     let target = objects::authorization_policy(&policy.namespace, policy.name.as_str());
     let mut spec = Map::new();
     if let Some(t) = &policy.target {
         spec.insert(
             "selector".to_owned(),
-            json!({ "matchLabels": { "app": t.as_str() } }),
+            json!({ "matchLabels": { keys.app(): t.as_str() } }),
         );
     }
     let action = match policy.action {

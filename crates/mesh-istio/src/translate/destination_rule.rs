@@ -23,7 +23,8 @@
 use std::collections::BTreeSet;
 
 use mesh_core::{
-    CircuitBreaker, ConnectionPool, Error, LoadBalancer, OutlierDetection, ServiceId, Subset, units,
+    CircuitBreaker, ConnectionPool, Error, LoadBalancer, OutlierDetection, SelectorLabels, ServiceId, Subset,
+    units,
 };
 use serde_json::{Value, json};
 
@@ -63,11 +64,12 @@ pub fn subset_names(dr: &Value) -> BTreeSet<String> {
 ///
 /// ```
 /// use mesh_core::{Subset, Version};
-/// let s = mesh_istio::translate::destination_rule::subset(&Subset::for_version(Version::new("v2").unwrap()));
+/// let v2 = Subset::for_version(Version::new("v2").unwrap());
+/// let s = mesh_istio::translate::destination_rule::subset(&v2, &Default::default());
 /// assert_eq!(s, serde_json::json!({"name": "v2", "labels": {"version": "v2"}}));
 /// ```
-pub fn subset(subset: &Subset) -> Value {
-    json!({ "name": subset.version.as_str(), "labels": subset.effective_labels() })
+pub fn subset(subset: &Subset, keys: &SelectorLabels) -> Value {
+    json!({ "name": subset.version.as_str(), "labels": subset.effective_labels_with(keys) })
 }
 
 /// Adds `s`, replacing the subset of the same name (keeping that subset's own `trafficPolicy`).
@@ -78,12 +80,12 @@ pub fn subset(subset: &Subset) -> Value {
 /// use mesh_istio::translate::destination_rule::{new, upsert_subset, subset_names};
 /// let mut dr = new(&"prod/reviews".parse().unwrap());
 /// let v1 = Subset::for_version(Version::new("v1").unwrap());
-/// assert!(upsert_subset(&mut dr, &v1));
-/// assert!(!upsert_subset(&mut dr, &v1));
+/// assert!(upsert_subset(&mut dr, &v1, &Default::default()));
+/// assert!(!upsert_subset(&mut dr, &v1, &Default::default()));
 /// assert_eq!(subset_names(&dr).len(), 1);
 /// ```
-pub fn upsert_subset(dr: &mut Value, s: &Subset) -> bool {
-    let mut entry = subset(s);
+pub fn upsert_subset(dr: &mut Value, s: &Subset, keys: &SelectorLabels) -> bool {
+    let mut entry = subset(s, keys);
     if !dr["spec"]["subsets"].is_array() {
         set_path(dr, &["spec", "subsets"], json!([]));
     }
@@ -112,14 +114,15 @@ pub fn upsert_subset(dr: &mut Value, s: &Subset) -> bool {
 /// ```
 /// use mesh_istio::translate::destination_rule::{ensure_subset, new};
 /// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// assert!(ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap()));
-/// assert!(!ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap()));
+/// let keys = Default::default();
+/// assert!(ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap(), &keys));
+/// assert!(!ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap(), &keys));
 /// ```
-pub fn ensure_subset(dr: &mut Value, version: &mesh_core::Version) -> bool {
+pub fn ensure_subset(dr: &mut Value, version: &mesh_core::Version, keys: &SelectorLabels) -> bool {
     if subset_names(dr).contains(version.as_str()) {
         return false;
     }
-    upsert_subset(dr, &Subset::for_version(version.clone()))
+    upsert_subset(dr, &Subset::for_version(version.clone()), keys)
 }
 
 /// The `loadBalancer` value of `lb`. Consistent hashing needs a hash key; the library hashes on

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use mesh_core::{Protocol, ServiceDefinition};
+use mesh_core::{Protocol, SelectorLabels, ServiceDefinition};
 use serde_json::{Value, json};
 
 use crate::objects::{self, WORKLOAD_ENTRIES_ANNOTATION};
@@ -43,11 +43,11 @@ pub fn istio_protocol(protocol: Protocol) -> &'static str {
 ///
 /// ```
 /// let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
-/// let labels = mesh_istio::translate::service_entry::selector_labels(&def);
+/// let labels = mesh_istio::translate::service_entry::selector_labels(&def, &Default::default());
 /// assert_eq!(labels["app"], "legacy");
 /// ```
-pub fn selector_labels(def: &ServiceDefinition) -> BTreeMap<String, String> {
-    BTreeMap::from([("app".to_owned(), def.name.to_string())])
+pub fn selector_labels(def: &ServiceDefinition, keys: &SelectorLabels) -> BTreeMap<String, String> {
+    BTreeMap::from([(keys.app().to_owned(), def.name.to_string())])
 }
 
 /// The WorkloadEntry names registered per version, as recorded on a ServiceEntry; the key `-`
@@ -120,7 +120,7 @@ pub fn resolves_names(service_entry: &Value) -> bool {
 /// use mesh_core::{Endpoint, Port, ServiceDefinition};
 /// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap()
 ///     .endpoint(Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap());
-/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new(), false);
+/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new(), false, &Default::default());
 /// assert_eq!(se["spec"]["hosts"][0], "legacy.prod.svc.cluster.local");
 /// assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
 /// assert_eq!(se["spec"]["resolution"], "STATIC");
@@ -129,7 +129,12 @@ pub fn resolves_names(service_entry: &Value) -> bool {
 /// ```
 /// Pass `dns: true` when the entry already resolves names (an earlier version registered host
 /// names): it stays `DNS` so that their WorkloadEntries keep working.
-pub fn service_entry(def: &ServiceDefinition, workloads: &BTreeMap<String, Vec<String>>, dns: bool) -> Value {
+pub fn service_entry(
+    def: &ServiceDefinition,
+    workloads: &BTreeMap<String, Vec<String>>,
+    dns: bool,
+    keys: &SelectorLabels,
+) -> Value {
     let target = objects::service_entry(&def.id());
     let spec = json!({
         "hosts": [def.id().fqdn()],
@@ -140,7 +145,7 @@ pub fn service_entry(def: &ServiceDefinition, workloads: &BTreeMap<String, Vec<S
             "name": port_name(def.protocol),
             "protocol": istio_protocol(def.protocol),
         }],
-        "workloadSelector": { "labels": selector_labels(def) },
+        "workloadSelector": { "labels": selector_labels(def, keys) },
     });
     let mut se = super::new_object(&target, spec);
     let mut annotations: BTreeMap<String, String> = def

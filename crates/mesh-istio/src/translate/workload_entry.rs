@@ -1,7 +1,7 @@
 //! `WorkloadEntry`: one instance of a service registered through a
 //! [`ServiceEntry`](super::service_entry).
 
-use mesh_core::{Endpoint, ServiceDefinition};
+use mesh_core::{Endpoint, SelectorLabels, ServiceDefinition};
 use serde_json::{Value, json};
 
 use super::service_entry::{port_name, selector_labels};
@@ -36,17 +36,17 @@ pub fn name(def: &ServiceDefinition, endpoint: &Endpoint) -> String {
 /// use mesh_core::{Endpoint, Port, ServiceDefinition};
 /// let def = ServiceDefinition::builder("legacy", "prod", 80).unwrap().version("v1").unwrap();
 /// let ep = Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap();
-/// let we = mesh_istio::translate::workload_entry::workload_entry(&def, &ep);
+/// let we = mesh_istio::translate::workload_entry::workload_entry(&def, &ep, &Default::default());
 /// assert_eq!(we["spec"]["address"], "10.0.0.5");
 /// assert_eq!(we["spec"]["ports"]["http"], 8080);
 /// assert_eq!(we["spec"]["labels"]["version"], "v1");
 /// ```
-pub fn workload_entry(def: &ServiceDefinition, endpoint: &Endpoint) -> Value {
+pub fn workload_entry(def: &ServiceDefinition, endpoint: &Endpoint, keys: &SelectorLabels) -> Value {
     let target = objects::workload_entry(&def.id(), &name(def, endpoint));
     let mut labels = endpoint.labels.clone();
-    labels.extend(selector_labels(def));
+    labels.extend(selector_labels(def, keys));
     if let Some(v) = &def.version {
-        labels.insert("version".to_owned(), v.label_value().to_owned());
+        labels.insert(keys.version().to_owned(), v.label_value().to_owned());
     }
     super::new_object(
         &target,

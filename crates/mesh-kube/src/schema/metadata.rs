@@ -32,24 +32,7 @@ fn is_subdomain(s: &str) -> bool {
     s.len() <= SUBDOMAIN_MAX && s.split('.').all(is_label)
 }
 
-/// A label name or value: alphanumerics at both ends, `-`, `_` and `.` between.
-fn is_qualified_part(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= LABEL_MAX
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-}
-
-/// A label or annotation key: `[prefix/]name`, the prefix a DNS-1123 subdomain.
-fn is_qualified_name(key: &str) -> bool {
-    match key.split_once('/') {
-        Some((prefix, name)) => !prefix.is_empty() && is_subdomain(prefix) && is_qualified_part(name),
-        None => is_qualified_part(key),
-    }
-}
+use mesh_core::selector::{is_label_key as is_qualified_name, is_label_name as is_qualified_part};
 
 /// Appends a violation for every `metadata` rule `obj` breaks.
 pub fn check(obj: &Value, violations: &mut Vec<Violation>) {

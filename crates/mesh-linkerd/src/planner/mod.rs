@@ -204,7 +204,7 @@ impl<R: Reader> Planner<'_, R> {
     ) -> Result<()> {
         for s in subsets {
             let target = objects::version_service(id, &s.version);
-            let want = subsets::version_service(id, apex, s);
+            let want = subsets::version_service(id, apex, s, &self.config.selector_labels);
             let dep = subset_dep(id, &s.version);
             match self.get(&target).await? {
                 Some(have) => {

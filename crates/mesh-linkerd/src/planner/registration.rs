@@ -14,8 +14,9 @@ impl<R: Reader> Planner<'_, R> {
         let id = def.id();
         let mut names = Vec::new();
         for i in 0..def.endpoints.len() {
-            let (target, body) = register::external_workload(def, i, &self.config.trust_domain)
-                .map_err(|e| e.in_field("definition"))?;
+            let (target, body) =
+                register::external_workload(def, i, &self.config.trust_domain, &self.config.selector_labels)
+                    .map_err(|e| e.in_field("definition"))?;
             names.push(target.name.clone());
             let identity = body["spec"]["meshTLS"]["identity"]
                 .as_str()
@@ -38,7 +39,7 @@ impl<R: Reader> Planner<'_, R> {
             }
         }
         let target = objects::service(&id);
-        let want = register::service(def, &names);
+        let want = register::service(def, &names, &self.config.selector_labels);
         let existing = self.get(&target).await?;
         let stale: Vec<String> = existing
             .as_ref()

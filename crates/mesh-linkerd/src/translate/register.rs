@@ -24,11 +24,11 @@ pub fn port_name(p: Protocol) -> &'static str {
 /// ```
 /// use mesh_core::ServiceDefinition;
 /// let def = ServiceDefinition::builder("reviews", "prod", 9080).unwrap();
-/// let svc = mesh_linkerd::translate::register::service(&def, &[]);
+/// let svc = mesh_linkerd::translate::register::service(&def, &[], &Default::default());
 /// assert_eq!(svc["spec"]["selector"]["app"], "reviews");
 /// assert_eq!(svc["spec"]["ports"][0]["port"], 9080);
 /// ```
-pub fn service(def: &ServiceDefinition, workloads: &[String]) -> Value {
+pub fn service(def: &ServiceDefinition, workloads: &[String], keys: &mesh_core::SelectorLabels) -> Value {
     let target = objects::service(&def.id());
     let mut port = json!({
         "name": port_name(def.protocol),
@@ -41,9 +41,9 @@ pub fn service(def: &ServiceDefinition, workloads: &[String]) -> Value {
     }
     let mut body = objects::owned_object(
         &target,
-        json!({ "selector": { "app": def.name.as_str() }, "ports": [port] }),
+        json!({ "selector": { keys.app(): def.name.as_str() }, "ports": [port] }),
     );
-    body["metadata"]["labels"]["app"] = json!(def.name.as_str());
+    body["metadata"]["labels"][keys.app()] = json!(def.name.as_str());
     // The definition's metadata becomes annotations (the ExternalWorkload identity keys are read
     // by `external_workload` and not repeated here).
     let mut annotations: Map<String, Value> = def
@@ -85,6 +85,7 @@ pub fn external_workload(
     def: &ServiceDefinition,
     index: usize,
     trust_domain: &str,
+    keys: &mesh_core::SelectorLabels,
 ) -> Result<(ObjectRef, Value), Error> {
     let e = &def.endpoints[index];
     let ip: IpAddr = e.address.parse().map_err(|_| {
@@ -117,9 +118,9 @@ pub fn external_workload(
         }),
     );
     let mut labels: Map<String, Value> = e.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    labels.insert("app".into(), json!(name));
+    labels.insert(keys.app().into(), json!(name));
     if let Some(v) = &def.version {
-        labels.insert("version".into(), json!(v.label_value()));
+        labels.insert(keys.version().into(), json!(v.label_value()));
     }
     labels.insert(objects::MANAGED_BY_LABEL.into(), json!(objects::MANAGED_BY));
     body["metadata"]["labels"] = Value::Object(labels);

@@ -1,15 +1,15 @@
 //! Version subsets: Linkerd has none, so each version gets its own Service.
 
-use mesh_core::{ServiceId, Subset};
+use mesh_core::{SelectorLabels, ServiceId, Subset};
 use serde_json::{Map, Value, json};
 
 use crate::objects;
 
-/// The selector of the apex Service, or `app: <name>` when it has none.
-pub fn apex_selector(id: &ServiceId, apex: Option<&Value>) -> Map<String, Value> {
+/// The selector of the apex Service, or `<app label>: <name>` when it has none.
+pub fn apex_selector(id: &ServiceId, apex: Option<&Value>, keys: &SelectorLabels) -> Map<String, Value> {
     apex.and_then(|a| a["spec"]["selector"].as_object().cloned())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| Map::from_iter([("app".to_owned(), json!(id.name.as_str()))]))
+        .unwrap_or_else(|| Map::from_iter([(keys.app().to_owned(), json!(id.name.as_str()))]))
 }
 
 /// The ports of the apex Service, keeping only what a per-version copy needs.
@@ -44,14 +44,15 @@ pub fn first_port(svc: &Value) -> Option<u16> {
 /// use serde_json::json;
 /// let apex = json!({"spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}});
 /// let v2 = Subset::for_version(Version::new("v2").unwrap());
-/// let svc = mesh_linkerd::translate::subsets::version_service(&"prod/reviews".parse().unwrap(), &apex, &v2);
+/// let keys = Default::default();
+/// let svc = mesh_linkerd::translate::subsets::version_service(&"prod/reviews".parse().unwrap(), &apex, &v2, &keys);
 /// assert_eq!(svc["metadata"]["name"], "reviews-v2");
 /// assert_eq!(svc["spec"]["selector"], json!({"app": "reviews", "version": "v2"}));
 /// assert_eq!(svc["spec"]["ports"][0]["port"], 9080);
 /// ```
-pub fn version_service(id: &ServiceId, apex: &Value, subset: &Subset) -> Value {
-    let mut selector = apex_selector(id, Some(apex));
-    for (k, v) in subset.effective_labels() {
+pub fn version_service(id: &ServiceId, apex: &Value, subset: &Subset, keys: &SelectorLabels) -> Value {
+    let mut selector = apex_selector(id, Some(apex), keys);
+    for (k, v) in subset.effective_labels_with(keys) {
         selector.insert(k, json!(v));
     }
     let target = objects::version_service(id, &subset.version);
