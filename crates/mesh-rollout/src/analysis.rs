@@ -1,6 +1,8 @@
 //! Turning a window of metrics into a verdict: the canary's SLO (absolute) and the canary against
 //! stable (comparative), with too little traffic always inconclusive.
 
+use std::time::SystemTime;
+
 use mesh::{
     BoxFuture, Mesh, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSample,
     observe::{CanaryInput, SloStatus, Verdict, calculate_sli, is_within_slo, judge_canary},
@@ -16,6 +18,18 @@ pub trait MetricsSource: Send + Sync {
         service: &'a ServiceId,
         range: TimeRange,
     ) -> BoxFuture<'a, Result<ServiceMetrics>>;
+
+    /// The value of a custom metric's query at `at` (one series), `None` when it yields none.
+    /// Sources without a query language refuse custom metrics.
+    fn query<'a>(&'a self, promql: &'a str, at: SystemTime) -> BoxFuture<'a, Result<Option<f64>>> {
+        let _ = (promql, at);
+        Box::pin(async {
+            Err(mesh::Error::not_configured(
+                "custom metrics",
+                "this metrics source runs no queries",
+            ))
+        })
+    }
 }
 
 impl MetricsSource for Mesh {
@@ -25,6 +39,10 @@ impl MetricsSource for Mesh {
         range: TimeRange,
     ) -> BoxFuture<'a, Result<ServiceMetrics>> {
         Box::pin(self.get_service_metrics(service, range))
+    }
+
+    fn query<'a>(&'a self, promql: &'a str, at: SystemTime) -> BoxFuture<'a, Result<Option<f64>>> {
+        Box::pin(self.query_metric(promql, at))
     }
 }
 
@@ -66,6 +84,7 @@ pub fn analyze(spec: &RolloutSpec, metrics: &ServiceMetrics) -> Analysis {
             requests,
             judgement: None,
             slo: None,
+            metrics: Vec::new(),
             reasons,
         };
     }
@@ -106,6 +125,7 @@ pub fn analyze(spec: &RolloutSpec, metrics: &ServiceMetrics) -> Analysis {
         requests,
         judgement,
         slo,
+        metrics: Vec::new(),
         reasons,
     }
 }

@@ -447,18 +447,55 @@ impl Rollout {
     }
 
     async fn analyze_window(&self) -> Result<Analysis> {
-        let range = TimeRange::ending_at(self.clock.now(), self.spec.interval)?;
-        match self.metrics.metrics(&self.spec.service, range).await {
-            Ok(m) => Ok(analyze(&self.spec, &m)),
-            Err(e @ Error::NotConfigured { .. }) => Err(e),
-            Err(e) => Ok(Analysis {
+        let now = self.clock.now();
+        let range = TimeRange::ending_at(now, self.spec.interval)?;
+        let mut analysis = match self.metrics.metrics(&self.spec.service, range).await {
+            Ok(m) => analyze(&self.spec, &m),
+            Err(e @ Error::NotConfigured { .. }) => return Err(e),
+            Err(e) => Analysis {
                 verdict: Verdict::Inconclusive,
                 requests: (0.0, 0.0),
                 judgement: None,
                 slo: None,
+                metrics: Vec::new(),
                 reasons: vec![format!("metrics unavailable: {e}")],
-            }),
+            },
+        };
+        // Custom metrics count only once the built-in analysis has enough traffic to judge: a
+        // window too small to judge stays inconclusive whatever they say.
+        if analysis.verdict == Verdict::Inconclusive && analysis.judgement.is_none() && analysis.slo.is_none()
+        {
+            return Ok(analysis);
         }
+        for metric in &self.spec.metrics {
+            let check = match self.metrics.query(&metric.render(&self.spec), now).await {
+                Ok(value) => metric.judge(value),
+                Err(e @ Error::NotConfigured { .. }) => return Err(e),
+                Err(e) => {
+                    analysis.reasons.push(format!("metric {}: {e}", metric.name));
+                    metric.judge(None)
+                }
+            };
+            let range = match (metric.min, metric.max) {
+                (Some(lo), Some(hi)) => format!("within {lo}..={hi}"),
+                (Some(lo), None) => format!("at least {lo}"),
+                (_, hi) => format!("at most {}", hi.unwrap_or_default()),
+            };
+            analysis.reasons.push(match check.value {
+                Some(v) => format!(
+                    "metric {} = {v}, must be {range}: {:?}",
+                    metric.name, check.verdict
+                ),
+                None => format!("metric {}: no data", metric.name),
+            });
+            analysis.verdict = match (analysis.verdict, check.verdict) {
+                (Verdict::Fail, _) | (_, Verdict::Fail) => Verdict::Fail,
+                (Verdict::Inconclusive, _) | (_, Verdict::Inconclusive) => Verdict::Inconclusive,
+                _ => Verdict::Pass,
+            };
+            analysis.metrics.push(check);
+        }
+        Ok(analysis)
     }
 
     fn record(&self, st: &mut RolloutState, event: RolloutEvent) {

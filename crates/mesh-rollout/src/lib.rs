@@ -29,6 +29,7 @@
 //! ```
 
 mod analysis;
+mod custom_metric;
 mod engine;
 mod gate;
 pub mod lifecycle;
@@ -37,6 +38,7 @@ mod spec;
 mod state;
 
 pub use analysis::{MetricsSource, analyze};
+pub use custom_metric::{CustomMetric, MAX_METRICS, MAX_QUERY_LEN, MetricCheck};
 pub use engine::Rollout;
 pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, WebhookGate};
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};

@@ -30,6 +30,9 @@ pub struct Analysis {
     /// The canary's SLO check, when objectives were set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloReport>,
+    /// The custom metrics' values and verdicts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::MetricCheck>,
     /// Why, in plain words.
     pub reasons: Vec<String>,
 }

@@ -92,6 +92,10 @@ pub struct RolloutSpec {
     pub failure_threshold: u32,
     /// Inconclusive analyses in a row before the rollout stops and holds (default 10).
     pub max_inconclusive: u32,
+    /// Custom metrics checked on every analysis besides the built-in ones (PromQL templates and
+    /// the range each value must stay in).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<crate::CustomMetric>,
 }
 
 impl RolloutSpec {
@@ -111,6 +115,7 @@ impl RolloutSpec {
             judge: JudgeSettings::default(),
             failure_threshold: 1,
             max_inconclusive: 10,
+            metrics: Vec::new(),
         })
     }
 
@@ -145,6 +150,18 @@ impl RolloutSpec {
         self.judge
             .validate()
             .map_err(|e| Error::invalid(format!("judge.{}", e.field), e.reason))?;
+        if self.metrics.len() > crate::MAX_METRICS {
+            return Err(Error::invalid(
+                "metrics",
+                format!("at most {} custom metrics", crate::MAX_METRICS),
+            ));
+        }
+        for (i, m) in self.metrics.iter().enumerate() {
+            m.validate().map_err(|e| e.in_field(&format!("metrics[{i}]")))?;
+            if self.metrics[..i].iter().any(|o| o.name == m.name) {
+                return Err(Error::invalid(format!("metrics[{i}].name"), "is given twice"));
+            }
+        }
         match &self.strategy {
             Strategy::Canary { steps } => {
                 if steps.is_empty()

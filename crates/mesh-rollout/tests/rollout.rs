@@ -584,3 +584,127 @@ async fn a_long_rollouts_stored_state_is_bounded() {
     let bytes = serde_json::to_string(&stored).unwrap().len();
     assert!(bytes < 128 * 1024, "{bytes} bytes");
 }
+
+/// Healthy built-in metrics, and a custom metric whose value each query call reads from a
+/// script; the queries sent are recorded.
+struct WithCustom {
+    calls: AtomicUsize,
+    values: Vec<Option<f64>>,
+    sent: std::sync::Mutex<Vec<String>>,
+}
+
+impl MetricsSource for WithCustom {
+    fn metrics<'a>(
+        &'a self,
+        service: &'a ServiceId,
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
+        Scripted::new(healthy).metrics_owned(service.clone(), range)
+    }
+
+    fn query<'a>(
+        &'a self,
+        promql: &'a str,
+        _at: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<Option<f64>>> {
+        self.sent.lock().unwrap().push(promql.to_owned());
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        let value = self.values.get(call).copied().flatten();
+        Box::pin(async move { Ok(value) })
+    }
+}
+
+impl Scripted {
+    fn metrics_owned(
+        self: Arc<Self>,
+        service: ServiceId,
+        range: TimeRange,
+    ) -> BoxFuture<'static, Result<ServiceMetrics>> {
+        Box::pin(async move { self.metrics(&service, range).await })
+    }
+}
+
+fn with_queue_depth(max: f64) -> RolloutSpec {
+    RolloutSpec {
+        metrics: vec![mesh_rollout::CustomMetric {
+            name: "queue-depth".into(),
+            query: r#"max(queue_depth{namespace="{{ namespace }}", version="{{canary}}"}[{{interval}}])"#
+                .into(),
+            min: None,
+            max: Some(max),
+        }],
+        ..four_stages()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_metric_out_of_range_rolls_back_and_in_range_promotes() {
+    // In range at every analysis: promoted, one query per analysis, placeholders filled in.
+    let source = Arc::new(WithCustom {
+        calls: AtomicUsize::new(0),
+        values: vec![Some(10.0); 4],
+        sent: std::sync::Mutex::new(Vec::new()),
+    });
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let report = Rollout::new(Mesh::from_dyn(fake), with_queue_depth(100.0), "ci")
+        .unwrap()
+        .with_metrics(source.clone())
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Promoted);
+    let sent = source.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 4);
+    assert_eq!(
+        sent[0],
+        r#"max(queue_depth{namespace="prod", version="v2"}[60s])"#
+    );
+
+    // Over the range at the second analysis: rolled back, naming the metric and its value.
+    let source = Arc::new(WithCustom {
+        calls: AtomicUsize::new(0),
+        values: vec![Some(10.0), Some(250.0)],
+        sent: std::sync::Mutex::new(Vec::new()),
+    });
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let report = Rollout::new(Mesh::from_dyn(fake.clone()), with_queue_depth(100.0), "ci")
+        .unwrap()
+        .with_metrics(source)
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::RolledBack);
+    let failed = report
+        .events
+        .iter()
+        .find_map(|e| match e {
+            RolloutEvent::Analyzed { analysis, .. } if analysis.verdict == mesh::observe::Verdict::Fail => {
+                Some(analysis.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(failed.metrics[0].value, Some(250.0));
+    assert!(
+        failed.reasons.iter().any(|r| r.contains("queue-depth = 250")),
+        "{:?}",
+        failed.reasons
+    );
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v1", "weight": 100}])
+    );
+}
+
+#[test]
+fn a_bad_custom_metric_is_refused_before_anything_runs() {
+    let mut spec = with_queue_depth(100.0);
+    spec.metrics[0].query = "up{job=\"{{ job }}\"}".into();
+    let err = Rollout::new(
+        Mesh::from_dyn(Arc::new(FakeMesh::new(MeshKind::Istio))),
+        spec,
+        "ci",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("metrics[0]"), "{err}");
+}

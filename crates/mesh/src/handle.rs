@@ -391,6 +391,36 @@ impl Mesh {
         self.backend.metrics_dyn(service, range).instrument(span).await
     }
 
+    /// The value of a PromQL expression that yields one series at `at` (an instant query on the
+    /// configured Prometheus), `None` when it yields none: what a rollout's custom metrics read.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] without a Prometheus; [`Error::InvalidInput`] when the query
+    /// yields more than one series (aggregate it to one); backend errors.
+    #[cfg(feature = "telemetry")]
+    pub async fn query_metric(&self, promql: &str, at: std::time::SystemTime) -> Result<Option<f64>> {
+        let prometheus = self
+            .telemetry
+            .as_ref()
+            .and_then(|t| t.prometheus.as_ref())
+            .ok_or_else(|| Error::not_configured("Prometheus", "set PROMETHEUS_URL or --prometheus-url"))?;
+        let series = prometheus
+            .query_vector(promql, at)
+            .await
+            .map_err(|e| e.into_core(self.kind()))?;
+        match series.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.value.value)),
+            many => Err(Error::invalid(
+                "query",
+                format!(
+                    "yields {} series; aggregate it to one (sum, max, ...)",
+                    many.len()
+                ),
+            )),
+        }
+    }
+
     /// `getServiceTraces`.
     ///
     /// # Errors

@@ -98,6 +98,18 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     let (code, err) = rollout(&["run", "--file", &bad_slo]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("availability"), "{err}");
+    // Custom metrics (PromQL templates) come with the file; an unknown placeholder is refused.
+    let metric = "metrics:\n- name: queue-depth\n  query: 'max(queue_depth{namespace=\"{{ namespace }}\"})'\n  max: 100\n";
+    let with_metric = write("metric.yaml", &format!("{good}{metric}"));
+    let (code, err) = rollout(&["run", "--file", &with_metric]);
+    assert_eq!(code, 0, "{err}");
+    let bad_metric = write(
+        "bad-metric.yaml",
+        &format!("{good}{}", metric.replace("namespace }}", "job }}")),
+    );
+    let (code, err) = rollout(&["run", "--file", &bad_metric]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("metrics[0]") && err.contains("job"), "{err}");
     let (code, err) = rollout(&["run", "reviews", "--file", &path]);
     assert_eq!(code, 2, "{err}");
     let (code, err) = rollout(&["run"]);
