@@ -201,33 +201,52 @@ impl KubeEngine {
     /// out, the object is read back: if the server holds what the write carried, it landed and is
     /// reported so; otherwise the refusal or the failure stands.
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
+        self.apply_answered(plan).await.map(|(report, _)| report)
+    }
+
+    /// [`KubeEngine::apply`], with the server's answer to each write: the object as stored
+    /// (with its new `resourceVersion`), or `None` where there is none (a delete, or a write
+    /// whose answer was lost and that was found landed by reading it back).
+    ///
+    /// A plan of one write skips the server-side dry run: a single-object write is atomic, and
+    /// the server validates it the same way; the dry runs guard multi-object plans, which could
+    /// otherwise land half-way.
+    ///
+    /// # Errors
+    /// As [`KubeEngine::apply`].
+    pub async fn apply_answered(&self, plan: &Plan) -> Result<(ApplyReport, Vec<Option<Value>>)> {
         if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
             return Err(Error::invalid("plan", unsafe_prefix.to_string()));
         }
         self.validate_offline(plan)?;
         let prepared = self.prepare(plan).await?;
-        self.dry_run_prepared(plan, &prepared).await?;
+        if plan.writes.len() > 1 {
+            self.dry_run_prepared(plan, &prepared).await?;
+        }
         let mut applied = Vec::with_capacity(prepared.len());
+        let mut answers = Vec::with_capacity(prepared.len());
         for (write, req) in plan.writes.iter().zip(&prepared) {
-            if let Err(source) = self.execute(write, req).await {
-                if applied.is_empty() {
-                    return Err(source);
+            match self.execute(write, req).await {
+                Ok(answer) => answers.push(answer),
+                Err(source) if applied.is_empty() => return Err(source),
+                Err(source) => {
+                    return Err(Error::PartiallyApplied {
+                        applied,
+                        failed: Box::new(write.target.clone()),
+                        total: plan.writes.len(),
+                        source: Box::new(source),
+                    });
                 }
-                return Err(Error::PartiallyApplied {
-                    applied,
-                    failed: Box::new(write.target.clone()),
-                    total: plan.writes.len(),
-                    source: Box::new(source),
-                });
             }
             applied.push(write.target.clone());
         }
-        Ok(ApplyReport {
+        let report = ApplyReport {
             applied,
             event: plan.event.clone(),
             warnings: plan.warnings.clone(),
             pending: plan.pending.clone(),
-        })
+        };
+        Ok((report, answers))
     }
 
     /// Runs only the server-side dry run (`dryRun=All`) of every write of `plan`.
@@ -268,7 +287,7 @@ impl KubeEngine {
         for (i, (write, req)) in plan.writes.iter().zip(prepared).enumerate() {
             let req = req.clone().query("dryRun", "All");
             match self.execute(write, &req).await {
-                Ok(()) => {}
+                Ok(_) => {}
                 // The dry run sees the cluster before the plan: an object an earlier write creates
                 // is still missing, one an earlier write deletes is still there.
                 Err(Error::NotFound { .. }) if written_earlier(&plan.writes[..i], &write.target, false) => {}
@@ -356,7 +375,7 @@ impl KubeEngine {
     /// refusal that follows (the object exists, its version moved on) or the retries running
     /// out may be our own write having landed: the object is read back, and the write counts as
     /// landed when the server holds what it carried ([`landed`]).
-    async fn execute(&self, write: &Write, req: &ApiRequest) -> Result<()> {
+    async fn execute(&self, write: &Write, req: &ApiRequest) -> Result<Option<Value>> {
         let rt = self
             .resource_type(&write.target.api_version, &write.target.kind)
             .await?;
@@ -364,7 +383,7 @@ impl KubeEngine {
             Ok(resp) => resp,
             Err(e) if e.answer_may_be_lost() && self.landed(write).await => {
                 tracing::debug!(target = %write.target, error = %e, "the answer was lost, but the write landed");
-                return Ok(());
+                return Ok(None);
             }
             Err(e) => return Err(Error::backend(self.mesh, e)),
         };
@@ -378,9 +397,10 @@ impl KubeEngine {
             "write"
         );
         match resp.status {
-            200..=299 => Ok(()),
+            200..=299 if write.action == WriteAction::Delete => Ok(None),
+            200..=299 => Ok(serde_json::from_slice(&resp.body).ok()),
             code => match map_status(self.mesh, code, &resp.body, &write.target, &rt) {
-                Error::NotFound { .. } if write.action == WriteAction::Delete => Ok(()),
+                Error::NotFound { .. } if write.action == WriteAction::Delete => Ok(None),
                 Error::NotConfigured { .. } if write.action == WriteAction::ApplyStatus => {
                     Err(Error::not_configured(
                         format!("the status subresource of CRD {}", rt.crd_name()),
@@ -395,7 +415,7 @@ impl KubeEngine {
                     if resp.ambiguous && self.landed(write).await =>
                 {
                     tracing::debug!(target = %write.target, refusal = %e, "the answer was lost, but the write landed");
-                    Ok(())
+                    Ok(None)
                 }
                 e => Err(e),
             },

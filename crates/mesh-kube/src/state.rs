@@ -47,12 +47,20 @@ async fn write(engine: &KubeEngine, key: &StateKey, value: &str, expected: Optio
             Write::new(WriteAction::Replace, target, Some(body)).guarded(Precondition::Version(v.to_owned()))
         }
     };
-    engine
-        .apply(&single(engine, key, write))
+    let (_, answers) = engine
+        .apply_answered(&single(engine, key, write))
         .await
         .map_err(|e| lost(key, e))?;
-    // The write returns no version; read it back. If another writer got in between, the value
-    // read is theirs: report the lost race rather than hand out a version that is not ours.
+    // The server answers with the object as stored: its version is ours.
+    if let Some(Some(answer)) = answers.first()
+        && let Ok(s) = stored(key, answer)
+        && s.value == value
+    {
+        return Ok(s.version);
+    }
+    // No answer (it was lost, and the write was found landed): read it back. If another writer
+    // got in between, the value read is theirs: report the lost race rather than hand out a
+    // version that is not ours.
     match read(engine, key).await? {
         Some(s) if s.value == value => Ok(s.version),
         _ => Err(conflict(key)),
