@@ -22,7 +22,7 @@ pub(crate) async fn follow(
     loop {
         match mesh.read_state(&key).await? {
             None if !waiting_said => {
-                eprintln!("no rollout of {service} yet; waiting");
+                say!("no rollout of {service} yet; waiting");
                 waiting_said = true;
             }
             None => {}

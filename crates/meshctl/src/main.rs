@@ -5,6 +5,15 @@
 //! 4 held, 5 invalid objects.
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A command-line tool reports on stdout/stderr.
 
+/// Like `eprintln!`, but a stderr that cannot be written (closed, full) is not a panic: a
+/// warning nobody can read is dropped, and the command's result stands.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod backends;
 mod cli;
 mod consul_files;
@@ -51,9 +60,9 @@ async fn main() -> ExitCode {
         Err(e) if e.message.is_empty() && e.code == error::exit::CLOSED_PIPE => ExitCode::SUCCESS,
         Err(e) => {
             let _ = out.flush();
-            eprintln!("error: {}", e.message);
+            say!("error: {}", e.message);
             if let Some(hint) = e.hint {
-                eprintln!("hint: {hint}");
+                say!("hint: {hint}");
             }
             ExitCode::from(e.code)
         }
@@ -163,20 +172,20 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                             output::plan(out, cli.output(), &plan)?;
                             if let Some(dir) = &cli.consul_files {
                                 for path in consul_files::write(dir, &plan)? {
-                                    eprintln!("wrote {path}");
+                                    say!("wrote {path}");
                                 }
                             }
                             // Fault ids are stateless: the id of a rendered fault is the one
                             // applying it creates, and what `fault remove` takes.
                             if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &plan.event {
-                                eprintln!("fault id: {fault_id}");
+                                say!("fault id: {fault_id}");
                             }
                         }
                         cli::Target::Apply => {
                             // The backend's execute re-plans when a concurrent edit wins a race.
                             let report = mesh.execute(change).await?;
                             if let mesh::MeshEvent::FaultInjected { fault_id, .. } = &report.event {
-                                eprintln!("fault id: {fault_id}");
+                                say!("fault id: {fault_id}");
                             }
                             output::value(out, cli.output(), &report)?;
                         }

@@ -59,10 +59,10 @@ pub(crate) fn plan(out: &mut impl Write, format: Output, plan: &Plan) -> Result<
         }
     }
     if plan.is_noop() {
-        eprintln!("note: nothing to write on {} for this change", plan.mesh);
+        say!("note: nothing to write on {} for this change", plan.mesh);
     }
     for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     Ok(())
 }
@@ -74,9 +74,9 @@ fn kubernetes_list(plan: &Plan) -> serde_json::Value {
     for w in &plan.writes {
         match (&w.action, &w.body) {
             (mesh::WriteAction::ApplyStatus, _) => {
-                eprintln!("note: at apply time: the status of {}", w.target)
+                say!("note: at apply time: the status of {}", w.target)
             }
-            (mesh::WriteAction::Delete, _) | (_, None) => eprintln!("note: apply also deletes {}", w.target),
+            (mesh::WriteAction::Delete, _) | (_, None) => say!("note: apply also deletes {}", w.target),
             (_, Some(body)) => items.push(body.clone()),
         }
     }
@@ -161,7 +161,7 @@ pub(crate) fn consul_resources(
     }
     let (resources, notes) = mesh::consul::crd::plan_resources(plan, namespace)?;
     for note in &notes {
-        eprintln!("note: {note}");
+        say!("note: {note}");
     }
     match format {
         Output::Json => {
@@ -180,7 +180,7 @@ pub(crate) fn consul_resources(
         }
     }
     for warning in &plan.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     Ok(())
 }

@@ -91,8 +91,19 @@ fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec
             "the file is the whole spec: give no SERVICE and no strategy flags with it",
         ));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+    // A spec is a few hundred bytes; a bound keeps `--file /dev/zero` from eating memory.
+    const MAX_SPEC_BYTES: u64 = 1024 * 1024;
+    let unreadable = |e: &dyn std::fmt::Display| Error::invalid("file", format!("{}: {e}", path.display()));
+    let mut bytes = Vec::new();
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_SPEC_BYTES + 1), &mut bytes)
+        .map_err(|e| unreadable(&e))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(unreadable(
+            &"larger than 1 MiB; a rollout spec is a few hundred bytes",
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| unreadable(&"not UTF-8 text"))?;
     let spec: RolloutSpec = serde_saphyr::from_str(&text)
         .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
     spec.validate()?;
@@ -222,7 +233,7 @@ pub(crate) async fn run(
                     }
                     bar.set_message(line);
                 }
-                None => eprintln!("{line}"),
+                None => say!("{line}"),
             }
         }
         if let Some(bar) = progress {

@@ -39,9 +39,10 @@ pub(crate) async fn run(
                 lifecycle::end_now(mesh, &service, what, &operator()).await?
             } else {
                 let st = lifecycle::request(mesh, &service, what).await?;
-                eprintln!(
+                say!(
                     "requested: {} carries it out at its next step (within {:?}); `rollout status --watch` follows it, `--force` does it now if the runner is gone",
-                    st.runner, st.spec.interval
+                    st.runner,
+                    st.spec.interval
                 );
                 st
             }
@@ -71,7 +72,7 @@ pub(crate) async fn interrupted(
     match on_interrupt {
         OnInterrupt::Hold => {
             let st = lifecycle::release(mesh, service, runner).await?;
-            eprintln!(
+            say!(
                 "{signal}: rollout of {service} held at stage {} of {}, traffic as it was; released: run the same command to resume it",
                 st.stage + 1,
                 spec.stages().len()
@@ -79,7 +80,7 @@ pub(crate) async fn interrupted(
         }
         OnInterrupt::Rollback => {
             lifecycle::end_now(mesh, service, Request::Abort, &format!("{signal} ({runner})")).await?;
-            eprintln!(
+            say!(
                 "{signal}: rollout of {service} rolled back: all traffic to {}",
                 spec.stable
             );

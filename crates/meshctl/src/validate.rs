@@ -84,14 +84,24 @@ fn expand(inputs: &[PathBuf], report: &mut Report) -> Vec<PathBuf> {
     out
 }
 
+/// The most one input may hold: a bound on memory, whatever is piped in (`/dev/zero`, `yes`).
+const MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
+
 fn read(input: &Path) -> std::io::Result<String> {
-    if input == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text)?;
-        Ok(text)
+    let source: Box<dyn Read> = if input == Path::new("-") {
+        Box::new(std::io::stdin())
     } else {
-        std::fs::read_to_string(input)
+        Box::new(std::fs::File::open(input)?)
+    };
+    let mut bytes = Vec::new();
+    source.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB; split it",
+            MAX_INPUT_BYTES / (1024 * 1024)
+        )));
     }
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
 }
 
 /// Validates every document of every input; prints one line per object (or one JSON report).
@@ -117,9 +127,11 @@ pub(crate) fn run(
         };
         let docs: Vec<serde_json::Value> = match serde_saphyr::from_multiple(&text) {
             Ok(d) => d,
-            // The parser's budget (documents, nodes) guards one parse; a large input still gets a
-            // verdict per document, each parsed under the budget on its own.
-            Err(e) if e.to_string().contains("budget breached") => one_by_one(&shown, &text, &mut report),
+            // The parser's budget (documents, nodes) guards one parse, and one broken document
+            // fails the whole parse: a verdict per document still, each parsed on its own.
+            Err(e) if e.to_string().contains("budget breached") || split_documents(&text).len() > 1 => {
+                one_by_one(&shown, &text, &mut report)
+            }
             Err(e) => {
                 report.unreadable.push(format!("{shown}: {}", parse_failure(&e)));
                 continue;
@@ -186,9 +198,14 @@ fn one_by_one(shown: &str, text: &str, report: &mut Report) -> Vec<serde_json::V
             |(i, part)| match serde_saphyr::from_str::<serde_json::Value>(part) {
                 Ok(doc) => doc,
                 Err(e) => {
-                    report
-                        .unreadable
-                        .push(format!("{shown}#{}: {}", i + 1, parse_failure(&e)));
+                    // Lines in the parser's message count from the document's start.
+                    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+                    let line = text[..offset.min(text.len())].lines().count() + 1;
+                    report.unreadable.push(format!(
+                        "{shown}#{} (from line {line}): {}",
+                        i + 1,
+                        parse_failure(&e)
+                    ));
                     serde_json::Value::Null
                 }
             },

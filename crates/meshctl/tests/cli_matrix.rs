@@ -421,3 +421,21 @@ fn json_renders_are_kubernetes_lists_of_the_yaml_objects() {
     }
     assert!(checked >= 20, "only {checked} JSON renders checked");
 }
+
+/// A stderr that cannot be written (full, closed) drops the warnings; it is no panic (it once
+/// exited 101 when a warning failed to print, as in `2>&1 | head`).
+#[test]
+fn a_full_stderr_is_not_a_panic() {
+    use std::process::{Command as Std, Stdio};
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return; // not Linux
+    };
+    let out = Std::new(assert_cmd::cargo::cargo_bin("meshctl"))
+        .args(["--mesh", "consul", "split", "api", "v1=90", "v2=10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(full))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("service-splitter"));
+}

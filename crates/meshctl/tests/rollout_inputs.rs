@@ -117,5 +117,11 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     assert!(err.contains("--file"), "{err}");
     let (code, err) = rollout(&[&CANARY[..], &["--file", &path]].concat());
     assert_eq!(code, 2, "{err}");
+    // An endless file stops at the cap.
+    if std::path::Path::new("/dev/zero").exists() {
+        let (code, err) = rollout(&["run", "--file", "/dev/zero"]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("larger than 1 MiB"), "{err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

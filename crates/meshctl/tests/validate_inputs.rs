@@ -150,9 +150,40 @@ fn a_large_input_gets_a_verdict_per_object() {
         .map(|u| u.as_str().unwrap())
         .collect();
     assert_eq!(unreadable.len(), 2, "{unreadable:?}");
-    assert!(unreadable[0].starts_with("-#1501: not YAML"), "{unreadable:?}");
+    assert!(unreadable[0].starts_with("-#1501 (from line 6001): not YAML"), "{unreadable:?}");
     assert!(
-        unreadable[1].starts_with("-#1503: over the YAML parser's limits"),
+        unreadable[1].starts_with("-#1503 (from line 6007): over the YAML parser's limits"),
         "{unreadable:?}"
     );
+}
+
+/// One broken document no longer throws away the file: the others keep their verdicts, and the
+/// broken one is named with the line it starts on. An endless input stops at the 64 MiB cap
+/// instead of eating memory.
+#[test]
+fn a_broken_document_and_an_endless_input_are_reported_alone() {
+    let yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: default}\n---\n\
+                key: \"unterminated\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: default}\n";
+    let out = meshctl()
+        .args(["validate", "-"])
+        .write_stdin(yaml)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("ok      -#1 ConfigMap a") && text.contains("ok      -#3 ConfigMap b"),
+        "{text}"
+    );
+    assert!(text.contains("-#2 (from line 5): not YAML"), "{text}");
+    if std::path::Path::new("/dev/zero").exists() {
+        let out = meshctl()
+            .args(["validate", "/dev/zero"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(5), "{text}");
+        assert!(text.contains("larger than 64 MiB"), "{text}");
+    }
 }
