@@ -113,9 +113,19 @@ impl Cli {
 
     /// `-o` for `graph`: dot, mermaid, svg or json, or YAML and a table of its edges; `--format`
     /// (kept for scripts written before `-o` took graph formats) when `-o` is not given.
-    pub(crate) fn graph_output(&self, format: GraphFormat) -> Result<GraphOutput, crate::error::CliError> {
+    pub(crate) fn graph_output(
+        &self,
+        format: Option<GraphFormat>,
+    ) -> Result<GraphOutput, crate::error::CliError> {
+        if let (Some(_), Some(_)) = (format, self.output_arg) {
+            return Err(crate::error::CliError {
+                message: "give -o or --format, not both".into(),
+                hint: Some("nothing was run; -o takes every graph format".into()),
+                code: crate::error::exit::USAGE,
+            });
+        }
         Ok(match self.output_arg {
-            None => GraphOutput::Drawing(format),
+            None => GraphOutput::Drawing(format.unwrap_or(GraphFormat::Dot)),
             Some(OutputArg::Dot) => GraphOutput::Drawing(GraphFormat::Dot),
             Some(OutputArg::Mermaid) => GraphOutput::Drawing(GraphFormat::Mermaid),
             Some(OutputArg::Svg) => GraphOutput::Drawing(GraphFormat::Svg),
@@ -128,10 +138,12 @@ impl Cli {
     /// Refuses a graph-only `-o` (dot, mermaid, svg) on any other command, and `--consul-crds`
     /// where nothing is rendered as resources (rollouts, reads).
     pub(crate) fn check_output(&self) -> Result<(), crate::error::CliError> {
-        if self.consul_crds && matches!(self.command, Command::Rollout(_) | Command::Events { .. }) {
+        let renders = self.target == Target::Render
+            && matches!(self.command, Command::Op(_) | Command::Quickstart { .. });
+        if self.consul_crds && !renders {
             return Err(crate::error::CliError {
-                message: "--consul-crds renders changes (and quickstart) as consul-k8s resources; \
-                          a rollout or an event stream has none to render"
+                message: "--consul-crds renders changes (and quickstart) as consul-k8s resources with \
+                          --target render; this command renders none"
                     .into(),
                 hint: Some("nothing was run; render each change with --consul-crds instead".into()),
                 code: crate::error::exit::USAGE,
@@ -392,9 +404,9 @@ pub(crate) enum Op {
         /// the argument overwrite `-n`.
         #[arg(id = "target_namespace", value_name = "NAMESPACE")]
         namespace: Option<String>,
-        /// Same as `-o` (dot, mermaid, svg, json); `-o` wins when both are given.
-        #[arg(long, value_enum, default_value_t = GraphFormat::Dot, hide = true)]
-        format: GraphFormat,
+        /// Same as `-o` (dot, mermaid, svg, json), kept for older scripts; not with `-o`.
+        #[arg(long, value_enum, hide = true)]
+        format: Option<GraphFormat>,
     },
 }
 
@@ -515,15 +527,15 @@ pub(crate) struct RolloutArgs {
     /// Explicit canary weights, comma-separated, e.g. 1,2,10,80.
     #[arg(long)]
     pub(crate) steps: Option<String>,
-    /// How long each stage runs before it is analyzed.
-    #[arg(long, default_value = "1m")]
-    pub(crate) interval: String,
+    /// How long each stage runs before it is analyzed [default: 1m].
+    #[arg(long)]
+    pub(crate) interval: Option<String>,
     /// Objectives, e.g. availability=99.9,p99=200ms.
     #[arg(long)]
     pub(crate) slo: Option<String>,
-    /// Fewest requests per window before a verdict (fewer: hold, never roll back).
-    #[arg(long, default_value_t = 50)]
-    pub(crate) min_requests: u32,
+    /// Fewest requests per window before a verdict (fewer: hold, never roll back) [default: 50].
+    #[arg(long)]
+    pub(crate) min_requests: Option<u32>,
     /// A/B: header condition NAME=VALUE routed to the canary.
     #[arg(long = "header")]
     pub(crate) headers: Vec<String>,

@@ -127,7 +127,9 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
                 .map(|()| 0)
         }
         Command::Rollout(args) if args.strategy.is_command() => {
-            // Commands act on the rollout's state on the live control plane, whatever --target says.
+            // Commands act on the rollout's state on the live control plane, whatever --target
+            // says; their arguments are checked first.
+            rollout_lifecycle::check(args, cli.namespace())?;
             let mesh = backends::live(cli).await?.mesh();
             rollout_lifecycle::run(out, &mesh, args, cli.namespace(), cli.output()).await
         }

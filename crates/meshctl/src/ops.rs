@@ -28,7 +28,7 @@ pub(crate) enum Query {
     MtlsStatus(Namespace),
     Metrics(ServiceId, mesh::TimeRange),
     Traces(ServiceId, usize, Duration),
-    Graph(Namespace, GraphFormat),
+    Graph(Namespace, Option<GraphFormat>),
 }
 
 /// A service argument: `ns/name`, or `name` in the `--namespace`.

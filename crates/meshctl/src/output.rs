@@ -132,8 +132,8 @@ pub(crate) fn traces(out: &mut impl Write, format: Output, traces: &[mesh::Trace
             .unwrap_or(0);
         let millis = crate::human::rounded(serde_json::json!(end.saturating_sub(start) as f64 / 1e6));
         t.add_row([
-            trace.trace_id.clone(),
-            root.map(|s| format!("{} {}", s.service, s.operation))
+            crate::table::cell(&trace.trace_id),
+            root.map(|s| crate::table::cell(&format!("{} {}", s.service, s.operation)))
                 .unwrap_or_default(),
             trace.spans.len().to_string(),
             millis.to_string(),

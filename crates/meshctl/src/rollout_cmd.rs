@@ -84,6 +84,10 @@ fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec
         || a.slo.is_some()
         || !a.headers.is_empty()
         || a.iterations.is_some()
+        || a.interval.is_some()
+        || a.min_requests.is_some()
+        || a.watch
+        || a.force
         || a.service.is_some();
     if flags {
         return Err(Error::invalid(
@@ -179,11 +183,12 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
     };
     let service = ops::service_id(service_arg(a)?, namespace)?;
     let mut spec = RolloutSpec::new(&service.to_string(), stable, canary, strategy)?;
-    spec.interval = parse_duration(&a.interval).map_err(|e| e.in_field("interval"))?;
+    spec.interval =
+        parse_duration(a.interval.as_deref().unwrap_or("1m")).map_err(|e| e.in_field("interval"))?;
     if let Some(slo) = &a.slo {
         spec.slo = parse_slo(slo)?;
     }
-    spec.judge.min_requests = f64::from(a.min_requests);
+    spec.judge.min_requests = f64::from(a.min_requests.unwrap_or(50));
     spec.validate()?;
     Ok(spec)
 }

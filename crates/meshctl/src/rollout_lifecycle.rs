@@ -23,8 +23,7 @@ pub(crate) async fn run(
     namespace: &str,
     format: Output,
 ) -> Result<u8, CliError> {
-    refuse_strategy_flags(a)?;
-    let service = crate::ops::service_id(crate::rollout_cmd::service_arg(a)?, namespace)?;
+    let service = check(a, namespace)?;
     let state = match a.strategy {
         StrategyArg::Pause => lifecycle::pause(mesh, &service).await?,
         StrategyArg::Resume => lifecycle::resume(mesh, &service).await?,
@@ -89,6 +88,16 @@ pub(crate) async fn interrupted(
     Ok(130)
 }
 
+/// The service a command names, once its arguments are checked: before any control plane is
+/// contacted, so that a bad command line is a usage error wherever it runs.
+pub(crate) fn check(a: &RolloutArgs, namespace: &str) -> Result<ServiceId, CliError> {
+    refuse_strategy_flags(a)?;
+    Ok(crate::ops::service_id(
+        crate::rollout_cmd::service_arg(a)?,
+        namespace,
+    )?)
+}
+
 fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
     let strategy_only = [
         ("stable", a.stable.is_some()),
@@ -100,6 +109,8 @@ fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
         ("slo", a.slo.is_some()),
         ("header", !a.headers.is_empty()),
         ("iterations", a.iterations.is_some()),
+        ("interval", a.interval.is_some()),
+        ("min-requests", a.min_requests.is_some()),
         ("file", a.file.is_some()),
     ];
     let wrong = |flag: &str, applies: &str| {

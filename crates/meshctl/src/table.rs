@@ -94,12 +94,27 @@ fn walk(path: String, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
+/// A cell's text: control characters (a terminal escape, a newline that would split the row)
+/// written escaped, as YAML does.
 fn scalar(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => cell(s),
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+pub(crate) fn cell(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -136,6 +151,15 @@ mod tests {
                 "versions v1, v2"
             ]
         );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_not_sent_to_the_terminal() {
+        let t = of_value(&json!([{"name": "\u{1b}[31mred\nrow\tx"}]));
+        let text = t.to_string();
+        assert!(!text.contains('\u{1b}') && !text.contains('\t'), "{text:?}");
+        assert_eq!(text.lines().count(), 2, "one header, one row: {text:?}");
+        assert!(text.contains("\\u{1b}[31mred\\nrow\\tx"), "{text:?}");
     }
 
     #[test]

@@ -106,4 +106,15 @@ fn crds_are_for_consul_and_exclude_files() {
         &[],
     );
     assert_eq!(both.code, 2, "{}", both.stderr);
+    // Only rendering renders resources: applying, planning and diffing refuse the flag before
+    // contacting anything.
+    for args in [
+        &["--target", "apply", "split", "reviews", "v1=100"][..],
+        &["plan", "split", "reviews", "v1=100"],
+        &["diff", "split", "reviews", "v1=100"],
+    ] {
+        let r = meshctl(&[&["--mesh", "consul", "--consul-crds"][..], args].concat(), &[]);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("--consul-crds"), "{}", r.stderr);
+    }
 }

@@ -36,13 +36,10 @@ fn graph_takes_every_format_through_dash_o() {
     assert!(run(&prometheus, &["graph"]).stdout.starts_with("digraph"));
     let old = run(&prometheus, &["graph", "--format", "mermaid"]);
     assert!(old.stdout.starts_with("flowchart"), "{}", old.stdout);
-    // `-o` wins over `--format`.
+    // Both at once is a usage error, not a silent choice.
     let both = run(&prometheus, &["graph", "--format", "mermaid", "-o", "json"]);
-    assert!(
-        serde_json::from_str::<serde_json::Value>(&both.stdout).is_ok(),
-        "{}",
-        both.stdout
-    );
+    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert!(both.stdout.is_empty());
 }
 
 #[test]

@@ -117,6 +117,21 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     assert!(err.contains("--file"), "{err}");
     let (code, err) = rollout(&[&CANARY[..], &["--file", &path]].concat());
     assert_eq!(code, 2, "{err}");
+    // Flags the file would override silently are refused, as on the lifecycle commands; those
+    // are checked before any control plane is contacted (usage errors, exit 2, everywhere).
+    for extra in [&["--interval", "5m"][..], &["--min-requests", "5"], &["--watch"]] {
+        let (code, err) = rollout(&[&["run", "--file", &path][..], extra].concat());
+        assert_eq!(code, 2, "{extra:?}: {err}");
+    }
+    for args in [
+        &["status", "reviews", "--interval", "5m"][..],
+        &["status", "reviews", "--stable", "v1"],
+        &["status"],
+        &["pause", "reviews", "--min-requests", "5"],
+    ] {
+        let (code, err) = rollout(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+    }
     // An endless file stops at the cap.
     if std::path::Path::new("/dev/zero").exists() {
         let (code, err) = rollout(&["run", "--file", "/dev/zero"]);

@@ -150,7 +150,10 @@ fn a_large_input_gets_a_verdict_per_object() {
         .map(|u| u.as_str().unwrap())
         .collect();
     assert_eq!(unreadable.len(), 2, "{unreadable:?}");
-    assert!(unreadable[0].starts_with("-#1501 (from line 6001): not YAML"), "{unreadable:?}");
+    assert!(
+        unreadable[0].starts_with("-#1501 (from line 6001): not YAML"),
+        "{unreadable:?}"
+    );
     assert!(
         unreadable[1].starts_with("-#1503 (from line 6007): over the YAML parser's limits"),
         "{unreadable:?}"

@@ -132,7 +132,7 @@ pub fn to_mermaid(graph: &ServiceGraph) -> String {
     let mut out = String::from("flowchart LR\n");
     let index = |id: &str| graph.nodes.iter().position(|n| n.id == id);
     for (i, n) in graph.nodes.iter().enumerate() {
-        let label = mermaid_text(&format!("{}<br/>{}", n.name, n.namespace));
+        let label = format!("{}<br/>{}", mermaid_text(&n.name), mermaid_text(&n.namespace));
         let shape = match n.kind {
             NodeKind::Service => format!("n{i}([\"{label}\"])"),
             NodeKind::Workload => format!("n{i}[\"{label}\"]"),
@@ -150,8 +150,37 @@ pub fn to_mermaid(graph: &ServiceGraph) -> String {
     out
 }
 
+/// Text as Mermaid shows it literally: its markup characters as entity codes (`#lt;`), control
+/// characters dropped, line breaks as spaces. Workload names come from Prometheus labels, which
+/// anyone who can label a pod controls.
+///
+/// ```
+/// use mesh_core::{GraphEdge, GraphNode, Namespace, NodeKind, ServiceGraph};
+/// let node = |id: &str, name: &str| GraphNode { id: id.into(), kind: NodeKind::Workload, name: name.into(), namespace: "prod".into(), version: None };
+/// let g = ServiceGraph {
+///     namespace: Namespace::new("prod").unwrap(),
+///     nodes: vec![node("a", "<script>alert(1)</script>"), node("b", "x\u{1b}[31m&amp;#quot;")],
+///     edges: vec![],
+/// };
+/// let m = mesh_telemetry::graph::to_mermaid(&g);
+/// assert!(m.contains("#lt;script#gt;alert(1)#lt;/script#gt;<br/>prod"), "{m}");
+/// assert!(m.contains("x[31m#amp;amp;#35;quot;"), "{m}");
+/// ```
 fn mermaid_text(s: &str) -> String {
-    s.replace('"', "#quot;").replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            '"' => out.push_str("#quot;"),
+            '<' => out.push_str("#lt;"),
+            '>' => out.push_str("#gt;"),
+            '&' => out.push_str("#amp;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// SVG rendered by Graphviz `dot -Tsvg` (Debian package `graphviz`). Blocks while `dot` runs.
