@@ -135,11 +135,38 @@ impl Cli {
         })
     }
 
+    /// The namespace changes are planned in. With `--consul-crds` on Consul CE, which has one
+    /// namespace, the entries are Consul's `default`, while `-n` is the Kubernetes namespace the
+    /// resources go to (consul-k8s maps namespaces only on Enterprise).
+    pub(crate) fn planning_namespace(&self) -> &str {
+        let enterprise = self
+            .consul_version
+            .as_deref()
+            .and_then(|v| v.parse::<mesh::consul::ConsulVersion>().ok())
+            .is_some_and(|v| v.is_enterprise());
+        if self.consul_crds && self.mesh == MeshArg::Consul && !enterprise {
+            "default"
+        } else {
+            self.namespace()
+        }
+    }
+
     /// Refuses a graph-only `-o` (dot, mermaid, svg) on any other command, and `--consul-crds`
     /// where nothing is rendered as resources (rollouts, reads).
     pub(crate) fn check_output(&self) -> Result<(), crate::error::CliError> {
         let renders = self.target == Target::Render
             && matches!(self.command, Command::Op(_) | Command::Quickstart { .. });
+        let removal = matches!(
+            self.command,
+            Command::Op(Op::Unregister { .. } | Op::Fault(FaultCmd::Remove { .. }))
+        );
+        if self.consul_crds && removal {
+            return Err(crate::error::CliError {
+                message: "--consul-crds renders what a change declares; a removal declares nothing".into(),
+                hint: Some("nothing was run; with consul-k8s, delete the resources with kubectl".into()),
+                code: crate::error::exit::USAGE,
+            });
+        }
         if self.consul_crds && !renders {
             return Err(crate::error::CliError {
                 message: "--consul-crds renders changes (and quickstart) as consul-k8s resources with \

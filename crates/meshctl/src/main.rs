@@ -156,7 +156,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             Ok(0)
         }
         Command::Op(op) => {
-            let action = ops::action(op, cli.namespace(), cli.namespace_given())?;
+            let action = ops::action(op, cli.planning_namespace(), cli.namespace_given())?;
             let mesh = backends::connect(cli).await?;
             match action {
                 Action::Change(change) => {
@@ -204,7 +204,7 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
 async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &str) -> Result<(), CliError> {
     let kind = backends::mesh_kind(cli)?;
     let mesh = backends::offline(kind, cli)?;
-    let id = ops::service_id(service, cli.namespace())?;
+    let id = ops::service_id(service, cli.planning_namespace())?;
     let register = cli::Op::Register {
         service: id.to_string(),
         port: endpoint
@@ -231,7 +231,8 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         ("split 90/10", split),
         ("enable mTLS", mtls),
     ] {
-        let Action::Change(change) = ops::action(&op, cli.namespace(), cli.namespace_given())? else {
+        let Action::Change(change) = ops::action(&op, cli.planning_namespace(), cli.namespace_given())?
+        else {
             continue;
         };
         let plan = mesh.plan(&change).await?;

@@ -118,3 +118,41 @@ fn crds_are_for_consul_and_exclude_files() {
         assert!(r.stderr.contains("--consul-crds"), "{}", r.stderr);
     }
 }
+
+/// On Consul CE the entries live in Consul's one namespace, and `-n` is the Kubernetes namespace
+/// the resources go to (it once was refused as a Consul Enterprise namespace). A removal renders
+/// no resources: refused.
+#[test]
+fn the_kubernetes_namespace_is_not_a_consul_namespace_on_ce() {
+    let r = meshctl(
+        &[
+            "--mesh",
+            "consul",
+            "-n",
+            "prod",
+            "--consul-crds",
+            "split",
+            "api",
+            "v1=90",
+            "v2=10",
+            "-o",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert!(
+        items.iter().all(|i| i["metadata"]["namespace"] == "prod"),
+        "{list}"
+    );
+    validate(&r.stdout).unwrap();
+    for args in [
+        &["unregister", "api"][..],
+        &["fault", "remove", "fault:consul:default/api:2a136372"],
+    ] {
+        let r = meshctl(&[&["--mesh", "consul", "--consul-crds"][..], args].concat(), &[]);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    }
+}
