@@ -30,6 +30,7 @@
 //!   that an object converts to its typed struct and back without loss.
 
 mod client;
+pub mod detect;
 mod engine;
 mod error;
 pub mod keys;

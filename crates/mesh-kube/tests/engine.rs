@@ -875,3 +875,28 @@ async fn a_state_save_whose_answer_is_lost_succeeds() {
     let stored = engine.read_state(&key).await.unwrap().unwrap();
     assert_eq!((stored.value.as_str(), stored.version), ("stage 2", second));
 }
+
+/// The mesh of a cluster comes from the CRDs it serves (what `Mesh::connect_auto` and
+/// `meshctl --mesh auto` use): Istio's, Linkerd's, both (ambiguous) or none.
+#[tokio::test]
+async fn the_mesh_of_a_cluster_is_read_from_its_served_crds() {
+    use mesh_kube::detect::mesh_of_cluster;
+    let detect = |server: FakeApiServer| async move {
+        mesh_of_cluster(&KubeEngine::new(server.client(), MeshKind::Istio, "mesh")).await
+    };
+    let istio_only = FakeApiServer::new().without_crd("servers", "policy.linkerd.io");
+    assert_eq!(detect(istio_only).await.unwrap(), MeshKind::Istio);
+    let linkerd_only = FakeApiServer::new().without_crd("virtualservices", "networking.istio.io");
+    assert_eq!(detect(linkerd_only).await.unwrap(), MeshKind::Linkerd);
+    assert!(matches!(
+        detect(FakeApiServer::new()).await,
+        Err(Error::NotConfigured { .. })
+    ));
+    let neither = FakeApiServer::new()
+        .without_crd("servers", "policy.linkerd.io")
+        .without_crd("virtualservices", "networking.istio.io");
+    let Err(Error::NotConfigured { hint, .. }) = detect(neither).await else {
+        panic!("no mesh")
+    };
+    assert!(hint.contains("CONSUL_HTTP_ADDR"), "{hint}");
+}

@@ -112,6 +112,37 @@ impl Mesh {
         Ok(mesh)
     }
 
+    /// The live backend of whichever mesh is there: Consul when `CONSUL_HTTP_ADDR` is set, else
+    /// Istio or Linkerd, from the CRDs the cluster of the usual Kubernetes configuration serves.
+    /// Then as [`Mesh::connect_with`].
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] when no mesh is found, or both Istio's and Linkerd's CRDs are
+    /// served (name it then), or its backend's feature is off; as [`Mesh::connect_with`].
+    pub async fn connect_auto(options: &ConnectOptions) -> Result<Self> {
+        Self::connect_with(Self::detect().await?, options).await
+    }
+
+    /// Which mesh [`Mesh::connect_auto`] connects to.
+    ///
+    /// # Errors
+    /// As [`Mesh::connect_auto`].
+    pub async fn detect() -> Result<MeshKind> {
+        if cfg!(feature = "consul") && std::env::var_os("CONSUL_HTTP_ADDR").is_some() {
+            return Ok(MeshKind::Consul);
+        }
+        #[cfg(any(feature = "istio", feature = "linkerd"))]
+        {
+            let engine = mesh_kube::KubeEngine::try_default(MeshKind::Istio).await?;
+            mesh_kube::detect::mesh_of_cluster(&engine).await
+        }
+        #[cfg(not(any(feature = "istio", feature = "linkerd")))]
+        Err(Error::not_configured(
+            "the mesh",
+            "set CONSUL_HTTP_ADDR (with the `consul` feature), or enable `istio` or `linkerd`",
+        ))
+    }
+
     /// An in-memory mesh that behaves like `kind` with every feature native.
     #[cfg(feature = "testing")]
     pub fn fake(kind: MeshKind) -> Self {

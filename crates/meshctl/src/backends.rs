@@ -55,23 +55,7 @@ async fn engine(cli: &Cli, kind: MeshKind) -> Result<KubeEngine> {
 /// or Linkerd's `servers.policy.linkerd.io`.
 async fn detect(cli: &Cli) -> Result<MeshKind> {
     let engine = engine(cli, MeshKind::Istio).await?;
-    let has = |versions: Result<Vec<String>>| versions.is_ok_and(|v| !v.is_empty());
-    let istio = has(engine
-        .served_versions("networking.istio.io", "virtualservices")
-        .await);
-    let linkerd = has(engine.served_versions("policy.linkerd.io", "servers").await);
-    match (istio, linkerd) {
-        (true, false) => Ok(MeshKind::Istio),
-        (false, true) => Ok(MeshKind::Linkerd),
-        (true, true) => Err(Error::not_configured(
-            "the mesh",
-            "both Istio and Linkerd CRDs are served; pass --mesh",
-        )),
-        (false, false) => Err(Error::not_configured(
-            "the mesh",
-            "no Istio or Linkerd CRDs are served and CONSUL_HTTP_ADDR is unset; pass --mesh",
-        )),
-    }
+    mesh_kube::detect::mesh_of_cluster(&engine).await
 }
 
 /// The `Mesh` for this command line, reading metrics, traces and the graph from the sources the
