@@ -63,15 +63,8 @@ pub fn settled_len(path: &str) -> u64 {
 /// the audit log on, in the order the server finished them: the audit events themselves
 /// (`verb`, `requestURI`, `objectRef`, …).
 pub fn landed_writes_since(from: u64) -> Vec<Value> {
-    let path = audit_log();
-    settled_len(&path);
-    let mut file = std::fs::File::open(&path).expect("the audit log");
-    file.seek(SeekFrom::Start(from)).unwrap();
-    BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-        .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == TEST_USER)
+    answered_since(from)
+        .into_iter()
         .filter(|e| e["responseStatus"]["code"].as_u64().is_some_and(|c| c < 300))
         .filter(|e| {
             matches!(
@@ -91,6 +84,15 @@ pub fn audit_end() -> u64 {
 /// How many requests by the test identity the server answered with 409 Conflict, from byte
 /// `from` of the audit log on: the races a test provoked.
 pub fn conflicts_since(from: u64) -> usize {
+    answered_since(from)
+        .iter()
+        .filter(|e| e["responseStatus"]["code"] == 409)
+        .count()
+}
+
+/// Every request by the test identity the server finished answering, from byte `from` of the
+/// audit log on (once the log has settled), in order.
+fn answered_since(from: u64) -> Vec<Value> {
     let path = audit_log();
     settled_len(&path);
     let mut file = std::fs::File::open(&path).expect("the audit log");
@@ -100,6 +102,5 @@ pub fn conflicts_since(from: u64) -> usize {
         .map_while(Result::ok)
         .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
         .filter(|e| e["stage"] == "ResponseComplete" && e["user"]["username"] == TEST_USER)
-        .filter(|e| e["responseStatus"]["code"] == 409)
-        .count()
+        .collect()
 }

@@ -248,14 +248,14 @@ impl Rollout {
     ) -> std::result::Result<(), Halt> {
         loop {
             if let Some(what) = st.requested {
-                self.mesh.execute(lifecycle::final_change(st, what)).await?;
+                self.mesh
+                    .execute(lifecycle::final_change(&self.spec, what))
+                    .await?;
                 st.traffic_changes += 1;
                 let reason = format!("{} on an operator's request", lifecycle::past_tense(what));
-                let outcome = match what {
-                    Request::Promote => Outcome::Promoted,
-                    Request::Abort => Outcome::RolledBack,
-                };
-                let report = self.finish(key, st.clone(), version, outcome, reason).await?;
+                let report = self
+                    .finish(key, st.clone(), version, what.outcome(), reason)
+                    .await?;
                 return Err(Halt::Ended(report));
             }
             if !st.paused {
@@ -543,15 +543,8 @@ impl Rollout {
     }
 
     fn all_to(&self, canary: bool) -> Change {
-        let version = if canary {
-            &self.spec.canary
-        } else {
-            &self.spec.stable
-        };
-        Change::SetTrafficWeight {
-            service: self.spec.service.clone(),
-            split: TrafficSplit::all_to(version.clone()),
-        }
+        let what = if canary { Request::Promote } else { Request::Abort };
+        lifecycle::final_change(&self.spec, what)
     }
 }
 

@@ -26,7 +26,7 @@
 
 use mesh::{Change, Error, Mesh, Result, ServiceId, StateKey, TrafficSplit};
 
-use crate::{Outcome, Request, RolloutEvent, RolloutState};
+use crate::{Request, RolloutEvent, RolloutSpec, RolloutState};
 
 /// Attempts of a read-modify-write before giving up on a state that keeps changing.
 const ATTEMPTS: usize = 5;
@@ -127,7 +127,7 @@ pub async fn end_now(mesh: &Mesh, service: &ServiceId, what: Request, by: &str) 
         return Err(not_running(service));
     }
     // Traffic first: if it fails, the state still says running and the command can be repeated.
-    mesh.execute(final_change(&st, what)).await?;
+    mesh.execute(final_change(&st.spec, what)).await?;
     update(mesh, service, |st| {
         st.traffic_changes += 1;
         finish(st, what, &format!("{} by {by}", past_tense(what)));
@@ -136,24 +136,22 @@ pub async fn end_now(mesh: &Mesh, service: &ServiceId, what: Request, by: &str) 
     .await
 }
 
-/// The traffic change that ends `st` as `what` asks.
-pub(crate) fn final_change(st: &RolloutState, what: Request) -> Change {
+/// The traffic change that ends a rollout of `spec` as `what` asks: all traffic to the canary
+/// (promote) or to the stable version (abort, roll back).
+pub(crate) fn final_change(spec: &RolloutSpec, what: Request) -> Change {
     let version = match what {
-        Request::Promote => &st.spec.canary,
-        Request::Abort => &st.spec.stable,
+        Request::Promote => &spec.canary,
+        Request::Abort => &spec.stable,
     };
     Change::SetTrafficWeight {
-        service: st.spec.service.clone(),
+        service: spec.service.clone(),
         split: TrafficSplit::all_to(version.clone()),
     }
 }
 
 /// Records the end that `what` asks for.
 pub(crate) fn finish(st: &mut RolloutState, what: Request, reason: &str) {
-    let outcome = match what {
-        Request::Promote => Outcome::Promoted,
-        Request::Abort => Outcome::RolledBack,
-    };
+    let outcome = what.outcome();
     st.outcome = Some(outcome);
     st.requested = None;
     st.paused = false;

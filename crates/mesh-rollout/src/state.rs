@@ -62,6 +62,16 @@ pub enum Request {
     Abort,
 }
 
+impl Request {
+    /// How a rollout ended this way ends.
+    pub fn outcome(self) -> crate::Outcome {
+        match self {
+            Self::Promote => crate::Outcome::Promoted,
+            Self::Abort => crate::Outcome::RolledBack,
+        }
+    }
+}
+
 impl RolloutState {
     /// A fresh record.
     pub fn start(runner: &str, spec: RolloutSpec) -> Self {
