@@ -89,6 +89,36 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(text.matches("# stage ").count(), 3, "{text}");
+    // On every mesh: Istio's and Linkerd's stages are objects `meshctl validate` accepts;
+    // Consul's render its config entries.
+    for mesh in ["istio", "linkerd", "consul"] {
+        let out = Command::cargo_bin("meshctl")
+            .unwrap()
+            .env_remove("CONSUL_HTTP_ADDR")
+            .args(["--mesh", mesh, "rollout", "run", "--file", &path])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{mesh}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if mesh == "consul" {
+            assert!(String::from_utf8_lossy(&out.stdout).contains("service-splitter"));
+            continue;
+        }
+        let valid = Command::cargo_bin("meshctl")
+            .unwrap()
+            .args(["validate", "-"])
+            .write_stdin(out.stdout)
+            .output()
+            .unwrap();
+        assert!(
+            valid.status.success(),
+            "{mesh}: {}",
+            String::from_utf8_lossy(&valid.stdout)
+        );
+    }
 
     let unknown = write("unknown.yaml", &format!("{good}max_weight: 50\n"));
     let (code, err) = rollout(&["run", "--file", &unknown]);
