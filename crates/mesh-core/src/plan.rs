@@ -131,6 +131,11 @@ pub struct Write {
     /// What stops existing once this write lands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub withdraws: Vec<Dependency>,
+    /// The field manager that lands this write, where it is not the backend's own: a concept
+    /// that owns only part of a shared object (a few annotations of a user's Service) applies
+    /// as a manager of its own, so that a later apply removes exactly what it no longer sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_manager: Option<String>,
 }
 
 impl Write {
@@ -144,7 +149,22 @@ impl Write {
             provides: Vec::new(),
             requires: Vec::new(),
             withdraws: Vec::new(),
+            field_manager: None,
         }
+    }
+
+    /// Lands the write as `manager` instead of the backend's own field manager.
+    ///
+    /// ```
+    /// use mesh_core::{ObjectRef, Write, WriteAction};
+    /// let target = ObjectRef::new("v1", "Service", Some("prod"), "api");
+    /// let w = Write::new(WriteAction::Apply, target, None).managed_by("mesh-retry-policy");
+    /// assert_eq!(w.field_manager.as_deref(), Some("mesh-retry-policy"));
+    /// ```
+    #[must_use]
+    pub fn managed_by(mut self, manager: impl Into<String>) -> Self {
+        self.field_manager = Some(manager.into());
+        self
     }
 
     /// Sets the precondition.

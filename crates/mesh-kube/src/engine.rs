@@ -323,7 +323,11 @@ impl KubeEngine {
             Some(Precondition::Version(v)) => Some(v.as_str()),
             _ => None,
         };
-        let manager = self.field_manager.to_string();
+        let manager = write
+            .field_manager
+            .as_deref()
+            .unwrap_or(&self.field_manager)
+            .to_owned();
         let verb = match (write.action, &write.precondition) {
             (WriteAction::Delete, _) => {
                 let mut req = ApiRequest::new(Method::DELETE, path);

@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use mesh_core::{
-    ApplyReport, Capabilities, Change, Dependency, Error, MeshBackend, MeshKind, MtlsStatus, Namespace,
-    ObjectRef, Plan, Result, StateKey, StoredState, WriteAction,
+    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, ObjectRef, Plan,
+    Result, StateKey, StoredState,
 };
 use mesh_kube::KubeEngine;
 use serde_json::Value;
@@ -134,15 +134,6 @@ impl LinkerdBackend {
         };
         Ok(translate::http_route::accepted(&route))
     }
-
-    /// The engine that lands `body`: a clone writing as the concept's field manager for
-    /// annotation-only writes, the main engine otherwise.
-    fn engine_for(&self, body: Option<&Value>) -> KubeEngine {
-        match body.and_then(objects::annotation_field_manager) {
-            Some(manager) => KubeEngine::new(self.engine.client().clone(), MeshKind::Linkerd, &manager),
-            None => self.engine.clone(),
-        }
-    }
 }
 
 /// True when `e` is a guarded write of `plan` losing a race (Conflict or AlreadyExists), which a
@@ -160,33 +151,6 @@ fn lost_race(plan: &Plan, e: &Error) -> bool {
     };
     in_doubt.iter().any(|w| w.precondition.is_some())
         && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
-}
-
-/// The sub-plan of `plan.writes[range]`, with the dependencies available at its start as baseline.
-fn sub_plan(plan: &Plan, range: std::ops::Range<usize>) -> Plan {
-    let mut available: Vec<Dependency> = plan.baseline.available.clone();
-    for w in &plan.writes[..range.start] {
-        available.retain(|d| !w.withdraws.contains(d));
-        available.extend(w.provides.iter().cloned());
-    }
-    let mut sub = Plan::new(plan.mesh, plan.change.clone(), plan.event.clone());
-    sub.baseline.available = available;
-    sub.writes = plan.writes[range].to_vec();
-    sub.warnings = plan.warnings.clone();
-    sub
-}
-
-/// Consecutive runs of writes that land through the same field manager.
-fn runs(plan: &Plan) -> Vec<(std::ops::Range<usize>, Option<String>)> {
-    let mut out: Vec<(std::ops::Range<usize>, Option<String>)> = Vec::new();
-    for (i, w) in plan.writes.iter().enumerate() {
-        let manager = w.body.as_ref().and_then(objects::annotation_field_manager);
-        match out.last_mut() {
-            Some((r, m)) if *m == manager => r.end = i + 1,
-            _ => out.push((i..i + 1, manager)),
-        }
-    }
-    out
 }
 
 impl MeshBackend for LinkerdBackend {
@@ -226,62 +190,10 @@ impl MeshBackend for LinkerdBackend {
         crate::plan(change, &self.engine, &self.config, version).await
     }
 
+    /// The engine's apply: a dry run of every write of a multi-object plan, then the writes in
+    /// order, each as its own field manager (annotation-only writes land as their concept's).
     async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
-        let runs = runs(plan);
-        if runs.len() <= 1 && runs.first().is_none_or(|(_, m)| m.is_none()) {
-            return self.engine.apply(plan).await;
-        }
-        if let Err(unsafe_prefix) = plan.check_safe_prefixes() {
-            return Err(Error::invalid("plan", unsafe_prefix.to_string()));
-        }
-        // Phase one: a dry run of every write, each through its own field manager.
-        for (range, _) in &runs {
-            let sub = sub_plan(plan, range.clone());
-            match self.engine_for(sub.writes[0].body.as_ref()).dry_run(&sub).await {
-                Ok(()) => {}
-                // An object an earlier run creates is missing in the dry run.
-                Err(Error::NotFound { .. })
-                    if plan.writes[..range.start].iter().any(|w| {
-                        w.action != WriteAction::Delete && sub.writes.iter().any(|s| s.target == w.target)
-                    }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // Phase two: the writes, in order.
-        let mut applied = Vec::new();
-        for (range, _) in runs {
-            let sub = sub_plan(plan, range);
-            match self.engine_for(sub.writes[0].body.as_ref()).apply(&sub).await {
-                Ok(report) => applied.extend(report.applied),
-                Err(e) => {
-                    let (landed, failed, source) = match e {
-                        Error::PartiallyApplied {
-                            applied: a,
-                            failed,
-                            source,
-                            ..
-                        } => (a, *failed, *source),
-                        other => (Vec::new(), sub.writes[0].target.clone(), other),
-                    };
-                    applied.extend(landed);
-                    if applied.is_empty() {
-                        return Err(source);
-                    }
-                    return Err(Error::PartiallyApplied {
-                        applied,
-                        failed: Box::new(failed),
-                        total: plan.writes.len(),
-                        source: Box::new(source),
-                    });
-                }
-            }
-        }
-        Ok(ApplyReport {
-            applied,
-            event: plan.event.clone(),
-            warnings: plan.warnings.clone(),
-            pending: plan.pending.clone(),
-        })
+        self.engine.apply(plan).await
     }
 
     /// Plans and applies `change`. When a guarded read-modify-write loses a race (409 Conflict: a

@@ -113,8 +113,15 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// A server-side apply of `body`; an annotation-only body lands as its concept's own field
+/// manager ([`objects::annotation_field_manager`]).
 fn apply(target: ObjectRef, body: Value) -> Write {
-    Write::new(WriteAction::Apply, target, Some(body))
+    let manager = objects::annotation_field_manager(&body);
+    let write = Write::new(WriteAction::Apply, target, Some(body));
+    match manager {
+        Some(m) => write.managed_by(m),
+        None => write,
+    }
 }
 
 /// The versions a set of HTTPRoute rules sends traffic to, through `<service>-<version>` backends.
