@@ -56,16 +56,15 @@ pub mod objects;
 pub mod planner;
 mod registration;
 pub mod routes;
-mod snapshot;
 pub mod translate;
 
 pub use backend::IstioBackend;
 pub use capabilities::capabilities;
 pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
+pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;
 pub use planner::{plan, reads};
-pub use snapshot::Snapshot;
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.
 #[doc = include_str!("../README.md")]

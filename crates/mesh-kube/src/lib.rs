@@ -8,6 +8,8 @@
 //!   part-way is `PartiallyApplied` with exactly what landed.
 //! - [`schema`]: offline validation of any object against the pinned upstream CRD schemas
 //!   (structural checks and CEL rules), what `meshctl validate` offers users.
+//! - [`Snapshot`]: the objects a plan is computed against, with one set of rules for replaying
+//!   writes on them, shared by every Kubernetes backend.
 //! - [`render`]: a plan as multi-document YAML, to a writer or a folder, with no cluster.
 //! - Ownership marks ([`mark_owned`], [`object_for`]) and where each kind lives in the API
 //!   ([`ResourceType`]).
@@ -41,6 +43,7 @@ mod request;
 mod resources;
 mod retry;
 pub mod schema;
+mod snapshot;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -55,6 +58,7 @@ pub use error::KubeError;
 pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark_owned, object_for};
 pub use resources::ResourceType;
 pub use retry::RetryPolicy;
+pub use snapshot::Snapshot;
 pub use state::state_object;
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

@@ -57,9 +57,10 @@ mod version;
 pub use backend::LinkerdBackend;
 pub use capabilities::{capabilities, opted_in};
 pub use config::Config;
+pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;
 pub use planner::{plan, refuse};
-pub use snapshot::{Reader, Snapshot};
+pub use snapshot::Reader;
 pub use version::{HttpRouteFlavour, LinkerdVersion};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

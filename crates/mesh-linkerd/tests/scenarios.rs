@@ -70,7 +70,7 @@ async fn a_users_own_route_keeps_its_rules_across_weight_changes() {
     assert_eq!(last.precondition, Some(Precondition::Version("7".into())));
     for step in [split(&[("v1", 50), ("v2", 50)]), split(&[("v2", 100)])] {
         run(&mut snap, &step, &config()).await;
-        let route = snap.object(&route_ref()).unwrap();
+        let route = snap.get(&route_ref()).unwrap();
         assert_eq!(
             route["spec"]["rules"][0],
             user_rule(),
@@ -80,7 +80,7 @@ async fn a_users_own_route_keeps_its_rules_across_weight_changes() {
         // The user's parentRef is not duplicated.
         assert_eq!(route["spec"]["parentRefs"].as_array().unwrap().len(), 1);
     }
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     assert_eq!(weights(route, 1), vec![("reviews-v2".to_owned(), 100)]);
 }
 
@@ -88,14 +88,14 @@ async fn a_users_own_route_keeps_its_rules_across_weight_changes() {
 async fn rules_a_user_adds_to_the_librarys_route_survive_too() {
     let mut snap = seeded();
     run(&mut snap, &canary(), &config()).await;
-    let mut route = snap.object(&route_ref()).unwrap().clone();
+    let mut route = snap.get(&route_ref()).unwrap().clone();
     route["spec"]["rules"]
         .as_array_mut()
         .unwrap()
         .insert(0, user_rule());
     snap.insert(route_ref(), route);
     run(&mut snap, &split(&[("v1", 20), ("v2", 80)]), &config()).await;
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     assert_eq!(route["spec"]["rules"][0], user_rule());
     assert_eq!(
         weights(route, 1),
@@ -109,7 +109,7 @@ async fn a_weight_change_after_routes_keeps_the_match_rules() {
     let mut snap = seeded();
     run(&mut snap, &routes(), &config()).await;
     run(&mut snap, &canary(), &config()).await;
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     let rules = route["spec"]["rules"].as_array().unwrap();
     assert_eq!(rules.len(), 2);
     assert!(rules[0]["matches"].is_array(), "the match rule stays first");
@@ -123,10 +123,10 @@ async fn a_weight_change_after_routes_keeps_the_match_rules() {
 async fn removing_a_fault_restores_the_route_exactly() {
     let mut snap = seeded();
     run(&mut snap, &canary(), &config()).await;
-    let before = snap.object(&route_ref()).unwrap().clone();
+    let before = snap.get(&route_ref()).unwrap().clone();
     let injected = run(&mut snap, &abort(), &config()).await;
     assert!(injected.warnings.iter().any(|w| w.contains("error-injector")));
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     assert_eq!(
         weights(route, 0),
         vec![
@@ -148,7 +148,7 @@ async fn removing_a_fault_restores_the_route_exactly() {
         &config(),
     )
     .await;
-    let after = snap.object(&route_ref()).unwrap();
+    let after = snap.get(&route_ref()).unwrap();
     assert_eq!(after["spec"], before["spec"]);
     assert_eq!(
         after["metadata"]["annotations"],
@@ -165,7 +165,7 @@ async fn removing_a_fault_restores_the_route_exactly() {
 async fn a_fault_on_a_service_without_routes_creates_and_then_deletes_the_route() {
     let mut snap = seeded();
     run(&mut snap, &abort(), &config()).await;
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     assert_eq!(
         weights(route, 0),
         vec![("reviews".to_owned(), 9500), ("error-injector".to_owned(), 500)]
@@ -173,7 +173,7 @@ async fn a_fault_on_a_service_without_routes_creates_and_then_deletes_the_route(
     let id = abort().fault_id(MeshKind::Linkerd).unwrap();
     let removal = run(&mut snap, &Change::RemoveFault { fault_id: id }, &config()).await;
     assert_eq!(removal.writes[0].action, WriteAction::Delete);
-    assert!(snap.object(&route_ref()).is_none());
+    assert!(snap.get(&route_ref()).is_none());
 }
 
 #[tokio::test]
@@ -237,12 +237,12 @@ async fn with_the_smi_opt_in_a_service_profile_is_a_warning_and_weights_go_to_a_
             .iter()
             .any(|w| w.contains("linkerd-smi turns a TrafficSplit into a ServiceProfile"))
     );
-    let ts = snap.object(&objects::traffic_split(&reviews())).unwrap();
+    let ts = snap.get(&objects::traffic_split(&reviews())).unwrap();
     assert_eq!(
         ts["spec"]["backends"][0],
         json!({ "service": "reviews-v1", "weight": 90 })
     );
-    assert!(snap.object(&route_ref()).is_none(), "no HTTPRoute with SMI");
+    assert!(snap.get(&route_ref()).is_none(), "no HTTPRoute with SMI");
 }
 
 /// A cluster where the library registered `prod/details` and split it 50/50 between v1 and v2.
@@ -316,7 +316,7 @@ async fn external_workloads_are_marked_ready_through_status_and_removed_with_the
         ]
     );
     let ew = snap
-        .object(&mesh_linkerd::translate::register::workload_ref(
+        .get(&mesh_linkerd::translate::register::workload_ref(
             "prod",
             "ratings-10-0-0-5-9080",
         ))
@@ -325,7 +325,7 @@ async fn external_workloads_are_marked_ready_through_status_and_removed_with_the
     assert_eq!(ew["spec"]["workloadIPs"][0]["ip"], "10.0.0.5");
     assert_eq!(ew["metadata"]["labels"]["app"], "ratings");
     let svc = snap
-        .object(&objects::service(&"prod/ratings".parse().unwrap()))
+        .get(&objects::service(&"prod/ratings".parse().unwrap()))
         .unwrap();
     assert_eq!(svc["spec"]["selector"]["app"], "ratings");
     let un = run(
@@ -365,7 +365,7 @@ async fn mtls_is_an_annotation_and_the_status_says_pods_must_restart() {
     let mut snap = seeded();
     let p = run(&mut snap, &mtls(), &config()).await;
     assert!(p.warnings.iter().any(|w| w.contains("restart")));
-    let ns = snap.object(&objects::namespace("prod")).cloned();
+    let ns = snap.get(&objects::namespace("prod")).cloned();
     let status =
         mesh_linkerd::translate::mtls::status(&"prod".parse().unwrap(), ns.as_ref(), "cluster.local");
     assert_eq!(status.mode, MtlsMode::Strict);
@@ -381,7 +381,7 @@ async fn subsets_with_custom_labels_select_app_and_those_labels() {
     let change = Change::CreateDestinationRule(DestinationPolicy::with_subsets(reviews(), [s]));
     run(&mut snap, &change, &config()).await;
     let svc = snap
-        .object(&objects::version_service(
+        .get(&objects::version_service(
             &reviews(),
             &Version::new("canary").unwrap(),
         ))
@@ -399,7 +399,7 @@ async fn old_releases_retry_through_an_owned_service_profile() {
     let config = opted_in(LinkerdVersion::V2_15);
     let p = run(&mut snap, &retries(), &config).await;
     assert!(p.warnings.iter().any(|w| w.contains("budget")));
-    let sp = snap.object(&objects::service_profile(&reviews())).unwrap();
+    let sp = snap.get(&objects::service_profile(&reviews())).unwrap();
     assert_eq!(sp["spec"]["routes"][0]["isRetryable"], true);
     assert_eq!(sp["spec"]["routes"][0]["timeout"], "10s");
     assert_eq!(
@@ -421,7 +421,7 @@ async fn old_releases_retry_through_an_owned_service_profile() {
 async fn unregister_keeps_the_per_version_services_a_users_rule_uses() {
     let (mut snap, details) = registered_with_split().await;
     let r = objects::http_route(&details, "policy.linkerd.io/v1beta3");
-    let mut route = snap.object(&r).unwrap().clone();
+    let mut route = snap.get(&r).unwrap().clone();
     let users = json!({ "matches": [{ "path": { "type": "Exact", "value": "/v2" } }], "backendRefs": [{ "name": "details-v2", "port": 9080 }] });
     route["spec"]["rules"]
         .as_array_mut()
@@ -442,15 +442,15 @@ async fn unregister_keeps_the_per_version_services_a_users_rule_uses() {
         p.warnings
     );
     assert!(
-        snap.object(&objects::version_service(&details, &Version::new("v2").unwrap()))
+        snap.get(&objects::version_service(&details, &Version::new("v2").unwrap()))
             .is_some()
     );
     assert!(
-        snap.object(&objects::version_service(&details, &Version::new("v1").unwrap()))
+        snap.get(&objects::version_service(&details, &Version::new("v1").unwrap()))
             .is_none()
     );
     assert_eq!(
-        snap.object(&r).unwrap()["spec"]["rules"],
+        snap.get(&r).unwrap()["spec"]["rules"],
         json!([users]),
         "only the user's rule is left"
     );
@@ -471,7 +471,7 @@ async fn retry_annotations_the_policy_no_longer_sets_are_removed() {
         },
     };
     run(&mut snap, &off, &config()).await;
-    let a = &snap.object(&objects::service(&reviews())).unwrap()["metadata"]["annotations"];
+    let a = &snap.get(&objects::service(&reviews())).unwrap()["metadata"]["annotations"];
     assert!(
         a.get("retry.linkerd.io/limit").is_none() && a.get("timeout.linkerd.io/request").is_none(),
         "{a:#}"
@@ -495,7 +495,7 @@ async fn re_registering_with_fewer_instances_deletes_the_dropped_workload() {
         .collect();
     assert_eq!(steps, ["Apply ratings", "Delete ratings-fd00--7-9080"]);
     let ew = mesh_linkerd::translate::register::workload_ref("prod", "ratings-fd00--7-9080");
-    assert!(snap.object(&ew).is_none());
+    assert!(snap.get(&ew).is_none());
 }
 
 #[tokio::test]
@@ -516,7 +516,7 @@ async fn a_weight_change_keeps_the_labels_a_destination_policy_gave_a_version() 
         p.targets()
     );
     let svc = snap
-        .object(&objects::version_service(
+        .get(&objects::version_service(
             &reviews(),
             &Version::new("canary").unwrap(),
         ))
@@ -566,7 +566,7 @@ async fn outlier_settings_are_refused_over_a_service_profile() {
 async fn a_user_rule_copying_the_librarys_backends_is_still_the_users() {
     let mut snap = seeded();
     run(&mut snap, &canary(), &config()).await;
-    let mut route = snap.object(&route_ref()).unwrap().clone();
+    let mut route = snap.get(&route_ref()).unwrap().clone();
     // The user adds a rule with the same backends as the library's catch-all, plus a match, and
     // the server has defaulted the library's rule.
     let users = json!({
@@ -580,7 +580,7 @@ async fn a_user_rule_copying_the_librarys_backends_is_still_the_users() {
         .insert(0, users.clone());
     snap.insert(route_ref(), route);
     run(&mut snap, &split(&[("v2", 100)]), &config()).await;
-    let route = snap.object(&route_ref()).unwrap();
+    let route = snap.get(&route_ref()).unwrap();
     assert_eq!(route["spec"]["rules"][0], users);
     assert_eq!(weights(route, 1), vec![("reviews-v2".to_owned(), 100)]);
     assert_eq!(route["spec"]["rules"].as_array().unwrap().len(), 2);

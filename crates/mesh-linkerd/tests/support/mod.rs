@@ -211,7 +211,7 @@ pub fn validate(plan: &Plan, snap: &Snapshot, version: LinkerdVersion) {
         if w.action == WriteAction::ApplyStatus {
             let mut base = written
                 .get(&w.target)
-                .or_else(|| snap.object(&w.target))
+                .or_else(|| snap.get(&w.target))
                 .cloned()
                 .unwrap_or_else(|| panic!("status write on unknown {}", w.target));
             base["status"] = obj["status"].clone();
