@@ -172,18 +172,46 @@ pub struct AuthorizationPolicy {
     pub target: Option<ServiceName>,
     /// ALLOW or DENY.
     pub action: AuthzAction,
-    /// Rules, ORed. No rule at all with ALLOW allows nothing.
+    /// Rules, ORed. No rule at all with ALLOW allows nothing; DENY needs one.
     #[serde(default)]
     pub rules: Vec<AuthzRule>,
 }
 
 impl AuthorizationPolicy {
     /// Checks that no `from`/`to` entry is empty or names a value twice, and path patterns: each starts with `/` or `*`,
-    /// and holds at most one `*` at an end.
+    /// and holds at most one `*` at an end; and that a DENY policy has a rule.
+    ///
+    /// A DENY policy without rules denies nothing, and Istio refuses it (found by the admission
+    /// agreement against a real istiod); a rule with no `from` and no `to` denies every request:
+    ///
+    /// ```
+    /// use mesh_core::{AuthorizationPolicy, AuthzAction, AuthzRule};
+    /// let mut policy = AuthorizationPolicy {
+    ///     name: "deny-all".parse().unwrap(),
+    ///     namespace: "prod".parse().unwrap(),
+    ///     target: None,
+    ///     action: AuthzAction::Deny,
+    ///     rules: vec![],
+    /// };
+    /// let err = policy.validate().unwrap_err();
+    /// assert!(matches!(&err, mesh_core::Error::InvalidInput { field, .. } if field == "rules"), "{err}");
+    /// policy.rules.push(AuthzRule { from: vec![], to: vec![] });
+    /// assert!(policy.validate().is_ok());
+    /// // No rule with ALLOW allows nothing: meaningful.
+    /// policy.rules.clear();
+    /// policy.action = AuthzAction::Allow;
+    /// assert!(policy.validate().is_ok());
+    /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `rules[i].to[j].paths[k]`.
+    /// [`Error::InvalidInput`] naming `rules[i].to[j].paths[k]`, or `rules`.
     pub fn validate(&self) -> Result<(), Error> {
+        if self.action == AuthzAction::Deny && self.rules.is_empty() {
+            return Err(Error::invalid(
+                "rules",
+                "a DENY policy without rules denies nothing (Istio refuses it); one rule with no `from` and no `to` denies every request",
+            ));
+        }
         for (i, rule) in self.rules.iter().enumerate() {
             // An empty entry would match every peer (or request) while looking like a condition.
             if let Some(j) = rule.from.iter().position(|f| *f == AuthzSource::default()) {

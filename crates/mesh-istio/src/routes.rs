@@ -156,11 +156,37 @@ impl HttpRoutes {
     }
 
     /// Removes the marker route of `id`. Returns false when there was none.
+    ///
+    /// When that was the last route, the default route (to the host, no subset) takes its place:
+    /// Istio refuses a VirtualService without routes (found by the admission agreement against a
+    /// real istiod), and a catch-all to the host routes as no VirtualService would.
+    ///
+    /// ```
+    /// use mesh_core::{Fault, FaultId, MeshKind, Percent};
+    /// use mesh_istio::routes::HttpRoutes;
+    /// let svc: mesh_core::ServiceId = "prod/reviews".parse().unwrap();
+    /// let fault = Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(1) };
+    /// let id = FaultId::new(MeshKind::Istio, svc.clone(), fault.fingerprint()).unwrap();
+    /// let mut routes = HttpRoutes::default();
+    /// routes.upsert_fault(&svc, &id, &fault);
+    /// assert!(routes.remove_fault(&id));
+    /// let http = routes.into_vec();
+    /// assert_eq!(http.len(), 1);
+    /// assert_eq!(http[0]["name"], "mesh-default");
+    /// assert_eq!(http[0]["route"][0]["destination"]["host"], "reviews.prod.svc.cluster.local");
+    /// ```
     pub fn remove_fault(&mut self, id: &FaultId) -> bool {
         let marker = id.marker();
         let before = self.faults.len();
         self.faults.retain(|r| vs::route_name(r) != Some(marker.as_str()));
-        self.faults.len() != before
+        let removed = self.faults.len() != before;
+        if removed && *self == Self::default() {
+            self.default = Some(serde_json::json!({
+                "name": DEFAULT_ROUTE,
+                "route": vs::host_destination(&id.service),
+            }));
+        }
+        removed
     }
 
     /// The names of the active fault marker routes.

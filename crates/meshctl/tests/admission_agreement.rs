@@ -1,12 +1,15 @@
 //! `meshctl validate`'s offline verdict against the real API server's admission, object by object.
 //!
-//! Every object of the validate corpus, of the Istio and Linkerd golden files and of every Consul
-//! render as consul-k8s resources (`--consul-crds`) is sent to the
-//! API server with `dryRun=All` and `fieldValidation=Strict` (a server-side apply); the server's verdict (accepted, or
-//! refused with 400/422, or 500 for a typed-patch failure) must equal the offline validator's.
-//! The table is printed; any disagreement fails the test, naming the object and both verdicts.
+//! Every object of the validate corpus, of the Istio and Linkerd golden files, of every Consul
+//! render as consul-k8s resources (`--consul-crds`) and of the property-test samples (changes
+//! drawn with a fixed seed, `admission_agreement/samples.rs`, rendered offline on Istio, Linkerd
+//! and Consul as consul-k8s resources) is sent to the API server with `dryRun=All` and
+//! `fieldValidation=Strict` (a server-side apply); the server's verdict (accepted, or refused with
+//! 400/422, or 500 for a typed-patch failure) must equal the offline validator's. The table is
+//! printed per source; any disagreement fails the test, naming the object and both verdicts.
 //! With `MESH_ISTIOCTL`, every Istio object also goes through `istioctl validate` (Istio's own
-//! validation, stricter than its CRD schemas), whose verdict must agree too.
+//! validation, stricter than its CRD schemas), whose verdict must agree too; the API server
+//! accepts an object that only Istio's own rules (`mesh_kube::schema::istio`) refuse.
 //! Core kinds (Service, Namespace, ConfigMap) are checked against Kubernetes' own schemas
 //! (`cargo xtask core-schemas`); a kind without any offline schema is counted apart, and the
 //! server must accept it.
@@ -18,8 +21,11 @@
 use std::path::{Path, PathBuf};
 
 use kube::{api::GroupVersionKind, discovery::Scope};
+use mesh::{MeshKind, WriteAction};
 use serde_json::{Value, json};
 
+#[path = "admission_agreement/samples.rs"]
+mod samples;
 mod support;
 
 /// The HTTPRoute CRD flavour the test environment installs.
@@ -39,16 +45,46 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every object the agreement covers, with where it came from.
-fn objects() -> Vec<(String, Value)> {
+/// How many property-test samples are drawn.
+const SAMPLES: usize = 120;
+
+/// Where an object comes from (a row of the agreement table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Corpus,
+    Golden,
+    ConsulRenders,
+    PropertySamples,
+}
+
+impl Source {
+    const ALL: [Source; 4] = [
+        Source::Corpus,
+        Source::Golden,
+        Source::ConsulRenders,
+        Source::PropertySamples,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Source::Corpus => "validate corpus",
+            Source::Golden => "golden files",
+            Source::ConsulRenders => "consul renders (--consul-crds)",
+            Source::PropertySamples => "property samples",
+        }
+    }
+}
+
+/// Every object the agreement covers but the property samples, with where it came from.
+fn objects() -> Vec<(Source, String, Value)> {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut out = Vec::new();
-    for dir in [
-        "meshctl/tests/corpus/valid",
-        "meshctl/tests/corpus/invalid",
-        "meshctl/tests/corpus/warn",
-        "mesh-istio/tests/golden",
-        "mesh-linkerd/tests/golden",
+    for (source, dir) in [
+        (Source::Corpus, "meshctl/tests/corpus/valid"),
+        (Source::Corpus, "meshctl/tests/corpus/invalid"),
+        (Source::Corpus, "meshctl/tests/corpus/warn"),
+        (Source::Golden, "mesh-istio/tests/golden"),
+        (Source::Golden, "mesh-linkerd/tests/golden"),
     ] {
         for file in yaml_files(&crates.join(dir)) {
             let text = std::fs::read_to_string(&file).unwrap();
@@ -60,7 +96,7 @@ fn objects() -> Vec<(String, Value)> {
                     i + 1,
                     doc["kind"].as_str().unwrap_or("?")
                 );
-                out.push((name, doc));
+                out.push((source, name, doc));
             }
         }
     }
@@ -78,10 +114,90 @@ fn objects() -> Vec<(String, Value)> {
                 i + 1,
                 doc["kind"].as_str().unwrap_or("?")
             );
-            out.push((name, doc));
+            out.push((Source::ConsulRenders, name, doc));
         }
     }
     out
+}
+
+/// What became of the property samples on one mesh.
+#[derive(Debug, Default)]
+struct SampleCounts {
+    /// Changes the planner refused (input it rejects, a feature the mesh lacks, a removal of what
+    /// an empty control plane does not have).
+    refused: usize,
+    /// Of those: a feature the mesh does not support natively (or only with an opt-in).
+    unsupported: usize,
+    /// Of those: input the core or the planner rejects.
+    invalid: usize,
+    /// Of those: removals of what an empty control plane does not have.
+    not_found: usize,
+    /// Changes planned with nothing to render (deletes, status writes, agent registrations).
+    nothing: usize,
+    /// Changes rendered into objects.
+    rendered: usize,
+    objects: usize,
+}
+
+/// The property samples, rendered offline as `meshctl --target render` does: on Istio and Linkerd
+/// the objects of the plan (what `kubectl apply` takes), on Consul its consul-k8s resources
+/// (`--consul-crds`: planned in Consul CE's `default` namespace, the resources in the sample's).
+async fn sample_objects() -> (Vec<(Source, String, Value)>, Vec<(MeshKind, SampleCounts)>) {
+    let mut out = Vec::new();
+    let mut counts = Vec::new();
+    let samples = samples::draw(SAMPLES);
+    for kind in [MeshKind::Istio, MeshKind::Linkerd, MeshKind::Consul] {
+        let mesh = mesh::Mesh::offline(kind).unwrap();
+        let mut c = SampleCounts::default();
+        for (i, (namespace, change)) in samples.iter().enumerate() {
+            let planned = if kind == MeshKind::Consul {
+                samples::in_namespace(change, namespace, "default")
+            } else {
+                change.clone()
+            };
+            let plan = match mesh.plan(&planned).await {
+                Ok(plan) => plan,
+                Err(e) => {
+                    c.refused += 1;
+                    match e {
+                        mesh::Error::Unsupported { .. } => c.unsupported += 1,
+                        mesh::Error::InvalidInput { .. } => c.invalid += 1,
+                        mesh::Error::NotFound { .. } => c.not_found += 1,
+                        e => panic!("sample #{i} {change:?} on {kind}: {e}"),
+                    }
+                    continue;
+                }
+            };
+            let docs: Vec<Value> = if kind == MeshKind::Consul {
+                mesh::consul::crd::plan_resources(&plan, namespace)
+                    .unwrap_or_else(|e| panic!("sample #{i} {change:?}: {e}"))
+                    .0
+            } else {
+                plan.writes
+                    .iter()
+                    .filter(|w| !matches!(w.action, WriteAction::Delete | WriteAction::ApplyStatus))
+                    .filter_map(|w| w.body.clone())
+                    .collect()
+            };
+            if docs.is_empty() {
+                c.nothing += 1;
+                continue;
+            }
+            c.rendered += 1;
+            c.objects += docs.len();
+            for (j, doc) in docs.into_iter().enumerate() {
+                let name = format!(
+                    "sample #{i} {} on {kind} #{} {}",
+                    change.operation(),
+                    j + 1,
+                    doc["kind"].as_str().unwrap_or("?")
+                );
+                out.push((Source::PropertySamples, name, doc));
+            }
+        }
+        counts.push((kind, c));
+    }
+    (out, counts)
 }
 
 fn gvk(doc: &Value) -> GroupVersionKind {
@@ -187,14 +303,32 @@ async fn ensure_service(client: &kube::Client, doc: &Value) {
     create(client, &format!("/api/v1/namespaces/{ns}/services"), &body, &[]).await;
 }
 
+/// Whether every violation is one of Istio's own rules, which only Istio (istioctl) checks.
+fn istio_rules_only(violations: &[mesh_kube::schema::Violation], doc: &Value) -> bool {
+    let mut istio = Vec::new();
+    mesh_kube::schema::istio::check(doc, &mut istio);
+    !violations.is_empty() && violations == istio.as_slice()
+}
+
+/// One source's row of the agreement table.
+#[derive(Debug, Default)]
+struct Row {
+    objects: usize,
+    uncovered: usize,
+    agree: usize,
+    disagree: usize,
+}
+
 #[tokio::test]
 #[ignore = "needs MESH_E2E_KUBECONFIG"]
 async fn the_offline_validator_agrees_with_the_api_servers_admission() {
     let client = client().await;
-    let objects = objects();
+    let mut objects = objects();
+    let (sampled, sample_counts) = sample_objects().await;
+    objects.extend(sampled);
     let mut namespaces: Vec<&str> = objects
         .iter()
-        .filter_map(|(_, d)| d["metadata"]["namespace"].as_str())
+        .filter_map(|(_, _, d)| d["metadata"]["namespace"].as_str())
         .collect();
     namespaces.sort_unstable();
     namespaces.dedup();
@@ -202,9 +336,13 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         ensure_namespace(&client, ns).await;
     }
     let set = mesh_kube::schema::SchemaSet::bundled();
-    let (mut agree, mut disagreements, mut uncovered) = (0, Vec::new(), Vec::new());
+    let mut rows: std::collections::BTreeMap<Source, Row> =
+        Source::ALL.into_iter().map(|s| (s, Row::default())).collect();
+    let mut disagreements = Vec::new();
     let mut istio_checked = 0;
-    for (name, doc) in &objects {
+    for (source, name, doc) in &objects {
+        let row = rows.get_mut(source).unwrap();
+        row.objects += 1;
         if doc["kind"] == "Service" && doc["spec"]["ports"].is_null() {
             // An annotation-only apply (Linkerd's circuit breaker) presumes the Service exists.
             ensure_service(&client, doc).await;
@@ -221,7 +359,7 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         {
             // A kind the offline validator has no schema for: the server must accept it.
             assert!(server.is_ok(), "{name}: the API server refused it: {server:?}");
-            uncovered.push(name.as_str());
+            row.uncovered += 1;
             continue;
         }
         let violations = set
@@ -229,41 +367,79 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
             .err()
             .unwrap_or_default();
         let offline = violations.is_empty();
+        // The API server checks the CRD schema only: an object only Istio's own rules refuse is
+        // accepted.
+        let expected_by_server = offline || istio_rules_only(&violations, doc);
+        let mut agrees = true;
         if let Some(istio) = istioctl_verdict(doc) {
             istio_checked += 1;
             // `istioctl validate` checks the spec, not metadata (the API server does that).
             let spec_ok = violations.iter().all(|v| v.path.starts_with("metadata."));
             if istio.is_ok() != spec_ok {
+                agrees = false;
                 disagreements.push(format!(
-                    "{name}: offline {}, istioctl {istio:?}",
+                    "{name}: offline {}, istioctl {istio:?}\n{doc:#}",
                     if offline { "valid" } else { "invalid" }
                 ));
             }
         }
-        if offline == server.is_ok() {
-            agree += 1;
-        } else {
+        if expected_by_server != server.is_ok() {
+            agrees = false;
             disagreements.push(format!(
-                "{name}: offline {}, API server {}",
+                "{name}: offline {}{}, API server {}\n{doc:#}",
                 if offline { "valid" } else { "invalid" },
+                if offline {
+                    String::new()
+                } else {
+                    format!(" ({violations:?})")
+                },
                 match &server {
                     Ok(()) => "accepted".to_owned(),
                     Err(m) => format!("refused ({m})"),
                 }
             ));
         }
+        if agrees {
+            row.agree += 1;
+        } else {
+            row.disagree += 1;
+        }
     }
-    println!("| objects | offline verdict | agree | disagree |\n| --- | --- | --- | --- |");
+    println!("| source | objects | offline verdict | agree | disagree |\n| --- | --- | --- | --- | --- |");
+    let mut total = Row::default();
+    for (source, row) in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            source.label(),
+            row.objects,
+            row.objects - row.uncovered,
+            row.agree,
+            row.disagree,
+        );
+        total.objects += row.objects;
+        total.uncovered += row.uncovered;
+        total.agree += row.agree;
+        total.disagree += row.disagree;
+    }
     println!(
-        "| {} | {} | {agree} | {} |",
-        objects.len(),
-        objects.len() - uncovered.len(),
-        disagreements.len()
+        "| all | {} | {} | {} | {} |",
+        total.objects,
+        total.objects - total.uncovered,
+        total.agree,
+        total.disagree,
     );
     println!(
         "no offline schema (all accepted by the server): {}",
-        uncovered.len()
+        total.uncovered
     );
+    println!("property samples drawn: {SAMPLES} (fixed seed)");
+    for (kind, c) in &sample_counts {
+        println!(
+            "  {kind}: {} refused by the planner ({} unsupported, {} invalid input, {} not found), {} with \
+             nothing to render, {} rendered into {} objects",
+            c.refused, c.unsupported, c.invalid, c.not_found, c.nothing, c.rendered, c.objects
+        );
+    }
     println!("Istio objects also checked by istioctl validate: {istio_checked}");
     if std::env::var_os("MESH_TESTENV").is_some() {
         assert!(
@@ -272,9 +448,15 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         );
     }
     assert!(
-        objects.len() >= 40,
+        total.objects >= 40,
         "the corpus shrank to {} objects",
-        objects.len()
+        total.objects
+    );
+    let samples = &rows[&Source::PropertySamples];
+    assert!(
+        samples.objects >= SAMPLES,
+        "the property samples rendered only {} objects",
+        samples.objects
     );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }

@@ -11,6 +11,10 @@
 //!    structurally valid (with schema defaults applied first, as the API server does). Rules it
 //!    cannot compile are listed by [`SchemaSet::unevaluated_rules`] and skipped.
 //!
+//! Istio objects that pass both then meet the rules of Istio's own validation that its schemas do
+//! not carry ([`istio`]), as istiod's validating webhook checks them after the API server's own
+//! validation.
+//!
 //! ```
 //! use mesh_kube::schema::SchemaSet;
 //! use serde_json::json;
@@ -29,6 +33,7 @@
 
 mod bundled;
 mod cel;
+pub mod istio;
 mod list_map;
 pub mod metadata;
 mod structural;
@@ -222,8 +227,9 @@ impl SchemaSet {
     ///
     /// # Errors
     /// Every violation found: structural ones first; CEL rules run only on structurally valid
-    /// objects. An object without a string `apiVersion`/`kind`, or of a kind the set does not know,
-    /// gives one violation saying so.
+    /// objects, and Istio's own rules ([`istio`]) only on objects that pass the CEL rules. An
+    /// object without a string `apiVersion`/`kind`, or of a kind the set does not know, gives one
+    /// violation saying so.
     pub fn validate(&self, obj: &Value) -> Result<(), Vec<Violation>> {
         self.validate_with_bundle(obj, None)
     }
@@ -276,6 +282,9 @@ impl SchemaSet {
         metadata::check(obj, &mut violations);
         if violations.is_empty() {
             violations = entry.cel().validate(obj, &entry.info);
+        }
+        if violations.is_empty() {
+            istio::check(obj, &mut violations);
         }
         if violations.is_empty() {
             Ok(())
