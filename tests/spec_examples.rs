@@ -61,7 +61,7 @@ impl Meshes {
             MeshKind::Linkerd => {
                 let config = mesh::linkerd::Config::default();
                 let version = config.effective_version();
-                let plan = futures_block(mesh::linkerd::plan(change, &self.linkerd, &config, version))?;
+                let plan = mesh::linkerd::plan(change, &self.linkerd, &config, version)?;
                 self.linkerd.apply(&plan)?;
                 Ok(plan)
             }
@@ -71,13 +71,6 @@ impl Meshes {
             }
         }
     }
-}
-
-fn futures_block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-        .block_on(f)
 }
 
 #[track_caller]

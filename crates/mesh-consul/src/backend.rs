@@ -2,10 +2,11 @@
 
 use mesh_core::{
     ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsMode, MtlsStatus, Namespace,
-    ObjectRef, Plan, Precondition, Result, Write, WriteAction,
+    ObjectRef, Plan, Precondition, ReadSource, Result, Write, WriteAction,
 };
 
 use crate::{
+    ConsulPlanner,
     client::{self, ClientConfig, ConsulClient},
     model::{AgentServiceRegistration, ConfigEntry, EntryKind},
     translate::{self, Context, EntryKey, Read, Snapshot},
@@ -86,43 +87,9 @@ impl ConsulBackend {
         })
     }
 
-    /// Reads everything the translation of `change` needs.
-    async fn snapshot(&self, change: &Change, ctx: &Context) -> Result<Snapshot> {
-        let mut snap = Snapshot::default();
-        let mut done: Vec<Read> = Vec::new();
-        // Reads can depend on earlier reads (circuit-breaker callers come from intentions); two
-        // rounds cover every change, a third guards against surprises.
-        for _ in 0..3 {
-            let todo: Vec<Read> = translate::reads(change, ctx, &snap)?
-                .into_iter()
-                .filter(|r| !done.contains(r))
-                .collect();
-            if todo.is_empty() {
-                break;
-            }
-            for read in todo {
-                match &read {
-                    Read::Entry(key) => {
-                        if let Some(entry) = self
-                            .client
-                            .get_entry(key.kind, &key.name, key.namespace.as_deref())
-                            .await?
-                        {
-                            snap.entries.insert(key.clone(), entry);
-                        }
-                    }
-                    Read::AgentServices { service, namespace } => {
-                        let ids = self
-                            .client
-                            .agent_service_ids(service, namespace.as_deref())
-                            .await?;
-                        snap.agent_services.insert(service.clone(), ids);
-                    }
-                }
-                done.push(read);
-            }
-        }
-        Ok(snap)
+    /// The planner for the agent in front of us.
+    async fn planner(&self) -> Result<ConsulPlanner> {
+        Ok(ConsulPlanner::new(self.context().await?))
     }
 
     /// Writes one plan step. `Ok(false)` means a check-and-set guard lost a race.
@@ -190,9 +157,7 @@ impl ConsulBackend {
                 }
                 Err(e) => return Err(e.into()),
             }
-            let ctx = self.context().await?;
-            let snap = self.snapshot(&plan.change, &ctx).await?;
-            let fresh = translate::plan(&plan.change, &ctx, &snap)?;
+            let fresh = mesh_core::plan_with_reads(&self.planner().await?, self, &plan.change).await?;
             match fresh.writes.into_iter().find(|x| x.target == w.target) {
                 Some(next) => current = next,
                 None => return Ok(()),
@@ -212,6 +177,34 @@ fn answer_lost(e: &client::Error) -> bool {
     matches!(e, client::Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
 }
 
+/// The agent as the planner's read source: config entries, and the agent's instances of a
+/// service.
+impl ReadSource<Read, Snapshot> for ConsulBackend {
+    async fn read_into(&self, reads: &[Read], snap: &mut Snapshot) -> Result<()> {
+        for read in reads {
+            match read {
+                Read::Entry(key) => {
+                    if let Some(entry) = self
+                        .client
+                        .get_entry(key.kind, &key.name, key.namespace.as_deref())
+                        .await?
+                    {
+                        snap.entries.insert(key.clone(), entry);
+                    }
+                }
+                Read::AgentServices { service, namespace } => {
+                    let ids = self
+                        .client
+                        .agent_service_ids(service, namespace.as_deref())
+                        .await?;
+                    snap.agent_services.insert(service.clone(), ids);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl MeshBackend for ConsulBackend {
     fn kind(&self) -> MeshKind {
         MeshKind::Consul
@@ -229,10 +222,7 @@ impl MeshBackend for ConsulBackend {
             selector_labels: self.selector_labels.clone(),
         };
         translate::check(change, &most_capable)?;
-        let ctx = self.context().await?;
-        translate::check(change, &ctx)?;
-        let snap = self.snapshot(change, &ctx).await?;
-        translate::plan(change, &ctx, &snap)
+        mesh_core::plan_with_reads(&self.planner().await?, self, change).await
     }
 
     async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {

@@ -50,6 +50,7 @@ pub mod client;
 pub mod crd;
 pub mod failover;
 pub mod model;
+mod planner;
 pub mod render;
 pub mod state;
 #[cfg(feature = "testing")]
@@ -58,6 +59,7 @@ pub mod translate;
 mod version;
 
 pub use backend::{ConsulBackend, entry_key};
+pub use planner::ConsulPlanner;
 pub use version::{ConsulVersion, Edition};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

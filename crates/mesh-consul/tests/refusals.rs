@@ -1,4 +1,4 @@
-//! Every Consul row of MESH-MAPPING §13 ("what a mesh cannot do natively") is a typed refusal
+//! Every Consul gap ("what a mesh cannot do natively") is a typed refusal
 //! naming the feature, decided before any read or write of config entries.
 
 mod support;

@@ -45,6 +45,7 @@ mod fault;
 mod mesh_kind;
 pub mod names;
 mod plan;
+mod planner;
 mod resilience;
 mod routing;
 mod security;
@@ -76,6 +77,7 @@ pub use plan::{
     ApplyReport, Baseline, Dependency, ObjectRef, Plan, Precondition, RenderFormat, UnsafePrefix, Write,
     WriteAction,
 };
+pub use planner::{MAX_READ_ROUNDS, Planner, ReadSource, plan_with_reads};
 pub use resilience::{CircuitBreaker, ConnectionPool, OutlierDetection, RetryOn, RetryPolicy};
 pub use routing::{
     HeaderMatch, HttpMethod, PathMatch, QueryMatch, RequestMatch, RouteRule, ServiceRoutes, StringMatch,

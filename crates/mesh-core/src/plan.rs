@@ -12,7 +12,7 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Change, MeshEvent, MeshKind, ServiceId, Version};
+use crate::{Change, Error, MeshEvent, MeshKind, ServiceId, Version};
 
 /// A control-plane object or API resource a write touches.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -272,6 +272,39 @@ impl Plan {
     /// True when nothing needs writing (the control plane is already in the requested state).
     pub fn is_noop(&self) -> bool {
         self.writes.is_empty()
+    }
+
+    /// True when `e`, the outcome of applying this plan, is a guarded write losing a race: a
+    /// `Conflict` or `AlreadyExists` on a write with a precondition (someone changed or created
+    /// the object after it was read). Planning again on fresh reads resolves it. A conflict with
+    /// another field manager on an unguarded apply is not a lost race: it needs a human
+    /// decision, and the error names the other manager.
+    ///
+    /// ```
+    /// use mesh_core::*;
+    /// let change = Change::EnableMtls { namespace: "prod".parse().unwrap() };
+    /// let vs = ObjectRef::new("networking.istio.io/v1", "VirtualService", Some("prod"), "api");
+    /// let mut plan = Plan::for_change(MeshKind::Istio, &change);
+    /// plan.push(Write::new(WriteAction::Replace, vs.clone(), None).guarded(Precondition::Version("7".into())));
+    /// let stale = Error::Conflict { object: vs.to_string(), owner: "unknown".into(), field: "metadata.resourceVersion".into() };
+    /// assert!(plan.lost_race(&stale));
+    /// assert!(!plan.lost_race(&Error::invalid("spec", "bad")));
+    /// ```
+    pub fn lost_race(&self, e: &Error) -> bool {
+        let (in_doubt, source): (Vec<&Write>, &Error) = match e {
+            // The failed write is known.
+            Error::PartiallyApplied { failed, source, .. } => (
+                self.writes
+                    .iter()
+                    .filter(|w| &w.target == failed.as_ref())
+                    .collect(),
+                source,
+            ),
+            // Nothing landed: the failure came from the dry run or the first write.
+            other => (self.writes.iter().collect(), other),
+        };
+        in_doubt.iter().any(|w| w.precondition.is_some())
+            && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
     }
 
     /// Replays the writes and checks that after every prefix each object's requirements exist.

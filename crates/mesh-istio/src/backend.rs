@@ -2,11 +2,11 @@
 
 use mesh_core::{
     ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
-    StateKey, StoredState, Write,
+    StateKey, StoredState,
 };
 use mesh_kube::KubeEngine;
 
-use crate::{Config, Snapshot, objects, translate::peer_authentication};
+use crate::{Config, IstioPlanner, objects, translate::peer_authentication};
 
 /// The Istio backend: plans read through the engine, applies delegate to it (server-side dry run,
 /// then the writes in plan order, with retries on transient failures).
@@ -66,33 +66,9 @@ impl IstioBackend {
         &self.engine
     }
 
-    /// Reads every object [`crate::reads`] lists for `change`.
-    ///
-    /// # Errors
-    /// As [`KubeEngine::get`]: a missing CRD is [`Error::NotConfigured`].
-    pub async fn snapshot(&self, change: &Change) -> Result<Snapshot> {
-        let mut snapshot = Snapshot::default();
-        for r in crate::reads(change) {
-            if let Some(obj) = self.engine.get(&r).await? {
-                snapshot.insert(r, obj);
-            }
-        }
-        Ok(snapshot)
-    }
-
-    /// Validates `change` and refuses unsupported features: the checks that must pass before
-    /// anything is read.
-    fn precheck(&self, change: &Change) -> Result<()> {
-        change.validate()?;
-        let caps = crate::capabilities::table();
-        match change
-            .required_features()
-            .into_iter()
-            .find_map(|f| caps.refusal(f, false))
-        {
-            Some(refusal) => Err(refusal),
-            None => Ok(()),
-        }
+    /// The planner under this backend's configuration.
+    pub fn planner(&self) -> IstioPlanner {
+        IstioPlanner::new(self.config.clone())
     }
 }
 
@@ -106,9 +82,7 @@ impl MeshBackend for IstioBackend {
     }
 
     async fn plan(&self, change: &Change) -> Result<Plan> {
-        self.precheck(change)?;
-        let snapshot = self.snapshot(change).await?;
-        crate::plan(change, &snapshot, &self.config)
+        self.engine.plan_change(&self.planner(), change).await
     }
 
     async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
@@ -121,23 +95,12 @@ impl MeshBackend for IstioBackend {
         self.engine.apply(plan).await
     }
 
-    /// Plans and applies `change`. When a guarded read-modify-write loses a race (409 Conflict: a
-    /// user or another process changed the VirtualService or DestinationRule after it was read),
-    /// the change is planned again on fresh reads and re-applied, up to
-    /// [`Config::conflict_retries`] times. Earlier writes that landed make the re-plan shorter,
-    /// never different in outcome.
+    /// Plans and applies `change`, planning again on fresh reads when a guarded write loses a
+    /// race, up to [`Config::conflict_retries`] times ([`KubeEngine::execute_change`]).
     async fn execute(&self, change: &Change) -> Result<ApplyReport> {
-        let mut attempt = 0;
-        loop {
-            let plan = self.plan(change).await?;
-            match self.apply(&plan).await {
-                Err(e) if attempt < self.config.conflict_retries && lost_race(&plan, &e) => {
-                    attempt += 1;
-                    tracing::debug!(attempt, change = change.operation(), "conflict; planning again");
-                }
-                other => return other,
-            }
-        }
+        self.engine
+            .execute_change(&self.planner(), change, self.config.conflict_retries)
+            .await
     }
 
     async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
@@ -169,25 +132,4 @@ impl MeshBackend for IstioBackend {
     async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
         self.engine.delete_state(key, expected).await
     }
-}
-
-/// True when `e` is a conflict on a write guarded by a precondition: re-planning on fresh reads
-/// resolves it. Conflicts with another field manager on an apply are not retried: they need a
-/// human decision, and the error names the other manager.
-fn lost_race(plan: &Plan, e: &Error) -> bool {
-    let guarded = |w: &Write| w.precondition.is_some();
-    let (writes_in_doubt, source): (Vec<&Write>, &Error) = match e {
-        // The failed write is known.
-        Error::PartiallyApplied { failed, source, .. } => (
-            plan.writes
-                .iter()
-                .filter(|w| &w.target == failed.as_ref())
-                .collect(),
-            source,
-        ),
-        // Nothing landed: the failure came from the dry run or the first write.
-        other => (plan.writes.iter().collect(), other),
-    };
-    writes_in_doubt.into_iter().any(guarded)
-        && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
 }

@@ -64,7 +64,7 @@ pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
 pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;
-pub use planner::{plan, reads};
+pub use planner::{IstioPlanner, plan, reads};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.
 #[doc = include_str!("../README.md")]

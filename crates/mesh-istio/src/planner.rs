@@ -38,6 +38,63 @@ use crate::{
     },
 };
 
+/// Istio's planner under one configuration: the [`mesh_core::Planner`] contract over [`plan`]
+/// and [`reads`].
+///
+/// ```
+/// use mesh_core::{Change, Planner as _};
+/// use mesh_istio::{Config, IstioPlanner, Snapshot};
+/// let planner = IstioPlanner::new(Config::default());
+/// let change = Change::EnableMtls { namespace: "prod".parse().unwrap() };
+/// assert!(planner.reads(&change, &Snapshot::default()).unwrap().is_empty()); // an owned object: no read
+/// assert_eq!(planner.plan(&change, &Snapshot::default()).unwrap().writes.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct IstioPlanner {
+    config: Config,
+}
+
+impl IstioPlanner {
+    /// The planner under `config`.
+    pub fn new(config: Config) -> Self {
+        Self { config }
+    }
+}
+
+impl mesh_core::Planner for IstioPlanner {
+    type Read = ObjectRef;
+    type Snapshot = Snapshot;
+
+    fn mesh(&self) -> MeshKind {
+        MeshKind::Istio
+    }
+
+    fn capabilities(&self) -> mesh_core::Capabilities {
+        crate::capabilities()
+    }
+
+    fn refuse(&self, change: &Change) -> Result<(), Error> {
+        change.validate()?;
+        let caps = crate::capabilities::table();
+        match caps.refusal_of_all(&change.required_features(), |_| false) {
+            Some(refusal) => Err(refusal),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything [`reads`] lists, in one round: no Istio read depends on another.
+    fn reads(&self, change: &Change, snapshot: &Snapshot) -> Result<Vec<ObjectRef>, Error> {
+        Ok(reads(change)
+            .into_iter()
+            .filter(|r| snapshot.get(r).is_none())
+            .collect())
+    }
+
+    fn plan(&self, change: &Change, snapshot: &Snapshot) -> Result<Plan, Error> {
+        plan(change, snapshot, &self.config)
+    }
+}
+
 /// The objects [`plan`] reads for `change`; the backend fetches exactly these into the snapshot.
 ///
 /// ```
@@ -97,11 +154,7 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
 /// assert!(plan.check_safe_prefixes().is_ok());
 /// ```
 pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
-    change.validate()?;
-    let caps = crate::capabilities::table();
-    if let Some(refusal) = caps.refusal_of_all(&change.required_features(), |_| false) {
-        return Err(refusal);
-    }
+    mesh_core::Planner::refuse(&IstioPlanner::default(), change)?;
     let mut plan = Plan::for_change(MeshKind::Istio, change);
     match change {
         Change::RegisterService(def) => {

@@ -77,16 +77,13 @@ fn changes(i: usize) -> Vec<Change> {
 
 /// Plans every change, applies it to the snapshot, renders YAML and validates every CRD object.
 fn run(n: usize, config: &Config) -> usize {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let set = SchemaSet::bundled();
     let mut snap = Snapshot::default();
     let mut bytes = 0;
-    rt.block_on(async {
+    {
         for i in 0..n {
             for change in changes(i) {
-                let plan = mesh_linkerd::plan(&change, &snap, config, LinkerdVersion::V2_20)
-                    .await
-                    .unwrap();
+                let plan = mesh_linkerd::plan(&change, &snap, config, LinkerdVersion::V2_20).unwrap();
                 bytes += plan.render(RenderFormat::Yaml).unwrap().len();
                 for w in &plan.writes {
                     if w.target.api_version != "v1" && w.action != WriteAction::ApplyStatus {
@@ -97,7 +94,7 @@ fn run(n: usize, config: &Config) -> usize {
                 snap.apply(&plan).unwrap();
             }
         }
-    });
+    }
     bytes
 }
 

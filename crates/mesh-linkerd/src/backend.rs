@@ -3,13 +3,12 @@
 use std::sync::OnceLock;
 
 use mesh_core::{
-    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, ObjectRef, Plan,
-    Result, StateKey, StoredState,
+    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
+    StateKey, StoredState,
 };
 use mesh_kube::KubeEngine;
-use serde_json::Value;
 
-use crate::{Config, LinkerdVersion, Reader, objects, translate};
+use crate::{Config, LinkerdPlanner, LinkerdVersion, objects, translate};
 
 /// The CRDs whose served versions tell the Linkerd release apart.
 const VERSION_MARKERS: [(&str, &str); 3] = [
@@ -42,12 +41,6 @@ pub struct LinkerdBackend {
     engine: KubeEngine,
     config: Config,
     detected: OnceLock<LinkerdVersion>,
-}
-
-impl Reader for KubeEngine {
-    fn get(&self, target: &ObjectRef) -> impl Future<Output = Result<Option<Value>>> + Send {
-        KubeEngine::get(self, target)
-    }
 }
 
 impl LinkerdBackend {
@@ -117,6 +110,32 @@ impl LinkerdBackend {
         Ok(*self.detected.get_or_init(|| v))
     }
 
+    /// The planner for `change`: for the configured or detected release. With the release not
+    /// known yet, what no release can do is refused before the reads that detect it, so bad input
+    /// costs no request.
+    ///
+    /// # Errors
+    /// The refusal, or as [`LinkerdBackend::version`].
+    async fn planner(&self, change: &Change) -> Result<LinkerdPlanner> {
+        let version = match self.config.version.or_else(|| self.detected.get().copied()) {
+            Some(v) => v,
+            None => {
+                change.validate()?;
+                let mut refusals: Vec<Error> = LinkerdVersion::ALL
+                    .iter()
+                    .filter_map(|v| crate::refuse(change, &self.config, *v).err())
+                    .collect();
+                if refusals.len() == LinkerdVersion::ALL.len()
+                    && let Some(e) = refusals.pop()
+                {
+                    return Err(e);
+                }
+                self.version().await?
+            }
+        };
+        Ok(LinkerdPlanner::new(self.config.clone(), version))
+    }
+
     /// Whether the Linkerd policy controller accepted the service's HTTPRoute: `Some(true)` when
     /// every parent reports `Accepted: True` in `status.parents[].conditions`, `Some(false)` when
     /// one reports otherwise, `None` when there is no route or no status yet.
@@ -136,23 +155,6 @@ impl LinkerdBackend {
     }
 }
 
-/// True when `e` is a guarded write of `plan` losing a race (Conflict or AlreadyExists), which a
-/// fresh plan may win.
-fn lost_race(plan: &Plan, e: &Error) -> bool {
-    let (in_doubt, source): (Vec<&mesh_core::Write>, &Error) = match e {
-        Error::PartiallyApplied { failed, source, .. } => (
-            plan.writes
-                .iter()
-                .filter(|w| &w.target == failed.as_ref())
-                .collect(),
-            source,
-        ),
-        other => (plan.writes.iter().collect(), other),
-    };
-    in_doubt.iter().any(|w| w.precondition.is_some())
-        && matches!(source, Error::Conflict { .. } | Error::AlreadyExists { .. })
-}
-
 impl MeshBackend for LinkerdBackend {
     fn kind(&self) -> MeshKind {
         MeshKind::Linkerd
@@ -168,26 +170,8 @@ impl MeshBackend for LinkerdBackend {
     }
 
     async fn plan(&self, change: &Change) -> Result<Plan> {
-        // Validation and refusals need no cluster; with an unknown release they use 2.20 first so
-        // bad input is refused before the version reads.
-        let version = match self.config.version.or_else(|| self.detected.get().copied()) {
-            Some(v) => v,
-            None => {
-                change.validate()?;
-                // What no release can do is refused before the reads that detect the release.
-                let mut refusals: Vec<Error> = LinkerdVersion::ALL
-                    .iter()
-                    .filter_map(|v| crate::refuse(change, &self.config, *v).err())
-                    .collect();
-                if refusals.len() == LinkerdVersion::ALL.len()
-                    && let Some(e) = refusals.pop()
-                {
-                    return Err(e);
-                }
-                self.version().await?
-            }
-        };
-        crate::plan(change, &self.engine, &self.config, version).await
+        let planner = self.planner(change).await?;
+        self.engine.plan_change(&planner, change).await
     }
 
     /// The engine's apply: a dry run of every write of a multi-object plan, then the writes in
@@ -196,19 +180,14 @@ impl MeshBackend for LinkerdBackend {
         self.engine.apply(plan).await
     }
 
-    /// Plans and applies `change`. When a guarded read-modify-write loses a race (409 Conflict: a
-    /// user or another process changed the HTTPRoute after it was read), the change is planned
-    /// again on fresh reads and re-applied, up to [`Config::conflict_retries`] times. Writes that
-    /// landed make the re-plan shorter, never different in outcome.
+    /// Plans and applies `change`, planning again on fresh reads when a guarded write loses a
+    /// race (a user or another process changed the HTTPRoute after it was read), up to
+    /// [`Config::conflict_retries`] times ([`KubeEngine::execute_change`]).
     async fn execute(&self, change: &Change) -> Result<ApplyReport> {
-        let mut attempt = 0;
-        loop {
-            let plan = MeshBackend::plan(self, change).await?;
-            match MeshBackend::apply(self, &plan).await {
-                Err(e) if attempt < self.config.conflict_retries && lost_race(&plan, &e) => attempt += 1,
-                other => return other,
-            }
-        }
+        let planner = self.planner(change).await?;
+        self.engine
+            .execute_change(&planner, change, self.config.conflict_retries)
+            .await
     }
 
     /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its

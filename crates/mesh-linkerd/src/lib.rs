@@ -18,28 +18,24 @@
 //!
 //! The pieces:
 //! - [`LinkerdBackend`]: the [`mesh_core::MeshBackend`] over mesh-kube's `KubeEngine` (release
-//!   detection, two-phase apply, per-concept field managers for annotation writes, the state store);
-//! - [`plan`]: validation, refusals, reads through a [`Reader`], and the ordered writes;
+//!   detection, the shared apply and re-plan, per-concept field managers for annotation writes,
+//!   the state store);
+//! - [`LinkerdPlanner`]: the pure [`mesh_core::Planner`] over [`refuse`], [`reads`] and [`plan`]:
+//!   validation, refusals, what to read, and the ordered writes;
 //! - [`translate`]: the pure mapping of each concept to objects, one file each;
 //! - [`LinkerdVersion`], [`Config`], [`capabilities`]: what is written, and what is possible.
 //!
 //! A [`Snapshot`] serves [`plan`] offline:
 //!
 //! ```
-//! # futures_shim::block_on(async {
 //! use mesh_core::{Change, Feature, Error};
 //! use mesh_linkerd::{Config, LinkerdVersion, Snapshot, plan};
 //! let deny = Change::InjectFault {
 //!     service: "prod/api".parse().unwrap(),
 //!     fault: mesh_core::Fault::Delay { percent: mesh_core::Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(2) },
 //! };
-//! let err = plan(&deny, &Snapshot::default(), &Config::default(), LinkerdVersion::V2_20).await.unwrap_err();
+//! let err = plan(&deny, &Snapshot::default(), &Config::default(), LinkerdVersion::V2_20).unwrap_err();
 //! assert!(matches!(err, Error::Unsupported { feature: Feature::FaultDelay, .. }));
-//! # });
-//! # mod futures_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-//! #   let waker = std::task::Waker::noop(); let mut cx = std::task::Context::from_waker(&waker);
-//! #   let mut f = std::pin::pin!(f);
-//! #   loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } } } }
 //! ```
 //!
 //! # Features
@@ -50,7 +46,6 @@ mod capabilities;
 mod config;
 pub mod objects;
 mod planner;
-mod snapshot;
 pub mod translate;
 mod version;
 
@@ -59,8 +54,7 @@ pub use capabilities::{capabilities, opted_in};
 pub use config::Config;
 pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;
-pub use planner::{plan, refuse};
-pub use snapshot::Reader;
+pub use planner::{LinkerdPlanner, plan, reads, refuse};
 pub use version::{HttpRouteFlavour, LinkerdVersion};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

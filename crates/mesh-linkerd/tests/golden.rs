@@ -18,7 +18,7 @@ async fn render(snap: &Snapshot, changes: &[Change], config: &Config) -> String 
             change.operation(),
             config.effective_version()
         ));
-        match plan(&snap, change, config).await {
+        match plan(&snap, change, config) {
             Ok(p) => {
                 validate(&p, &snap, config.effective_version());
                 p.check_safe_prefixes().unwrap();

@@ -282,13 +282,13 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
             let snap = seeded();
-            match plan(&snap, &change, &config).await {
+            match plan(&snap, &change, &config) {
                 Ok(p) => {
                     validate(&p, &snap, version);
                     p.check_safe_prefixes().unwrap();
                     let mut after = snap.clone();
                     after.apply(&p).unwrap();
-                    let again = plan(&after, &change, &config).await.unwrap();
+                    let again = plan(&after, &change, &config).unwrap();
                     assert!(again.is_noop(), "re-plan writes {:#?}", again.writes);
                 }
                 Err(Error::InvalidInput { field, reason }) => {

@@ -1,4 +1,4 @@
-//! Every refusal of MESH-MAPPING §13 is a typed `Unsupported` naming the feature, given before any
+//! Every Linkerd refusal is a typed `Unsupported` naming the feature, given before any
 //! read (the reader here is empty, so a read would show as `NotFound`).
 
 mod support;
@@ -10,7 +10,7 @@ use mesh_linkerd::{Config, LinkerdVersion, Snapshot};
 use support::*;
 
 async fn refused(change: &Change, config: &Config) -> (Feature, String) {
-    match mesh_linkerd::plan(change, &Snapshot::default(), config, config.effective_version()).await {
+    match mesh_linkerd::plan(change, &Snapshot::default(), config, config.effective_version()) {
         Err(Error::Unsupported {
             mesh,
             feature,
@@ -165,7 +165,6 @@ async fn reset_retries_are_refused() {
         &v(LinkerdVersion::V2_20),
         LinkerdVersion::V2_20,
     )
-    .await
     .unwrap_err();
     assert!(
         matches!(
@@ -197,7 +196,6 @@ async fn route_level_retries_and_faults_point_to_their_operations() {
         &v(LinkerdVersion::V2_20),
         LinkerdVersion::V2_20,
     )
-    .await
     .unwrap_err();
     assert!(
         matches!(err, Error::Unsupported { feature: Feature::RetryAttempts, ref reason, .. } if reason.contains("set_retry_policy"))
@@ -222,7 +220,6 @@ async fn bad_input_is_invalid_before_any_refusal() {
         &Config::default(),
         LinkerdVersion::V2_14,
     )
-    .await
     .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
@@ -235,7 +232,6 @@ async fn weights_use_an_http_route_unless_smi_is_opted_in() {
         &v(LinkerdVersion::V2_20),
         LinkerdVersion::V2_20,
     )
-    .await
     .unwrap();
     assert!(plain.targets().iter().all(|t| t.kind != "TrafficSplit"));
     assert!(plain.targets().iter().any(|t| t.kind == "HTTPRoute"));
@@ -245,7 +241,6 @@ async fn weights_use_an_http_route_unless_smi_is_opted_in() {
         &v(LinkerdVersion::V2_20).smi(true),
         LinkerdVersion::V2_20,
     )
-    .await
     .unwrap();
     assert!(smi.targets().iter().any(|t| t.kind == "TrafficSplit"));
     assert!(smi.warnings.iter().any(|w| w.contains("deprecated")));

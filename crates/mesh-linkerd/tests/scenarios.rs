@@ -13,9 +13,7 @@ fn config() -> Config {
 }
 
 async fn run(snap: &mut Snapshot, change: &Change, config: &Config) -> Plan {
-    let p = plan(snap, change, config)
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", change.operation()));
+    let p = plan(snap, change, config).unwrap_or_else(|e| panic!("{}: {e}", change.operation()));
     p.check_safe_prefixes().unwrap();
     validate(&p, snap, config.effective_version());
     snap.apply(&p).unwrap();
@@ -136,9 +134,9 @@ async fn removing_a_fault_restores_the_route_exactly() {
         ]
     );
     // Injecting the same fault again changes nothing; changing weights meanwhile is refused.
-    assert!(plan(&snap, &abort(), &config()).await.unwrap().is_noop());
+    assert!(plan(&snap, &abort(), &config()).unwrap().is_noop());
     assert!(matches!(
-        plan(&snap, &canary(), &config()).await,
+        plan(&snap, &canary(), &config()),
         Err(Error::InvalidInput { .. })
     ));
     let id = abort().fault_id(MeshKind::Linkerd).unwrap();
@@ -155,9 +153,7 @@ async fn removing_a_fault_restores_the_route_exactly() {
         before["metadata"]["annotations"]
     );
     // A second removal finds nothing.
-    let err = plan(&snap, &Change::RemoveFault { fault_id: id }, &config())
-        .await
-        .unwrap_err();
+    let err = plan(&snap, &Change::RemoveFault { fault_id: id }, &config()).unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
 
@@ -179,7 +175,7 @@ async fn a_fault_on_a_service_without_routes_creates_and_then_deletes_the_route(
 #[tokio::test]
 async fn a_missing_error_backend_is_not_found() {
     let config = Config::default().fault_error_backend("nope", 80);
-    let err = plan(&seeded(), &abort(), &config).await.unwrap_err();
+    let err = plan(&seeded(), &abort(), &config).unwrap_err();
     assert!(
         matches!(err, Error::NotFound { ref name, .. } if name.contains("nope")),
         "{err:?}"
@@ -207,7 +203,7 @@ async fn an_existing_service_profile_is_a_typed_error_never_applied_over() {
         (breaker(), Feature::CircuitBreakerConsecutiveErrors),
         (retries(), Feature::RetryAttempts),
     ] {
-        match plan(&snap, &change, &plain).await {
+        match plan(&snap, &change, &plain) {
             Err(Error::Unsupported {
                 feature: f, reason, ..
             }) => {
@@ -290,7 +286,6 @@ async fn unregister_removes_routes_before_the_services_they_use() {
         &Change::UnregisterService { service: reviews() },
         &config(),
     )
-    .await
     .unwrap();
     assert!(p.is_noop());
     assert!(p.warnings.iter().any(|w| w.contains("not created by mesh")));
@@ -351,9 +346,7 @@ async fn a_dns_name_cannot_be_an_external_workload() {
     let mut def = ServiceDefinition::builder("ratings", "prod", 9080).unwrap();
     def.endpoints
         .push(Endpoint::new("vm1.example.org", Port::new(9080).unwrap()).unwrap());
-    let err = plan(&seeded(), &Change::RegisterService(def), &config())
-        .await
-        .unwrap_err();
+    let err = plan(&seeded(), &Change::RegisterService(def), &config()).unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput { ref field, .. } if field.contains("endpoints[0].address")),
         "{err:?}"
@@ -412,7 +405,6 @@ async fn old_releases_retry_through_an_owned_service_profile() {
         &canary(),
         &Config::default().version(LinkerdVersion::V2_15),
     )
-    .await
     .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }));
 }
@@ -476,7 +468,7 @@ async fn retry_annotations_the_policy_no_longer_sets_are_removed() {
         a.get("retry.linkerd.io/limit").is_none() && a.get("timeout.linkerd.io/request").is_none(),
         "{a:#}"
     );
-    assert!(plan(&snap, &off, &config()).await.unwrap().is_noop());
+    assert!(plan(&snap, &off, &config()).unwrap().is_noop());
 }
 
 #[tokio::test]
@@ -527,7 +519,7 @@ async fn a_weight_change_keeps_the_labels_a_destination_policy_gave_a_version() 
 #[tokio::test]
 async fn a_bad_error_backend_name_is_invalid_input_naming_the_setting() {
     let config = Config::default().fault_error_backend("Not_A_Name", 80);
-    let err = plan(&seeded(), &abort(), &config).await.unwrap_err();
+    let err = plan(&seeded(), &abort(), &config).unwrap_err();
     assert!(
         matches!(err, Error::InvalidInput { ref field, .. } if field.starts_with("config.fault_error_backend")),
         "{err:?}"
@@ -548,7 +540,6 @@ async fn outlier_settings_are_refused_over_a_service_profile() {
         &Change::CreateDestinationRule(p),
         &Config::default(),
     )
-    .await
     .unwrap_err();
     assert!(
         matches!(
@@ -640,7 +631,7 @@ async fn a_namespace_wide_policy_targets_the_namespace_and_says_what_it_governs(
 }
 
 async fn plan_err(change: &Change) -> Error {
-    plan(&seeded(), change, &config()).await.unwrap_err()
+    plan(&seeded(), change, &config()).unwrap_err()
 }
 
 #[tokio::test]
@@ -651,7 +642,6 @@ async fn objects_the_user_wrote_are_never_taken_over() {
         &retries(),
         &opted_in(LinkerdVersion::V2_15),
     )
-    .await
     .unwrap_err();
     assert!(
         matches!(err, Error::AlreadyExists { ref kind, .. } if kind.starts_with("ServiceProfile")),
@@ -662,9 +652,7 @@ async fn objects_the_user_wrote_are_never_taken_over() {
         unreachable!()
     };
     def.name = "reviews".parse().unwrap();
-    let err = plan(&seeded(), &Change::RegisterService(def), &config())
-        .await
-        .unwrap_err();
+    let err = plan(&seeded(), &Change::RegisterService(def), &config()).unwrap_err();
     assert!(
         matches!(err, Error::AlreadyExists { ref kind, .. } if kind.starts_with("Service")),
         "{err:?}"

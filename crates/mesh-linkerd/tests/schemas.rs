@@ -19,7 +19,7 @@ async fn every_emitted_object_validates_and_plans_converge() {
             let flavour = config.http_route_flavour;
             for (name, change) in catalogue() {
                 let snap = seeded();
-                let plan = match plan(&snap, &change, &config).await {
+                let plan = match plan(&snap, &change, &config) {
                     Ok(p) => p,
                     Err(Error::Unsupported { feature, .. }) => {
                         // Only what the capability table says is unsupported may be refused.
@@ -39,7 +39,7 @@ async fn every_emitted_object_validates_and_plans_converge() {
                 after
                     .apply(&plan)
                     .unwrap_or_else(|e| panic!("{version} {name}: {e}"));
-                let again = support::plan(&after, &change, &config).await.unwrap();
+                let again = support::plan(&after, &change, &config).unwrap();
                 assert!(
                     again.is_noop(),
                     "{version} {flavour:?} {name}: re-plan writes {:#?}",

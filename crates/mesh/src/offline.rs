@@ -75,7 +75,7 @@ impl Offline {
     }
 
     #[cfg(feature = "linkerd")]
-    async fn plan_linkerd(&self, change: &Change) -> Result<Plan> {
+    fn plan_linkerd(&self, change: &Change) -> Result<Plan> {
         let config = self.options.linkerd.clone();
         let version = config.version.unwrap_or_default();
         let mut snapshot = mesh_linkerd::Snapshot::default();
@@ -98,7 +98,7 @@ impl Offline {
             let id = mesh_core::ServiceId::new(service.namespace.clone(), backend.parse()?);
             assume_service(&mut snapshot, &id, *port);
         }
-        let mut plan = mesh_linkerd::plan(change, &snapshot, &config, version).await?;
+        let mut plan = mesh_linkerd::plan(change, &snapshot, &config, version)?;
         plan.warnings.push(format!(
             "rendered assuming the apex Service exposes port {}; pass --service-port to change it",
             self.service_port
@@ -139,7 +139,7 @@ impl MeshBackend for Offline {
                 mesh_istio::plan(change, &mesh_istio::Snapshot::default(), &self.options.istio)
             }
             #[cfg(feature = "linkerd")]
-            MeshKind::Linkerd => self.plan_linkerd(change).await,
+            MeshKind::Linkerd => self.plan_linkerd(change),
             #[cfg(feature = "consul")]
             MeshKind::Consul => {
                 let ctx = mesh_consul::translate::Context {

@@ -5,7 +5,7 @@
 //! one: every function here edits the host's single rule in place, keeping what it does not set
 //! (subsets and policy fields written by users).
 //!
-//! # Circuit breaker mapping (MESH-MAPPING §5)
+//! # Circuit breaker mapping
 //! | library field | DestinationRule field |
 //! | --- | --- |
 //! | `max_connections` | `trafficPolicy.connectionPool.tcp.maxConnections` |

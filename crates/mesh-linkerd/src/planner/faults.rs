@@ -5,12 +5,12 @@ use serde_json::{Map, Value, json};
 
 use super::{LINKERD, Planner, object_dep, subset_dep, versions_in};
 use crate::{
-    Reader, objects,
+    objects,
     translate::{fault, http_route},
 };
 
-impl<R: Reader> Planner<'_, R> {
-    pub(super) async fn inject_fault(&mut self, change: &Change, id: &ServiceId, f: &Fault) -> Result<()> {
+impl Planner<'_> {
+    pub(super) fn inject_fault(&mut self, change: &Change, id: &ServiceId, f: &Fault) -> Result<()> {
         let mesh_core::Fault::Abort { percent, http_status } = f else {
             return Err(Error::unsupported(
                 LINKERD,
@@ -29,21 +29,20 @@ impl<R: Reader> Planner<'_, R> {
         let error_name = mesh_core::ServiceName::new(error_name).map_err(bad)?;
         let error_port = mesh_core::Port::new(error_port).map_err(bad)?;
         let error_ref = objects::sibling_service(id, error_name.as_str());
-        if self.get(&error_ref).await?.is_none() {
+        if self.get(&error_ref)?.is_none() {
             return Err(Error::NotFound {
                 kind: "Service".into(),
                 name: format!("{}/{error_name} (the fault error backend)", id.namespace),
             });
         }
         self.plan.baseline.available.push(object_dep(&error_ref));
-        let apex = self.apex(id).await?;
+        let apex = self.apex(id)?;
         let port = Self::port_of(id, &apex)?;
-        self.guard_service_profile(id, Feature::FaultAbort, self.config.smi)
-            .await?;
+        self.guard_service_profile(id, Feature::FaultAbort, self.config.smi)?;
         let fid = change.fault_id(LINKERD)?;
         let key = fault::annotation(&fid);
         let target = self.route_ref(id);
-        let existing = self.get(&target).await?;
+        let existing = self.get(&target)?;
         if existing
             .as_ref()
             .is_some_and(|r| mesh_kube::keys::present(&r["metadata"]["annotations"], &key).is_some())
@@ -64,7 +63,7 @@ impl<R: Reader> Planner<'_, R> {
         // The route keeps sending traffic to the versions it used, and now to the error backend.
         let mut requires = vec![object_dep(&error_ref)];
         for v in versions_in(id, &base) {
-            if self.get(&objects::version_service(id, &v)).await?.is_some() {
+            if self.get(&objects::version_service(id, &v))?.is_some() {
                 self.plan.baseline.available.push(subset_dep(id, &v));
             }
             requires.push(subset_dep(id, &v));
@@ -81,7 +80,7 @@ impl<R: Reader> Planner<'_, R> {
         Ok(())
     }
 
-    pub(super) async fn remove_fault(&mut self, fid: &FaultId) -> Result<()> {
+    pub(super) fn remove_fault(&mut self, fid: &FaultId) -> Result<()> {
         if fid.mesh != LINKERD {
             return Err(Error::invalid(
                 "fault_id",
@@ -95,7 +94,7 @@ impl<R: Reader> Planner<'_, R> {
             kind: "fault".into(),
             name: fid.to_string(),
         };
-        let route = self.get(&target).await?.ok_or_else(not_found)?;
+        let route = self.get(&target)?.ok_or_else(not_found)?;
         // Under the current key, or the one an earlier release wrote.
         let key = mesh_kube::keys::present(&route["metadata"]["annotations"], &key).ok_or_else(not_found)?;
         let saved = objects::annotations(&route)
@@ -116,7 +115,7 @@ impl<R: Reader> Planner<'_, R> {
             self.plan.push(Write::new(WriteAction::Delete, target, None));
             return Ok(());
         }
-        let apex = self.apex(id).await?;
+        let apex = self.apex(id)?;
         let port = Self::port_of(id, &apex)?;
         let extra = Map::from_iter([(key, Value::Null)]);
         let update = http_route::update(&target, id, port, Some(&route), before, &extra)?;

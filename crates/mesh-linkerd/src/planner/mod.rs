@@ -7,25 +7,87 @@ mod policy;
 mod registration;
 mod routing;
 
+use std::cell::RefCell;
+
 use mesh_core::{
-    Change, Dependency, Error, Feature, MeshKind, ObjectRef, Plan, Precondition, Result, ServiceId, Subset,
-    Version, Write, WriteAction,
+    Capabilities, Change, Dependency, Error, Feature, MeshKind, ObjectRef, Plan, Precondition, Result,
+    ServiceId, Subset, Version, Write, WriteAction,
 };
 use serde_json::{Map, Value, json};
 
 use crate::{
-    Config, LinkerdVersion, Reader, capabilities, objects,
+    Config, LinkerdVersion, Snapshot, capabilities, objects,
     translate::{http_route, subsets},
 };
 
 const LINKERD: MeshKind = MeshKind::Linkerd;
 
-/// Plans `change` against what `reader` returns, for Linkerd `version` under `config`.
-///
-/// Validation and every refusal happen before the first read.
+/// Linkerd's planner for one release under one configuration: the [`mesh_core::Planner`]
+/// contract over [`plan`], [`reads`] and [`refuse`].
 ///
 /// ```
-/// # futures_shim::block_on(async {
+/// use mesh_core::{Change, Planner as _};
+/// use mesh_linkerd::{Config, LinkerdPlanner, LinkerdVersion, Snapshot};
+/// let planner = LinkerdPlanner::new(Config::default(), LinkerdVersion::V2_20);
+/// let change = Change::EnableMtls { namespace: "prod".parse().unwrap() };
+/// // Enabling mTLS reads the Namespace first.
+/// let reads = planner.reads(&change, &Snapshot::default()).unwrap();
+/// assert_eq!(reads[0].kind, "Namespace");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LinkerdPlanner {
+    config: Config,
+    version: LinkerdVersion,
+}
+
+impl LinkerdPlanner {
+    /// The planner for Linkerd `version` under `config`.
+    pub fn new(config: Config, version: LinkerdVersion) -> Self {
+        Self { config, version }
+    }
+
+    /// The Linkerd release planned for.
+    pub fn version(&self) -> LinkerdVersion {
+        self.version
+    }
+}
+
+impl mesh_core::Planner for LinkerdPlanner {
+    type Read = ObjectRef;
+    type Snapshot = Snapshot;
+
+    fn mesh(&self) -> MeshKind {
+        LINKERD
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        capabilities(self.version, &self.config)
+    }
+
+    fn refuse(&self, change: &Change) -> Result<()> {
+        refuse(change, &self.config, self.version)
+    }
+
+    fn reads(&self, change: &Change, snapshot: &Snapshot) -> Result<Vec<ObjectRef>> {
+        Ok(reads(change, snapshot, &self.config, self.version))
+    }
+
+    /// linkerd-smi's TrafficSplit CRD is optional: a cluster that does not serve it holds none.
+    fn optional(&self, read: &ObjectRef) -> bool {
+        read.kind == "TrafficSplit"
+    }
+
+    fn plan(&self, change: &Change, snapshot: &Snapshot) -> Result<Plan> {
+        plan(change, snapshot, &self.config, self.version)
+    }
+}
+
+/// Plans `change` against `snapshot` (an object it does not hold does not exist), for Linkerd
+/// `version` under `config`.
+///
+/// Validation and every refusal come first.
+///
+/// ```
 /// use mesh_core::{Change, TrafficSplit};
 /// use mesh_linkerd::{Config, LinkerdVersion, Snapshot, objects, plan};
 /// use serde_json::json;
@@ -34,36 +96,55 @@ const LINKERD: MeshKind = MeshKind::Linkerd;
 /// snap.insert(objects::service(&id), json!({"metadata": {"name": "reviews"},
 ///     "spec": {"selector": {"app": "reviews"}, "ports": [{"name": "http", "port": 9080}]}}));
 /// let change = Change::SetTrafficWeight { service: id, split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap() };
-/// let p = plan(&change, &snap, &Config::default(), LinkerdVersion::V2_20).await.unwrap();
+/// let p = plan(&change, &snap, &Config::default(), LinkerdVersion::V2_20).unwrap();
 /// let kinds: Vec<_> = p.targets().iter().map(|t| format!("{} {}", t.kind, t.name)).collect();
 /// assert_eq!(kinds, ["Service reviews-v1", "Service reviews-v2", "HTTPRoute reviews"]);
 /// assert!(p.check_safe_prefixes().is_ok());
-/// # });
-/// # mod futures_shim { pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-/// #   let waker = std::task::Waker::noop(); let mut cx = std::task::Context::from_waker(&waker);
-/// #   let mut f = std::pin::pin!(f);
-/// #   loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } } } }
 /// ```
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for bad input, [`Error::Unsupported`] naming the feature Linkerd (at
 /// this version, under this configuration) cannot do, [`Error::NotFound`] when a Service the change
-/// builds on is missing, and the reader's errors.
-pub async fn plan<R: Reader>(
+/// builds on is missing.
+pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config, version: LinkerdVersion) -> Result<Plan> {
+    refuse(change, config, version)?;
+    let mut p = Planner::new(snapshot, config, version, change);
+    p.run(change)?;
+    Ok(p.plan)
+}
+
+/// The objects planning `change` still needs that `snapshot` does not hold: planning runs on
+/// what is known, and every object it asks for and does not find is listed. Reads depend on
+/// earlier reads (the Service first, then its routes), so the caller reads these and asks again
+/// until nothing new is listed ([`mesh_core::plan_with_reads`]). A refused change needs no read.
+///
+/// ```
+/// use mesh_core::{Change, TrafficSplit};
+/// use mesh_linkerd::{Config, LinkerdVersion, Snapshot, objects, reads};
+/// use serde_json::json;
+/// let id = "prod/reviews".parse().unwrap();
+/// let change = Change::SetTrafficWeight { service: id, split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap() };
+/// let mut snap = Snapshot::default();
+/// let first = reads(&change, &snap, &Config::default(), LinkerdVersion::V2_20);
+/// assert_eq!(first.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), ["Service"]);
+/// snap.insert(first[0].clone(), json!({"metadata": {"name": "reviews"},
+///     "spec": {"ports": [{"name": "http", "port": 9080}]}}));
+/// let next = reads(&change, &snap, &Config::default(), LinkerdVersion::V2_20);
+/// assert!(next.iter().any(|r| r.kind == "HTTPRoute"));
+/// ```
+pub fn reads(
     change: &Change,
-    reader: &R,
+    snapshot: &Snapshot,
     config: &Config,
     version: LinkerdVersion,
-) -> Result<Plan> {
-    refuse(change, config, version)?;
-    let mut p = Planner {
-        reader,
-        config,
-        version,
-        plan: Plan::for_change(LINKERD, change),
-    };
-    p.run(change).await?;
-    Ok(p.plan)
+) -> Vec<ObjectRef> {
+    if refuse(change, config, version).is_err() {
+        return Vec::new();
+    }
+    let mut p = Planner::new(snapshot, config, version, change);
+    // An error here may come from an object not read yet; what was asked for is what matters.
+    let _ = p.run(change);
+    p.missing.into_inner()
 }
 
 /// Validates `change` and refuses, by feature, what Linkerd cannot do. Reads nothing.
@@ -91,8 +172,10 @@ pub fn refuse(change: &Change, config: &Config, version: LinkerdVersion) -> Resu
     Ok(())
 }
 
-struct Planner<'a, R> {
-    reader: &'a R,
+struct Planner<'a> {
+    snapshot: &'a Snapshot,
+    /// What planning asked for and the snapshot does not hold, in the order asked.
+    missing: RefCell<Vec<ObjectRef>>,
     config: &'a Config,
     version: LinkerdVersion,
     plan: Plan,
@@ -137,27 +220,34 @@ fn versions_in(id: &ServiceId, rules: &[Value]) -> Vec<Version> {
     out
 }
 
-impl<R: Reader> Planner<'_, R> {
-    async fn get(&self, r: &ObjectRef) -> Result<Option<Value>> {
-        self.reader.get(r).await
-    }
-
-    /// Reads an object whose CRD is optional (linkerd-smi's TrafficSplit): a type the cluster does
-    /// not serve holds no object.
-    async fn get_optional(&self, r: &ObjectRef) -> Result<Option<Value>> {
-        match self.reader.get(r).await {
-            Err(Error::NotConfigured { .. }) => Ok(None),
-            other => other,
+impl<'a> Planner<'a> {
+    fn new(snapshot: &'a Snapshot, config: &'a Config, version: LinkerdVersion, change: &Change) -> Self {
+        Self {
+            snapshot,
+            missing: RefCell::new(Vec::new()),
+            config,
+            version,
+            plan: Plan::for_change(LINKERD, change),
         }
     }
 
-    async fn apex(&self, id: &ServiceId) -> Result<Value> {
-        self.get(&objects::service(id))
-            .await?
-            .ok_or_else(|| Error::NotFound {
-                kind: "Service".into(),
-                name: id.to_string(),
-            })
+    /// The object at `r`, or `None` when the snapshot does not hold it (recorded as missing).
+    fn get(&self, r: &ObjectRef) -> Result<Option<Value>> {
+        let found = self.snapshot.get(r).cloned();
+        if found.is_none() {
+            let mut missing = self.missing.borrow_mut();
+            if !missing.contains(r) {
+                missing.push(r.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn apex(&self, id: &ServiceId) -> Result<Value> {
+        self.get(&objects::service(id))?.ok_or_else(|| Error::NotFound {
+            kind: "Service".into(),
+            name: id.to_string(),
+        })
     }
 
     fn warn(&mut self, w: impl Into<String>) {
@@ -178,9 +268,9 @@ impl<R: Reader> Planner<'_, R> {
 
     /// A ServiceProfile for the Service overrides routes, retries and failure accrual: refuse, or
     /// warn when the caller opted in to something that creates one.
-    async fn guard_service_profile(&mut self, id: &ServiceId, feature: Feature, allowed: bool) -> Result<()> {
+    fn guard_service_profile(&mut self, id: &ServiceId, feature: Feature, allowed: bool) -> Result<()> {
         let sp = objects::service_profile(id);
-        if self.get(&sp).await?.is_none() {
+        if self.get(&sp)?.is_none() {
             return Ok(());
         }
         let why = format!(
@@ -202,7 +292,7 @@ impl<R: Reader> Planner<'_, R> {
 
     /// Plans the per-version Services `subsets` need. Existing ones are rewritten only when
     /// `update` (a destination policy sets their labels; a route or split only needs them to exist).
-    async fn version_services(
+    fn version_services(
         &mut self,
         id: &ServiceId,
         apex: &Value,
@@ -213,7 +303,7 @@ impl<R: Reader> Planner<'_, R> {
             let target = objects::version_service(id, &s.version);
             let want = subsets::version_service(id, apex, s, &self.config.selector_labels);
             let dep = subset_dep(id, &s.version);
-            match self.get(&target).await? {
+            match self.get(&target)? {
                 Some(have) => {
                     self.plan.baseline.available.push(dep.clone());
                     if update && objects::is_owned(&have) && !objects::contains(&have, &want) {
@@ -282,23 +372,23 @@ impl<R: Reader> Planner<'_, R> {
         self.plan.push(apply(target, body));
     }
 
-    async fn run(&mut self, change: &Change) -> Result<()> {
+    fn run(&mut self, change: &Change) -> Result<()> {
         match change {
-            Change::RegisterService(def) => self.register(def).await,
-            Change::UnregisterService { service } => self.unregister(service).await,
-            Change::CreateDestinationRule(policy) => self.destination_rule(policy).await,
-            Change::CreateVirtualService(routes) => self.virtual_service(routes).await,
-            Change::SetTrafficWeight { service, split } => self.traffic_weight(service, split).await,
+            Change::RegisterService(def) => self.register(def),
+            Change::UnregisterService { service } => self.unregister(service),
+            Change::CreateDestinationRule(policy) => self.destination_rule(policy),
+            Change::CreateVirtualService(routes) => self.virtual_service(routes),
+            Change::SetTrafficWeight { service, split } => self.traffic_weight(service, split),
             Change::ConfigureCircuitBreaker {
                 service,
                 circuit_breaker,
                 callers,
-            } => self.circuit_breaker(service, circuit_breaker, callers).await,
-            Change::SetRetryPolicy { service, policy } => self.retry_policy(service, policy).await,
-            Change::EnableMtls { namespace } => self.enable_mtls(namespace).await,
-            Change::CreateAuthorizationPolicy(policy) => self.authorization(policy).await,
-            Change::InjectFault { service, fault } => self.inject_fault(change, service, fault).await,
-            Change::RemoveFault { fault_id } => self.remove_fault(fault_id).await,
+            } => self.circuit_breaker(service, circuit_breaker, callers),
+            Change::SetRetryPolicy { service, policy } => self.retry_policy(service, policy),
+            Change::EnableMtls { namespace } => self.enable_mtls(namespace),
+            Change::CreateAuthorizationPolicy(policy) => self.authorization(policy),
+            Change::InjectFault { service, fault } => self.inject_fault(change, service, fault),
+            Change::RemoveFault { fault_id } => self.remove_fault(fault_id),
             other => Err(Error::invalid(
                 "change",
                 format!("{} is not known to the Linkerd backend", other.operation()),

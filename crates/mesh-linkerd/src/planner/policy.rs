@@ -9,23 +9,21 @@ use serde_json::Value;
 
 use super::{LINKERD, Planner, apply, object_dep, to_json};
 use crate::{
-    Reader,
     objects::{self, DEFAULT_INBOUND_POLICY},
     translate::{authorization, circuit_breaker, mtls, retry},
 };
 
-impl<R: Reader> Planner<'_, R> {
+impl Planner<'_> {
     /// `configure_circuit_breaker`: failure-accrual annotations on the Service.
-    pub(super) async fn circuit_breaker(
+    pub(super) fn circuit_breaker(
         &mut self,
         id: &ServiceId,
         cb: &CircuitBreaker,
         callers: &[ServiceName],
     ) -> Result<()> {
-        let apex = self.apex(id).await?;
+        let apex = self.apex(id)?;
         let opted = self.config.smi || self.config.service_profile_retries;
-        self.guard_service_profile(id, Feature::CircuitBreakerConsecutiveErrors, opted)
-            .await?;
+        self.guard_service_profile(id, Feature::CircuitBreakerConsecutiveErrors, opted)?;
         if !callers.is_empty() {
             self.warn(
                 "Linkerd failure accrual is set on the destination Service and applies to every \
@@ -44,12 +42,11 @@ impl<R: Reader> Planner<'_, R> {
     }
 
     /// `set_retry_policy`: annotations on 2.16+, else an owned ServiceProfile (opt-in).
-    pub(super) async fn retry_policy(&mut self, id: &ServiceId, policy: &RetryPolicy) -> Result<()> {
-        let apex = self.apex(id).await?;
+    pub(super) fn retry_policy(&mut self, id: &ServiceId, policy: &RetryPolicy) -> Result<()> {
+        let apex = self.apex(id)?;
         if self.version.has_retry_annotations() {
             let opted = self.config.smi || self.config.service_profile_retries;
-            self.guard_service_profile(id, Feature::RetryAttempts, opted)
-                .await?;
+            self.guard_service_profile(id, Feature::RetryAttempts, opted)?;
             let r = retry::annotations(policy)?;
             for w in r.warnings {
                 self.warn(w);
@@ -65,7 +62,7 @@ impl<R: Reader> Planner<'_, R> {
              budget (20% extra load), not a per-request attempt count, and the ServiceProfile \
              disables HTTPRoute splits, timeouts and failure accrual on this Service",
         );
-        match self.get(&target).await? {
+        match self.get(&target)? {
             // A ServiceProfile the user wrote is theirs: it is never overwritten.
             Some(have) if !objects::is_owned(&have) => {
                 return Err(Error::AlreadyExists {
@@ -80,9 +77,9 @@ impl<R: Reader> Planner<'_, R> {
     }
 
     /// `enable_mtls`: the namespace's default inbound policy.
-    pub(super) async fn enable_mtls(&mut self, namespace: &Namespace) -> Result<()> {
+    pub(super) fn enable_mtls(&mut self, namespace: &Namespace) -> Result<()> {
         let target = objects::namespace(namespace.as_str());
-        let have = self.get(&target).await?;
+        let have = self.get(&target)?;
         let current = have
             .as_ref()
             .and_then(|n| n["metadata"]["annotations"][DEFAULT_INBOUND_POLICY].as_str());
@@ -101,12 +98,9 @@ impl<R: Reader> Planner<'_, R> {
         Ok(())
     }
 
-    pub(super) async fn authorization(&mut self, policy: &AuthorizationPolicy) -> Result<()> {
+    pub(super) fn authorization(&mut self, policy: &AuthorizationPolicy) -> Result<()> {
         let target_svc = match &policy.target {
-            Some(t) => Some(
-                self.apex(&ServiceId::new(policy.namespace.clone(), t.clone()))
-                    .await?,
-            ),
+            Some(t) => Some(self.apex(&ServiceId::new(policy.namespace.clone(), t.clone()))?),
             None => None,
         };
         let servers = authorization::servers(policy, target_svc.as_ref());
@@ -134,23 +128,23 @@ impl<R: Reader> Planner<'_, R> {
             self.warn(w.clone());
         }
         for (r, body) in objs.authentications.into_iter().chain(objs.routes) {
-            self.write_owned(r, body, Vec::new()).await?;
+            self.write_owned(r, body, Vec::new())?;
         }
         for (r, body, needs) in objs.policies {
             let needs: Vec<Dependency> = needs.iter().map(object_dep).collect();
-            self.write_owned(r, body, needs).await?;
+            self.write_owned(r, body, needs)?;
         }
         for (r, body) in objs.servers {
-            self.write_owned(r, body, Vec::new()).await?;
+            self.write_owned(r, body, Vec::new())?;
         }
         Ok(())
     }
 
     /// Plans an apply of a library-owned object, skipping it when it already holds `body`, and
     /// leaving alone an object of the same name that the user wrote.
-    async fn write_owned(&mut self, target: ObjectRef, body: Value, requires: Vec<Dependency>) -> Result<()> {
+    fn write_owned(&mut self, target: ObjectRef, body: Value, requires: Vec<Dependency>) -> Result<()> {
         let dep = object_dep(&target);
-        match self.get(&target).await? {
+        match self.get(&target)? {
             Some(have) => {
                 self.plan.baseline.available.push(dep.clone());
                 if !objects::is_owned(&have) {

@@ -5,12 +5,12 @@ use serde_json::Map;
 
 use super::{Planner, apply, subset_dep, versions_in};
 use crate::{
-    Reader, objects,
+    objects,
     translate::{http_route, register},
 };
 
-impl<R: Reader> Planner<'_, R> {
-    pub(super) async fn register(&mut self, def: &ServiceDefinition) -> Result<()> {
+impl Planner<'_> {
+    pub(super) fn register(&mut self, def: &ServiceDefinition) -> Result<()> {
         let id = def.id();
         let mut names = Vec::new();
         for i in 0..def.endpoints.len() {
@@ -22,7 +22,7 @@ impl<R: Reader> Planner<'_, R> {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            let have = self.get(&target).await?;
+            let have = self.get(&target)?;
             if !have.as_ref().is_some_and(|h| objects::contains(h, &body)) {
                 self.plan.push(apply(target.clone(), body));
             }
@@ -40,7 +40,7 @@ impl<R: Reader> Planner<'_, R> {
         }
         let target = objects::service(&id);
         let want = register::service(def, &names, &self.config.selector_labels);
-        let existing = self.get(&target).await?;
+        let existing = self.get(&target)?;
         let stale: Vec<String> = existing
             .as_ref()
             .filter(|h| objects::is_registered(h))
@@ -86,12 +86,12 @@ impl<R: Reader> Planner<'_, R> {
         Ok(())
     }
 
-    pub(super) async fn unregister(&mut self, id: &ServiceId) -> Result<()> {
-        let apex = self.apex(id).await?;
+    pub(super) fn unregister(&mut self, id: &ServiceId) -> Result<()> {
+        let apex = self.apex(id)?;
         let route_ref = self.route_ref(id);
         let mut versions = Vec::new();
         let mut kept = Vec::new();
-        if let Some(route) = self.get(&route_ref).await? {
+        if let Some(route) = self.get(&route_ref)? {
             let ours = http_route::owned_rules(&route);
             versions = versions_in(id, &ours);
             // Per-version Services the user's own rules send traffic to stay.
@@ -107,7 +107,7 @@ impl<R: Reader> Planner<'_, R> {
             }
         }
         let ts = objects::traffic_split(id);
-        if let Some(split) = self.get_optional(&ts).await?
+        if let Some(split) = self.get(&ts)?
             && objects::is_owned(&split)
         {
             let used: Vec<Version> = split["spec"]["backends"]
@@ -136,7 +136,7 @@ impl<R: Reader> Planner<'_, R> {
         versions.retain(|v| !kept.contains(v));
         for v in &versions {
             let r = objects::version_service(id, v);
-            if let Some(have) = self.get(&r).await? {
+            if let Some(have) = self.get(&r)? {
                 self.plan.baseline.available.push(subset_dep(id, v));
                 if objects::is_owned(&have) {
                     self.plan
@@ -145,12 +145,12 @@ impl<R: Reader> Planner<'_, R> {
             }
         }
         let sp = objects::service_profile(id);
-        if self.get(&sp).await?.is_some_and(|s| objects::is_owned(&s)) {
+        if self.get(&sp)?.is_some_and(|s| objects::is_owned(&s)) {
             self.plan.push(Write::new(WriteAction::Delete, sp, None));
         }
         for name in register::recorded_workloads(&apex) {
             let r = register::workload_ref(id.namespace.as_str(), &name);
-            if self.get(&r).await?.is_some() {
+            if self.get(&r)?.is_some() {
                 self.plan.push(Write::new(WriteAction::Delete, r, None));
             }
         }

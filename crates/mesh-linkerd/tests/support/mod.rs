@@ -195,8 +195,8 @@ pub fn opted_in(version: LinkerdVersion) -> Config {
 }
 
 /// Plans `change`, or panics with the error.
-pub async fn plan(snap: &Snapshot, change: &Change, config: &Config) -> Result<Plan> {
-    mesh_linkerd::plan(change, snap, config, config.effective_version()).await
+pub fn plan(snap: &Snapshot, change: &Change, config: &Config) -> Result<Plan> {
+    mesh_linkerd::plan(change, snap, config, config.effective_version())
 }
 
 /// Checks every object the plan writes against the pinned schema of its kind (core `v1` kinds
