@@ -1,8 +1,8 @@
 //! `cargo xtask testenv up|down|status`: the real control planes the live suites run against
-//! (etcd + kube-apiserver with the pinned CRDs, a Consul agent, istioctl), built from the Go
-//! module proxy once per version and started on loopback. The mechanics live in
-//! `xtask/testenv/testenv.sh`; this module runs it and, for `ci`, turns its `export` lines into
-//! the environment of the live test step.
+//! (etcd + kube-apiserver with the pinned CRDs and istiod as its validating webhook for Istio's
+//! groups, a Consul agent, istioctl), built from the Go module proxy once per version and started
+//! on loopback. The mechanics live in `xtask/testenv/testenv.sh`; this module runs it and, for
+//! `ci`, turns its `export` lines into the environment of the live test step.
 
 use std::{path::Path, process::Command};
 

@@ -2,7 +2,7 @@
 # Builds one Go component of the test environment from the Go module proxy into a
 # versioned cache directory outside the repository.
 #
-#   build-go.sh kube-apiserver|etcd|consul VERSION OUT_DIR
+#   build-go.sh kube-apiserver|etcd|consul|istioctl|pilot-discovery VERSION OUT_DIR
 #
 # A wrapper module requires the upstream module at VERSION; `replace` lines that point
 # upstream's own submodules at local paths are rewritten to those submodules' published
@@ -67,12 +67,17 @@ case "$component" in
     # Where upstream's tree is ahead of the submodule version its go.mod names (versions.env).
     for pin in ${CONSUL_SUBMODULE_PINS:-}; do go mod edit -require "github.com/hashicorp/consul/$pin"; done
     pkg=github.com/hashicorp/consul ;;
-  istioctl)
-    go mod init mesh-testenv/istioctl >/dev/null 2>&1
+  istioctl | pilot-discovery)
+    # One wrapper module for both: same requirements, so pilot-discovery (istiod) reuses the Go
+    # build cache istioctl's build filled (most of its packages are istioctl's).
+    go mod init mesh-testenv/istio >/dev/null 2>&1
     gomod=$(upstream_gomod "istio.io/istio@$version")
     carry_replaces "$gomod"
     go mod edit -require "istio.io/istio@$version"
-    pkg=istio.io/istio/istioctl/cmd/istioctl ;;
+    case "$component" in
+      istioctl) pkg=istio.io/istio/istioctl/cmd/istioctl ;;
+      pilot-discovery) pkg=istio.io/istio/pilot/cmd/pilot-discovery ;;
+    esac ;;
   *) echo "unknown component $component" >&2; exit 2 ;;
 esac
 mkdir -p "$out"

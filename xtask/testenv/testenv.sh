@@ -6,10 +6,12 @@
 #   testenv.sh status  what runs, and the exports
 #   testenv.sh build   only build what is missing (CI starts it early, in the background)
 #
-# Components: etcd + kube-apiserver (with the project's pinned CRDs installed), a Consul CE agent
-# in dev mode with ACLs on, istioctl when it could be built, and a Zipkin server (the jar from
-# Maven Central, run by the machine's Java) as the real trace backend. `eval "$(testenv.sh up)"` then
-# `cargo test --workspace --all-features -- --ignored` runs the live suites by hand.
+# Components: etcd + kube-apiserver (with the project's pinned CRDs installed), istiod
+# (pilot-discovery, out of cluster) as the API server's validating webhook for Istio's groups, a
+# Consul CE agent in dev mode with ACLs on, istioctl when it could be built, and a Zipkin server
+# (the jar from Maven Central, run by the machine's Java) as the real trace backend.
+# `eval "$(testenv.sh up)"` then `cargo test --workspace --all-features -- --ignored` runs the
+# live suites by hand.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -103,6 +105,13 @@ certs() {
   printf 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n' >"$d/client.ext"
   openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
     -days 2 -extfile "$d/client.ext" -out "$d/client.crt" 2>/dev/null
+  # istiod's: its webhook's serving certificate on loopback, and its client identity towards the
+  # API server (a user of its own, not system:masters: it may only read, see up_istiod).
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=mesh-istiod" \
+    -keyout "$d/istiod.key" -out "$d/istiod.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n' >"$d/istiod.ext"
+  openssl x509 -req -in "$d/istiod.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/istiod.ext" -out "$d/istiod.crt" 2>/dev/null
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
   openssl rsa -in "$d/sa.key" -pubout -out "$d/sa.pub" 2>/dev/null
 }
@@ -110,6 +119,22 @@ certs() {
 kube_get() { # kube_get PATH: GET against the API server with the tests' identity
   curl -sf --cacert "$run/pki/ca.crt" --cert "$run/pki/client.crt" --key "$run/pki/client.key" \
     "https://127.0.0.1:$(cat "$run/kube-apiserver.port")$1"
+}
+
+# kube_send METHOD PATH JSON: the HTTP status of a request with the tests' identity; the answer's
+# body is in $run/answer.json.
+kube_send() {
+  curl -s -o "$run/answer.json" -w '%{http_code}' --cacert "$run/pki/ca.crt" \
+    --cert "$run/pki/client.crt" --key "$run/pki/client.key" -H 'Content-Type: application/json' \
+    -X "$1" --data-binary "$3" "https://127.0.0.1:$(cat "$run/kube-apiserver.port")$2"
+}
+
+kube_create() { # kube_create COLLECTION JSON: created, or already there
+  local code; code=$(kube_send POST "$1" "$2")
+  case "$code" in
+    201 | 409) ;;
+    *) cat "$run/answer.json" >&2; die "creating in $1 answered $code" ;;
+  esac
 }
 
 install_crds() {
@@ -181,6 +206,9 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+# istiod's own (refused) leader-election writes are not the tests'.
+- level: None
+  users: [mesh-istiod]
 - level: Metadata
   verbs: [create, update, patch, delete, deletecollection]
 - level: None
@@ -199,6 +227,85 @@ EOF
   wait_until 120 kube-apiserver kube_get /readyz
   write_kubeconfig
   install_crds
+}
+
+write_istiod_kubeconfig() {
+  cat >"$run/istiod/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: mesh-testenv
+  cluster:
+    server: https://127.0.0.1:$(cat "$run/kube-apiserver.port")
+    certificate-authority: $run/pki/ca.crt
+users:
+- name: mesh-istiod
+  user:
+    client-certificate: $run/pki/istiod.crt
+    client-key: $run/pki/istiod.key
+contexts:
+- name: mesh-testenv
+  context: {cluster: mesh-testenv, user: mesh-istiod}
+current-context: mesh-testenv
+EOF
+}
+
+# A VirtualService that only Istio's own validation refuses (its CRD schema accepts it): no
+# http, tcp or tls route. The API server refuses it once istiod's webhook is in the path.
+ISTIOD_PROBE='{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"mesh-testenv-istiod-probe","namespace":"default"},"spec":{"hosts":["probe"]}}'
+
+istiod_refuses_the_probe() {
+  [ "$(kube_send POST '/apis/networking.istio.io/v1/namespaces/default/virtualservices?dryRun=All' "$ISTIOD_PROBE")" = 400 ] &&
+    grep -q 'denied the request' "$run/answer.json"
+}
+
+# istiod (pilot-discovery) out of cluster, as the API server's validating webhook for Istio's
+# groups: the objects the tests write, and their dry runs (the webhook has no side effects), go
+# through Istio's real admission. It reads the cluster as a user of its own that may only read
+# (so its leader-elected controllers never run: no status writes, no ConfigMaps in the tests'
+# namespaces), serves its webhook on loopback with a certificate of the test CA, and runs no CA.
+up_istiod() {
+  local bin; bin=$(built pilot-discovery "$ISTIO_MODULE_VERSION")
+  mkdir -p "$run/istiod"
+  write_istiod_kubeconfig
+  kube_create /apis/rbac.authorization.k8s.io/v1/clusterroles \
+    '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"mesh-testenv-istiod"},"rules":[{"apiGroups":["*"],"resources":["*"],"verbs":["get","list","watch"]}]}'
+  kube_create /apis/rbac.authorization.k8s.io/v1/clusterrolebindings \
+    '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"mesh-testenv-istiod"},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"mesh-testenv-istiod"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"mesh-istiod"}]}'
+  local https http grpc sgrpc mon ctrlz
+  https=$(free_port) http=$(free_port) grpc=$(free_port) sgrpc=$(free_port) mon=$(free_port) ctrlz=$(free_port)
+  echo "$https" >"$run/istiod.port"
+  echo '{}' >"$run/istiod/mesh.yaml"
+  echo '{}' >"$run/istiod/meshNetworks.yaml"
+  # Empty webhook configuration names: istiod patches no webhook configuration (ours included).
+  (cd "$run/istiod" && POD_NAMESPACE=istio-system ENABLE_CA_SERVER=false \
+    VALIDATION_WEBHOOK_CONFIG_NAME='' INJECTION_WEBHOOK_CONFIG_NAME='' \
+    PILOT_ENABLE_GATEWAY_API_STATUS=false PILOT_ENABLE_GATEWAY_API_DEPLOYMENT_CONTROLLER=false \
+    start istiod "$bin" discovery --kubeconfig "$run/istiod/kubeconfig" \
+    --tlsCertFile "$run/pki/istiod.crt" --tlsKeyFile "$run/pki/istiod.key" --caCertFile "$run/pki/ca.crt" \
+    --httpsAddr "127.0.0.1:$https" --httpAddr "127.0.0.1:$http" --grpcAddr "127.0.0.1:$grpc" \
+    --secureGRPCAddr "127.0.0.1:$sgrpc" --monitoringAddr "127.0.0.1:$mon" \
+    --ctrlz_address 127.0.0.1 --ctrlz_port "$ctrlz" --profile=false \
+    --meshConfig "$run/istiod/mesh.yaml" --networksConfig "$run/istiod/meshNetworks.yaml")
+  wait_until 120 istiod curl -sf --cacert "$run/pki/ca.crt" "https://127.0.0.1:$https/ready"
+  local ca; ca=$(base64 -w0 <"$run/pki/ca.crt")
+  # Our own name (istiod manages `istio-validator-*`), the path istiod serves its validation on
+  # (pkg/webhooks/validation/server), Istio's groups as Istio's chart registers them.
+  kube_create /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations "$(cat <<EOF
+{"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+ "metadata": {"name": "mesh-testenv-istiod"},
+ "webhooks": [{"name": "validation.istio.mesh-testenv.local",
+   "clientConfig": {"url": "https://127.0.0.1:$https/validate", "caBundle": "$ca"},
+   "rules": [{"operations": ["CREATE", "UPDATE"],
+     "apiGroups": ["networking.istio.io", "security.istio.io", "telemetry.istio.io", "extensions.istio.io"],
+     "apiVersions": ["*"], "resources": ["*"], "scope": "*"}],
+   "failurePolicy": "Fail", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+   "timeoutSeconds": 10}]}
+EOF
+)"
+  # The configuration takes effect once the API server has seen it.
+  wait_until 30 "istiod's webhook (refusing a VirtualService without routes)" istiod_refuses_the_probe
+  log "istiod validates Istio's groups (https://127.0.0.1:$https/validate)"
 }
 
 up_consul() {
@@ -262,15 +369,25 @@ exports() {
   echo "export MESH_CONSUL_BIN='$(cat "$run/consul.path")'"
   echo "export MESH_E2E_ZIPKIN_URL='http://127.0.0.1:$(cat "$run/zipkin.port")'"
   if [ -f "$run/istioctl.path" ]; then echo "export MESH_ISTIOCTL='$(cat "$run/istioctl.path")'"; fi
+  if [ -f "$run/istiod.pid" ]; then
+    echo "export MESH_E2E_ISTIOD='https://127.0.0.1:$(cat "$run/istiod.port")/validate'"
+  fi
+}
+
+# Whether every component `up` started still runs (istiod only when it was started).
+running() {
+  alive kube-apiserver && alive consul && alive zipkin && { [ ! -f "$run/istiod.pid" ] || alive istiod; }
 }
 
 up() {
-  if alive kube-apiserver && alive consul && alive zipkin; then exports; return; fi
+  if running; then exports; return; fi
   down >/dev/null 2>&1 || true
   mkdir -p "$run"
   start_zipkin
   certs
   up_kube
+  # MESH_TESTENV_ISTIOD=0: no webhook (Istio objects then meet only their CRD schemas).
+  if [ "${MESH_TESTENV_ISTIOD:-1}" != 0 ]; then up_istiod; fi
   up_consul
   wait_zipkin
   if [ "${MESH_TESTENV_ISTIOCTL:-1}" != 0 ]; then
@@ -296,10 +413,10 @@ down() {
 }
 
 status() {
-  for c in etcd kube-apiserver consul zipkin; do
+  for c in etcd kube-apiserver istiod consul zipkin; do
     if alive "$c"; then echo "# $c: running (pid $(cat "$run/$c.pid"))"; else echo "# $c: not running"; fi
   done
-  if alive kube-apiserver && alive consul && alive zipkin; then exports; fi
+  if running; then exports; fi
 }
 
 # Builds every component that is not cached yet, and starts nothing.
@@ -308,6 +425,8 @@ build_all() {
   built kube-apiserver "$KUBERNETES_VERSION" >/dev/null
   built consul "$CONSUL_VERSION" >/dev/null
   built istioctl "$ISTIO_MODULE_VERSION" >/dev/null
+  # After istioctl: most of its packages are istioctl's, already in the Go build cache.
+  built pilot-discovery "$ISTIO_MODULE_VERSION" >/dev/null
   zipkin_jar >/dev/null
   log "every component is built ($cache)"
 }
@@ -321,6 +440,7 @@ case "${1:-}" in
   status) status ;;
   # One component at a time, for debugging the environment itself.
   up-kube) mkdir -p "$run" && certs && up_kube ;;
+  up-istiod) up_istiod ;;
   up-consul) mkdir -p "$run" && up_consul ;;
   up-zipkin) mkdir -p "$run" && start_zipkin && wait_zipkin ;;
   *) echo "usage: testenv.sh up|down|status|build" >&2; exit 2 ;;

@@ -8,8 +8,10 @@
 //! 400/422, or 500 for a typed-patch failure) must equal the offline validator's. The table is
 //! printed per source; any disagreement fails the test, naming the object and both verdicts.
 //! With `MESH_ISTIOCTL`, every Istio object also goes through `istioctl validate` (Istio's own
-//! validation, stricter than its CRD schemas), whose verdict must agree too; the API server
-//! accepts an object that only Istio's own rules (`mesh_kube::schema::istio`) refuse.
+//! validation, stricter than its CRD schemas), whose verdict must agree too. With
+//! `MESH_E2E_ISTIOD` (the test environment runs istiod as the API server's validating webhook for
+//! Istio's groups), the server's verdict on Istio objects includes Istio's real admission, and a
+//! VirtualService only Istio's validation refuses must be refused: the webhook is in the path.
 //! Core kinds (Service, Namespace, ConfigMap) are checked against Kubernetes' own schemas
 //! (`cargo xtask core-schemas`); a kind without any offline schema is counted apart, and the
 //! server must accept it.
@@ -200,6 +202,16 @@ async fn sample_objects() -> (Vec<(Source, String, Value)>, Vec<(MeshKind, Sampl
     (out, counts)
 }
 
+/// A VirtualService that only Istio's own validation refuses: its CRD schema accepts a
+/// VirtualService without any http, tcp or tls route; istiod and `istioctl validate` refuse it
+/// ("http, tcp or tls must be provided in virtual service"), and so does the offline validator,
+/// which knows that rule of Istio's (`mesh_kube::schema::istio`).
+fn istiod_probe() -> Value {
+    json!({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+        "metadata": {"name": "mesh-agreement-istiod-probe", "namespace": "default"},
+        "spec": {"hosts": ["probe"]}})
+}
+
 fn gvk(doc: &Value) -> GroupVersionKind {
     let api_version = doc["apiVersion"].as_str().unwrap_or_default();
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -303,7 +315,7 @@ async fn ensure_service(client: &kube::Client, doc: &Value) {
     create(client, &format!("/api/v1/namespaces/{ns}/services"), &body, &[]).await;
 }
 
-/// Whether every violation is one of Istio's own rules, which only Istio (istioctl) checks.
+/// Whether every violation is one of Istio's own rules, which only istiod (and istioctl) check.
 fn istio_rules_only(violations: &[mesh_kube::schema::Violation], doc: &Value) -> bool {
     let mut istio = Vec::new();
     mesh_kube::schema::istio::check(doc, &mut istio);
@@ -317,6 +329,8 @@ struct Row {
     uncovered: usize,
     agree: usize,
     disagree: usize,
+    /// Refused by the API server through istiod's webhook.
+    refused_by_istiod: usize,
 }
 
 #[tokio::test]
@@ -336,6 +350,30 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         ensure_namespace(&client, ns).await;
     }
     let set = mesh_kube::schema::SchemaSet::bundled();
+    let istiod = std::env::var("MESH_E2E_ISTIOD").ok();
+    if let Some(url) = &istiod {
+        // The webhook must be in the path: a VirtualService only Istio's validation refuses.
+        let probe = istiod_probe();
+        assert!(
+            istio_rules_only(
+                &set.validate_with_bundle(&probe, Some(GATEWAY_BUNDLE))
+                    .unwrap_err(),
+                &probe
+            ),
+            "the probe must pass the CRD schema, or it proves nothing about the webhook"
+        );
+        match server_verdict(&client, &probe).await {
+            Err(m) if m.contains("admission webhook") && m.contains("http, tcp or tls must be provided") => {
+                println!("istiod's webhook ({url}) refused the probe: {m}");
+            }
+            other => panic!(
+                "MESH_E2E_ISTIOD={url} says istiod validates Istio's groups, but the API server answered \
+                 {other:?} to a VirtualService without routes, which istiod refuses: the webhook is not in \
+                 the path (is the ValidatingWebhookConfiguration mesh-testenv-istiod registered, and istiod \
+                 running?)"
+            ),
+        }
+    }
     let mut rows: std::collections::BTreeMap<Source, Row> =
         Source::ALL.into_iter().map(|s| (s, Row::default())).collect();
     let mut disagreements = Vec::new();
@@ -348,6 +386,9 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
             ensure_service(&client, doc).await;
         }
         let server = server_verdict(&client, doc).await;
+        if server.as_ref().is_err_and(|m| m.contains("admission webhook")) {
+            row.refused_by_istiod += 1;
+        }
         let kind = doc["kind"].as_str().unwrap_or_default();
         if set
             .lookup(
@@ -367,9 +408,9 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
             .err()
             .unwrap_or_default();
         let offline = violations.is_empty();
-        // The API server checks the CRD schema only: an object only Istio's own rules refuse is
-        // accepted.
-        let expected_by_server = offline || istio_rules_only(&violations, doc);
+        // Without istiod in the path, the API server checks the CRD schema only: an object only
+        // Istio's own rules refuse is accepted.
+        let expected_by_server = offline || (istiod.is_none() && istio_rules_only(&violations, doc));
         let mut agrees = true;
         if let Some(istio) = istioctl_verdict(doc) {
             istio_checked += 1;
@@ -405,28 +446,34 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
             row.disagree += 1;
         }
     }
-    println!("| source | objects | offline verdict | agree | disagree |\n| --- | --- | --- | --- | --- |");
+    println!(
+        "| source | objects | offline verdict | agree | disagree | refused by istiod's webhook |\n\
+         | --- | --- | --- | --- | --- | --- |"
+    );
     let mut total = Row::default();
     for (source, row) in &rows {
         println!(
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             source.label(),
             row.objects,
             row.objects - row.uncovered,
             row.agree,
             row.disagree,
+            row.refused_by_istiod
         );
         total.objects += row.objects;
         total.uncovered += row.uncovered;
         total.agree += row.agree;
         total.disagree += row.disagree;
+        total.refused_by_istiod += row.refused_by_istiod;
     }
     println!(
-        "| all | {} | {} | {} | {} |",
+        "| all | {} | {} | {} | {} | {} |",
         total.objects,
         total.objects - total.uncovered,
         total.agree,
         total.disagree,
+        total.refused_by_istiod
     );
     println!(
         "no offline schema (all accepted by the server): {}",
@@ -441,6 +488,10 @@ async fn the_offline_validator_agrees_with_the_api_servers_admission() {
         );
     }
     println!("Istio objects also checked by istioctl validate: {istio_checked}");
+    println!(
+        "istiod as the API server's validating webhook: {}",
+        istiod.as_deref().unwrap_or("no (MESH_E2E_ISTIOD unset)")
+    );
     if std::env::var_os("MESH_TESTENV").is_some() {
         assert!(
             istio_checked > 0,
