@@ -126,19 +126,36 @@ fn live_suites(root: &Path) -> anyhow::Result<()> {
     result
 }
 
+/// `cargo xtask bench-math [--reps N] [--window W] [--no-check]`: runs `xtask/bench_math.py`
+/// (numpy/scipy against mesh-observe, interleaved), passing the arguments on.
 pub(crate) fn bench_math() -> anyhow::Result<()> {
     let root = crate::workspace_root()?;
     let script = root.join("xtask/bench_math.py");
     if !script.exists() {
         bail!("{} is missing", script.display());
     }
-    let status = Command::new("python3")
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = Command::new(&python)
+        .args(["-c", "import numpy, scipy.signal"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .with_context(|| format!("running {python}: bench-math needs Python 3 with numpy and scipy"))?;
+    if !found.success() {
+        bail!(
+            "bench-math needs numpy and scipy for {python}: install them with `{python} -m pip install numpy scipy`"
+        );
+    }
+    // Everything after `bench-math` goes to the script.
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    println!("==> bench-math: {python} xtask/bench_math.py {}", args.join(" "));
+    let status = Command::new(&python)
         .arg(&script)
+        .args(&args)
         .current_dir(&root)
         .status()
-        .context("running python3")?;
+        .with_context(|| format!("running {python}"))?;
     if !status.success() {
-        bail!("bench_math.py failed");
+        bail!("bench_math.py failed ({status})");
     }
     Ok(())
 }

@@ -1,22 +1,33 @@
-//! Times `histogram_quantile`, `calculate_sli_from_requests` and `detect_anomalies` on inputs
-//! written by `xtask/bench_math.py`, writes the quantiles back for an exactness check, and prints
-//! the timings as one JSON object on stdout.
+//! The Rust side of `cargo xtask bench-math` (`xtask/bench_math.py`): a long-lived process that
+//! loads the inputs the script wrote once, then runs one algorithm per command and answers with
+//! its time and result, so that the script can interleave numpy runs and Rust runs.
 //!
-//! Usage: `cargo run --release -p mesh-observe --example bench_math -- <dir> <current> <reps>`,
-//! where `<dir>` holds little-endian `hist_bounds.f64`, `hist_counts.f64`, `req_status.u16`,
-//! `req_latency.f64` and `history.f64`.
-#![allow(clippy::print_stdout)] // The JSON report is this tool's output.
+//! Usage: `bench_math <dir> <current> <window>`, where `<dir>` holds little-endian
+//! `hist_bounds.f64`, `hist_counts.f64`, `req_status.u16`, `req_latency.f64` and `history.f64`,
+//! `<current>` is the value scored against the history and `<window>` the number of requests per
+//! window of `sli_windows`. It prints one JSON line when ready, then reads commands on stdin, one
+//! per line, and answers each with one JSON line:
+//!
+//! - `run <algorithm>`: runs it once; answers `{"algorithm": .., "seconds": .., <result>}`, where
+//!   `seconds` is the wall-clock time of the call alone. Algorithms: `histogram_quantile`
+//!   (100 000 histograms), `ewma` (mean and variance of the history), `detect_anomalies`,
+//!   `calculate_sli` (all requests as one window), `sli_windows` (one SLI per `<window>` requests).
+//! - `write <algorithm>`: writes the last result of `histogram_quantile` (`quantiles_rust.f64`)
+//!   or `sli_windows` (`sli_windows_rust.f64`: error rate, p50, p90, p99 per window) to `<dir>`.
+//! - `quit`.
+#![allow(clippy::print_stdout)] // The JSON answers are this tool's output.
 
 use std::{
     collections::BTreeMap,
     hint::black_box,
-    path::Path,
+    io::{BufRead, Write},
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use mesh_observe::{
-    AnomalySettings, Assessment, Bucket, RequestRecord, SliSettings, calculate_sli_from_requests,
-    detect_anomalies, histogram_quantile,
+    AnomalySettings, Assessment, Bucket, RequestRecord, Sli, SliSettings, calculate_sli_from_requests,
+    detect_anomalies, ewma, histogram_quantile,
 };
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {
@@ -37,19 +48,6 @@ fn u16s(bytes: &[u8]) -> Vec<u16> {
         .collect()
 }
 
-/// The best wall-clock time over `reps` runs, and the last result.
-fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut best = Duration::MAX;
-    let mut out = None;
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        let r = black_box(f());
-        best = best.min(start.elapsed());
-        out = Some(r);
-    }
-    (best.as_secs_f64(), out.unwrap_or_else(f))
-}
-
 fn json_f64(v: Option<f64>) -> String {
     match v {
         Some(v) if v.is_finite() => format!("{v:?}"),
@@ -57,64 +55,214 @@ fn json_f64(v: Option<f64>) -> String {
     }
 }
 
+/// The inputs, loaded once, and the last results worth writing back.
+struct Bench {
+    dir: PathBuf,
+    current: f64,
+    window: usize,
+    bounds: usize,
+    buckets: Vec<Bucket>,
+    records: Vec<RequestRecord>,
+    history: Vec<f64>,
+    history_map: BTreeMap<String, Vec<f64>>,
+    quantiles: Vec<f64>,
+    windows: Vec<Sli>,
+}
+
+impl Bench {
+    fn load(dir: &Path, current: f64, window: usize) -> Self {
+        let bounds = f64s(&read(dir, "hist_bounds.f64"));
+        let counts = f64s(&read(dir, "hist_counts.f64"));
+        let buckets = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Bucket::new(bounds[i % bounds.len()], c))
+            .collect();
+        let status = u16s(&read(dir, "req_status.u16"));
+        let latency = f64s(&read(dir, "req_latency.f64"));
+        let records = status
+            .iter()
+            .zip(&latency)
+            .map(|(&status, &latency_ms)| RequestRecord { status, latency_ms })
+            .collect();
+        let history = f64s(&read(dir, "history.f64"));
+        let history_map = BTreeMap::from([("metric".to_owned(), history.clone())]);
+        Self {
+            dir: dir.to_owned(),
+            current,
+            window,
+            bounds: bounds.len(),
+            buckets,
+            records,
+            history,
+            history_map,
+            quantiles: Vec::new(),
+            windows: Vec::new(),
+        }
+    }
+
+    /// Runs one algorithm once: its time and its result as JSON members.
+    fn run(&mut self, algorithm: &str) -> Option<(Duration, String)> {
+        let window = Duration::from_secs(300);
+        let settings = SliSettings::default();
+        Some(match algorithm {
+            "histogram_quantile" => {
+                let start = Instant::now();
+                let q: Vec<f64> = self
+                    .buckets
+                    .chunks_exact(self.bounds)
+                    .map(|h| histogram_quantile(0.99, h))
+                    .collect();
+                let t = start.elapsed();
+                let inputs = self.buckets.len();
+                self.quantiles = black_box(q);
+                (t, format!("\"inputs\":{inputs}"))
+            }
+            "ewma" => {
+                let start = Instant::now();
+                let e = black_box(ewma(
+                    black_box(&self.history),
+                    AnomalySettings::default().ewma_alpha,
+                ));
+                let t = start.elapsed();
+                let (mean, variance) = (e.map(|e| e.mean), e.map(|e| e.variance));
+                let score = e.map(|e| (self.current - e.mean) / e.variance.sqrt());
+                (
+                    t,
+                    format!(
+                        "\"inputs\":{},\"mean\":{},\"variance\":{},\"score\":{}",
+                        self.history.len(),
+                        json_f64(mean),
+                        json_f64(variance),
+                        json_f64(score)
+                    ),
+                )
+            }
+            "detect_anomalies" => {
+                let now = BTreeMap::from([("metric".to_owned(), self.current)]);
+                let anomaly_settings = AnomalySettings::default();
+                let start = Instant::now();
+                let report = black_box(detect_anomalies(
+                    &now,
+                    black_box(&self.history_map),
+                    &anomaly_settings,
+                ));
+                let t = start.elapsed();
+                let (robust, ewma) = match report.metrics.first().map(|(_, a)| *a) {
+                    Some(Assessment::Scored { robust, ewma, .. }) => {
+                        (Some(robust.score), ewma.map(|e| e.score))
+                    }
+                    _ => (None, None),
+                };
+                (
+                    t,
+                    format!(
+                        "\"inputs\":{},\"robust_score\":{},\"ewma_score\":{}",
+                        self.history.len(),
+                        json_f64(robust),
+                        json_f64(ewma)
+                    ),
+                )
+            }
+            "calculate_sli" => {
+                let start = Instant::now();
+                let sli = black_box(calculate_sli_from_requests(
+                    black_box(&self.records),
+                    window,
+                    settings,
+                ));
+                let t = start.elapsed();
+                (
+                    t,
+                    format!(
+                        "\"inputs\":{},\"error_rate\":{},\"p50\":{},\"p90\":{},\"p99\":{}",
+                        self.records.len(),
+                        json_f64(sli.error_rate),
+                        json_f64(sli.latency.p50_ms),
+                        json_f64(sli.latency.p90_ms),
+                        json_f64(sli.latency.p99_ms)
+                    ),
+                )
+            }
+            "sli_windows" => {
+                let start = Instant::now();
+                let slis: Vec<Sli> = black_box(&self.records)
+                    .chunks(self.window)
+                    .map(|w| calculate_sli_from_requests(w, window, settings))
+                    .collect();
+                let t = start.elapsed();
+                let count = slis.len();
+                self.windows = black_box(slis);
+                (
+                    t,
+                    format!("\"inputs\":{},\"windows\":{count}", self.records.len()),
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    fn write(&self, algorithm: &str) -> Result<(), String> {
+        let (name, values): (&str, Vec<f64>) = match algorithm {
+            "histogram_quantile" => ("quantiles_rust.f64", self.quantiles.clone()),
+            "sli_windows" => (
+                "sli_windows_rust.f64",
+                self.windows
+                    .iter()
+                    .flat_map(|s| {
+                        [s.error_rate, s.latency.p50_ms, s.latency.p90_ms, s.latency.p99_ms]
+                            .map(|v| v.unwrap_or(f64::NAN))
+                    })
+                    .collect(),
+            ),
+            other => return Err(format!("nothing to write for {other:?}")),
+        };
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(self.dir.join(name), bytes).map_err(|e| format!("write {name}: {e}"))
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [dir, current, reps] = args.as_slice() else {
-        eprintln!("usage: bench_math <dir> <current> <reps>");
+    let [dir, current, window] = args.as_slice() else {
+        eprintln!("usage: bench_math <dir> <current> <window>");
         std::process::exit(2);
     };
-    let dir = Path::new(dir);
     let current: f64 = current.parse().unwrap_or_else(|e| panic!("current: {e}"));
-    let reps: usize = reps.parse().unwrap_or_else(|e| panic!("reps: {e}"));
-
-    let bounds = f64s(&read(dir, "hist_bounds.f64"));
-    let counts = f64s(&read(dir, "hist_counts.f64"));
-    let buckets: Vec<Bucket> = counts
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| Bucket::new(bounds[i % bounds.len()], c))
-        .collect();
-    let (t_quantile, quantiles) = best(reps, || {
-        buckets
-            .chunks_exact(bounds.len())
-            .map(|h| histogram_quantile(0.99, h))
-            .collect::<Vec<f64>>()
-    });
-    let out: Vec<u8> = quantiles.iter().flat_map(|q| q.to_le_bytes()).collect();
-    std::fs::write(dir.join("quantiles_rust.f64"), out).unwrap_or_else(|e| panic!("write quantiles: {e}"));
-
-    let status = u16s(&read(dir, "req_status.u16"));
-    let latency = f64s(&read(dir, "req_latency.f64"));
-    let records: Vec<RequestRecord> = status
-        .iter()
-        .zip(&latency)
-        .map(|(&status, &latency_ms)| RequestRecord { status, latency_ms })
-        .collect();
-    let (t_sli, sli) = best(reps, || {
-        calculate_sli_from_requests(&records, Duration::from_secs(300), SliSettings::default())
-    });
-
-    let history = BTreeMap::from([("metric".to_owned(), f64s(&read(dir, "history.f64")))]);
-    let now = BTreeMap::from([("metric".to_owned(), current)]);
-    let settings = AnomalySettings::default();
-    let (t_anomaly, report) = best(reps, || detect_anomalies(&now, &history, &settings));
-    let (robust, ewma) = match report.metrics.first().map(|(_, a)| *a) {
-        Some(Assessment::Scored { robust, ewma, .. }) => (Some(robust.score), ewma.map(|e| e.score)),
-        _ => (None, None),
+    let window: usize = window.parse().unwrap_or_else(|e| panic!("window: {e}"));
+    let mut bench = Bench::load(Path::new(dir), current, window.max(1));
+    let mut out = std::io::stdout().lock();
+    let mut answer = |line: String| {
+        // The script reads one line per command; a closed pipe means it is gone.
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            std::process::exit(0);
+        }
     };
-
-    println!(
-        "{{\"histogram_quantile\":{{\"seconds\":{t_quantile:?},\"inputs\":{}}},\
-         \"calculate_sli\":{{\"seconds\":{t_sli:?},\"inputs\":{},\"error_rate\":{},\"p50\":{},\"p90\":{},\"p99\":{}}},\
-         \"detect_anomalies\":{{\"seconds\":{t_anomaly:?},\"inputs\":{},\"robust_score\":{},\"ewma_score\":{}}}}}",
-        buckets.len(),
-        records.len(),
-        json_f64(sli.error_rate),
-        json_f64(sli.latency.p50_ms),
-        json_f64(sli.latency.p90_ms),
-        json_f64(sli.latency.p99_ms),
-        history["metric"].len(),
-        json_f64(robust),
-        json_f64(ewma),
-    );
+    answer(format!(
+        "{{\"ready\":true,\"requests\":{},\"history\":{},\"buckets\":{}}}",
+        bench.records.len(),
+        bench.history.len(),
+        bench.buckets.len()
+    ));
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        let reply = match (words.next(), words.next()) {
+            (Some("run"), Some(algorithm)) => match bench.run(algorithm) {
+                Some((t, result)) => format!(
+                    "{{\"algorithm\":\"{algorithm}\",\"seconds\":{:?},{result}}}",
+                    t.as_secs_f64()
+                ),
+                None => format!("{{\"error\":\"unknown algorithm {algorithm:?}\"}}"),
+            },
+            (Some("write"), Some(algorithm)) => match bench.write(algorithm) {
+                Ok(()) => "{\"written\":true}".to_owned(),
+                Err(e) => format!("{{\"error\":{e:?}}}"),
+            },
+            (Some("quit"), _) => break,
+            (None, _) => continue,
+            _ => format!("{{\"error\":\"unknown command {line:?}\"}}"),
+        };
+        answer(reply);
+    }
 }

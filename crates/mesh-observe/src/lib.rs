@@ -5,8 +5,11 @@
 //! - [`histogram_quantile`]: bit-for-bit Prometheus 2.42 `histogram_quantile` for classic buckets.
 //! - [`calculate_sli`] / [`calculate_sli_from_requests`]: availability, error rate, throughput
 //!   and latency quantiles, with one documented error definition ([`sli`]).
+//! - [`sample_quantiles`]: exact quantiles of raw values (numpy's linear interpolation, NaN left
+//!   out) in linear time, by radix selection.
 //! - [`is_within_slo`]: per-objective verdicts with measured value, target and margin.
-//! - [`detect_anomalies`]: median/MAD and EWMA scores against a metric's history.
+//! - [`detect_anomalies`]: median/MAD and EWMA scores against a metric's history; [`ewma`] is
+//!   the exponentially weighted mean and variance alone, computed in blocks for long series.
 //! - [`judge_canary`]: Pass / Fail / Inconclusive from a canary and its baseline, where too little
 //!   traffic is always inconclusive ([`stats`] holds the tests).
 //!
@@ -24,18 +27,20 @@ mod canary;
 mod error;
 mod hypergeom;
 mod quantile;
+mod sample_quantile;
 pub mod sli;
 mod slo;
 pub mod stats;
 
 pub use anomaly::{
-    Anomaly, AnomalyReport, AnomalySettings, Assessment, Method, Score, assess, detect_anomalies,
+    Anomaly, AnomalyReport, AnomalySettings, Assessment, Ewma, Method, Score, assess, detect_anomalies, ewma,
 };
 pub use canary::{
     CanaryInput, ErrorRateCheck, JudgeSettings, Judgement, LatencyCheck, LatencySource, Verdict, judge_canary,
 };
 pub use error::InvalidSetting;
 pub use quantile::{Bucket, histogram_quantile, histogram_quantile_sorted};
+pub use sample_quantile::sample_quantiles;
 pub use sli::{
     Outcome, RequestRecord, Sli, SliSettings, calculate_service_sli, calculate_sli,
     calculate_sli_from_requests, classify_status,

@@ -17,6 +17,8 @@ use std::time::Duration;
 use mesh_core::{LatencyQuantiles, ServiceMetrics, TrafficSample};
 use serde::{Deserialize, Serialize};
 
+use crate::sample_quantile::quantiles_by;
+
 /// How requests are classified.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SliSettings {
@@ -166,21 +168,19 @@ pub fn calculate_sli_from_requests(
     window: Duration,
     settings: SliSettings,
 ) -> Sli {
+    // One pass classifies the records and feeds the latency selection.
+    let is_error = &ERRORS[usize::from(settings.count_client_errors)];
     let mut errors = 0u64;
-    let mut latencies = Vec::with_capacity(records.len());
-    for r in records {
-        if classify_status(r.status, settings) == Outcome::Error {
-            errors += 1;
-        }
-        if !r.latency_ms.is_nan() {
-            latencies.push(r.latency_ms);
-        }
-    }
+    let [p50, p90, p99] = quantiles_by(
+        records,
+        |r| r.latency_ms,
+        |r| errors += u64::from(is_error[usize::from(r.status).min(STATUSES - 1)]),
+        [0.5, 0.9, 0.99],
+    );
     let requests = records.len() as f64;
     let errors = errors as f64;
     let error_rate = (requests > 0.0).then(|| errors / requests);
     let secs = window.as_secs_f64();
-    let [p50, p90, p99] = quantiles_in_place(&mut latencies, [0.5, 0.9, 0.99]);
     Sli {
         requests,
         errors,
@@ -195,42 +195,29 @@ pub fn calculate_sli_from_requests(
     }
 }
 
+/// Statuses in [`ERRORS`]; every higher one is a success.
+const STATUSES: usize = 1000;
+
+/// `classify_status(status, settings) == Outcome::Error` for every status below [`STATUSES`],
+/// indexed by `count_client_errors`: one load instead of three comparisons per request.
+static ERRORS: [[bool; STATUSES]; 2] = [error_statuses(false), error_statuses(true)];
+
+const fn error_statuses(count_client_errors: bool) -> [bool; STATUSES] {
+    let mut table = [false; STATUSES];
+    let mut status = 0;
+    while status < STATUSES {
+        table[status] = status == 0
+            || (status >= 500 && status <= 599)
+            || (count_client_errors && status >= 400 && status <= 499);
+        status += 1;
+    }
+    table
+}
+
 /// Quantiles (linear interpolation between closest ranks, numpy's default) of `values`, which
-/// must hold no NaN; reorders `values`. `None` for an empty slice. Runs in linear time.
+/// must hold no NaN. `None` for an empty slice. Runs in linear time ([`crate::sample_quantiles`]).
 pub(crate) fn quantiles_in_place<const N: usize>(values: &mut [f64], qs: [f64; N]) -> [Option<f64>; N] {
-    let mut out = [None; N];
-    if values.is_empty() {
-        return out;
-    }
-    let n = values.len();
-    // Select from the highest rank down, each time within the prefix left of the last pick.
-    let mut order: [usize; N] = std::array::from_fn(|i| i);
-    order.sort_by(|&a, &b| qs[b].total_cmp(&qs[a]));
-    let mut limit = n;
-    for &i in &order {
-        let pos = qs[i].clamp(0.0, 1.0) * (n - 1) as f64;
-        let lo = (pos.floor() as usize).min(n - 1);
-        let frac = pos - lo as f64;
-        let hi = (lo + 1).min(n - 1);
-        // After selecting `hi`, `values[..hi]` holds exactly the `hi` smallest values; later
-        // (lower) quantiles only need that prefix.
-        if hi < limit {
-            values[..limit].select_nth_unstable_by(hi, f64::total_cmp);
-        }
-        let hi_value = values[hi];
-        let lo_value = if lo == hi {
-            hi_value
-        } else {
-            values[..hi].iter().copied().fold(f64::NEG_INFINITY, f64::max)
-        };
-        limit = hi;
-        out[i] = Some(if frac == 0.0 {
-            lo_value
-        } else {
-            lo_value + (hi_value - lo_value) * frac
-        });
-    }
-    out
+    crate::sample_quantiles(values, qs)
 }
 
 fn finite_non_negative(v: f64) -> f64 {
@@ -268,6 +255,21 @@ mod tests {
             let got = quantiles_in_place(&mut v, [0.5, 0.9, 0.99, 0.0, 1.0]);
             for (q, g) in [0.5, 0.9, 0.99, 0.0, 1.0].into_iter().zip(got) {
                 assert_eq!(g, Some(numpy_linear(&sorted, q)), "n={n} q={q}");
+            }
+        }
+    }
+
+    #[test]
+    fn error_table_agrees_with_classify_status() {
+        for count_client_errors in [false, true] {
+            let settings = SliSettings { count_client_errors };
+            for status in 0..=u16::MAX {
+                let table = ERRORS[usize::from(count_client_errors)][usize::from(status).min(STATUSES - 1)];
+                assert_eq!(
+                    table,
+                    classify_status(status, settings) == Outcome::Error,
+                    "{status}"
+                );
             }
         }
     }
