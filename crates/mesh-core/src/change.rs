@@ -97,6 +97,30 @@ impl Change {
         }
     }
 
+    /// The one service the change is about (the one it registers, routes, protects or faults);
+    /// `None` for the changes that name a namespace instead (mTLS, authorization policies).
+    ///
+    /// ```
+    /// use mesh_core::Change;
+    /// let remove = Change::UnregisterService { service: "prod/api".parse().unwrap() };
+    /// assert_eq!(remove.service().unwrap().to_string(), "prod/api");
+    /// assert!(Change::EnableMtls { namespace: "prod".parse().unwrap() }.service().is_none());
+    /// ```
+    pub fn service(&self) -> Option<crate::ServiceId> {
+        match self {
+            Self::RegisterService(def) => Some(def.id()),
+            Self::CreateVirtualService(r) => Some(r.service.clone()),
+            Self::CreateDestinationRule(p) => Some(p.service.clone()),
+            Self::UnregisterService { service }
+            | Self::SetTrafficWeight { service, .. }
+            | Self::ConfigureCircuitBreaker { service, .. }
+            | Self::SetRetryPolicy { service, .. }
+            | Self::InjectFault { service, .. } => Some(service.clone()),
+            Self::RemoveFault { fault_id } => Some(fault_id.service.clone()),
+            Self::EnableMtls { .. } | Self::CreateAuthorizationPolicy(_) => None,
+        }
+    }
+
     /// The operation's snake_case name (`set_traffic_weight`).
     pub fn operation(&self) -> &'static str {
         match self {

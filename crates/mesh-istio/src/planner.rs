@@ -107,31 +107,23 @@ impl mesh_core::Planner for IstioPlanner {
 /// assert_eq!(kinds, ["DestinationRule", "VirtualService"]);
 /// ```
 pub fn reads(change: &Change) -> Vec<ObjectRef> {
-    let host = |s: &ServiceId| vec![objects::destination_rule(s), objects::virtual_service(s)];
+    let Some(service) = change.service() else {
+        return Vec::new(); // namespace-wide: owned objects, applied whole
+    };
     match change {
         Change::RegisterService(def) if def.endpoints.is_empty() => {
-            vec![objects::kubernetes_service(&def.id())]
+            vec![objects::kubernetes_service(&service)]
         }
-        Change::RegisterService(def) => {
+        Change::RegisterService(_) | Change::UnregisterService { .. } => {
             vec![
-                objects::service_entry(&def.id()),
-                objects::kubernetes_service(&def.id()),
+                objects::service_entry(&service),
+                objects::kubernetes_service(&service),
             ]
         }
-        Change::UnregisterService { service } => {
-            vec![
-                objects::service_entry(service),
-                objects::kubernetes_service(service),
-            ]
-        }
-        Change::CreateVirtualService(r) => host(&r.service),
-        Change::CreateDestinationRule(p) => host(&p.service),
-        Change::SetTrafficWeight { service, .. }
-        | Change::ConfigureCircuitBreaker { service, .. }
-        | Change::SetRetryPolicy { service, .. }
-        | Change::InjectFault { service, .. } => host(service),
-        Change::RemoveFault { fault_id } => host(&fault_id.service),
-        _ => Vec::new(),
+        _ => vec![
+            objects::destination_rule(&service),
+            objects::virtual_service(&service),
+        ],
     }
 }
 
@@ -203,20 +195,11 @@ fn plan_host(
     snapshot: &Snapshot,
     keys: &SelectorLabels,
 ) -> Result<(), Error> {
-    let service = match change {
-        Change::CreateVirtualService(r) => r.service.clone(),
-        Change::CreateDestinationRule(p) => p.service.clone(),
-        Change::SetTrafficWeight { service, .. }
-        | Change::ConfigureCircuitBreaker { service, .. }
-        | Change::SetRetryPolicy { service, .. }
-        | Change::InjectFault { service, .. } => service.clone(),
-        Change::RemoveFault { fault_id } => fault_id.service.clone(),
-        other => {
-            return Err(Error::invalid(
-                "change",
-                format!("{} is not a routing change", other.operation()),
-            ));
-        }
+    let Some(service) = change.service() else {
+        return Err(Error::invalid(
+            "change",
+            format!("{} is not a routing change", change.operation()),
+        ));
     };
     let dr_ref = objects::destination_rule(&service);
     let vs_ref = objects::virtual_service(&service);

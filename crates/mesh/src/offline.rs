@@ -190,17 +190,13 @@ impl Mesh {
 #[cfg(feature = "linkerd")]
 fn existing_service_of(change: &Change) -> Option<mesh_core::ServiceId> {
     match change {
-        Change::CreateVirtualService(r) => Some(r.service.clone()),
-        Change::CreateDestinationRule(p) => Some(p.service.clone()),
-        Change::SetTrafficWeight { service, .. }
-        | Change::ConfigureCircuitBreaker { service, .. }
-        | Change::SetRetryPolicy { service, .. }
-        | Change::InjectFault { service, .. } => Some(service.clone()),
         // Linkerd's Server for a targeted policy selects the Service's pods on its port.
         Change::CreateAuthorizationPolicy(p) => p
             .target
             .as_ref()
             .map(|t| mesh_core::ServiceId::new(p.namespace.clone(), t.clone())),
-        _ => None,
+        // Registration creates the Service; the others build on an existing one.
+        Change::RegisterService(_) | Change::UnregisterService { .. } | Change::RemoveFault { .. } => None,
+        other => other.service(),
     }
 }

@@ -185,43 +185,44 @@ pub fn check(change: &Change, ctx: &Context) -> Result<()> {
         return Err(refusal);
     }
     for (namespace, feature) in namespaces(change) {
-        consul_namespace(ctx, namespace, feature)?;
+        consul_namespace(ctx, &namespace, feature)?;
     }
     Ok(())
 }
 
 /// Every namespace a change names, with the feature to refuse when CE cannot serve it.
-fn namespaces(change: &Change) -> Vec<(&Namespace, Feature)> {
+fn namespaces(change: &Change) -> Vec<(Namespace, Feature)> {
     let first = change
         .required_features()
         .first()
         .copied()
         .unwrap_or(Feature::RegisterService);
     match change {
-        Change::RegisterService(def) => vec![(&def.namespace, first)],
-        Change::UnregisterService { service }
-        | Change::SetTrafficWeight { service, .. }
-        | Change::SetRetryPolicy { service, .. }
-        | Change::InjectFault { service, .. }
-        | Change::ConfigureCircuitBreaker { service, .. } => vec![(&service.namespace, first)],
-        Change::CreateVirtualService(r) => vec![(&r.service.namespace, first)],
-        Change::CreateDestinationRule(p) => vec![(&p.service.namespace, first)],
-        Change::RemoveFault { fault_id } => vec![(&fault_id.service.namespace, Feature::FaultAbort)],
-        Change::EnableMtls { namespace } => vec![(namespace, Feature::MtlsStrict)],
+        Change::RemoveFault { fault_id } => vec![(fault_id.service.namespace.clone(), Feature::FaultAbort)],
+        Change::EnableMtls { namespace } => vec![(namespace.clone(), Feature::MtlsStrict)],
         Change::CreateAuthorizationPolicy(p) => {
-            let mut out = vec![(&p.namespace, first)];
+            let mut out = vec![(p.namespace.clone(), first)];
             for source in p.rules.iter().flat_map(|r| &r.from) {
                 out.extend(
                     source
                         .principals
                         .iter()
-                        .map(|x| (&x.namespace, Feature::AuthzNamespaces)),
+                        .map(|x| (x.namespace.clone(), Feature::AuthzNamespaces)),
                 );
-                out.extend(source.namespaces.iter().map(|n| (n, Feature::AuthzNamespaces)));
+                out.extend(
+                    source
+                        .namespaces
+                        .iter()
+                        .map(|n| (n.clone(), Feature::AuthzNamespaces)),
+                );
             }
             out
         }
-        _ => Vec::new(),
+        other => other
+            .service()
+            .map(|s| (s.namespace, first))
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -245,7 +245,6 @@ pub(crate) fn reads(change: &Change, ctx: &Context, snap: &Snapshot) -> Result<V
         .unwrap_or(Feature::RegisterService);
     let ns_of = |s: &ServiceId| consul_namespace(ctx, &s.namespace, first_feature);
     Ok(match change {
-        Change::RegisterService(def) => chain(&ns_of(&def.id())?, def.name.as_str()),
         Change::UnregisterService { service } => {
             let ns = ns_of(service)?;
             let mut out = chain(&ns, service.name.as_str());
@@ -255,13 +254,6 @@ pub(crate) fn reads(change: &Change, ctx: &Context, snap: &Snapshot) -> Result<V
             });
             out
         }
-        Change::CreateDestinationRule(p) => chain(&ns_of(&p.service)?, p.service.name.as_str()),
-        Change::CreateVirtualService(r) => chain(&ns_of(&r.service)?, r.service.name.as_str()),
-        Change::SetTrafficWeight { service, .. } | Change::SetRetryPolicy { service, .. } => {
-            chain(&ns_of(service)?, service.name.as_str())
-        }
-        Change::InjectFault { service, .. } => chain(&ns_of(service)?, service.name.as_str()),
-        Change::RemoveFault { fault_id } => chain(&ns_of(&fault_id.service)?, fault_id.service.name.as_str()),
         Change::ConfigureCircuitBreaker { service, callers, .. } => {
             let ns = ns_of(service)?;
             let mut out = Vec::new();
@@ -294,6 +286,10 @@ pub(crate) fn reads(change: &Change, ctx: &Context, snap: &Snapshot) -> Result<V
             }
             out
         }
-        _ => Vec::new(),
+        // Every other change reads the service's chain of entries.
+        other => match other.service() {
+            Some(service) => chain(&ns_of(&service)?, service.name.as_str()),
+            None => Vec::new(),
+        },
     })
 }

@@ -2,10 +2,17 @@
 //! needs, translate, and order the writes make-before-break. One file per group of operations;
 //! this one holds the entry points and what they share.
 
-mod faults;
-mod policy;
-mod registration;
-mod routing;
+mod configure_circuit_breaker;
+mod create_authorization_policy;
+mod create_destination_rule;
+mod create_virtual_service;
+mod enable_mtls;
+mod inject_fault;
+mod register_service;
+mod remove_fault;
+mod set_retry_policy;
+mod set_traffic_weight;
+mod unregister_service;
 
 use std::cell::RefCell;
 
@@ -374,19 +381,19 @@ impl<'a> Planner<'a> {
 
     fn run(&mut self, change: &Change) -> Result<()> {
         match change {
-            Change::RegisterService(def) => self.register(def),
-            Change::UnregisterService { service } => self.unregister(service),
-            Change::CreateDestinationRule(policy) => self.destination_rule(policy),
-            Change::CreateVirtualService(routes) => self.virtual_service(routes),
-            Change::SetTrafficWeight { service, split } => self.traffic_weight(service, split),
+            Change::RegisterService(def) => self.register_service(def),
+            Change::UnregisterService { service } => self.unregister_service(service),
+            Change::CreateDestinationRule(policy) => self.create_destination_rule(policy),
+            Change::CreateVirtualService(routes) => self.create_virtual_service(routes),
+            Change::SetTrafficWeight { service, split } => self.set_traffic_weight(service, split),
             Change::ConfigureCircuitBreaker {
                 service,
                 circuit_breaker,
                 callers,
-            } => self.circuit_breaker(service, circuit_breaker, callers),
-            Change::SetRetryPolicy { service, policy } => self.retry_policy(service, policy),
+            } => self.configure_circuit_breaker(service, circuit_breaker, callers),
+            Change::SetRetryPolicy { service, policy } => self.set_retry_policy(service, policy),
             Change::EnableMtls { namespace } => self.enable_mtls(namespace),
-            Change::CreateAuthorizationPolicy(policy) => self.authorization(policy),
+            Change::CreateAuthorizationPolicy(policy) => self.create_authorization_policy(policy),
             Change::InjectFault { service, fault } => self.inject_fault(change, service, fault),
             Change::RemoveFault { fault_id } => self.remove_fault(fault_id),
             other => Err(Error::invalid(
