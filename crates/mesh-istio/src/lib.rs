@@ -51,10 +51,9 @@ mod backend;
 mod capabilities;
 mod check;
 mod config;
-mod host_edit;
 pub mod objects;
+mod ops;
 pub mod planner;
-mod registration;
 pub mod routes;
 pub mod translate;
 

@@ -33,9 +33,7 @@ use serde_json::Value;
 use crate::{
     Config, Snapshot, objects,
     routes::HttpRoutes,
-    translate::{
-        self, authorization_policy, destination_rule as dr, peer_authentication, virtual_service as vs,
-    },
+    translate::{self, destination_rule as dr, virtual_service as vs},
 };
 
 /// Istio's planner under one configuration: the [`mesh_core::Planner`] contract over [`plan`]
@@ -148,42 +146,8 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
 pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
     mesh_core::Planner::refuse(&IstioPlanner::default(), change)?;
     let mut plan = Plan::for_change(MeshKind::Istio, change);
-    match change {
-        Change::RegisterService(def) => {
-            crate::registration::register(&mut plan, def, snapshot, &config.selector_labels)?
-        }
-        Change::UnregisterService { service } => {
-            crate::registration::unregister(&mut plan, service, snapshot)?
-        }
-        Change::EnableMtls { namespace } => {
-            if namespace.as_str() == config.root_namespace {
-                plan.warnings.push(format!(
-                    "{namespace} is Istio's root namespace: STRICT mTLS applies to the whole mesh"
-                ));
-            }
-            let body = peer_authentication::strict(namespace);
-            plan.push(Write::new(
-                WriteAction::Apply,
-                objects::peer_authentication(namespace),
-                Some(body),
-            ));
-        }
-        Change::CreateAuthorizationPolicy(p) => {
-            let body =
-                authorization_policy::authorization_policy(p, &config.trust_domain, &config.selector_labels);
-            let target = objects::authorization_policy(&p.namespace, p.name.as_str());
-            if p.rules
-                .iter()
-                .flat_map(|r| &r.from)
-                .any(|s| !s.principals.is_empty() || !s.namespaces.is_empty())
-            {
-                plan.warnings.push(
-                    "principals and namespaces are only known for mTLS traffic: enable STRICT mTLS so that plaintext requests cannot bypass the rule".into(),
-                );
-            }
-            plan.push(Write::new(WriteAction::Apply, target, Some(body)));
-        }
-        _ => plan_host(&mut plan, change, snapshot, &config.selector_labels)?,
+    if !crate::ops::plan_standalone(&mut plan, change, snapshot, config)? {
+        plan_host(&mut plan, change, snapshot, &config.selector_labels)?;
     }
     Ok(plan)
 }
@@ -222,7 +186,7 @@ fn plan_host(
     }
 
     let mut routes = routes_old.unwrap_or_default();
-    let touches_vs = crate::host_edit::edit(
+    let touches_vs = crate::ops::edit_host(
         change,
         &service,
         &mut dr_new,

@@ -1,4 +1,4 @@
-//! Planning `register_service` and `unregister_service`.
+//! `register_service` on Istio.
 //!
 //! A service without endpoints is a plain Kubernetes Service, which Istio discovers by itself:
 //! registering it writes nothing. A service with endpoints (VMs) gets a ServiceEntry and one
@@ -6,16 +6,14 @@
 //! ([`crate::objects::WORKLOAD_ENTRIES_ANNOTATION`]) so that re-registering prunes endpoints that
 //! went away, and unregistering deletes exactly what was registered.
 
-use std::collections::BTreeSet;
-
-use mesh_core::{Error, Plan, ServiceDefinition, ServiceId, Write, WriteAction};
+use mesh_core::{Error, Plan, ServiceDefinition, Write, WriteAction};
 
 use crate::{
     Snapshot, objects,
     translate::{service_entry, workload_entry},
 };
 
-pub(crate) fn register(
+pub(crate) fn plan(
     plan: &mut Plan,
     def: &ServiceDefinition,
     snapshot: &Snapshot,
@@ -94,36 +92,6 @@ pub(crate) fn register(
         plan.push(Write::new(
             WriteAction::Delete,
             objects::workload_entry(&id, &name),
-            None,
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn unregister(plan: &mut Plan, service: &ServiceId, snapshot: &Snapshot) -> Result<(), Error> {
-    let se_ref = objects::service_entry(service);
-    let Some(se) = snapshot.get(&se_ref) else {
-        if snapshot.get(&objects::kubernetes_service(service)).is_some() {
-            plan.warnings.push(format!(
-                "{service} is a plain Kubernetes Service that Istio discovers on its own: delete the Service to unregister it"
-            ));
-            return Ok(());
-        }
-        return Err(Error::NotFound {
-            kind: "ServiceEntry".into(),
-            name: service.to_string(),
-        });
-    };
-    let workloads: BTreeSet<String> = service_entry::registered_workloads(se)
-        .into_values()
-        .flatten()
-        .collect();
-    // The host goes first, so nothing is routed to endpoints that are being removed.
-    plan.push(Write::new(WriteAction::Delete, se_ref, None));
-    for name in workloads {
-        plan.push(Write::new(
-            WriteAction::Delete,
-            objects::workload_entry(service, &name),
             None,
         ));
     }
