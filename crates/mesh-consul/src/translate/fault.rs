@@ -8,15 +8,12 @@
 //! injection created (the entry, its `Meta`, its `EnvoyExtensions`, its `Protocol`), so that
 //! `remove_fault` restores the entry exactly, from any process.
 
-use mesh_core::{Error, Fault, FaultId, Feature, MeshKind, Result, ServiceId};
+use mesh_core::{Error, Fault, Feature, MeshKind, Result, ServiceId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{
-    EntryKey,
-    planner::{Deps, Planner, is_l7, l7},
-};
-use crate::model::{ConfigEntry, EntryKind, EnvoyExtension, ServiceDefaults};
+use super::{EntryKey, planner::Planner};
+use crate::model::{EntryKind, EnvoyExtension};
 
 /// The extension name on Enterprise 1.18+.
 pub const FAULT_EXTENSION: &str = "builtin/fault-injection";
@@ -25,11 +22,11 @@ pub const LUA_EXTENSION: &str = "builtin/lua";
 
 /// What the marker in `Meta` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Marker {
-    fault: Fault,
+pub(super) struct Marker {
+    pub(super) fault: Fault,
     /// What the injection created: `entry`, `meta`, `extensions`, `protocol`.
     #[serde(default)]
-    created: Vec<String>,
+    pub(super) created: Vec<String>,
 }
 
 /// The Envoy extension that carries `fault`: native on Enterprise 1.18+, Lua otherwise.
@@ -80,7 +77,7 @@ pub fn fault_extension(fault: &Fault, native: bool) -> Result<EnvoyExtension> {
 }
 
 /// A whole number as an integer (`5`, as Consul's examples write it), anything else as a float.
-fn number(v: f64) -> serde_json::Value {
+pub(super) fn number(v: f64) -> serde_json::Value {
     if v.fract() == 0.0 && (0.0..=100.0).contains(&v) {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // whole, within 0..=100
         let whole = v as u64;
@@ -90,168 +87,21 @@ fn number(v: f64) -> serde_json::Value {
     }
 }
 
-fn lua_abort_script(fraction: f64, status: u16) -> String {
+pub(super) fn lua_abort_script(fraction: f64, status: u16) -> String {
     format!(
         "function envoy_on_request(request_handle)\n  if math.random() < {fraction} then\n    request_handle:respond({{[\":status\"] = \"{status}\"}}, \"fault injected by mesh\")\n  end\nend\n"
     )
 }
 
-fn native(p: &Planner<'_>) -> bool {
+pub(super) fn native(p: &Planner<'_>) -> bool {
     p.ctx.version.is_enterprise() && p.ctx.version.at_least(1, 18)
 }
 
-fn defaults_key(p: &Planner<'_>, service: &ServiceId, feature: Feature) -> Result<EntryKey> {
+pub(super) fn defaults_key(p: &Planner<'_>, service: &ServiceId, feature: Feature) -> Result<EntryKey> {
     let ns = p.ns(service, feature)?;
     Ok(EntryKey::new(
         EntryKind::ServiceDefaults,
         ns.as_deref(),
         service.name.as_str(),
     ))
-}
-
-pub(super) fn inject(p: &mut Planner<'_>, service: &ServiceId, fault: &Fault) -> Result<()> {
-    let feature = match fault {
-        Fault::Delay { .. } => Feature::FaultDelay,
-        Fault::Abort { .. } => Feature::FaultAbort,
-    };
-    let key = defaults_key(p, service, feature)?;
-    let native = native(p);
-    if !native {
-        p.warn("emulated: the abort is a builtin/lua extension on the service's inbound listener, so it hits every caller; the status is returned by the server's sidecar");
-    }
-    let extension = fault_extension(fault, native)?;
-    let id = FaultId::new(MeshKind::Consul, service.clone(), fault.fingerprint())?;
-    p.observe(service, key.namespace.as_deref());
-    let current = p.current(&key);
-    let mut created = Vec::new();
-    let mut sd = match current {
-        Some(ConfigEntry::ServiceDefaults(sd)) => sd,
-        _ => {
-            created.push("entry".to_owned());
-            ServiceDefaults {
-                name: service.name.to_string(),
-                ..ServiceDefaults::default()
-            }
-        }
-    };
-    if sd
-        .meta
-        .meta
-        .as_ref()
-        .is_some_and(|m| m.contains_key(&id.marker()))
-    {
-        // Already injected: converge.
-        return Ok(());
-    }
-    let mut deps = Deps::default();
-    if !is_l7(sd.protocol.as_deref()) {
-        created.push("protocol".to_owned());
-        sd.protocol = Some("http".into());
-        deps.provides.push(l7(service));
-        p.warn(format!(
-            "service-defaults of {service}: Protocol set to \"http\"; HTTP faults need an L7 protocol"
-        ));
-    }
-    if sd.meta.meta.is_none() {
-        created.push("meta".to_owned());
-    }
-    if sd.envoy_extensions.is_none() {
-        created.push("extensions".to_owned());
-    }
-    sd.envoy_extensions.get_or_insert_with(Vec::new).push(extension);
-    let marker = Marker {
-        fault: fault.clone(),
-        created,
-    };
-    let marker = serde_json::to_string(&marker).map_err(|e| Error::invalid("fault", e.to_string()))?;
-    sd.meta
-        .meta
-        .get_or_insert_with(Default::default)
-        .insert(id.marker(), marker);
-    p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
-    Ok(())
-}
-
-pub(super) fn remove(p: &mut Planner<'_>, fault_id: &FaultId) -> Result<()> {
-    if fault_id.mesh != MeshKind::Consul {
-        return Err(Error::invalid(
-            "fault_id",
-            format!("belongs to {}, not consul", fault_id.mesh),
-        ));
-    }
-    let service = &fault_id.service;
-    let key = defaults_key(p, service, Feature::FaultAbort)?;
-    let not_found = || Error::NotFound {
-        kind: "fault".into(),
-        name: fault_id.to_string(),
-    };
-    let Some(ConfigEntry::ServiceDefaults(mut sd)) = p.current(&key) else {
-        return Err(not_found());
-    };
-    let marker_key = fault_id.marker();
-    let raw = sd
-        .meta
-        .meta
-        .as_mut()
-        .and_then(|m| m.remove(&marker_key))
-        .ok_or_else(not_found)?;
-    let marker: Marker = serde_json::from_str(&raw)
-        .map_err(|e| Error::invalid("fault_id", format!("marker {marker_key} is unreadable: {e}")))?;
-    p.observe(service, key.namespace.as_deref());
-    let mut extension = None;
-    for native in [true, false] {
-        if let Ok(ext) = fault_extension(&marker.fault, native)
-            && let Some(list) = &mut sd.envoy_extensions
-            && let Some(i) = list.iter().position(|e| e == &ext)
-        {
-            extension = Some(list.remove(i));
-            break;
-        }
-    }
-    if extension.is_none() {
-        p.warn(format!(
-            "the extension of {fault_id} was already gone; only its marker is removed"
-        ));
-    }
-    let created = |what: &str| marker.created.iter().any(|c| c == what);
-    if created("extensions") && sd.envoy_extensions.as_ref().is_some_and(Vec::is_empty) {
-        sd.envoy_extensions = None;
-    }
-    if created("meta") && sd.meta.meta.as_ref().is_some_and(|m| m.is_empty()) {
-        sd.meta.meta = None;
-    }
-    let mut deps = Deps::default();
-    let in_use = p
-        .plan
-        .baseline
-        .in_use
-        .iter()
-        .any(|(_, reqs)| reqs.contains(&l7(service)));
-    if created("protocol") {
-        if in_use {
-            p.warn(format!(
-                "service-defaults of {service}: Protocol kept at \"http\", a router or splitter needs it"
-            ));
-        } else {
-            sd.protocol = None;
-            deps.withdraws.push(l7(service));
-        }
-    }
-    let untouched = ServiceDefaults {
-        name: sd.name.clone(),
-        meta: crate::model::EntryMeta {
-            namespace: sd.meta.namespace.clone(),
-            ..Default::default()
-        },
-        ..ServiceDefaults::default()
-    };
-    if created("entry")
-        && ConfigEntry::ServiceDefaults(sd.clone()).into_write_body()
-            == ConfigEntry::ServiceDefaults(untouched).into_write_body()
-    {
-        p.delete(&key, deps.withdraws);
-    } else {
-        p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
-    }
-    Ok(())
 }

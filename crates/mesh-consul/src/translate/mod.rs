@@ -12,15 +12,22 @@
 //! Read-modify-write keeps every field this library does not own, and guards the write with the
 //! entry's `ModifyIndex` (`?cas=<index>`), or `?cas=0` when creating.
 
-mod authz;
-mod breaker;
-mod destination;
+mod configure_circuit_breaker;
+mod create_authorization_policy;
+mod create_destination_rule;
+mod create_virtual_service;
+mod enable_mtls;
 mod fault;
-mod mtls;
+mod inject_fault;
 mod planner;
 mod register;
+mod register_service;
+mod remove_fault;
 mod routes;
-mod split;
+mod set_retry_policy;
+mod set_traffic_weight;
+mod shared_entries;
+mod unregister_service;
 
 use std::collections::BTreeMap;
 
@@ -30,7 +37,7 @@ use crate::{
     ConsulVersion,
     model::{ConfigEntry, EntryKind},
 };
-pub use destination::subset_filter;
+pub use create_destination_rule::subset_filter;
 pub use fault::{FAULT_EXTENSION, LUA_EXTENSION, fault_extension};
 use planner::Planner;
 pub use planner::{AGENT_SERVICE, API_VERSION};
@@ -239,21 +246,21 @@ pub fn plan(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Plan>
     check(change, ctx)?;
     let mut p = Planner::new(ctx, snapshot, change);
     match change {
-        Change::RegisterService(def) => register::register(&mut p, def)?,
-        Change::UnregisterService { service } => register::unregister(&mut p, service)?,
-        Change::CreateDestinationRule(policy) => destination::destination_rule(&mut p, policy)?,
-        Change::CreateVirtualService(routes) => routes::virtual_service(&mut p, routes)?,
-        Change::SetTrafficWeight { service, split } => split::traffic_weight(&mut p, service, split)?,
+        Change::RegisterService(def) => register_service::plan(&mut p, def)?,
+        Change::UnregisterService { service } => unregister_service::plan(&mut p, service)?,
+        Change::CreateDestinationRule(policy) => create_destination_rule::plan(&mut p, policy)?,
+        Change::CreateVirtualService(routes) => create_virtual_service::plan(&mut p, routes)?,
+        Change::SetTrafficWeight { service, split } => set_traffic_weight::plan(&mut p, service, split)?,
         Change::ConfigureCircuitBreaker {
             service,
             circuit_breaker,
             callers,
-        } => breaker::circuit_breaker(&mut p, service, circuit_breaker, callers)?,
-        Change::SetRetryPolicy { service, policy } => routes::retry_policy(&mut p, service, policy)?,
-        Change::EnableMtls { namespace } => mtls::enable_mtls(&mut p, namespace)?,
-        Change::CreateAuthorizationPolicy(policy) => authz::authorization_policy(&mut p, policy)?,
-        Change::InjectFault { service, fault } => fault::inject(&mut p, service, fault)?,
-        Change::RemoveFault { fault_id } => fault::remove(&mut p, fault_id)?,
+        } => configure_circuit_breaker::plan(&mut p, service, circuit_breaker, callers)?,
+        Change::SetRetryPolicy { service, policy } => set_retry_policy::plan(&mut p, service, policy)?,
+        Change::EnableMtls { namespace } => enable_mtls::plan(&mut p, namespace)?,
+        Change::CreateAuthorizationPolicy(policy) => create_authorization_policy::plan(&mut p, policy)?,
+        Change::InjectFault { service, fault } => inject_fault::plan(&mut p, service, fault)?,
+        Change::RemoveFault { fault_id } => remove_fault::plan(&mut p, fault_id)?,
         other => {
             return Err(Error::unsupported(
                 MeshKind::Consul,

@@ -4,15 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use mesh_core::{Error, Feature, HealthCheck, Result, ServiceDefinition, ServiceId, units::format_duration};
+use mesh_core::{HealthCheck, ServiceDefinition, units::format_duration};
 
-use super::{
-    EntryKey,
-    planner::{Deps, Planner, is_l7, l7, subset},
-};
-use crate::model::{
-    AgentCheck, AgentConnect, AgentServiceRegistration, AgentWeights, ConfigEntry, EntryKind, ServiceDefaults,
-};
+use crate::model::{AgentCheck, AgentConnect, AgentServiceRegistration, AgentWeights};
 
 /// The instance id of endpoint `index` of `def`: `name`, `name-version`, and `-<index>` when the
 /// definition has several endpoints. Stable, so re-registering replaces rather than duplicates.
@@ -91,7 +85,7 @@ pub fn registration_bodies(
         .collect()
 }
 
-fn check(c: &HealthCheck, address: &str, port: u16) -> AgentCheck {
+pub(super) fn check(c: &HealthCheck, address: &str, port: u16) -> AgentCheck {
     let (interval, timeout) = match c {
         HealthCheck::Http {
             interval, timeout, ..
@@ -110,82 +104,4 @@ fn check(c: &HealthCheck, address: &str, port: u16) -> AgentCheck {
         HealthCheck::Grpc { .. } => out.grpc = Some(format!("{address}:{port}")),
     }
     out
-}
-
-pub(super) fn register(p: &mut Planner<'_>, def: &ServiceDefinition) -> Result<()> {
-    let service = def.id();
-    let ns = p.ns(&service, Feature::RegisterService)?;
-    let ns = ns.as_deref();
-    p.observe(&service, ns);
-    // The protocol first: routes written later need it, and instances are usable at once.
-    let key = EntryKey::new(EntryKind::ServiceDefaults, ns, def.name.as_str());
-    let mut sd = match p.current(&key) {
-        Some(ConfigEntry::ServiceDefaults(sd)) => sd,
-        _ => ServiceDefaults {
-            name: def.name.to_string(),
-            ..ServiceDefaults::default()
-        },
-    };
-    let was_l7 = is_l7(sd.protocol.as_deref());
-    sd.protocol = Some(def.protocol.as_str().into());
-    let deps = if def.protocol.is_l7() {
-        Deps {
-            provides: vec![l7(&service)],
-            ..Deps::default()
-        }
-    } else {
-        Deps {
-            withdraws: if was_l7 { vec![l7(&service)] } else { Vec::new() },
-            ..Deps::default()
-        }
-    };
-    p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
-    for body in registration_bodies(def, ns, &p.ctx.selector_labels) {
-        p.register_instance(ns, &body);
-    }
-    p.warn(format!(
-        "the sidecar {}-sidecar-proxy is only registered; start Envoy with `consul connect envoy -sidecar-for <id>`",
-        def.name
-    ));
-    Ok(())
-}
-
-pub(super) fn unregister(p: &mut Planner<'_>, service: &ServiceId) -> Result<()> {
-    let ns = p.ns(service, Feature::RegisterService)?;
-    let ns = ns.as_deref();
-    let name = service.name.as_str();
-    let ids = p.snapshot().agent_services.get(name).cloned().unwrap_or_default();
-    let entry = |kind| EntryKey::new(kind, ns, name);
-    let has_entries = [
-        EntryKind::ServiceRouter,
-        EntryKind::ServiceSplitter,
-        EntryKind::ServiceResolver,
-    ]
-    .into_iter()
-    .any(|k| p.current(&entry(k)).is_some());
-    if ids.is_empty() && !has_entries {
-        return Err(Error::NotFound {
-            kind: "service".into(),
-            name: service.to_string(),
-        });
-    }
-    p.observe(service, ns);
-    // Break before unmake: the router and splitter go first, then the subsets they used.
-    p.delete(&entry(EntryKind::ServiceRouter), Vec::new());
-    p.delete(&entry(EntryKind::ServiceSplitter), Vec::new());
-    let subsets = match p.current(&entry(EntryKind::ServiceResolver)) {
-        Some(ConfigEntry::ServiceResolver(r)) => r.subset_names(),
-        _ => Vec::new(),
-    };
-    let withdraws = subsets.iter().filter_map(|s| subset(service, s)).collect();
-    p.delete(&entry(EntryKind::ServiceResolver), withdraws);
-    for id in &ids {
-        p.deregister_instance(ns, id);
-    }
-    if p.current(&entry(EntryKind::ServiceDefaults)).is_some() {
-        p.warn(format!(
-            "service-defaults of {service} is kept: it may carry callers' upstream limits or the protocol other services rely on"
-        ));
-    }
-    Ok(())
 }

@@ -2,169 +2,13 @@
 //! `set_retry_policy` as router destination retries.
 
 use mesh_core::{
-    Error, Feature, HttpMethod, MeshKind, PathMatch, RequestMatch, Result, RetryOn, RetryPolicy, RouteRule,
-    ServiceId, ServiceRoutes, StringMatch, Version, units::format_duration,
+    Error, HttpMethod, PathMatch, RequestMatch, Result, RetryOn, RetryPolicy, RouteRule, ServiceId,
+    StringMatch, Version, units::format_duration,
 };
 
-use super::{
-    EntryKey,
-    destination::{ensure_l7, ensure_subsets},
-    planner::{Deps, Planner, requirements},
-    split::splitter_for,
-};
-use crate::model::{
-    ConfigEntry, EntryKind, HeaderMatcher, HttpRouteMatch, RouteDestination, RouteMatch, ServiceRoute,
-    ServiceRouter,
-};
+use crate::model::{HeaderMatcher, HttpRouteMatch, RouteDestination, RouteMatch, ServiceRoute};
 
-pub(super) fn virtual_service(p: &mut Planner<'_>, routes: &ServiceRoutes) -> Result<()> {
-    let service = &routes.service;
-    let ns = p.ns(service, Feature::Subsets)?;
-    let ns = ns.as_deref();
-    let mut consul_routes = Vec::new();
-    let mut catch_all_split = None;
-    for (i, rule) in routes.rules.iter().enumerate() {
-        let weighted = rule.destinations.weights().len() > 1;
-        if rule.fault.is_some() {
-            let feature = match rule.fault {
-                Some(mesh_core::Fault::Delay { .. }) => Feature::FaultDelay,
-                _ => Feature::FaultAbort,
-            };
-            return Err(Error::unsupported(
-                MeshKind::Consul,
-                feature,
-                "Consul faults apply to a whole service (service-defaults EnvoyExtensions), not to one route; use inject_fault",
-            ));
-        }
-        if weighted {
-            if !rule.matches.is_empty() || i + 1 != routes.rules.len() {
-                return Err(Error::unsupported(
-                    MeshKind::Consul,
-                    Feature::TrafficSplit,
-                    format!(
-                        "rules[{i}]: a service-router route sends to one subset; a weighted split is only possible on the last, catch-all rule (service-splitter)"
-                    ),
-                ));
-            }
-            if rule.timeout.is_some() || rule.retries.is_some() {
-                return Err(Error::unsupported(
-                    MeshKind::Consul,
-                    Feature::RouteTimeout,
-                    format!(
-                        "rules[{i}]: a weighted catch-all becomes a service-splitter, which has no timeout or retries"
-                    ),
-                ));
-            }
-            catch_all_split = Some(rule.destinations.clone());
-            continue;
-        }
-        let destination = destination(service, rule)?;
-        if rule.matches.is_empty() {
-            consul_routes.push(route(Some(catch_all_match()), destination));
-        } else {
-            for m in &rule.matches {
-                consul_routes.push(route(Some(route_match(m)), destination.clone()));
-            }
-        }
-    }
-    p.observe(service, ns);
-    ensure_l7(p, service, ns);
-    let versions = dedup(
-        routes
-            .rules
-            .iter()
-            .flat_map(|r| r.destinations.versions().cloned()),
-    );
-    ensure_subsets(p, service, ns, &versions);
-    if let Some(split) = &catch_all_split {
-        let key = EntryKey::new(EntryKind::ServiceSplitter, ns, service.name.as_str());
-        let current = match p.current(&key) {
-            Some(ConfigEntry::ServiceSplitter(s)) => Some(s),
-            _ => None,
-        };
-        let entry = ConfigEntry::ServiceSplitter(splitter_for(service, current, split));
-        let requires = requirements(service, &entry);
-        p.put(
-            &key,
-            entry,
-            Deps {
-                requires,
-                ..Deps::default()
-            },
-        );
-    }
-    let key = EntryKey::new(EntryKind::ServiceRouter, ns, service.name.as_str());
-    if consul_routes.is_empty() {
-        p.delete(&key, Vec::new());
-        return Ok(());
-    }
-    let mut router = match p.current(&key) {
-        Some(ConfigEntry::ServiceRouter(r)) => r,
-        _ => ServiceRouter {
-            name: service.name.to_string(),
-            ..ServiceRouter::default()
-        },
-    };
-    router.routes = Some(consul_routes);
-    let entry = ConfigEntry::ServiceRouter(router);
-    let requires = requirements(service, &entry);
-    p.put(
-        &key,
-        entry,
-        Deps {
-            requires,
-            ..Deps::default()
-        },
-    );
-    Ok(())
-}
-
-pub(super) fn retry_policy(p: &mut Planner<'_>, service: &ServiceId, policy: &RetryPolicy) -> Result<()> {
-    let ns = p.ns(service, Feature::RetryAttempts)?;
-    let ns = ns.as_deref();
-    p.observe(service, ns);
-    ensure_l7(p, service, ns);
-    let key = EntryKey::new(EntryKind::ServiceRouter, ns, service.name.as_str());
-    let mut router = match p.current(&key) {
-        Some(ConfigEntry::ServiceRouter(r)) => r,
-        _ => ServiceRouter {
-            name: service.name.to_string(),
-            ..ServiceRouter::default()
-        },
-    };
-    let routes = router.routes.get_or_insert_with(Vec::new);
-    if !routes.iter().any(is_catch_all) {
-        routes.push(route(
-            Some(catch_all_match()),
-            RouteDestination {
-                service: Some(service.name.to_string()),
-                ..RouteDestination::default()
-            },
-        ));
-        p.warn(format!(
-            "service-router of {service}: a catch-all route (PathPrefix \"/\") was added so that the retries cover all traffic; it sends to the default (resolver) route"
-        ));
-    }
-    for r in routes.iter_mut() {
-        set_retries(r.destination.get_or_insert_with(Default::default), Some(policy));
-    }
-    if policy.attempts == 0 {
-        p.warn("attempts 0: every retry field was cleared; Envoy's own default (one retry on connect failure) may still apply");
-    }
-    let entry = ConfigEntry::ServiceRouter(router);
-    let requires = requirements(service, &entry);
-    p.put(
-        &key,
-        entry,
-        Deps {
-            requires,
-            ..Deps::default()
-        },
-    );
-    Ok(())
-}
-
-fn route(route_match: Option<RouteMatch>, destination: RouteDestination) -> ServiceRoute {
+pub(super) fn route(route_match: Option<RouteMatch>, destination: RouteDestination) -> ServiceRoute {
     ServiceRoute {
         route_match,
         destination: Some(destination),
@@ -172,7 +16,7 @@ fn route(route_match: Option<RouteMatch>, destination: RouteDestination) -> Serv
     }
 }
 
-fn catch_all_match() -> RouteMatch {
+pub(super) fn catch_all_match() -> RouteMatch {
     RouteMatch {
         http: Some(HttpRouteMatch {
             path_prefix: Some("/".into()),
@@ -182,7 +26,7 @@ fn catch_all_match() -> RouteMatch {
     }
 }
 
-fn is_catch_all(r: &ServiceRoute) -> bool {
+pub(super) fn is_catch_all(r: &ServiceRoute) -> bool {
     match r.route_match.as_ref().and_then(|m| m.http.as_ref()) {
         None => true,
         Some(h) => {
@@ -196,7 +40,7 @@ fn is_catch_all(r: &ServiceRoute) -> bool {
     }
 }
 
-fn destination(service: &ServiceId, rule: &RouteRule) -> Result<RouteDestination> {
+pub(super) fn destination(service: &ServiceId, rule: &RouteRule) -> Result<RouteDestination> {
     let version = rule
         .destinations
         .versions()
@@ -216,7 +60,7 @@ fn destination(service: &ServiceId, rule: &RouteRule) -> Result<RouteDestination
 
 /// Writes `policy` onto a destination: `NumRetries`, `RetryOnConnectFailure`, `RetryOn`,
 /// `RetryOnStatusCodes` and the overall `RequestTimeout`. `None` or zero attempts clears them.
-fn set_retries(d: &mut RouteDestination, policy: Option<&RetryPolicy>) {
+pub(super) fn set_retries(d: &mut RouteDestination, policy: Option<&RetryPolicy>) {
     d.num_retries = None;
     d.retry_on_connect_failure = None;
     d.retry_on = None;
@@ -241,7 +85,7 @@ fn set_retries(d: &mut RouteDestination, policy: Option<&RetryPolicy>) {
     }
 }
 
-fn route_match(m: &RequestMatch) -> RouteMatch {
+pub(super) fn route_match(m: &RequestMatch) -> RouteMatch {
     let mut http = HttpRouteMatch::default();
     match &m.path {
         Some(PathMatch::Exact(v)) => http.path_exact = Some(v.clone()),
@@ -276,7 +120,7 @@ fn route_match(m: &RequestMatch) -> RouteMatch {
 
 /// A header (which has `Prefix`) or query-parameter (which has only `Exact`/`Regex`) matcher; a
 /// query prefix becomes the equivalent anchored regex.
-fn matcher(name: &str, value: &StringMatch, has_prefix: bool) -> HeaderMatcher {
+pub(super) fn matcher(name: &str, value: &StringMatch, has_prefix: bool) -> HeaderMatcher {
     let mut h = HeaderMatcher::named(name);
     match value {
         StringMatch::Exact(v) => h.exact = Some(v.clone()),
@@ -299,7 +143,7 @@ pub(crate) fn regex_escape(s: &str) -> String {
     out
 }
 
-fn dedup(versions: impl Iterator<Item = Version>) -> Vec<Version> {
+pub(super) fn dedup(versions: impl Iterator<Item = Version>) -> Vec<Version> {
     let mut out: Vec<Version> = Vec::new();
     for v in versions {
         if !out.contains(&v) {

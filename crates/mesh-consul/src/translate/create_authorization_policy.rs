@@ -8,9 +8,9 @@ use mesh_core::{AuthorizationPolicy, AuthzAction, AuthzTarget, Error, Feature, R
 
 use super::{
     EntryKey, consul_namespace,
-    destination::ensure_l7,
     planner::{Deps, Planner, l7},
     routes::regex_escape,
+    shared_entries::ensure_l7,
 };
 use crate::model::{
     ConfigEntry, EntryKind, IntentionPermission, IntentionSource, PermissionHttp, ServiceIntentions,
@@ -22,7 +22,7 @@ struct SourceRules {
     permissions: Vec<IntentionPermission>,
 }
 
-pub(super) fn authorization_policy(p: &mut Planner<'_>, policy: &AuthorizationPolicy) -> Result<()> {
+pub(super) fn plan(p: &mut Planner<'_>, policy: &AuthorizationPolicy) -> Result<()> {
     let ns = consul_namespace(p.ctx, &policy.namespace, Feature::AuthzAllow)?;
     let action = match policy.action {
         AuthzAction::Allow => "allow",

@@ -3,15 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use mesh_core::{
-    DestinationPolicy, Error, Feature, LoadBalancer, MeshKind, Result, ServiceId, Subset, Version,
-};
+use mesh_core::{DestinationPolicy, Error, Feature, LoadBalancer, MeshKind, Result, Subset};
 
 use super::{
     EntryKey,
-    planner::{Deps, Planner, is_l7, l7, subset},
+    planner::{Deps, Planner, subset},
 };
-use crate::model::{ConfigEntry, EntryKind, ResolverSubset, ServiceDefaults, ServiceResolver};
+use crate::model::{ConfigEntry, EntryKind, ResolverSubset, ServiceResolver};
 
 /// The catalog filter that selects the instances of `subset` (`Service.Meta.version == v1`).
 ///
@@ -41,7 +39,7 @@ pub(crate) fn lb_policy(lb: LoadBalancer) -> &'static str {
     }
 }
 
-pub(super) fn destination_rule(p: &mut Planner<'_>, policy: &DestinationPolicy) -> Result<()> {
+pub(super) fn plan(p: &mut Planner<'_>, policy: &DestinationPolicy) -> Result<()> {
     let service = &policy.service;
     let ns = p.ns(service, Feature::Subsets)?;
     refuse_caller_side_fields(policy)?;
@@ -130,79 +128,4 @@ fn refuse_caller_side_fields(policy: &DestinationPolicy) -> Result<()> {
         return refuse(Feature::CircuitBreakerConsecutiveErrors);
     }
     Ok(())
-}
-
-/// Makes sure `service` has an L7 protocol, writing `Protocol: http` on its service-defaults when
-/// it has none (keeping every other field).
-pub(crate) fn ensure_l7(p: &mut Planner<'_>, service: &ServiceId, ns: Option<&str>) {
-    let key = EntryKey::new(EntryKind::ServiceDefaults, ns, service.name.as_str());
-    let mut sd = match p.current(&key) {
-        Some(ConfigEntry::ServiceDefaults(sd)) => sd,
-        _ => ServiceDefaults {
-            name: service.name.to_string(),
-            ..ServiceDefaults::default()
-        },
-    };
-    if is_l7(sd.protocol.as_deref()) {
-        return;
-    }
-    p.warn(format!(
-        "service-defaults of {service}: Protocol set to \"http\" (was {:?}); Consul routes and splits only L7 traffic",
-        sd.protocol.as_deref().unwrap_or("unset, i.e. tcp")
-    ));
-    sd.protocol = Some("http".into());
-    let deps = Deps {
-        provides: vec![l7(service)],
-        ..Deps::default()
-    };
-    p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
-}
-
-/// Makes sure the resolver of `service` defines a subset for each of `versions`, adding the
-/// missing ones (filtered on `Service.Meta.version`) and keeping the rest.
-pub(crate) fn ensure_subsets(
-    p: &mut Planner<'_>,
-    service: &ServiceId,
-    ns: Option<&str>,
-    versions: &[Version],
-) {
-    let key = EntryKey::new(EntryKind::ServiceResolver, ns, service.name.as_str());
-    let mut resolver = match p.current(&key) {
-        Some(ConfigEntry::ServiceResolver(r)) => r,
-        _ => ServiceResolver {
-            name: service.name.to_string(),
-            ..ServiceResolver::default()
-        },
-    };
-    let missing: Vec<&Version> = versions
-        .iter()
-        .filter(|v| !resolver.has_subset(v.as_str()))
-        .collect();
-    if missing.is_empty() {
-        return;
-    }
-    let subsets = resolver.subsets.get_or_insert_with(BTreeMap::new);
-    for v in &missing {
-        let filter = subset_filter(&Subset::for_version((*v).clone()), &p.ctx.selector_labels);
-        subsets.insert(
-            v.to_string(),
-            ResolverSubset {
-                filter: Some(filter),
-                ..ResolverSubset::default()
-            },
-        );
-    }
-    let provides = resolver
-        .subset_names()
-        .iter()
-        .filter_map(|s| subset(service, s))
-        .collect();
-    p.put(
-        &key,
-        ConfigEntry::ServiceResolver(resolver),
-        Deps {
-            provides,
-            ..Deps::default()
-        },
-    );
 }

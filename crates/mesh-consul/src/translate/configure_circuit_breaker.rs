@@ -12,7 +12,7 @@ use crate::model::{
     ConfigEntry, EntryKind, PassiveHealthCheck, ServiceDefaults, UpstreamConfig, UpstreamLimits,
 };
 
-pub(super) fn circuit_breaker(
+pub(super) fn plan(
     p: &mut Planner<'_>,
     service: &ServiceId,
     cb: &CircuitBreaker,

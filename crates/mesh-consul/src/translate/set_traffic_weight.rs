@@ -4,34 +4,13 @@ use mesh_core::{Feature, Result, ServiceId, TrafficSplit, Version};
 
 use super::{
     EntryKey,
-    destination::{ensure_l7, ensure_subsets},
     planner::{Deps, Planner, requirements},
+    shared_entries::splitter_for,
+    shared_entries::{ensure_l7, ensure_subsets},
 };
-use crate::model::{ConfigEntry, EntryKind, ServiceSplit, ServiceSplitter};
+use crate::model::{ConfigEntry, EntryKind};
 
-/// The splitter body of `split`: one split per version, weights summing to 100.
-pub(crate) fn splitter_for(
-    service: &ServiceId,
-    current: Option<ServiceSplitter>,
-    split: &TrafficSplit,
-) -> ServiceSplitter {
-    let mut splitter = current.unwrap_or_else(|| ServiceSplitter {
-        name: service.name.to_string(),
-        ..ServiceSplitter::default()
-    });
-    splitter.splits = split
-        .weights()
-        .iter()
-        .map(|w| ServiceSplit {
-            weight: f64::from(w.weight),
-            service_subset: Some(w.version.to_string()),
-            ..ServiceSplit::default()
-        })
-        .collect();
-    splitter
-}
-
-pub(super) fn traffic_weight(p: &mut Planner<'_>, service: &ServiceId, split: &TrafficSplit) -> Result<()> {
+pub(super) fn plan(p: &mut Planner<'_>, service: &ServiceId, split: &TrafficSplit) -> Result<()> {
     let ns = p.ns(service, Feature::TrafficSplit)?;
     let ns = ns.as_deref();
     p.observe(service, ns);

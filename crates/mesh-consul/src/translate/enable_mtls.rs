@@ -9,7 +9,7 @@ use super::{
 };
 use crate::model::{ConfigEntry, EntryKind, MeshEntry, ProxyDefaults};
 
-pub(super) fn enable_mtls(p: &mut Planner<'_>, namespace: &Namespace) -> Result<()> {
+pub(super) fn plan(p: &mut Planner<'_>, namespace: &Namespace) -> Result<()> {
     consul_namespace(p.ctx, namespace, Feature::MtlsStrict)?;
     if !namespace.is_default() {
         p.warn(format!(
