@@ -81,6 +81,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
         println!("==> schemas --check: skipped (../shared/upstream/crds is not beside the checkout)");
     }
     dependency_boundaries(&root)?;
+    crate::boundaries::check(&root)?;
     no_ignored_doctests(&root)?;
     crate::package_metadata::check(&root)?;
     package(&root)?;

@@ -11,6 +11,7 @@
 //! - `static-meshctl`: the Dockerfile's static meshctl, built and checked (see [`static_binary`]).
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
+mod boundaries;
 mod ci;
 mod codegen;
 mod core_schemas;

@@ -56,6 +56,9 @@ pub mod types;
 pub use client::{USER_AGENT, client_from, without_url_credentials};
 pub use engine::{DEFAULT_FIELD_MANAGER, KubeEngine};
 pub use error::KubeError;
+/// The kube-rs client crate the engine is built on, for building its [`kube::Client`] from a
+/// kubeconfig.
+pub use kube;
 pub use ownership::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, annotate, is_owned, mark_owned, object_for};
 pub use planning::ClusterReads;
 pub use resources::ResourceType;

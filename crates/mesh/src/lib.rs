@@ -22,48 +22,26 @@
 //!
 //! # Features
 //! - `istio`, `linkerd`, `consul`: one backend each; `full`: all three. [`Mesh::connect`] builds the
-//!   live backend of a mesh from the usual configuration.
+//!   live backend of a mesh from the usual configuration. With `istio` or `linkerd`, [`kube`] is
+//!   the Kubernetes engine they share (offline validation, rendering, detection).
 //! - `telemetry` (on with any backend): metrics, traces and the graph from Prometheus, Jaeger,
 //!   Zipkin, Tempo or Kiali, through `Mesh::with_telemetry`.
+//! - `rollout`: the progressive-delivery engine, [`rollout`].
 //! - `testing`: [`Mesh::fake`], an in-memory backend for tests.
 //!
 //! The pattern helpers ([`patterns`]) and the analysis math ([`observe`]) are always available and
 //! need no runtime.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod connect_options;
-mod events;
-mod handle;
-mod offline;
+#[doc(inline)]
+pub use mesh_handle::*;
 
-pub use connect_options::ConnectOptions;
-pub use events::Events;
-pub use handle::Mesh;
+#[cfg(any(feature = "istio", feature = "linkerd"))]
 #[doc(inline)]
-pub use mesh_core::*;
-pub use offline::{DEFAULT_ASSUMED_SERVICE_PORT, Offline};
-
-pub use mesh_core as core;
-pub use mesh_observe as observe;
-pub use mesh_patterns as patterns;
-
-#[cfg(feature = "consul")]
+pub use mesh_kube as kube;
+#[cfg(feature = "rollout")]
 #[doc(inline)]
-pub use mesh_consul as consul;
-#[cfg(feature = "istio")]
-#[doc(inline)]
-pub use mesh_istio as istio;
-#[cfg(feature = "linkerd")]
-#[doc(inline)]
-pub use mesh_linkerd as linkerd;
-#[cfg(feature = "telemetry")]
-#[doc(inline)]
-pub use mesh_telemetry as telemetry;
-
-/// Imports the traits, for calling backend methods directly.
-pub mod prelude {
-    pub use mesh_core::{DynMeshBackend as _, MeshBackend as _};
-}
+pub use mesh_rollout as rollout;
 
 /// The README's example, compiled and run as a doctest (it needs the `testing` feature) so that it cannot rot.
 #[doc = include_str!("../README.md")]

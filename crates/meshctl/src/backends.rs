@@ -1,8 +1,8 @@
 //! Building the `Mesh` a command talks to: the library's offline planner for `--target render`, the live
 //! backend for `--target apply`, and `--mesh auto` detection.
 
+use mesh::kube::KubeEngine;
 use mesh::{Error, Mesh, MeshKind, Result};
-use mesh_kube::KubeEngine;
 
 use crate::cli::{Cli, MeshArg, Target};
 
@@ -47,15 +47,15 @@ async fn engine(cli: &Cli, kind: MeshKind) -> Result<KubeEngine> {
             format!("pass --kubeconfig, set KUBECONFIG or run in a cluster: {e}"),
         )
     })?;
-    let client = mesh_kube::client_from(config).map_err(|e| Error::backend(kind, e))?;
-    Ok(KubeEngine::new(client, kind, mesh_kube::DEFAULT_FIELD_MANAGER))
+    let client = mesh::kube::client_from(config).map_err(|e| Error::backend(kind, e))?;
+    Ok(KubeEngine::new(client, kind, mesh::kube::DEFAULT_FIELD_MANAGER))
 }
 
 /// Detects the mesh from the CRDs the cluster serves: Istio's `virtualservices.networking.istio.io`
 /// or Linkerd's `servers.policy.linkerd.io`.
 async fn detect(cli: &Cli) -> Result<MeshKind> {
     let engine = engine(cli, MeshKind::Istio).await?;
-    mesh_kube::detect::mesh_of_cluster(&engine).await
+    mesh::kube::detect::mesh_of_cluster(&engine).await
 }
 
 /// The `Mesh` for this command line, reading metrics, traces and the graph from the sources the

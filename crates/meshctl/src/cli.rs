@@ -526,7 +526,7 @@ pub(crate) struct RolloutArgs {
     pub(crate) strategy: StrategyArg,
     /// The service (every strategy and command but `run`, whose spec names it).
     pub(crate) service: Option<String>,
-    /// run: the rollout spec, as YAML or JSON (the fields of `mesh_rollout::RolloutSpec`;
+    /// run: the rollout spec, as YAML or JSON (the fields of `mesh::rollout::RolloutSpec`;
     /// unknown fields are refused).
     #[arg(long, value_name = "PATH")]
     pub(crate) file: Option<std::path::PathBuf>,

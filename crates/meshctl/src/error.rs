@@ -86,8 +86,8 @@ impl From<serde_json::Error> for CliError {
     }
 }
 
-impl From<mesh_telemetry::Error> for CliError {
-    fn from(e: mesh_telemetry::Error) -> Self {
+impl From<mesh::telemetry::Error> for CliError {
+    fn from(e: mesh::telemetry::Error) -> Self {
         Self::internal(e.to_string())
     }
 }

@@ -3,8 +3,8 @@
 
 use std::{io::Write, time::Duration};
 
+use mesh::rollout::{RolloutEvent, RolloutState};
 use mesh::{Mesh, ServiceId, StateKey};
-use mesh_rollout::{RolloutEvent, RolloutState};
 
 use crate::{cli::Output, error::CliError};
 

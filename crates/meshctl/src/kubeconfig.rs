@@ -1,7 +1,7 @@
 //! Reading the kubeconfig as kubectl does: `--kubeconfig`, else `KUBECONFIG`, else
 //! `~/.kube/config`; the context is `--context`, else the current one.
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use mesh::kube::kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::cli::Cli;
 
@@ -30,7 +30,7 @@ pub(crate) fn context_namespace(cli: &Cli) -> Option<String> {
 
 /// The client configuration for `--kubeconfig`/`--context` (kube's defaults when neither is given:
 /// `KUBECONFIG`, `~/.kube/config`, then in-cluster).
-pub(crate) async fn client_config(cli: &Cli) -> Result<kube::Config, String> {
+pub(crate) async fn client_config(cli: &Cli) -> Result<mesh::kube::kube::Config, String> {
     let options = KubeConfigOptions {
         context: cli.context.clone(),
         ..Default::default()
@@ -38,13 +38,13 @@ pub(crate) async fn client_config(cli: &Cli) -> Result<kube::Config, String> {
     match &cli.kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(file, &options)
+            mesh::kube::kube::Config::from_custom_kubeconfig(file, &options)
                 .await
                 .map_err(|e| e.to_string())
         }
-        None if cli.context.is_some() => kube::Config::from_kubeconfig(&options)
+        None if cli.context.is_some() => mesh::kube::kube::Config::from_kubeconfig(&options)
             .await
             .map_err(|e| e.to_string()),
-        None => kube::Config::infer().await.map_err(|e| e.to_string()),
+        None => mesh::kube::kube::Config::infer().await.map_err(|e| e.to_string()),
     }
 }

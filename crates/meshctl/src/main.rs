@@ -223,7 +223,7 @@ async fn quickstart(cli: &Cli, out: &mut impl Write, service: &str, endpoint: &s
         namespace: Some(id.namespace.to_string()),
         status: false,
     };
-    let dialect = mesh_telemetry::promql::Dialect::for_mesh(kind);
+    let dialect = mesh::telemetry::promql::Dialect::for_mesh(kind);
     let window = std::time::Duration::from_secs(300);
     let mut steps = Vec::new();
     for (title, op) in [
@@ -302,9 +302,9 @@ async fn query(out: &mut impl Write, cli: &Cli, mesh: &mesh::Mesh, q: Query) -> 
                 GraphOutput::Value(f) => return output::value(out, f, &graph),
             };
             let text = match graph_format {
-                GraphFormat::Dot => mesh_telemetry::graph::to_dot(&graph),
-                GraphFormat::Mermaid => mesh_telemetry::graph::to_mermaid(&graph),
-                GraphFormat::Svg => mesh_telemetry::graph::to_svg(&graph)?,
+                GraphFormat::Dot => mesh::telemetry::graph::to_dot(&graph),
+                GraphFormat::Mermaid => mesh::telemetry::graph::to_mermaid(&graph),
+                GraphFormat::Svg => mesh::telemetry::graph::to_svg(&graph)?,
                 GraphFormat::Json => serde_json::to_string_pretty(&graph)?,
             };
             writeln!(out, "{text}")?;

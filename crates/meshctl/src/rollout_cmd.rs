@@ -3,8 +3,8 @@
 use std::{io::Write, time::Duration};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mesh::rollout::{Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, Strategy};
 use mesh::{Error, Mesh, observe::Slo, units::parse_duration};
-use mesh_rollout::{Outcome, Rollout, RolloutEvent, RolloutReport, RolloutSpec, Strategy};
 
 use crate::{
     cli::{Output, RolloutArgs, StrategyArg, Target},

@@ -3,8 +3,8 @@
 
 use std::{io::Write, time::Duration};
 
+use mesh::rollout::{Outcome, Request, RolloutEvent, RolloutSpec, RolloutState, lifecycle};
 use mesh::{Mesh, ServiceId};
-use mesh_rollout::{Outcome, Request, RolloutEvent, RolloutSpec, RolloutState, lifecycle};
 
 use crate::{
     cli::{OnInterrupt, Output, RolloutArgs, StrategyArg},

@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use mesh_kube::schema::SchemaSet;
+use mesh::kube::schema::SchemaSet;
 use serde::Serialize;
 
 use crate::{

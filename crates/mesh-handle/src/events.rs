@@ -14,7 +14,7 @@ use crate::{MeshEvent, TimedEvent};
 /// ```
 /// # #[cfg(feature = "testing")]
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use mesh::{Mesh, MeshKind, TrafficSplit};
+/// use mesh_handle::{Mesh, MeshKind, TrafficSplit};
 /// let mesh = Mesh::fake(MeshKind::Istio);
 /// let mut weights = mesh.subscribe().only(&["traffic.weight.updated"]);
 /// mesh.enable_mtls(&"prod".parse()?).await?;
@@ -22,7 +22,7 @@ use crate::{MeshEvent, TimedEvent};
 /// let e = weights.recv_timed().await.unwrap();
 /// assert_eq!(e.event.name(), "traffic.weight.updated"); // the mTLS event was skipped
 /// assert!(e.at <= std::time::SystemTime::now());
-/// # Ok::<(), mesh::Error>(())
+/// # Ok::<(), mesh_handle::Error>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug)]

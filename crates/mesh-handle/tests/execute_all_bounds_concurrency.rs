@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use mesh::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+use mesh_handle::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
 
 /// Each apply takes one second of (paused) time; it counts how many run at once, and fails for
 /// the namespace `broken`.

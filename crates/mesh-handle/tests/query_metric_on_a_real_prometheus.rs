@@ -6,7 +6,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use mesh::{
+use mesh_handle::{
     Error, Mesh, MeshKind,
     telemetry::{Telemetry, prometheus::PrometheusClient},
 };

@@ -15,7 +15,7 @@ pub const DEFAULT_ASSUMED_SERVICE_PORT: u16 = 80;
 ///
 /// ```
 /// # #[cfg(feature = "istio")] {
-/// use mesh::{Change, Mesh, MeshKind, TrafficSplit};
+/// use mesh_handle::{Change, Mesh, MeshKind, TrafficSplit};
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let mesh = Mesh::offline(MeshKind::Istio).unwrap();
 /// let split = TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap();

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "testing")]
 
-use mesh::{Fault, Mesh, MeshEvent, MeshKind, Percent, ServiceDefinition};
+use mesh_handle::{Fault, Mesh, MeshEvent, MeshKind, Percent, ServiceDefinition};
 
 #[tokio::test]
 async fn registered_and_fault_events_carry_the_definition_and_the_service() {
@@ -54,7 +54,7 @@ async fn events_are_timed_and_can_be_filtered_by_name() {
             .version("v1")
             .unwrap();
         mesh.register_service(&def).await.unwrap();
-        let split = mesh::TrafficSplit::try_from_pairs([("v1", 100)]).unwrap();
+        let split = mesh_handle::TrafficSplit::try_from_pairs([("v1", 100)]).unwrap();
         mesh.set_traffic_weight(&def.id(), &split).await.unwrap();
         let after = SystemTime::now();
 

@@ -7,11 +7,11 @@
 ///
 /// ```
 /// # #[cfg(all(feature = "istio", feature = "consul"))] {
-/// let mut options = mesh::ConnectOptions::default();
-/// options.istio = mesh::istio::Config::default().trust_domain("example.org");
+/// let mut options = mesh_handle::ConnectOptions::default();
+/// options.istio = mesh_handle::istio::Config::default().trust_domain("example.org");
 /// options.consul_lua_abort_emulation = true; // documented opt-in: CE abort faults through Lua
-/// # async fn connect(options: &mesh::ConnectOptions) -> mesh::Result<mesh::Mesh> {
-/// mesh::Mesh::connect_with(mesh::MeshKind::Consul, options).await
+/// # async fn connect(options: &mesh_handle::ConnectOptions) -> mesh_handle::Result<mesh_handle::Mesh> {
+/// mesh_handle::Mesh::connect_with(mesh_handle::MeshKind::Consul, options).await
 /// # }
 /// # let _ = connect(&options);
 /// # }
@@ -47,8 +47,8 @@ impl ConnectOptions {
     /// Sets the instance label keys of a service and a version on every backend.
     ///
     /// ```
-    /// let keys = mesh::SelectorLabels::new("app.kubernetes.io/name", "app.kubernetes.io/version").unwrap();
-    /// let options = mesh::ConnectOptions::default().with_selector_labels(keys.clone());
+    /// let keys = mesh_handle::SelectorLabels::new("app.kubernetes.io/name", "app.kubernetes.io/version").unwrap();
+    /// let options = mesh_handle::ConnectOptions::default().with_selector_labels(keys.clone());
     /// # #[cfg(feature = "istio")]
     /// assert_eq!(options.istio.selector_labels, keys);
     /// ```

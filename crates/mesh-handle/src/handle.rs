@@ -243,7 +243,7 @@ impl Mesh {
     ///
     /// ```
     /// # #[cfg(feature = "testing")] {
-    /// use mesh::{Change, Mesh, MeshKind};
+    /// use mesh_handle::{Change, Mesh, MeshKind};
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let mesh = Mesh::fake(MeshKind::Istio);
     /// let changes = ["team-a", "team-b", "team-c"]
