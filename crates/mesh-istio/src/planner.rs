@@ -72,12 +72,7 @@ impl mesh_core::Planner for IstioPlanner {
     }
 
     fn refuse(&self, change: &Change) -> Result<(), Error> {
-        change.validate()?;
-        let caps = crate::capabilities::table();
-        match caps.refusal_of_all(&change.required_features(), |_| false) {
-            Some(refusal) => Err(refusal),
-            None => Ok(()),
-        }
+        refuse(change)
     }
 
     /// Everything [`reads`] lists, in one round: no Istio read depends on another.
@@ -90,6 +85,16 @@ impl mesh_core::Planner for IstioPlanner {
 
     fn plan(&self, change: &Change, snapshot: &Snapshot) -> Result<Plan, Error> {
         plan(change, snapshot, &self.config)
+    }
+}
+
+/// Validates `change` and refuses, by feature, what Istio cannot do. Reads nothing.
+fn refuse(change: &Change) -> Result<(), Error> {
+    change.validate()?;
+    let caps = crate::capabilities::table();
+    match caps.refusal_of_all(&change.required_features(), |_| false) {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
     }
 }
 
@@ -144,7 +149,7 @@ pub fn reads(change: &Change) -> Vec<ObjectRef> {
 /// assert!(plan.check_safe_prefixes().is_ok());
 /// ```
 pub fn plan(change: &Change, snapshot: &Snapshot, config: &Config) -> Result<Plan, Error> {
-    mesh_core::Planner::refuse(&IstioPlanner::default(), change)?;
+    refuse(change)?;
     let mut plan = Plan::for_change(MeshKind::Istio, change);
     if !crate::ops::plan_standalone(&mut plan, change, snapshot, config)? {
         plan_host(&mut plan, change, snapshot, &config.selector_labels)?;

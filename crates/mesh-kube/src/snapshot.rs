@@ -28,9 +28,19 @@ pub struct Snapshot {
     /// with long common prefixes) made ordered lookups an eighth of the planning time.
     objects: HashMap<ObjectRef, Value>,
     version: u64,
-    /// What each field manager last applied to each object, so that its next apply removes
-    /// what it no longer sends, as server-side apply does.
-    applied: HashMap<(ObjectRef, String), Value>,
+    /// Who applied each object, so that a manager's next apply removes what it no longer sends,
+    /// as server-side apply does.
+    applied: HashMap<ObjectRef, Appliers>,
+}
+
+/// The field managers that applied an object.
+#[derive(Debug, Clone, PartialEq)]
+enum Appliers {
+    /// One manager applied the whole object, and no one else wrote it since: its next apply
+    /// replaces it (the common case, which costs no copy).
+    Sole(String),
+    /// What each of several managers last applied (or an object read first, then applied).
+    Shared(HashMap<String, Value>),
 }
 
 impl Snapshot {
@@ -136,7 +146,7 @@ impl Snapshot {
         let stored = match w.action {
             WriteAction::Delete => {
                 self.objects.remove(&target).ok_or_else(not_found)?;
-                self.applied.retain(|(t, _), _| *t != target);
+                self.applied.remove(&target);
                 return Ok(());
             }
             WriteAction::Create if exists => return Err(already_exists(&target)),
@@ -147,6 +157,8 @@ impl Snapshot {
                 obj
             }
             WriteAction::Replace | WriteAction::Create => {
+                // Written whole, outside server-side apply: no manager's apply is on record.
+                self.applied.remove(&target);
                 self.objects.insert(target.clone(), body);
                 self.objects.get_mut(&target).ok_or_else(not_found)?
             }
@@ -154,25 +166,47 @@ impl Snapshot {
                 let manager = w
                     .field_manager
                     .unwrap_or_else(|| DEFAULT_FIELD_MANAGER.to_owned());
-                let key = (target.clone(), manager);
-                let before = self.applied.get(&key);
-                let merged = match self.objects.remove(&target) {
-                    Some(mut old) => {
-                        if let Some(before) = before {
-                            drop_unsent(&mut old, before, &body);
-                        }
-                        merge(&mut old, &body);
-                        old
-                    }
-                    None => body.clone(),
-                };
-                self.applied.insert(key, body);
-                self.objects.insert(target.clone(), merged);
+                self.server_side_apply(&target, manager, body);
                 self.objects.get_mut(&target).ok_or_else(not_found)?
             }
         };
         stored["metadata"]["resourceVersion"] = rv;
         Ok(())
+    }
+}
+
+impl Snapshot {
+    /// Applies `body` as `manager`: a new object, or the sole manager's own object, is replaced
+    /// by it; otherwise it merges in, after removing what `manager` applied before and no longer
+    /// sends.
+    fn server_side_apply(&mut self, target: &ObjectRef, manager: String, body: Value) {
+        let Some(stored) = self.objects.get_mut(target) else {
+            self.objects.insert(target.clone(), body);
+            self.applied.insert(target.clone(), Appliers::Sole(manager));
+            return;
+        };
+        let mut appliers = match self.applied.remove(target) {
+            Some(Appliers::Sole(m)) if m == manager => {
+                // The status subresource is not the object's: an apply leaves it alone.
+                let status = stored.get_mut("status").map(Value::take);
+                *stored = body;
+                if let (Some(status), Some(obj)) = (status, stored.as_object_mut()) {
+                    obj.entry("status").or_insert(status);
+                }
+                self.applied.insert(target.clone(), Appliers::Sole(m));
+                return;
+            }
+            // The sole manager so far applied what is stored.
+            Some(Appliers::Sole(m)) => HashMap::from([(m, stored.clone())]),
+            Some(Appliers::Shared(map)) => map,
+            None => HashMap::new(),
+        };
+        if let Some(before) = appliers.get(&manager) {
+            drop_unsent(stored, before, &body);
+        }
+        merge(stored, &body);
+        appliers.insert(manager, body);
+        self.applied.insert(target.clone(), Appliers::Shared(appliers));
     }
 }
 
