@@ -57,7 +57,7 @@ pub(crate) fn run() -> anyhow::Result<()> {
     for krate in workspace_crates(&root)? {
         step(&root, &format!("check -p {krate}"), &["check", "-p", &krate], &[])?;
     }
-    for feature in ["istio", "linkerd", "consul", "full"] {
+    for feature in ["istio", "linkerd", "consul", "full", "rollout", "testing"] {
         step(
             &root,
             &format!("check mesh --features {feature}"),
