@@ -117,3 +117,42 @@ async fn missing_crds_and_served_versions_on_a_live_cluster() {
             .is_empty()
     );
 }
+
+/// The twin of the in-memory `Snapshot`'s server-side apply rule on the real API server: writes
+/// applied by two field managers leave the same `data` on both, so the double plans against what
+/// the server would hold.
+#[tokio::test]
+#[ignore = "needs MESH_E2E_KUBECONFIG"]
+async fn the_snapshot_applies_as_the_real_api_server_does() {
+    let engine = engine().await;
+    let namespace = ObjectRef::new("v1", "Namespace", None, ns());
+    let cm = ObjectRef::new("v1", "ConfigMap", Some(ns()), "mesh-e2e-managers");
+    engine
+        .apply(&plan(vec![Write::new(
+            WriteAction::Apply,
+            namespace,
+            Some(json!({})),
+        )]))
+        .await
+        .expect("namespace");
+    let as_manager = |manager: &str, data: serde_json::Value| {
+        Write::new(WriteAction::Apply, cm.clone(), Some(json!({ "data": data }))).managed_by(manager)
+    };
+    let writes = [
+        as_manager("mesh-e2e-a", json!({ "a1": "1", "a2": "2" })),
+        as_manager("mesh-e2e-b", json!({ "b": "1" })),
+        as_manager("mesh-e2e-a", json!({ "a1": "1" })),
+    ];
+    let mut snapshot = mesh_kube::Snapshot::default();
+    for w in &writes {
+        engine.apply(&plan(vec![w.clone()])).await.expect("apply");
+        snapshot.apply_write(w).unwrap();
+    }
+    let real = engine.get(&cm).await.unwrap().expect("the ConfigMap exists");
+    assert_eq!(real["data"], json!({ "a1": "1", "b": "1" }), "the real server");
+    assert_eq!(snapshot.get(&cm).unwrap()["data"], real["data"], "the snapshot");
+    engine
+        .apply(&plan(vec![Write::new(WriteAction::Delete, cm.clone(), None)]))
+        .await
+        .expect("delete");
+}
