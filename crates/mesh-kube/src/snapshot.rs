@@ -5,12 +5,10 @@
 //! while tests, benches and the offline renderer fill it by hand and replay plans on it with
 //! [`Snapshot::apply`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, hash_map::Entry};
 
 use mesh_core::{Error, ObjectRef, Plan, Precondition, Result, Write, WriteAction};
 use serde_json::{Value, json};
-
-use crate::DEFAULT_FIELD_MANAGER;
 
 /// Kubernetes objects held in memory, keyed by reference.
 ///
@@ -26,37 +24,85 @@ use crate::DEFAULT_FIELD_MANAGER;
 pub struct Snapshot {
     /// Hashed: a plan reads and writes by reference, and comparing references (four strings
     /// with long common prefixes) made ordered lookups an eighth of the planning time.
-    objects: HashMap<ObjectRef, Value>,
+    objects: HashMap<ObjectRef, Stored>,
     version: u64,
-    /// Who applied each object, so that a manager's next apply removes what it no longer sends,
-    /// as server-side apply does.
-    applied: HashMap<ObjectRef, Appliers>,
 }
+
+/// One object, and who applied it, so that a manager's next apply removes what it no longer
+/// sends, as server-side apply does.
+#[derive(Debug, Clone, PartialEq)]
+struct Stored {
+    value: Value,
+    appliers: Option<Appliers>,
+}
+
+/// A field manager: `None` is the backend's own ([`crate::DEFAULT_FIELD_MANAGER`] by default).
+type Manager = Option<String>;
 
 /// The field managers that applied an object.
 #[derive(Debug, Clone, PartialEq)]
 enum Appliers {
     /// One manager applied the whole object, and no one else wrote it since: its next apply
     /// replaces it (the common case, which costs no copy).
-    Sole(String),
+    Sole(Manager),
     /// What each of several managers last applied (or an object read first, then applied).
-    Shared(HashMap<String, Value>),
+    Shared(HashMap<Manager, Value>),
+}
+
+impl Stored {
+    /// Written whole, outside server-side apply (read, created or replaced): no apply on record.
+    fn written(value: Value) -> Self {
+        Self {
+            value,
+            appliers: None,
+        }
+    }
+
+    /// Applies `body` as `manager`: the sole manager's own object is replaced by it; otherwise it
+    /// merges in, after removing what `manager` applied before and no longer sends.
+    fn apply(&mut self, manager: Manager, body: Value) {
+        match self.appliers.take() {
+            Some(Appliers::Sole(m)) if m == manager => {
+                // The status subresource is not the object's: an apply leaves it alone.
+                let status = self.value.get_mut("status").map(Value::take);
+                self.value = body;
+                if let (Some(status), Some(obj)) = (status, self.value.as_object_mut()) {
+                    obj.entry("status").or_insert(status);
+                }
+                self.appliers = Some(Appliers::Sole(m));
+            }
+            other => {
+                let mut appliers = match other {
+                    // The sole manager so far applied what is stored.
+                    Some(Appliers::Sole(m)) => HashMap::from([(m, self.value.clone())]),
+                    Some(Appliers::Shared(map)) => map,
+                    None => HashMap::new(),
+                };
+                if let Some(before) = appliers.get(&manager) {
+                    drop_unsent(&mut self.value, before, &body);
+                }
+                merge(&mut self.value, &body);
+                appliers.insert(manager, body);
+                self.appliers = Some(Appliers::Shared(appliers));
+            }
+        }
+    }
 }
 
 impl Snapshot {
     /// Records `value` as the current state of `target`.
     pub fn insert(&mut self, target: ObjectRef, value: Value) {
-        self.objects.insert(target, value);
+        self.objects.insert(target, Stored::written(value));
     }
 
     /// The object stored for `target`.
     pub fn get(&self, target: &ObjectRef) -> Option<&Value> {
-        self.objects.get(target)
+        self.objects.get(target).map(|s| &s.value)
     }
 
     /// Every stored object, ordered by reference.
     pub fn objects(&self) -> BTreeMap<&ObjectRef, &Value> {
-        self.objects.iter().collect()
+        self.objects.iter().map(|(r, s)| (r, &s.value)).collect()
     }
 
     /// How many objects are stored.
@@ -118,9 +164,16 @@ impl Snapshot {
     }
 
     fn replay(&mut self, w: Write) -> Result<()> {
-        let target = w.target;
-        let current = self.objects.get(&target);
-        match &w.precondition {
+        let Write {
+            action,
+            target,
+            body,
+            precondition,
+            field_manager,
+            ..
+        } = w;
+        let current = self.get(&target);
+        match &precondition {
             Some(Precondition::MustNotExist) if current.is_some() => {
                 return Err(already_exists(&target));
             }
@@ -136,77 +189,47 @@ impl Snapshot {
             _ => {}
         }
         let exists = current.is_some();
-        let not_found = || Error::NotFound {
-            kind: target.kind.clone(),
-            name: target.name.clone(),
+        let not_found = |t: &ObjectRef| Error::NotFound {
+            kind: t.kind.clone(),
+            name: t.name.clone(),
         };
         self.version += 1;
         let rv = json!(self.version.to_string());
-        let body = w.body.unwrap_or_else(|| json!({}));
-        let stored = match w.action {
+        let body = body.unwrap_or_else(|| json!({}));
+        let stored = match action {
             WriteAction::Delete => {
-                self.objects.remove(&target).ok_or_else(not_found)?;
-                self.applied.remove(&target);
+                self.objects.remove(&target).ok_or_else(|| not_found(&target))?;
                 return Ok(());
             }
             WriteAction::Create if exists => return Err(already_exists(&target)),
-            WriteAction::Replace | WriteAction::ApplyStatus if !exists => return Err(not_found()),
+            WriteAction::Replace | WriteAction::ApplyStatus if !exists => return Err(not_found(&target)),
             WriteAction::ApplyStatus => {
-                let obj = self.objects.get_mut(&target).ok_or_else(not_found)?;
-                obj["status"] = body["status"].clone();
+                let obj = self.objects.get_mut(&target).ok_or_else(|| not_found(&target))?;
+                obj.value["status"] = body["status"].clone();
                 obj
             }
-            WriteAction::Replace | WriteAction::Create => {
-                // Written whole, outside server-side apply: no manager's apply is on record.
-                self.applied.remove(&target);
-                self.objects.insert(target.clone(), body);
-                self.objects.get_mut(&target).ok_or_else(not_found)?
-            }
-            WriteAction::Apply => {
-                let manager = w
-                    .field_manager
-                    .unwrap_or_else(|| DEFAULT_FIELD_MANAGER.to_owned());
-                self.server_side_apply(&target, manager, body);
-                self.objects.get_mut(&target).ok_or_else(not_found)?
-            }
-        };
-        stored["metadata"]["resourceVersion"] = rv;
-        Ok(())
-    }
-}
-
-impl Snapshot {
-    /// Applies `body` as `manager`: a new object, or the sole manager's own object, is replaced
-    /// by it; otherwise it merges in, after removing what `manager` applied before and no longer
-    /// sends.
-    fn server_side_apply(&mut self, target: &ObjectRef, manager: String, body: Value) {
-        let Some(stored) = self.objects.get_mut(target) else {
-            self.objects.insert(target.clone(), body);
-            self.applied.insert(target.clone(), Appliers::Sole(manager));
-            return;
-        };
-        let mut appliers = match self.applied.remove(target) {
-            Some(Appliers::Sole(m)) if m == manager => {
-                // The status subresource is not the object's: an apply leaves it alone.
-                let status = stored.get_mut("status").map(Value::take);
-                *stored = body;
-                if let (Some(status), Some(obj)) = (status, stored.as_object_mut()) {
-                    obj.entry("status").or_insert(status);
+            WriteAction::Replace | WriteAction::Create => match self.objects.entry(target) {
+                Entry::Occupied(e) => {
+                    let obj = e.into_mut();
+                    *obj = Stored::written(body);
+                    obj
                 }
-                self.applied.insert(target.clone(), Appliers::Sole(m));
-                return;
-            }
-            // The sole manager so far applied what is stored.
-            Some(Appliers::Sole(m)) => HashMap::from([(m, stored.clone())]),
-            Some(Appliers::Shared(map)) => map,
-            None => HashMap::new(),
+                Entry::Vacant(e) => e.insert(Stored::written(body)),
+            },
+            WriteAction::Apply => match self.objects.entry(target) {
+                Entry::Occupied(e) => {
+                    let obj = e.into_mut();
+                    obj.apply(field_manager, body);
+                    obj
+                }
+                Entry::Vacant(e) => e.insert(Stored {
+                    value: body,
+                    appliers: Some(Appliers::Sole(field_manager)),
+                }),
+            },
         };
-        if let Some(before) = appliers.get(&manager) {
-            drop_unsent(stored, before, &body);
-        }
-        merge(stored, &body);
-        appliers.insert(manager, body);
-        self.applied.insert(target.clone(), Appliers::Shared(appliers));
+        stored.value["metadata"]["resourceVersion"] = rv;
+        Ok(())
     }
 }
 
