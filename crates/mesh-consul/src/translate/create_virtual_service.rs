@@ -4,7 +4,7 @@ use mesh_core::{Error, Feature, MeshKind, Result, ServiceRoutes};
 
 use super::{
     EntryKey,
-    planner::{Deps, Planner, requirements},
+    planner::Planner,
     routes::{catch_all_match, dedup, destination, route, route_match},
     shared_entries::splitter_for,
     shared_entries::{ensure_l7, ensure_subsets},
@@ -77,15 +77,7 @@ pub(super) fn plan(p: &mut Planner<'_>, routes: &ServiceRoutes) -> Result<()> {
             _ => None,
         };
         let entry = ConfigEntry::ServiceSplitter(splitter_for(service, current, split));
-        let requires = requirements(service, &entry);
-        p.put(
-            &key,
-            entry,
-            Deps {
-                requires,
-                ..Deps::default()
-            },
-        );
+        p.put_route_entry(service, &key, entry);
     }
     let key = EntryKey::new(EntryKind::ServiceRouter, ns, service.name.as_str());
     if consul_routes.is_empty() {
@@ -101,14 +93,6 @@ pub(super) fn plan(p: &mut Planner<'_>, routes: &ServiceRoutes) -> Result<()> {
     };
     router.routes = Some(consul_routes);
     let entry = ConfigEntry::ServiceRouter(router);
-    let requires = requirements(service, &entry);
-    p.put(
-        &key,
-        entry,
-        Deps {
-            requires,
-            ..Deps::default()
-        },
-    );
+    p.put_route_entry(service, &key, entry);
     Ok(())
 }

@@ -70,6 +70,20 @@ impl<'a> Planner<'a> {
         self.plan.push(deps.apply(write));
     }
 
+    /// Stages a router or splitter `entry` of `service` at `key`, requiring what it routes to
+    /// ([`requirements`]): an L7 protocol and the subsets it names.
+    pub(crate) fn put_route_entry(&mut self, service: &ServiceId, key: &EntryKey, entry: ConfigEntry) {
+        let requires = requirements(service, &entry);
+        self.put(
+            key,
+            entry,
+            Deps {
+                requires,
+                ..Deps::default()
+            },
+        );
+    }
+
     /// Stages the deletion of `key`, if it exists.
     pub(crate) fn delete(&mut self, key: &EntryKey, withdraws: Vec<Dependency>) {
         if self.current(key).is_none() {

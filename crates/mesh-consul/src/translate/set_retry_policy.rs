@@ -4,7 +4,7 @@ use mesh_core::{Feature, Result, RetryPolicy, ServiceId};
 
 use super::{
     EntryKey,
-    planner::{Deps, Planner, requirements},
+    planner::Planner,
     routes::{catch_all_match, is_catch_all, route, set_retries},
     shared_entries::ensure_l7,
 };
@@ -43,14 +43,6 @@ pub(super) fn plan(p: &mut Planner<'_>, service: &ServiceId, policy: &RetryPolic
         p.warn("attempts 0: every retry field was cleared; Envoy's own default (one retry on connect failure) may still apply");
     }
     let entry = ConfigEntry::ServiceRouter(router);
-    let requires = requirements(service, &entry);
-    p.put(
-        &key,
-        entry,
-        Deps {
-            requires,
-            ..Deps::default()
-        },
-    );
+    p.put_route_entry(service, &key, entry);
     Ok(())
 }

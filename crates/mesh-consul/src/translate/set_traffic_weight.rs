@@ -4,7 +4,7 @@ use mesh_core::{Feature, Result, ServiceId, TrafficSplit, Version};
 
 use super::{
     EntryKey,
-    planner::{Deps, Planner, requirements},
+    planner::Planner,
     shared_entries::splitter_for,
     shared_entries::{ensure_l7, ensure_subsets},
 };
@@ -48,10 +48,6 @@ pub(super) fn plan(p: &mut Planner<'_>, service: &ServiceId, split: &TrafficSpli
         ));
     }
     let entry = ConfigEntry::ServiceSplitter(splitter_for(service, current, split));
-    let deps = Deps {
-        requires: requirements(service, &entry),
-        ..Deps::default()
-    };
-    p.put(&key, entry, deps);
+    p.put_route_entry(service, &key, entry);
     Ok(())
 }
