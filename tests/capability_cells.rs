@@ -22,10 +22,8 @@ use mesh_consul::{ConsulVersion, testing::FakeConsul};
 use mesh_kube::{KubeEngine, schema::SchemaSet, testing::FakeApiServer};
 use mesh_testkit::HostileServer;
 
-mod capability_cells {
-    pub(crate) mod probes;
-}
-use capability_cells::probes::probe;
+mod probes;
+use probes::probe;
 
 const EMPTY_VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
 const NO_TRACES: &str = r#"{"data":[]}"#;

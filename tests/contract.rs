@@ -9,7 +9,7 @@ mod kube_harness;
 mod live_consul_harness;
 #[cfg(any(feature = "istio", feature = "linkerd"))]
 mod live_kube_harness;
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -32,16 +32,9 @@
 
 #![cfg(all(feature = "istio", feature = "consul"))]
 
-#[path = "rollout_e2e/data.rs"]
 mod data;
-#[path = "rollout_e2e/doubles.rs"]
 mod doubles;
-#[path = "rollout_e2e/live.rs"]
 mod live;
-#[path = "support/live_consul.rs"]
-mod live_consul;
-#[path = "support/live_kube.rs"]
-mod live_kube;
 
 use std::{
     sync::{Arc, Mutex},
@@ -641,7 +634,7 @@ macro_rules! live {
         #[ignore = $why]
         async fn $name() {
             let Some(prom) = prometheus() else { return };
-            let _turn = live::ONE_AT_A_TIME.lock().await;
+            let _turn = crate::support::ONE_AT_A_TIME.lock().await;
             $scenario(&<$fixture>::start().await, prom).await;
         }
     };

@@ -15,17 +15,14 @@ use mesh_kube::KubeEngine;
 use mesh_testkit::RecordingProxy;
 use serde_json::{Value, json};
 
-use crate::{
-    doubles::{
-        Fixture, OffClock, consul_seed, consul_weights, consul_write, io_runtime, istio_weights, istio_write,
-        off_clock, seed_split, telemetry,
-    },
+use super::doubles::{
+    Fixture, OffClock, consul_seed, consul_weights, consul_write, io_runtime, istio_weights, istio_write,
+    off_clock, seed_split, telemetry,
+};
+use crate::support::{
     live_consul::{agent_host_port, client as consul_client},
     live_kube::{audit_end, landed_writes_since, send},
 };
-
-/// The live scenarios share the servers and the audit log: one at a time.
-pub(crate) static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Runs `f` to completion on the real-time runtime, from a synchronous fixture method on the
 /// paused test runtime (a scoped thread, as a runtime cannot block inside another).

@@ -3,12 +3,16 @@
 //! A backend plugs in by implementing [`Harness`] over its test double (the in-memory `FakeMesh`,
 //! a fake Kubernetes API server, a fake Consul agent) and calling [`run_all`].
 
-#![allow(dead_code, unreachable_pub)] // Shared by several test binaries; each uses a part.
+#![allow(dead_code, unreachable_pub)] // Each suite uses a part.
 
 pub mod live_consul;
 pub mod live_kube;
 
 use std::time::Duration;
+
+/// Every live case in this binary (contract, rollouts, on both servers) shares the servers and the
+/// API server's audit log, which the cases read to count what landed: one at a time.
+pub static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 use mesh::{
     Change, CircuitBreaker, Error, Fault, FaultId, HttpStatus, Mesh, MeshKind, Percent, RetryOn, RetryPolicy,

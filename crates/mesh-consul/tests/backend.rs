@@ -1,7 +1,7 @@
 //! The backend against the loopback Consul double: exact request sequences, ordering, check-and-set,
 //! edition handling, ACLs, retries and failures at each step.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

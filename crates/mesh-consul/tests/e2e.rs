@@ -1,6 +1,6 @@
 //! Live end-to-end suite against a real agent (`consul agent -dev`), given by `CONSUL_HTTP_ADDR`
 //! (and `CONSUL_HTTP_TOKEN` when ACLs are on). Run with
-//! `CONSUL_HTTP_ADDR=127.0.0.1:8500 cargo test -p mesh-consul --test e2e -- --ignored`.
+//! `CONSUL_HTTP_ADDR=127.0.0.1:8500 cargo test -p mesh-consul --test integration e2e:: -- --ignored`.
 
 use mesh_consul::{ConsulBackend, model::EntryKind};
 use mesh_core::{Change, Error, MeshBackend, ServiceDefinition, TrafficSplit};

@@ -3,7 +3,7 @@
 //! backend reads back before it reports: the change completes, the report lists every write,
 //! and nothing is written twice.
 //!
-//! `eval "$(cargo xtask testenv up)"; cargo test -p mesh-consul --test lost_answers -- --ignored`
+//! `eval "$(cargo xtask testenv up)"; cargo test -p mesh-consul --test integration lost_answers:: -- --ignored`
 
 use mesh_consul::{
     ConsulBackend,

@@ -1,7 +1,7 @@
 //! Every Consul gap ("what a mesh cannot do natively") is a typed refusal
 //! naming the feature, decided before any read or write of config entries.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

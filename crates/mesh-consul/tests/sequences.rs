@@ -2,7 +2,7 @@
 //! discovery chain valid after each step, refuses (with a typed error, writing nothing) what would
 //! break one, and converges.
 
-mod support;
+use crate::support;
 
 use mesh_core::{
     Change, DestinationPolicy, Error, MeshBackend, RouteRule, ServiceRoutes, Subset, TrafficSplit, Version,

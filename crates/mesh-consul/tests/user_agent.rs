@@ -1,7 +1,7 @@
 //! Every request to the Consul agent names the project and its version in `User-Agent`, reads and
 //! writes alike, so an operator can tell mesh's traffic apart in the agent's logs.
 
-mod support;
+use crate::support;
 
 use mesh_consul::client::USER_AGENT;
 use mesh_core::MeshBackend;

@@ -1,7 +1,7 @@
 //! The backend against mesh-kube's fake API server: exact request sequences, write counts,
 //! user routes kept, conflicts re-planned, and after every failure a typed error and a safe state.
 
-mod support;
+use crate::support;
 
 use http::Method;
 use mesh_core::{Change, Error, MeshBackend, MeshKind, MtlsMode, ObjectRef, TrafficSplit};

@@ -1,10 +1,10 @@
 //! Live end-to-end suite against a real cluster with Istio installed.
 //!
-//! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-istio --test e2e -- --ignored`
+//! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-istio --test integration e2e:: -- --ignored`
 //!
 //! It works in its own namespace (`mesh-e2e-istio-<pid>`), which it creates and deletes.
 
-mod support;
+use crate::support;
 
 use mesh_core::{Change, MeshBackend, MeshKind, MtlsMode, ObjectRef, Plan, Write, WriteAction};
 use mesh_istio::{Config, IstioBackend, objects};

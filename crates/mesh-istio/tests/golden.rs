@@ -2,7 +2,7 @@
 //! `tests/golden/<name>.yaml`, and every object is validated against the pinned Istio schema.
 //! Run with `UPDATE_GOLDEN=1` to rewrite the files after an intended change.
 
-mod support;
+use crate::support;
 
 use mesh_core::{Plan, RenderFormat};
 use mesh_istio::Snapshot;

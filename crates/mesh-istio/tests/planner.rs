@@ -1,7 +1,7 @@
 //! The pure planner: exact writes per operation, user routes kept, faults removable, every prefix
 //! safe, and re-planning after applying converges to no writes.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the pinned Istio schema (structure and CEL rules) and converts losslessly to its kopium type
 //! ([`mesh_kube::typed::round_trip`]), and every plan prefix is safe.
 
-mod support;
+use crate::support;
 
 use std::{collections::BTreeMap, time::Duration};
 

@@ -1,7 +1,7 @@
 //! Property: whatever sequence of library operations runs on a host, every route the user wrote
 //! survives unchanged and in its order, and removing every fault leaves no marker route.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

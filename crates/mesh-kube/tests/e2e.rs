@@ -1,6 +1,6 @@
 //! The engine against a live cluster (any Kubernetes; no mesh needed).
 //!
-//! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-kube --test e2e -- --ignored`
+//! `MESH_E2E_KUBECONFIG=~/.kube/config cargo test -p mesh-kube --test integration e2e:: -- --ignored`
 //!
 //! It works in its own namespace (`mesh-e2e-kube-<pid>`), which it creates and deletes.
 

@@ -3,7 +3,7 @@
 //! changes, per-concept field managers, version detection, and objects written under the old
 //! `mesh.io/` key prefix.
 
-mod support;
+use crate::support;
 
 use mesh_core::*;
 use mesh_kube::{

@@ -1,7 +1,7 @@
 //! Live end-to-end suite against a cluster running Linkerd 2.14+.
 //!
 //! Set `MESH_E2E_KUBECONFIG` to a kubeconfig file and run
-//! `cargo test -p mesh-linkerd --test e2e -- --ignored`. The suite works in its own namespace,
+//! `cargo test -p mesh-linkerd --test integration e2e:: -- --ignored`. The suite works in its own namespace,
 //! `mesh-e2e-linkerd-<pid>`, and deletes it at the end.
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Golden files for the spec's examples: what the backend writes, rendered as `kubectl apply`
 //! YAML (with the plan's warnings as comments, as the renderer writes them), or the refusal. `UPDATE_GOLDEN=1` rewrites them.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 

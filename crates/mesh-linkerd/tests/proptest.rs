@@ -2,7 +2,7 @@
 //! validates against the pinned schemas, is safe at every prefix, and converges; whatever it
 //! refuses is input the core rejects, or a feature the capability table does not call native.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

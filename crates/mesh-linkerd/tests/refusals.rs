@@ -1,7 +1,7 @@
 //! Every Linkerd refusal is a typed `Unsupported` naming the feature, given before any
 //! read (the reader here is empty, so a read would show as `NotFound`).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Behaviour over several changes, on a simulated cluster: user rules survive, faults restore
 //! exactly, ServiceProfiles are detected, removal is break-before-unmake.
 
-mod support;
+use crate::support;
 
 use mesh_core::*;
 use mesh_linkerd::{Config, LinkerdVersion, Snapshot, objects, translate::http_route};

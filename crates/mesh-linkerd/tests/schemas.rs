@@ -2,7 +2,7 @@
 //! upstream schemas; every plan is safe at each prefix; and re-planning after applying changes
 //! nothing.
 
-mod support;
+use crate::support;
 
 use mesh_core::Error;
 use mesh_linkerd::LinkerdVersion;

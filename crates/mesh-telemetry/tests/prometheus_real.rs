@@ -8,7 +8,7 @@
 //! label value cannot change a query. Without the binaries the test fails with what to install,
 //! unless `MESH_SKIP_PROMETHEUS=1`.
 
-mod support;
+use crate::support;
 
 use std::{
     collections::BTreeMap,

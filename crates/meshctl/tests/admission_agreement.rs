@@ -16,7 +16,7 @@
 //! (`cargo xtask core-schemas`); a kind without any offline schema is counted apart, and the
 //! server must accept it.
 //!
-//! `eval "$(cargo xtask testenv up)"; cargo test -p meshctl --test admission_agreement -- --ignored --nocapture`
+//! `eval "$(cargo xtask testenv up)"; cargo test -p meshctl --test integration admission_agreement:: -- --ignored --nocapture`
 
 #![allow(clippy::print_stdout)] // The agreement table is the report.
 
@@ -26,9 +26,8 @@ use kube::{api::GroupVersionKind, discovery::Scope};
 use mesh::{MeshKind, WriteAction};
 use serde_json::{Value, json};
 
-#[path = "admission_agreement/samples.rs"]
 mod samples;
-mod support;
+use crate::support;
 
 /// The HTTPRoute CRD flavour the test environment installs.
 const GATEWAY_BUNDLE: &str = "gateway-api-v1.6.1";

@@ -2,7 +2,7 @@
 //! this machine) gets a warning on stderr, without the secret; loopback and `https://` get none.
 //! `0.0.0.0` is not loopback by name, yet connecting to it fails at once here.
 
-mod support;
+use crate::support;
 
 const SECRET: &str = "s3cret-token";
 

@@ -3,7 +3,7 @@
 //! admission on a real API server is checked by `admission_agreement`), and writes no resource
 //! declares (agent registrations) are said on stderr.
 
-mod support;
+use crate::support;
 
 use support::{change_commands, meshctl, render_consul_crds as render, validate};
 

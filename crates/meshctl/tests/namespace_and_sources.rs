@@ -2,7 +2,7 @@
 //! `-n`, else the kubeconfig context's namespace (`--kubeconfig` or `KUBECONFIG`, `--context`),
 //! else `default`; and `--prometheus-url`/`--tracing-url`/`--kiali-url` over the environment.
 
-mod support;
+use crate::support;
 
 /// A kubeconfig with two contexts: `team-a` (the current one, namespace `team-a`) and `bare`
 /// (no namespace).

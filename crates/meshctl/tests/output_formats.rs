@@ -2,7 +2,7 @@
 //! tables for every read, readings rounded for people but not for programs, no box drawing in a
 //! pipe, and graph-only formats refused elsewhere.
 
-mod support;
+use crate::support;
 
 use support::{canned_json_server, meshctl};
 

@@ -9,7 +9,7 @@ use std::{
 
 use mesh_consul::{ConsulVersion, testing::FakeConsul};
 
-mod support;
+use crate::support;
 
 use support::Run;
 

@@ -3,7 +3,7 @@
 //! `mesh::ConnectOptions`): the trust domain, Istio's root namespace, Linkerd's fault error
 //! backend, Consul's Lua abort emulation and its version/edition.
 
-mod support;
+use crate::support;
 
 fn meshctl(args: &[&str]) -> (i32, String, String) {
     let r = support::meshctl(args, &[]);

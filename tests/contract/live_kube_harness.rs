@@ -11,16 +11,13 @@ use mesh::{Mesh, MeshKind, WriteAction};
 use mesh_kube::{KubeEngine, schema::SchemaSet};
 use serde_json::Value;
 
-use crate::{
-    kube_harness::{base_services, consistent, mesh_on},
-    support::{
-        self, Harness,
-        live_kube::{audit_end, landed_writes_since, send},
-    },
+use super::kube_harness::{base_services, consistent, mesh_on};
+use crate::support::{
+    self, Harness,
+    live_kube::{audit_end, landed_writes_since, send},
 };
 
-/// The two live cases share the `default` namespace and the audit log: one at a time.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::ONE_AT_A_TIME;
 
 struct LiveKube {
     kind: MeshKind,

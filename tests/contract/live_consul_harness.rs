@@ -18,8 +18,7 @@ use crate::support::{
     live_consul::{agent_host_port, client},
 };
 
-/// The two harness kinds that share the agent must not run at once.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::support::ONE_AT_A_TIME;
 
 /// Removal order: what routes before what it routes to, the protocol last.
 const KINDS: [EntryKind; 5] = [
