@@ -3,7 +3,7 @@
 use http::Method;
 use serde_json::{Value, json};
 
-use super::RecordedRequest;
+use super::{RecordedRequest, answers::status_body};
 
 /// Which requests a scripted [`Fault`] applies to. Unset parts match anything.
 ///
@@ -149,13 +149,4 @@ impl Fault {
             retry_after: None,
         }
     }
-}
-
-/// A Kubernetes `Status` body.
-pub(crate) fn status_body(code: u16, reason: &str, message: &str, details: Value) -> Value {
-    json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": "Failure", "message": message, "reason": reason,
-        "details": details, "code": code
-    })
 }

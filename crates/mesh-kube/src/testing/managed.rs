@@ -93,7 +93,7 @@ pub(super) fn conflict_body(api_version: &str, conflicts: &[(String, FieldPath)]
         conflicts.len(),
         listed.join("; ")
     );
-    super::fault::status_body(409, "Conflict", &message, json!({ "causes": causes }))
+    super::answers::status_body(409, "Conflict", &message, json!({ "causes": causes }))
 }
 
 /// `.spec.http`.

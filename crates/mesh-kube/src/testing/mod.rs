@@ -31,10 +31,17 @@
 //! # Ok(()) }
 //! ```
 
+mod answers;
+mod discovery;
 mod fault;
 mod live;
 mod managed;
+mod record;
+mod server_side_apply;
 mod state;
+mod storage;
+mod validation;
+mod verbs;
 
 use std::{
     collections::BTreeMap,
@@ -48,7 +55,7 @@ use serde_json::Value;
 
 pub use self::fault::{Fault, Match};
 pub use self::live::live_client;
-use self::state::{Reply, State};
+use self::{answers::Reply, state::State};
 
 /// A request the fake server received.
 #[derive(Debug, Clone, PartialEq)]
