@@ -153,16 +153,18 @@ fn seq(parts: &[Vec<String>]) -> Vec<String> {
     parts.concat()
 }
 
-/// The first stage adds the canary's subset, then routes; every later stage routes only.
+/// The first stage adds the canary's subset, then routes; every later stage routes only. Each
+/// stage is saved once, when its route has landed; that save also records the previous stage's
+/// passing analysis.
 fn first_stage() -> Vec<String> {
-    repeat(&["subsets", "route", "state", "state"], 1)
+    repeat(&["subsets", "route", "state"], 1)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The scenarios, for any mesh.
 
 /// A healthy canary walks every stage and is promoted: one route write per stage (the first also
-/// adds the subset), two progress saves per stage, the promotion and the final save.
+/// adds the subset), one progress save per stage, the promotion and the final save.
 async fn healthy_canary_is_promoted(f: &dyn Fixture, prom: &Prometheus) {
     let origin = tokio::time::Instant::now();
     let mesh = f.mesh(&client(prom));
@@ -192,7 +194,7 @@ async fn healthy_canary_is_promoted(f: &dyn Fixture, prom: &Prometheus) {
         seq(&[
             repeat(&["state"], 1),
             first_stage(),
-            repeat(&["route", "state", "state"], WEIGHTS.len() - 1),
+            repeat(&["route", "state"], WEIGHTS.len() - 1),
             repeat(&["route", "state"], 1),
         ])
     );
@@ -258,7 +260,7 @@ async fn failing_canary_is_rolled_back(f: &dyn Fixture, prom: &Prometheus) {
         seq(&[
             repeat(&["state"], 1),
             first_stage(),
-            repeat(&["route", "state", "state"], 1),
+            repeat(&["route", "state"], 1),
             // Stage 3 lands, fails its analysis, and stable gets everything back.
             repeat(&["route", "state", "route", "state"], 1),
         ])
@@ -292,7 +294,8 @@ async fn quiet_canary_holds(f: &dyn Fixture, prom: &Prometheus) {
     assert_eq!(f.weights("quiet"), weights(&[("v1", 90), ("v2", 10)]));
     assert_eq!(
         f.writes(),
-        seq(&[repeat(&["state"], 1), first_stage(), repeat(&["state"], 2)])
+        // One save per inconclusive analysis; the third is the end's.
+        seq(&[repeat(&["state"], 1), first_stage(), repeat(&["state"], 3)])
     );
     assert_eq!(report.traffic_changes, 1);
 }
@@ -317,8 +320,7 @@ async fn killed_runner_resumes(f: &dyn Fixture, prom: &Prometheus) {
         seq(&[
             repeat(&["state"], 1),
             first_stage(),
-            repeat(&["route", "state", "state"], 1),
-            repeat(&["route", "state"], 1),
+            repeat(&["route", "state"], 2),
         ])
     );
     let saved: RolloutState =
@@ -342,8 +344,8 @@ async fn killed_runner_resumes(f: &dyn Fixture, prom: &Prometheus) {
     assert_eq!(
         f.writes(),
         seq(&[
-            repeat(&["state"], 1),
-            repeat(&["route", "state", "state"], 1),
+            // Stage 3 passes its analysis (saved with stage 4's write).
+            repeat(&["route", "state"], 1),
             repeat(&["route", "state"], 1),
         ]),
         "only stage 4 and the promotion are written"
@@ -462,9 +464,11 @@ async fn istio_healthy_canary_is_promoted_with_one_route_write_per_stage() {
     let f = istio();
     healthy_canary_is_promoted(&f, prom).await;
     // Every request the rollout sent: per traffic change two reads and the write (a dry run
-    // only for the first stage's two-object plan); per progress save the write alone, its
-    // answer carrying the new version. Five requests per stage, where there were ten: single-
-    // object writes lost their dry run, and saves their read-back.
+    // only for the first stage's two-object plan); one progress save per stage once its route
+    // has landed (it records the previous stage's passing analysis too), the write alone, its
+    // answer carrying the new version. Four requests per stage, where there were ten: single-
+    // object writes lost their dry run, saves their read-back, and a passing analysis its own
+    // save.
     let mut seen = std::collections::BTreeMap::<String, usize>::new();
     for r in f.0.requests() {
         let line = r.line();
@@ -478,7 +482,7 @@ async fn istio_healthy_canary_is_promoted_with_one_route_write_per_stage() {
     let expected: std::collections::BTreeMap<String, usize> = [
         ("GET configmaps/mesh-state-healthy-rollout", 1),
         ("POST configmaps", 1),
-        ("PUT configmaps/mesh-state-healthy-rollout", 9),
+        ("PUT configmaps/mesh-state-healthy-rollout", 5),
         ("GET destinationrules/healthy", 5),
         ("PUT destinationrules/healthy", 1),
         ("PUT destinationrules/healthy (dry run)", 1),

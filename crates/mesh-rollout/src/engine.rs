@@ -191,6 +191,12 @@ impl Rollout {
                     st.stage_applied = false;
                     st.failed_checks = 0;
                     st.inconclusive = 0;
+                    // No save of its own: the next state write (the next stage's, a closed
+                    // gate's, or the end's) records this analysis too, so a steady stage costs
+                    // one route write and one state write. A runner killed before that write
+                    // analyses this stage again on resume, and re-plans the next stage's
+                    // weights, which it then finds in place.
+                    continue;
                 }
                 Verdict::Inconclusive => {
                     st.inconclusive += 1;
