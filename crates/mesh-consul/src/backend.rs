@@ -177,28 +177,42 @@ fn answer_lost(e: &client::Error) -> bool {
     matches!(e, client::Error::Transport { source, .. } if !source.is_connect() && !source.is_builder())
 }
 
+/// What one read brought back (an entry is boxed: it is large, and most reads find none).
+enum Answer {
+    Entry(Option<Box<ConfigEntry>>),
+    AgentServices(Vec<String>),
+}
+
 /// The agent as the planner's read source: config entries, and the agent's instances of a
-/// service.
+/// service. The reads of one round are independent, so they are sent together; the snapshot is
+/// filled in the order of `reads`, and the first failure in that order is the error.
 impl ReadSource<Read, Snapshot> for ConsulBackend {
     async fn read_into(&self, reads: &[Read], snap: &mut Snapshot) -> Result<()> {
-        for read in reads {
-            match read {
-                Read::Entry(key) => {
-                    if let Some(entry) = self
-                        .client
+        let answers = futures_util::future::join_all(reads.iter().map(|read| async move {
+            Ok::<_, Error>(match read {
+                Read::Entry(key) => Answer::Entry(
+                    self.client
                         .get_entry(key.kind, &key.name, key.namespace.as_deref())
                         .await?
-                    {
-                        snap.entries.insert(key.clone(), entry);
-                    }
-                }
-                Read::AgentServices { service, namespace } => {
-                    let ids = self
-                        .client
+                        .map(Box::new),
+                ),
+                Read::AgentServices { service, namespace } => Answer::AgentServices(
+                    self.client
                         .agent_service_ids(service, namespace.as_deref())
-                        .await?;
+                        .await?,
+                ),
+            })
+        }))
+        .await;
+        for (read, answer) in reads.iter().zip(answers) {
+            match (read, answer?) {
+                (Read::Entry(key), Answer::Entry(Some(entry))) => {
+                    snap.entries.insert(key.clone(), *entry);
+                }
+                (Read::AgentServices { service, .. }, Answer::AgentServices(ids)) => {
                     snap.agent_services.insert(service.clone(), ids);
                 }
+                _ => {}
             }
         }
         Ok(())
@@ -310,4 +324,86 @@ impl MeshBackend for ConsulBackend {
 pub fn entry_key(target: &ObjectRef) -> Option<EntryKey> {
     let kind = target.kind.parse().ok()?;
     Some(EntryKey::new(kind, target.namespace.as_deref(), &target.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::{TcpListener, TcpStream},
+    };
+
+    use super::*;
+    use crate::ConsulVersion;
+
+    /// Reads one request's head and returns its request line.
+    async fn request_line(conn: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).await.unwrap() == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// An agent that answers no read until two are in flight: sequential reads would wait for
+    /// the first answer forever, and the test would time out instead of passing.
+    #[tokio::test]
+    async fn the_reads_of_one_round_are_in_flight_together() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let mut waiting = Vec::new();
+            while waiting.len() < 2 {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let line = request_line(&mut conn).await;
+                waiting.push((line, conn));
+            }
+            let mut lines = Vec::new();
+            for (line, mut conn) in waiting {
+                let answer = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+                conn.write_all(answer.as_bytes()).await.unwrap();
+                lines.push(line);
+            }
+            lines.sort();
+            lines
+        });
+        let address = format!("http://{addr}");
+        let config =
+            ClientConfig::from_lookup(|k| (k == "CONSUL_HTTP_ADDR").then(|| address.clone())).unwrap();
+        let client = ConsulClient::new(config)
+            .unwrap()
+            .with_version(ConsulVersion::default());
+        let backend = ConsulBackend::new(client);
+        let reads = [EntryKind::ServiceResolver, EntryKind::ServiceSplitter].map(|kind| {
+            Read::Entry(EntryKey {
+                kind,
+                namespace: None,
+                name: "reviews".into(),
+            })
+        });
+        let mut snapshot = Snapshot::default();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            backend.read_into(&reads, &mut snapshot),
+        )
+        .await
+        .expect("both reads were sent before either was answered")
+        .unwrap();
+        assert_eq!(
+            server.await.unwrap(),
+            [
+                "GET /v1/config/service-resolver/reviews HTTP/1.1",
+                "GET /v1/config/service-splitter/reviews HTTP/1.1",
+            ]
+        );
+        assert!(snapshot.entries.is_empty(), "404: neither entry exists");
+    }
 }

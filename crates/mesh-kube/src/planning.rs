@@ -5,9 +5,12 @@ use mesh_core::{ApplyReport, Change, Error, ObjectRef, Plan, Planner, ReadSource
 
 use crate::{KubeEngine, Snapshot};
 
-/// The engine as the [`ReadSource`] of `planner`: each read is one GET; an object that does not
-/// exist is not stored; a type the cluster does not serve fails the plan with
-/// [`Error::NotConfigured`], unless the planner says the read is [optional](Planner::optional).
+/// The engine as the [`ReadSource`] of `planner`: each read is one GET, and the reads of one round
+/// are independent, so they are sent together (a DestinationRule and a VirtualService cost one
+/// round trip, not two). An object that does not exist is not stored; a type the cluster does not
+/// serve fails the plan with [`Error::NotConfigured`], unless the planner says the read is
+/// [optional](Planner::optional). The snapshot is filled in the order of `reads`, whatever order
+/// the answers come in.
 pub struct ClusterReads<'a, P> {
     engine: &'a KubeEngine,
     planner: &'a P,
@@ -25,8 +28,9 @@ where
     P: Planner<Read = ObjectRef, Snapshot = Snapshot>,
 {
     async fn read_into(&self, reads: &[ObjectRef], snapshot: &mut Snapshot) -> Result<()> {
-        for r in reads {
-            match self.engine.get(r).await {
+        let answers = futures_util::future::join_all(reads.iter().map(|r| self.engine.get(r))).await;
+        for (r, answer) in reads.iter().zip(answers) {
+            match answer {
                 Ok(Some(object)) => snapshot.insert(r.clone(), object),
                 Ok(None) => {}
                 Err(Error::NotConfigured { .. }) if self.planner.optional(r) => {}
@@ -77,6 +81,106 @@ impl KubeEngine {
                 }
                 other => return other,
             }
+        }
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use mesh_core::{Capabilities, MeshKind};
+
+    use super::*;
+
+    /// Asks for nothing of its own: the test hands [`ClusterReads`] its reads directly.
+    struct NoPlanner;
+
+    impl Planner for NoPlanner {
+        type Read = ObjectRef;
+        type Snapshot = Snapshot;
+        fn mesh(&self) -> MeshKind {
+            MeshKind::Istio
+        }
+        fn capabilities(&self) -> Capabilities {
+            Capabilities {
+                mesh: MeshKind::Istio,
+                features: BTreeMap::new(),
+            }
+        }
+        fn refuse(&self, _: &Change) -> Result<()> {
+            Ok(())
+        }
+        fn reads(&self, _: &Change, _: &Snapshot) -> Result<Vec<ObjectRef>> {
+            Ok(Vec::new())
+        }
+        fn plan(&self, change: &Change, _: &Snapshot) -> Result<Plan> {
+            Err(Error::InvalidInput {
+                field: change.operation().into(),
+                reason: "this planner only reads".into(),
+            })
+        }
+    }
+
+    /// A server that answers no GET until both have arrived: sequential reads would wait for the
+    /// first answer forever, and the test would time out instead of passing.
+    #[tokio::test]
+    async fn the_reads_of_one_round_are_in_flight_together() {
+        let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let engine = KubeEngine::new(kube::Client::new(svc, "default"), MeshKind::Istio, "mesh");
+        let server = tokio::spawn(async move {
+            let mut waiting = Vec::new();
+            while waiting.len() < 2 {
+                let (req, send) = handle.next_request().await.expect("a GET");
+                waiting.push((req.uri().path().to_owned(), send));
+            }
+            let paths: Vec<String> = waiting.iter().map(|(p, _)| p.clone()).collect();
+            for (path, send) in waiting {
+                let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+                let body = serde_json::json!({
+                    "apiVersion": "networking.istio.io/v1",
+                    "kind": if path.contains("destinationrules") { "DestinationRule" } else { "VirtualService" },
+                    "metadata": {"name": name, "namespace": "prod", "resourceVersion": "7"},
+                    "spec": {}
+                });
+                send.send_response(Response::new(Body::from(body.to_string().into_bytes())));
+            }
+            paths
+        });
+        let reads = [
+            ObjectRef::new(
+                "networking.istio.io/v1",
+                "DestinationRule",
+                Some("prod"),
+                "reviews",
+            ),
+            ObjectRef::new(
+                "networking.istio.io/v1",
+                "VirtualService",
+                Some("prod"),
+                "reviews",
+            ),
+        ];
+        let mut snapshot = Snapshot::default();
+        let source = ClusterReads::new(&engine, &NoPlanner);
+        let read = source.read_into(&reads, &mut snapshot);
+        tokio::time::timeout(std::time::Duration::from_secs(10), read)
+            .await
+            .expect("both reads were sent before either was answered")
+            .unwrap();
+        let mut paths = server.await.unwrap();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "/apis/networking.istio.io/v1/namespaces/prod/destinationrules/reviews",
+                "/apis/networking.istio.io/v1/namespaces/prod/virtualservices/reviews",
+            ]
+        );
+        for r in &reads {
+            assert!(snapshot.get(r).is_some(), "{r:?} is in the snapshot");
         }
     }
 }
