@@ -28,6 +28,8 @@ pub struct Rollout {
     /// thousands) carries no channel buffer.
     events: std::sync::OnceLock<broadcast::Sender<RolloutEvent>>,
     clock: Clock,
+    /// A finished rollout of the same spec is reported as it ended, not started again.
+    once: bool,
 }
 
 /// Decisions a slow subscriber may fall behind by before it starts losing the oldest.
@@ -82,6 +84,7 @@ impl Rollout {
             gates: Vec::new(),
             events: std::sync::OnceLock::new(),
             clock: Clock::starting_at(SystemTime::now()),
+            once: false,
         })
     }
 
@@ -97,6 +100,25 @@ impl Rollout {
     #[must_use]
     pub fn with_metrics(mut self, source: Arc<dyn MetricsSource>) -> Self {
         self.metrics = source;
+        self
+    }
+
+    /// Runs the spec at most once: when the stored state shows this very spec finished,
+    /// [`run`](Self::run) reports that ending and writes nothing, where by default a finished
+    /// rollout is started again. A controller, which meets its declarations again after every
+    /// restart, runs each rollout once this way.
+    ///
+    /// ```
+    /// use mesh::{Mesh, MeshKind};
+    /// use mesh_rollout::{Rollout, RolloutSpec, Strategy};
+    /// let spec = RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50])?)?;
+    /// let rollout = Rollout::new(Mesh::fake(MeshKind::Istio), spec, "controller")?.once();
+    /// # let _ = rollout;
+    /// # Ok::<(), mesh::Error>(())
+    /// ```
+    #[must_use]
+    pub fn once(mut self) -> Self {
+        self.once = true;
         self
     }
 
@@ -155,6 +177,14 @@ impl Rollout {
     async fn drive(&self) -> std::result::Result<RolloutReport, Halt> {
         let key = self.state_key()?;
         let (mut st, mut version) = self.acquire(&key).await?;
+        if let Some(outcome) = st.outcome {
+            // Only with `once`: this spec already ran to its end.
+            return Ok(RolloutReport {
+                outcome,
+                events: st.events,
+                traffic_changes: st.traffic_changes,
+            });
+        }
         let stages = self.spec.stages();
         while st.stage < stages.len() {
             self.obey_operator(&key, &mut st, &mut version).await?;
@@ -345,6 +375,7 @@ impl Rollout {
                         owner: s.runner,
                         field: "rollout (a different rollout of this service is in progress)".into(),
                     }),
+                    Some(s) if self.once && s.spec == self.spec => Ok((s, stored.version)),
                     _ => {
                         let v = self
                             .mesh

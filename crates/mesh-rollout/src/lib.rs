@@ -29,6 +29,7 @@
 //! ```
 
 mod analysis;
+mod controller;
 mod custom_metric;
 mod engine;
 mod gate;
@@ -38,6 +39,7 @@ mod spec;
 mod state;
 
 pub use analysis::{MetricsSource, analyze};
+pub use controller::{Controller, ControllerReport, Declared, Shard};
 pub use custom_metric::{CustomMetric, MAX_METRICS, MAX_QUERY_LEN, MetricCheck};
 pub use engine::Rollout;
 pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, WebhookGate};

@@ -2,5 +2,7 @@
 //! instead of one per file. Run one file's tests with a filter on its module, e.g.
 //! `cargo test -p mesh-rollout --test integration rollout::`.
 
+mod controller;
 mod rollout;
+mod support;
 mod webhook;

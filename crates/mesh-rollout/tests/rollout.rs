@@ -10,61 +10,13 @@ use std::{
 };
 
 use mesh::{
-    BoxFuture, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSample,
-    testing::FakeMesh,
+    BoxFuture, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, testing::FakeMesh,
 };
 use mesh_rollout::{
     MetricsSource, Outcome, Request, Rollout, RolloutEvent, RolloutSpec, Strategy, lifecycle,
 };
 
-/// One window: `(canary requests, canary errors, stable requests, stable errors)`; `None` never answers.
-type Window = Option<(f64, f64, f64, f64)>;
-
-/// Metrics scripted per analysis call.
-struct Scripted {
-    calls: AtomicUsize,
-    script: Box<dyn Fn(usize) -> Window + Send + Sync>,
-}
-
-impl Scripted {
-    fn new(script: impl Fn(usize) -> Window + Send + Sync + 'static) -> Arc<Self> {
-        Arc::new(Self {
-            calls: AtomicUsize::new(0),
-            script: Box::new(script),
-        })
-    }
-}
-
-impl MetricsSource for Scripted {
-    fn metrics<'a>(
-        &'a self,
-        service: &'a ServiceId,
-        range: TimeRange,
-    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async move {
-            // `None` stands for a runner that never gets an answer (it is killed while waiting).
-            let Some((cr, ce, sr, se)) = (self.script)(call) else {
-                return std::future::pending().await;
-            };
-            let sample = |requests, errors| TrafficSample {
-                requests,
-                errors,
-                ..Default::default()
-            };
-            Ok(ServiceMetrics {
-                service: service.clone(),
-                range,
-                overall: sample(cr + sr, ce + se),
-                by_version: [
-                    ("v1".parse().unwrap(), sample(sr, se)),
-                    ("v2".parse().unwrap(), sample(cr, ce)),
-                ]
-                .into(),
-            })
-        })
-    }
-}
+use crate::support::{Scripted, healthy};
 
 fn spec(strategy: Strategy) -> RolloutSpec {
     RolloutSpec {
@@ -80,10 +32,6 @@ fn routes(fake: &FakeMesh) -> serde_json::Value {
         .find(|(r, _)| r.kind == "Routes")
         .expect("routes written");
     body["split"].clone()
-}
-
-fn healthy(_: usize) -> Window {
-    Some((1000.0, 1.0, 9000.0, 9.0))
 }
 
 #[tokio::test(start_paused = true)]

@@ -2,39 +2,11 @@
 
 use std::{sync::Arc, time::Duration};
 
-use mesh::{
-    BoxFuture, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, TrafficSample, testing::FakeMesh,
-};
-use mesh_rollout::{GatePoint, MetricsSource, Outcome, Rollout, RolloutSpec, Strategy, WebhookGate};
+use mesh::{Mesh, MeshKind, testing::FakeMesh};
+use mesh_rollout::{GatePoint, Outcome, Rollout, RolloutSpec, Strategy, WebhookGate};
 use wiremock::{Mock, MockServer, ResponseTemplate, matchers};
 
-struct Healthy;
-
-impl MetricsSource for Healthy {
-    fn metrics<'a>(
-        &'a self,
-        service: &'a ServiceId,
-        range: TimeRange,
-    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
-        Box::pin(async move {
-            let sample = |requests, errors| TrafficSample {
-                requests,
-                errors,
-                ..Default::default()
-            };
-            Ok(ServiceMetrics {
-                service: service.clone(),
-                range,
-                overall: sample(10_000.0, 10.0),
-                by_version: [
-                    ("v1".parse().unwrap(), sample(9000.0, 9.0)),
-                    ("v2".parse().unwrap(), sample(1000.0, 1.0)),
-                ]
-                .into(),
-            })
-        })
-    }
-}
+use crate::support::{Scripted, healthy};
 
 async fn run_with_hook(status: u16) -> (Outcome, MockServer) {
     let server = MockServer::start().await;
@@ -63,7 +35,7 @@ async fn run_with_hook(status: u16) -> (Outcome, MockServer) {
         "ci",
     )
     .unwrap()
-    .with_metrics(Arc::new(Healthy))
+    .with_metrics(Scripted::new(healthy))
     .with_gate(Arc::new(gate))
     .run()
     .await

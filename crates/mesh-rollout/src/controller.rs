@@ -1,0 +1,252 @@
+//! A controller: one process drives every rollout declared for it, one tokio task each (no
+//! thread per rollout), each at most once ([`Rollout::once`]), from a stream of declarations that
+//! a watch feeds (a ConfigMap watch on Kubernetes, a KV prefix on Consul, a list in tests).
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
+
+use futures_util::{Stream, StreamExt};
+use mesh::{Error, Mesh, Result};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::{MetricsSource, Outcome, Rollout, RolloutSpec};
+
+/// What a declaration source saw.
+#[derive(Debug, Clone)]
+pub enum Declared {
+    /// A rollout declared (or declared again) under `name`.
+    Rollout {
+        /// Where it is declared (a ConfigMap's `namespace/name`, a KV key).
+        name: String,
+        /// What it asks for.
+        spec: Box<RolloutSpec>,
+    },
+    /// A declaration that does not parse or validate: reported, never run.
+    Invalid {
+        /// Where it is declared.
+        name: String,
+        /// Why it was refused.
+        error: String,
+    },
+    /// The declaration is gone: its rollout, if running, is stopped where it is (the weights
+    /// hold and the state stays, so a new declaration of the same spec resumes it).
+    Removed {
+        /// Where it was declared.
+        name: String,
+    },
+}
+
+/// Which declarations this controller replica owns: those whose name hashes to `index` of
+/// `count` (FNV-1a, the same on every machine and run).
+///
+/// ```
+/// use mesh_rollout::Shard;
+/// let shards = [Shard::new(0, 3)?, Shard::new(1, 3)?, Shard::new(2, 3)?];
+/// // Every name belongs to exactly one of the replicas.
+/// for name in ["prod/api", "prod/web", "staging/api"] {
+///     assert_eq!(shards.iter().filter(|s| s.owns(name)).count(), 1);
+/// }
+/// assert!(Shard::new(3, 3).is_err());
+/// # Ok::<(), mesh::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// Every declaration.
+    pub const ALL: Self = Self { index: 0, count: 1 };
+
+    /// Shard `index` of `count`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when `count` is 0 or `index` is not below it.
+    pub fn new(index: u32, count: u32) -> Result<Self> {
+        if count == 0 || index >= count {
+            return Err(Error::invalid(
+                "shard",
+                format!("{index}/{count}: the index must be below a count of at least 1"),
+            ));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Whether `name` belongs to this shard.
+    #[must_use]
+    pub fn owns(&self, name: &str) -> bool {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        hash % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+/// How each declared rollout ended, by declaration name.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ControllerReport {
+    /// Rollouts that ran to an outcome (or had already, before this controller started).
+    pub finished: BTreeMap<String, Outcome>,
+    /// Rollouts that stopped on an error (a conflict with another runner, an unreachable mesh),
+    /// or declarations that were refused.
+    pub failed: BTreeMap<String, String>,
+    /// Rollouts stopped because their declaration was removed.
+    pub removed: Vec<String>,
+}
+
+impl ControllerReport {
+    /// How many ended with `outcome`.
+    #[must_use]
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.finished.values().filter(|o| **o == outcome).count()
+    }
+}
+
+/// Drives declared rollouts. See the [module](self) documentation.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use mesh::{Mesh, MeshKind};
+/// use mesh_rollout::{Controller, Declared, RolloutSpec, Strategy};
+/// let spec = RolloutSpec { interval: Duration::from_secs(30), ..RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50])?)? };
+/// let declared = futures_util::stream::iter([Declared::Rollout { name: "prod/api".into(), spec: Box::new(spec) }]);
+/// // No metrics source on the fake: the rollout fails with a typed error, reported by name.
+/// let report = Controller::new(Mesh::fake(MeshKind::Istio), "controller-0")?.run(declared).await;
+/// assert!(report.failed["prod/api"].contains("not configured"));
+/// # Ok::<(), mesh::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct Controller {
+    mesh: Mesh,
+    runner: String,
+    metrics: Option<Arc<dyn MetricsSource>>,
+    shard: Shard,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("runner", &self.runner)
+            .field("shard", &self.shard)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Controller {
+    /// A controller whose rollouts run as `runner` (stable across restarts, so that a restarted
+    /// controller resumes its rollouts and another one is refused them).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty runner name.
+    pub fn new(mesh: Mesh, runner: &str) -> Result<Self> {
+        if runner.trim().is_empty() {
+            return Err(Error::invalid("runner", "must not be empty"));
+        }
+        Ok(Self {
+            mesh,
+            runner: runner.to_owned(),
+            metrics: None,
+            shard: Shard::ALL,
+        })
+    }
+
+    /// Reads every rollout's metrics from `source` instead of the mesh.
+    #[must_use]
+    pub fn with_metrics(mut self, source: Arc<dyn MetricsSource>) -> Self {
+        self.metrics = Some(source);
+        self
+    }
+
+    /// Runs only the declarations of `shard`.
+    #[must_use]
+    pub fn with_shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+
+    /// Runs every declaration of its shard until `declarations` ends and every rollout it
+    /// started has ended. A watch never ends: then this runs until it is dropped, and dropping
+    /// it stops every rollout where it is (the weights hold; a restart resumes them).
+    pub async fn run(&self, declarations: impl Stream<Item = Declared>) -> ControllerReport {
+        let mut report = ControllerReport::default();
+        let mut running: HashMap<String, AbortHandle> = HashMap::new();
+        let mut tasks: JoinSet<(String, Result<Outcome>)> = JoinSet::new();
+        let mut declarations = std::pin::pin!(declarations.fuse());
+        let mut open = true;
+        while open || !tasks.is_empty() {
+            tokio::select! {
+                declared = declarations.next(), if open => match declared {
+                    None => open = false,
+                    Some(d) => self.take(d, &mut running, &mut tasks, &mut report),
+                },
+                Some(joined) = tasks.join_next() => match joined {
+                    Ok((name, result)) => {
+                        running.remove(&name);
+                        match result {
+                            Ok(outcome) => {
+                                report.finished.insert(name, outcome);
+                            }
+                            Err(e) => {
+                                report.failed.insert(name, e.to_string());
+                            }
+                        }
+                    }
+                    // Aborted on removal (already reported), or a panic in a rollout task.
+                    Err(e) if e.is_cancelled() => {}
+                    Err(e) => tracing::error!(error = %e, "a rollout task panicked"),
+                },
+            }
+        }
+        report
+    }
+
+    fn take(
+        &self,
+        declared: Declared,
+        running: &mut HashMap<String, AbortHandle>,
+        tasks: &mut JoinSet<(String, Result<Outcome>)>,
+        report: &mut ControllerReport,
+    ) {
+        match declared {
+            Declared::Rollout { name, spec } => {
+                if !self.shard.owns(&name) || running.contains_key(&name) {
+                    return;
+                }
+                let rollout = match Rollout::new(self.mesh.clone(), *spec, &self.runner) {
+                    Ok(r) => r.once(),
+                    Err(e) => {
+                        report.failed.insert(name, e.to_string());
+                        return;
+                    }
+                };
+                let rollout = match &self.metrics {
+                    Some(m) => rollout.with_metrics(Arc::clone(m)),
+                    None => rollout,
+                };
+                tracing::info!(%name, "rollout declared");
+                let task_name = name.clone();
+                let handle = tasks.spawn(async move {
+                    let result = rollout.run().await.map(|r| r.outcome);
+                    (task_name, result)
+                });
+                running.insert(name, handle);
+            }
+            Declared::Invalid { name, error } => {
+                if self.shard.owns(&name) {
+                    tracing::warn!(%name, %error, "declaration refused");
+                    report.failed.insert(name, error);
+                }
+            }
+            Declared::Removed { name } => {
+                if let Some(handle) = running.remove(&name) {
+                    handle.abort();
+                    report.removed.push(name);
+                }
+            }
+        }
+    }
+}
