@@ -12,10 +12,10 @@ use mesh_core::{Error, Plan, WriteAction};
 use serde_json::{Map, Value, json};
 
 /// The consul-k8s API group and version.
-pub const API_VERSION: &str = "consul.hashicorp.com/v1alpha1";
+pub(crate) const API_VERSION: &str = "consul.hashicorp.com/v1alpha1";
 
 /// The consul-k8s kind of a config-entry kind (`service-router` → `ServiceRouter`).
-pub fn kind_of(entry_kind: &str) -> Option<&'static str> {
+pub(crate) fn kind_of(entry_kind: &str) -> Option<&'static str> {
     Some(match entry_kind {
         "service-defaults" => "ServiceDefaults",
         "service-resolver" => "ServiceResolver",

@@ -1,5 +1,5 @@
 //! [`ConsulPlanner`]: the [`mesh_core::Planner`] contract for Consul, over the pure translation
-//! ([`translate::check`], [`translate::reads`], [`translate::plan`]).
+//! (`translate::check`, [`translate::reads`], [`translate::plan`]).
 
 use mesh_core::{Capabilities, Change, MeshKind, Plan, Result};
 

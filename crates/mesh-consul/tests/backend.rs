@@ -757,15 +757,23 @@ async fn health_kv_and_dc_go_through_the_client() {
             .unwrap()
     );
     assert_eq!(client.kv_get("mesh/a").await.unwrap().unwrap().value, b"two");
-    let reg = mesh_consul::translate::registration_bodies(
-        &ServiceDefinition::builder("web", "default", 8080)
-            .unwrap()
-            .version("v1")
-            .unwrap(),
-        None,
-        &Default::default(),
-    );
-    client.register_service(&reg[0]).await.unwrap();
+    let def = ServiceDefinition::builder("web", "default", 8080)
+        .unwrap()
+        .version("v1")
+        .unwrap();
+    let registration = mesh_consul::translate::plan(
+        &Change::RegisterService(def),
+        &mesh_consul::translate::Context::default(),
+        &mesh_consul::translate::Snapshot::default(),
+    )
+    .unwrap();
+    let write = registration
+        .writes
+        .iter()
+        .find(|w| w.target.kind == "agent-service");
+    let body = write.unwrap().body.clone().unwrap();
+    let reg: mesh_consul::model::AgentServiceRegistration = serde_json::from_value(body).unwrap();
+    client.register_service(&reg).await.unwrap();
     let healthy = client.health_service("web", None, true).await.unwrap();
     assert_eq!(healthy.len(), 1);
     assert_eq!(healthy[0].service.meta.as_ref().unwrap()["version"], "v1");

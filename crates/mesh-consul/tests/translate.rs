@@ -299,46 +299,6 @@ fn query_prefix_becomes_an_anchored_regex_and_header_prefix_stays_a_prefix() {
 }
 
 #[test]
-fn emitted_fault_extensions_match_the_upstream_examples() {
-    let read = |f: &str| -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testdata/upstream")
-            .join(f);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
-    let abort = Fault::Abort {
-        percent: Percent::new(5.0).unwrap(),
-        http_status: HttpStatus::new(503).unwrap(),
-    };
-    let delay = Fault::Delay {
-        percent: Percent::new(50.0).unwrap(),
-        duration: Duration::from_millis(100),
-    };
-    for (fault, file) in [
-        (
-            abort.clone(),
-            "derived-service-defaults-fault-injection-abort-ent.json",
-        ),
-        (delay, "derived-service-defaults-fault-injection-delay-ent.json"),
-    ] {
-        let ext = mesh_consul::translate::fault_extension(&fault, true).unwrap();
-        assert_eq!(
-            serde_json::to_value(&ext).unwrap(),
-            read(file)["EnvoyExtensions"][0],
-            "{file}"
-        );
-    }
-    let lua = serde_json::to_value(mesh_consul::translate::fault_extension(&abort, false).unwrap()).unwrap();
-    let upstream = read("derived-service-defaults-lua-extension.json");
-    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(
-        keys(&lua["Arguments"]),
-        keys(&upstream["EnvoyExtensions"][0]["Arguments"])
-    );
-    assert_eq!(lua["Name"], upstream["EnvoyExtensions"][0]["Name"]);
-}
-
-#[test]
 fn a_split_behind_a_catch_all_route_is_planned_with_a_warning() {
     let ctx = Context::new(ConsulVersion::ce(1, 18, 0));
     let mut snap = Snapshot::default();

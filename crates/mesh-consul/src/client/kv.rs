@@ -100,13 +100,7 @@ fn kv_path(key: &str) -> String {
 }
 
 /// Decodes standard base64 (with padding), as Consul returns KV values.
-///
-/// ```
-/// # use mesh_consul::client::base64_decode;
-/// assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-/// assert!(base64_decode("!!").is_none());
-/// ```
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let val = |c: u8| -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => u32::from(c - b'A'),
@@ -143,4 +137,15 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base64_decode;
+
+    #[test]
+    fn base64_decodes_padded_values_and_refuses_garbage() {
+        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
+        assert!(base64_decode("!!").is_none());
+    }
 }

@@ -23,7 +23,7 @@ pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh
 
 pub use config::{ClientConfig, parse_address};
 pub use error::Error;
-pub use kv::{KvPair, base64_decode};
+pub use kv::KvPair;
 use reqwest::Method;
 use serde_json::Value;
 pub use token::Token;

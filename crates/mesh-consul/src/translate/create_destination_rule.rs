@@ -12,14 +12,7 @@ use super::{
 use crate::model::{ConfigEntry, EntryKind, ResolverSubset, ServiceResolver};
 
 /// The catalog filter that selects the instances of `subset` (`Service.Meta.version == v1`).
-///
-/// ```
-/// use mesh_consul::translate::subset_filter;
-/// use mesh_core::{Subset, Version};
-/// let s = Subset::for_version(Version::new("v1").unwrap());
-/// assert_eq!(subset_filter(&s, &Default::default()), "Service.Meta.version == \"v1\"");
-/// ```
-pub fn subset_filter(subset: &Subset, keys: &mesh_core::SelectorLabels) -> String {
+pub(crate) fn subset_filter(subset: &Subset, keys: &mesh_core::SelectorLabels) -> String {
     subset
         .effective_labels_with(keys)
         .iter()
@@ -128,4 +121,20 @@ fn refuse_caller_side_fields(policy: &DestinationPolicy) -> Result<()> {
         return refuse(Feature::CircuitBreakerConsecutiveErrors);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh_core::{Subset, Version};
+
+    use super::subset_filter;
+
+    #[test]
+    fn a_subset_filters_on_the_version_metadata() {
+        let s = Subset::for_version(Version::new("v1").unwrap());
+        assert_eq!(
+            subset_filter(&s, &Default::default()),
+            "Service.Meta.version == \"v1\""
+        );
+    }
 }

@@ -16,9 +16,9 @@ use super::{EntryKey, planner::Planner};
 use crate::model::{EntryKind, EnvoyExtension};
 
 /// The extension name on Enterprise 1.18+.
-pub const FAULT_EXTENSION: &str = "builtin/fault-injection";
+pub(crate) const FAULT_EXTENSION: &str = "builtin/fault-injection";
 /// The extension used for the opt-in abort emulation.
-pub const LUA_EXTENSION: &str = "builtin/lua";
+pub(crate) const LUA_EXTENSION: &str = "builtin/lua";
 
 /// What the marker in `Meta` records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,21 +31,9 @@ pub(super) struct Marker {
 
 /// The Envoy extension that carries `fault`: native on Enterprise 1.18+, Lua otherwise.
 ///
-/// ```
-/// use mesh_consul::translate::fault_extension;
-/// use mesh_core::{Fault, HttpStatus, Percent};
-/// let abort = Fault::Abort { percent: Percent::new(5.0).unwrap(), http_status: HttpStatus::new(503).unwrap() };
-/// let native = fault_extension(&abort, true).unwrap();
-/// assert_eq!(native.name, "builtin/fault-injection");
-/// let args = serde_json::Value::Object(native.arguments.unwrap());
-/// assert_eq!(args["Config"]["Abort"]["HttpStatus"], 503);
-/// let lua = fault_extension(&abort, false).unwrap();
-/// assert_eq!(lua.arguments.unwrap()["Listener"], "inbound");
-/// ```
-///
 /// # Errors
 /// [`Error::Unsupported`] for a delay without the native extension.
-pub fn fault_extension(fault: &Fault, native: bool) -> Result<EnvoyExtension> {
+pub(crate) fn fault_extension(fault: &Fault, native: bool) -> Result<EnvoyExtension> {
     let arguments = match (fault, native) {
         (Fault::Abort { percent, http_status }, true) => json!({
             "Config": {"Abort": {"HttpStatus": http_status.code(), "Percentage": number(percent.value())}}
@@ -104,4 +92,68 @@ pub(super) fn defaults_key(p: &Planner<'_>, service: &ServiceId, feature: Featur
         ns.as_deref(),
         service.name.as_str(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use mesh_core::{Fault, HttpStatus, Percent};
+    use serde_json::Value;
+
+    use super::fault_extension;
+
+    #[test]
+    fn an_abort_is_native_on_enterprise_and_lua_otherwise() {
+        let abort = Fault::Abort {
+            percent: Percent::new(5.0).unwrap(),
+            http_status: HttpStatus::new(503).unwrap(),
+        };
+        let native = fault_extension(&abort, true).unwrap();
+        assert_eq!(native.name, "builtin/fault-injection");
+        let args = Value::Object(native.arguments.unwrap());
+        assert_eq!(args["Config"]["Abort"]["HttpStatus"], 503);
+        let lua = fault_extension(&abort, false).unwrap();
+        assert_eq!(lua.arguments.unwrap()["Listener"], "inbound");
+    }
+
+    #[test]
+    fn emitted_fault_extensions_match_the_upstream_examples() {
+        let read = |f: &str| -> Value {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata/upstream")
+                .join(f);
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        let abort = Fault::Abort {
+            percent: Percent::new(5.0).unwrap(),
+            http_status: HttpStatus::new(503).unwrap(),
+        };
+        let delay = Fault::Delay {
+            percent: Percent::new(50.0).unwrap(),
+            duration: Duration::from_millis(100),
+        };
+        for (fault, file) in [
+            (
+                abort.clone(),
+                "derived-service-defaults-fault-injection-abort-ent.json",
+            ),
+            (delay, "derived-service-defaults-fault-injection-delay-ent.json"),
+        ] {
+            let ext = fault_extension(&fault, true).unwrap();
+            assert_eq!(
+                serde_json::to_value(&ext).unwrap(),
+                read(file)["EnvoyExtensions"][0],
+                "{file}"
+            );
+        }
+        let lua = serde_json::to_value(fault_extension(&abort, false).unwrap()).unwrap();
+        let upstream = read("derived-service-defaults-lua-extension.json");
+        let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(
+            keys(&lua["Arguments"]),
+            keys(&upstream["EnvoyExtensions"][0]["Arguments"])
+        );
+        assert_eq!(lua["Name"], upstream["EnvoyExtensions"][0]["Name"]);
+    }
 }

@@ -37,11 +37,9 @@ use crate::{
     ConsulVersion,
     model::{ConfigEntry, EntryKind},
 };
-pub use create_destination_rule::subset_filter;
-pub use fault::{FAULT_EXTENSION, LUA_EXTENSION, fault_extension};
+use create_destination_rule::subset_filter;
+pub(crate) use planner::AGENT_SERVICE;
 use planner::Planner;
-pub use planner::{AGENT_SERVICE, API_VERSION};
-pub use register::{instance_id, registration_bodies};
 
 /// What the translation needs to know about the target Consul and the caller's choices.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,7 +120,7 @@ impl Snapshot {
 ///
 /// # Errors
 /// [`Error::Unsupported`] naming `feature` when a namespace other than `default` is asked of CE.
-pub fn consul_namespace(ctx: &Context, ns: &Namespace, feature: Feature) -> Result<Option<String>> {
+pub(crate) fn consul_namespace(ctx: &Context, ns: &Namespace, feature: Feature) -> Result<Option<String>> {
     if ctx.version.is_enterprise() {
         Ok(Some(ns.to_string()))
     } else if ns.is_default() {
@@ -160,22 +158,11 @@ pub fn reads(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Vec<
 }
 
 /// Validates `change` and refuses, by name, the first feature `ctx.version` lacks. No I/O.
-///
-/// ```
-/// use mesh_consul::{ConsulVersion, translate::{check, Context}};
-/// use mesh_core::{Change, Error, Fault, Feature, Percent};
-/// let delay = Change::InjectFault {
-///     service: "web".parse().unwrap(),
-///     fault: Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(1) },
-/// };
-/// let err = check(&delay, &Context::new(ConsulVersion::ce(1, 18, 0))).unwrap_err();
-/// assert!(matches!(err, Error::Unsupported { feature: Feature::FaultDelay, .. }));
-/// assert!(check(&delay, &Context::new(ConsulVersion::enterprise(1, 18, 0))).is_ok());
-/// ```
+/// Public through [`ConsulPlanner`](crate::ConsulPlanner)'s `refuse`.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] or [`Error::Unsupported`].
-pub fn check(change: &Change, ctx: &Context) -> Result<()> {
+pub(crate) fn check(change: &Change, ctx: &Context) -> Result<()> {
     change.validate()?;
     let key = ctx.selector_labels.version();
     if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -270,4 +257,32 @@ pub fn plan(change: &Change, ctx: &Context, snapshot: &Snapshot) -> Result<Plan>
         }
     }
     p.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh_core::{Change, Error, Fault, Feature, Percent};
+
+    use super::{Context, check};
+    use crate::ConsulVersion;
+
+    #[test]
+    fn a_delay_is_refused_on_ce_and_planned_on_enterprise() {
+        let delay = Change::InjectFault {
+            service: "web".parse().unwrap(),
+            fault: Fault::Delay {
+                percent: Percent::new(10.0).unwrap(),
+                duration: std::time::Duration::from_secs(1),
+            },
+        };
+        let err = check(&delay, &Context::new(ConsulVersion::ce(1, 18, 0))).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Unsupported {
+                feature: Feature::FaultDelay,
+                ..
+            }
+        ));
+        assert!(check(&delay, &Context::new(ConsulVersion::enterprise(1, 18, 0))).is_ok());
+    }
 }

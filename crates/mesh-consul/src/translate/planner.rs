@@ -11,10 +11,10 @@ use super::{Context, EntryKey, Read, Snapshot, consul_namespace};
 use crate::model::{AgentServiceRegistration, ConfigEntry, EntryKind, ServiceRouter, ServiceSplitter};
 
 /// The `api_version` of every Consul [`ObjectRef`].
-pub const API_VERSION: &str = "consul/v1";
+pub(crate) const API_VERSION: &str = "consul/v1";
 
 /// The `kind` of an agent service registration target.
-pub const AGENT_SERVICE: &str = "agent-service";
+pub(crate) const AGENT_SERVICE: &str = "agent-service";
 
 pub(crate) struct Planner<'a> {
     pub(crate) ctx: &'a Context,

@@ -10,7 +10,7 @@ use crate::model::{AgentCheck, AgentConnect, AgentServiceRegistration, AgentWeig
 
 /// The instance id of endpoint `index` of `def`: `name`, `name-version`, and `-<index>` when the
 /// definition has several endpoints. Stable, so re-registering replaces rather than duplicates.
-pub fn instance_id(def: &ServiceDefinition, index: usize) -> String {
+fn instance_id(def: &ServiceDefinition, index: usize) -> String {
     let mut id = def.name.to_string();
     if let Some(v) = &def.version {
         id.push('-');
@@ -24,19 +24,7 @@ pub fn instance_id(def: &ServiceDefinition, index: usize) -> String {
 
 /// The agent registration bodies of `def`, one per endpoint (one without an address when it has
 /// none), in PascalCase, with the namespace only when `namespace` is given (Enterprise).
-///
-/// ```
-/// use mesh_consul::translate::registration_bodies;
-/// use mesh_core::ServiceDefinition;
-/// let def = ServiceDefinition::builder("web", "default", 8080).unwrap().version("v2").unwrap();
-/// let bodies = registration_bodies(&def, None, &Default::default());
-/// let json = serde_json::to_value(&bodies[0]).unwrap();
-/// assert_eq!(json["ID"], "web-v2");
-/// assert_eq!(json["Meta"]["version"], "v2");
-/// assert_eq!(json["Connect"]["SidecarService"], serde_json::json!({}));
-/// assert!(json.get("Namespace").is_none());
-/// ```
-pub fn registration_bodies(
+pub(crate) fn registration_bodies(
     def: &ServiceDefinition,
     namespace: Option<&str>,
     keys: &mesh_core::SelectorLabels,
@@ -104,4 +92,25 @@ pub(super) fn check(c: &HealthCheck, address: &str, port: u16) -> AgentCheck {
         HealthCheck::Grpc { .. } => out.grpc = Some(format!("{address}:{port}")),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh_core::ServiceDefinition;
+
+    use super::registration_bodies;
+
+    #[test]
+    fn a_registration_body_carries_the_version_and_a_sidecar() {
+        let def = ServiceDefinition::builder("web", "default", 8080)
+            .unwrap()
+            .version("v2")
+            .unwrap();
+        let bodies = registration_bodies(&def, None, &Default::default());
+        let json = serde_json::to_value(&bodies[0]).unwrap();
+        assert_eq!(json["ID"], "web-v2");
+        assert_eq!(json["Meta"]["version"], "v2");
+        assert_eq!(json["Connect"]["SidecarService"], serde_json::json!({}));
+        assert!(json.get("Namespace").is_none());
+    }
 }
