@@ -203,7 +203,26 @@ async fn create_delete_and_status_writes() {
         Some("prod"),
         "default",
     );
-    let p = plan(vec![
+    let p = plan(create_status_and_delete(&pa, &dr_ref()));
+    let report = engine(&server).apply(&p).await.unwrap();
+    assert_eq!(report.applied.len(), 3);
+    let pa_path = "/apis/security.istio.io/v1/namespaces/prod/peerauthentications";
+    assert_eq!(lines(&server), create_status_and_delete_lines(pa_path, DR_PATH));
+    assert_eq!(server.object(&pa).unwrap()["status"]["observedGeneration"], 1);
+    // Creating it again is refused.
+    let again = plan(vec![Write::new(
+        WriteAction::Create,
+        pa,
+        Some(json!({ "spec": {} })),
+    )]);
+    let err = engine(&server).apply(&again).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+}
+
+/// The plan of `create_delete_and_status_writes`: create `pa`, write its status, delete `dr` (which
+/// is not there).
+pub(crate) fn create_status_and_delete(pa: &ObjectRef, dr: &ObjectRef) -> Vec<Write> {
+    vec![
         Write::new(
             WriteAction::Create,
             pa.clone(),
@@ -214,33 +233,23 @@ async fn create_delete_and_status_writes() {
             pa.clone(),
             Some(json!({ "status": { "observedGeneration": 1 } })),
         ),
-        Write::new(WriteAction::Delete, dr_ref(), None),
-    ]);
-    let report = engine(&server).apply(&p).await.unwrap();
-    assert_eq!(report.applied.len(), 3);
-    let pa_path = "/apis/security.istio.io/v1/namespaces/prod/peerauthentications";
-    assert_eq!(
-        lines(&server),
-        [
-            format!("POST {pa_path} (dry run)"),
-            // The status of an object the plan creates is missing in the dry run: tolerated.
-            format!("PATCH {pa_path}/default/status (dry run)"),
-            format!("DELETE {DR_PATH} (dry run)"),
-            format!("POST {pa_path}"),
-            format!("PATCH {pa_path}/default/status"),
-            // Deleting what is not there counts as deleted.
-            format!("DELETE {DR_PATH}"),
-        ]
-    );
-    assert_eq!(server.object(&pa).unwrap()["status"]["observedGeneration"], 1);
-    // Creating it again is refused.
-    let again = plan(vec![Write::new(
-        WriteAction::Create,
-        pa,
-        Some(json!({ "spec": {} })),
-    )]);
-    let err = engine(&server).apply(&again).await.unwrap_err();
-    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+        Write::new(WriteAction::Delete, dr.clone(), None),
+    ]
+}
+
+/// The write requests of [`create_status_and_delete`], for the PeerAuthentications at `pa_path`
+/// (the collection) and the DestinationRule at `dr_path`.
+pub(crate) fn create_status_and_delete_lines(pa_path: &str, dr_path: &str) -> [String; 6] {
+    [
+        format!("POST {pa_path} (dry run)"),
+        // The status of an object the plan creates is missing in the dry run: tolerated.
+        format!("PATCH {pa_path}/default/status (dry run)"),
+        format!("DELETE {dr_path} (dry run)"),
+        format!("POST {pa_path}"),
+        format!("PATCH {pa_path}/default/status"),
+        // Deleting what is not there counts as deleted.
+        format!("DELETE {dr_path}"),
+    ]
 }
 
 #[tokio::test]

@@ -4,8 +4,10 @@
 
 mod e2e;
 mod engine;
+mod engine_live;
 mod engine_props;
 mod hostile_server;
+mod live_server;
 mod schema;
 mod types;
 mod user_agent;
