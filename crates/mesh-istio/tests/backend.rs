@@ -378,32 +378,37 @@ async fn registration_of_a_plain_service_reads_once_and_writes_nothing() {
 #[tokio::test]
 async fn state_is_compare_and_swap_on_a_config_map() {
     let server = FakeApiServer::new();
-    let istio = backend(&server);
     let key = mesh_core::StateKey::new("bookinfo/reviews".parse().unwrap(), "rollout").unwrap();
-    assert_eq!(istio.read_state(&key).await.unwrap(), None);
-    let v1 = istio.write_state(&key, r#"{"step":1}"#, None).await.unwrap();
-    let err = istio.write_state(&key, "again", None).await.unwrap_err();
+    state_is_compare_and_swap(&backend(&server), &key).await;
+    let cm = "/api/v1/namespaces/bookinfo/configmaps/mesh-state-reviews-rollout";
+    assert!(lines(&server).iter().any(|l| l == &format!("GET {cm}")));
+}
+
+/// The state store's compare-and-swap on `key`, from nothing back to nothing: the same on the
+/// double and on the real server (`backend_live`).
+pub(crate) async fn state_is_compare_and_swap(istio: &IstioBackend, key: &mesh_core::StateKey) {
+    assert_eq!(istio.read_state(key).await.unwrap(), None);
+    let v1 = istio.write_state(key, r#"{"step":1}"#, None).await.unwrap();
+    let err = istio.write_state(key, "again", None).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
-    let v2 = istio.write_state(&key, r#"{"step":2}"#, Some(&v1)).await.unwrap();
+    let v2 = istio.write_state(key, r#"{"step":2}"#, Some(&v1)).await.unwrap();
     assert_ne!(v1, v2);
-    let stale = istio.write_state(&key, "stale", Some(&v1)).await.unwrap_err();
+    let stale = istio.write_state(key, "stale", Some(&v1)).await.unwrap_err();
     assert!(matches!(stale, Error::Conflict { .. }), "{stale:?}");
-    let read = istio.read_state(&key).await.unwrap().unwrap();
+    let read = istio.read_state(key).await.unwrap().unwrap();
     assert_eq!(
         (read.value.as_str(), read.version.as_str()),
         (r#"{"step":2}"#, v2.as_str())
     );
     assert!(matches!(
-        istio.delete_state(&key, &v1).await.unwrap_err(),
+        istio.delete_state(key, &v1).await.unwrap_err(),
         Error::Conflict { .. }
     ));
-    istio.delete_state(&key, &v2).await.unwrap();
+    istio.delete_state(key, &v2).await.unwrap();
     assert!(matches!(
-        istio.delete_state(&key, &v2).await.unwrap_err(),
+        istio.delete_state(key, &v2).await.unwrap_err(),
         Error::NotFound { .. }
     ));
-    let cm = "/api/v1/namespaces/bookinfo/configmaps/mesh-state-reviews-rollout";
-    assert!(lines(&server).iter().any(|l| l == &format!("GET {cm}")));
 }
 
 #[tokio::test]

@@ -33,9 +33,7 @@ fn single(write: Write) -> Plan {
 }
 
 fn in_ns(change: Change) -> Change {
-    // The shared examples use `bookinfo`; move them to the test namespace.
-    let text = serde_json::to_string(&change).unwrap().replace("bookinfo", ns());
-    serde_json::from_str(&text).unwrap()
+    support::in_namespace(&change, ns())
 }
 
 #[tokio::test]

@@ -3,8 +3,11 @@
 //! `cargo test -p mesh-istio --test integration backend::`.
 
 mod backend;
+mod backend_live;
 mod e2e;
 mod golden;
+#[path = "../../mesh-kube/tests/live_server.rs"]
+mod live_server;
 mod planner;
 mod schema_props;
 mod support;

@@ -128,6 +128,13 @@ pub fn user_objects() -> Snapshot {
     snap
 }
 
+/// `change`, one of the examples above (in `bookinfo`), moved to namespace `ns`: the live suites
+/// work in a namespace of their own.
+pub fn in_namespace(change: &Change, ns: &str) -> Change {
+    let text = serde_json::to_string(change).unwrap().replace("bookinfo", ns);
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Like [`run`], but a [`mesh_core::Error::NotFound`] plans nothing and returns `None`.
 pub fn run_if_found(snapshot: &mut Snapshot, change: &Change) -> Option<Plan> {
     match mesh_istio::plan(change, snapshot, &Config::default()) {
