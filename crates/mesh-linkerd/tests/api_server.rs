@@ -174,20 +174,43 @@ async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_servic
     let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
     linkerd.execute(&register_k8s()).await.unwrap();
     let details: ServiceId = "prod/details".parse().unwrap();
-    let breaker = |n| Change::ConfigureCircuitBreaker {
-        service: details.clone(),
+    server.clear_requests();
+    linkerd.execute(&breaker_of(&details, 5)).await.unwrap();
+    assert_eq!(
+        write_lines(&server),
+        [format!("PATCH {SVC}/details mesh-circuit-breaker")]
+    );
+    retries_then_a_smaller_breaker_keep_each_managers_annotations(&linkerd, &details).await;
+}
+
+/// A circuit breaker on `service` that ejects after `n` consecutive failures.
+pub(crate) fn breaker_of(service: &ServiceId, n: u32) -> Change {
+    Change::ConfigureCircuitBreaker {
+        service: service.clone(),
         circuit_breaker: CircuitBreaker {
             consecutive_errors: Some(n),
             ..Default::default()
         },
         callers: vec![],
+    }
+}
+
+/// After [`breaker_of`] `details` with 5 failures: retries, through another field manager, add
+/// their annotations and leave the Service's spec alone; a breaker with fewer settings removes
+/// exactly the annotations it no longer sets. The same on the double and on the real server
+/// (`api_server_live`); the Service is read through the backend's engine.
+pub(crate) async fn retries_then_a_smaller_breaker_keep_each_managers_annotations(
+    linkerd: &LinkerdBackend,
+    details: &ServiceId,
+) {
+    let service = || async {
+        linkerd
+            .engine()
+            .get(&objects::service(details))
+            .await
+            .unwrap()
+            .unwrap()
     };
-    server.clear_requests();
-    linkerd.execute(&breaker(5)).await.unwrap();
-    assert_eq!(
-        write_lines(&server),
-        [format!("PATCH {SVC}/details mesh-circuit-breaker")]
-    );
     let retry = Change::SetRetryPolicy {
         service: details.clone(),
         policy: RetryPolicy {
@@ -199,7 +222,7 @@ async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_servic
         },
     };
     linkerd.execute(&retry).await.unwrap();
-    let svc = server.object(&objects::service(&details)).unwrap();
+    let svc = service().await;
     let a = &svc["metadata"]["annotations"];
     assert_eq!(
         a["balancer.linkerd.io/failure-accrual-consecutive-max-failures"],
@@ -211,7 +234,6 @@ async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_servic
         "the registered spec is untouched"
     );
     assert_eq!(svc["spec"]["selector"]["app"], "details");
-    // A breaker with fewer settings removes exactly the annotations it no longer sets.
     let base_only = Change::ConfigureCircuitBreaker {
         service: details.clone(),
         circuit_breaker: CircuitBreaker {
@@ -221,7 +243,7 @@ async fn annotations_are_applied_by_their_own_field_manager_and_leave_the_servic
         callers: vec![],
     };
     linkerd.execute(&base_only).await.unwrap();
-    let svc = server.object(&objects::service(&details)).unwrap();
+    let svc = service().await;
     let a = &svc["metadata"]["annotations"];
     assert!(
         a.get("balancer.linkerd.io/failure-accrual-consecutive-max-failures")
@@ -369,32 +391,35 @@ async fn state_is_kept_in_a_config_map_with_compare_and_swap() {
     let server = server();
     let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
     let key = StateKey::new(reviews(), "rollout").unwrap();
-    assert_eq!(linkerd.read_state(&key).await.unwrap(), None);
-    let v1 = linkerd.write_state(&key, "{\"step\":1}", None).await.unwrap();
+    state_is_kept_with_compare_and_swap(&linkerd, &key).await;
+    assert!(server.object(&mesh_linkerd::state_object(&key)).is_none());
+}
+
+/// The state store's compare-and-swap on `key`, from nothing back to nothing: the same on the
+/// double and on the real server (`api_server_live`).
+pub(crate) async fn state_is_kept_with_compare_and_swap(linkerd: &LinkerdBackend, key: &StateKey) {
+    assert_eq!(linkerd.read_state(key).await.unwrap(), None);
+    let v1 = linkerd.write_state(key, "{\"step\":1}", None).await.unwrap();
     // A second create loses the race.
     assert!(matches!(
-        linkerd.write_state(&key, "x", None).await,
+        linkerd.write_state(key, "x", None).await,
         Err(Error::Conflict { .. })
     ));
-    let v2 = linkerd
-        .write_state(&key, "{\"step\":2}", Some(&v1))
-        .await
-        .unwrap();
+    let v2 = linkerd.write_state(key, "{\"step\":2}", Some(&v1)).await.unwrap();
     assert!(matches!(
-        linkerd.write_state(&key, "stale", Some(&v1)).await,
+        linkerd.write_state(key, "stale", Some(&v1)).await,
         Err(Error::Conflict { .. })
     ));
     assert_eq!(
-        linkerd.read_state(&key).await.unwrap().unwrap().value,
+        linkerd.read_state(key).await.unwrap().unwrap().value,
         "{\"step\":2}"
     );
     assert!(matches!(
-        linkerd.delete_state(&key, &v1).await,
+        linkerd.delete_state(key, &v1).await,
         Err(Error::Conflict { .. })
     ));
-    linkerd.delete_state(&key, &v2).await.unwrap();
-    assert_eq!(linkerd.read_state(&key).await.unwrap(), None);
-    assert!(server.object(&mesh_linkerd::state_object(&key)).is_none());
+    linkerd.delete_state(key, &v2).await.unwrap();
+    assert_eq!(linkerd.read_state(key).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -553,9 +578,13 @@ fn fault_config() -> Config {
         .fault_error_backend("error-injector", 8080)
 }
 
-/// Rewrites `obj` as an earlier release wrote it: every `meshctl.dev/` annotation under `mesh.io/`.
+/// Rewrites the object `r` as an earlier release wrote it ([`with_the_old_prefix`]).
 fn as_written_before(server: &FakeApiServer, r: &ObjectRef) {
-    let mut obj = server.object(r).unwrap();
+    server.insert(with_the_old_prefix(server.object(r).unwrap()));
+}
+
+/// `obj` with every `meshctl.dev/` annotation under `mesh.io/`, as an earlier release wrote it.
+pub(crate) fn with_the_old_prefix(mut obj: Value) -> Value {
     let annotations = obj["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -566,7 +595,7 @@ fn as_written_before(server: &FakeApiServer, r: &ObjectRef) {
         .collect();
     assert!(renamed.keys().any(|k| k.starts_with("mesh.io/")), "{renamed:?}");
     obj["metadata"]["annotations"] = Value::Object(renamed);
-    server.insert(obj);
+    obj
 }
 
 #[tokio::test]

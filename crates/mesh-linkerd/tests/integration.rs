@@ -3,8 +3,11 @@
 //! `cargo test -p mesh-linkerd --test integration api_server::`.
 
 mod api_server;
+mod api_server_live;
 mod e2e;
 mod golden;
+#[path = "../../mesh-kube/tests/live_server.rs"]
+mod live_server;
 mod proptest;
 mod refusals;
 mod scenarios;

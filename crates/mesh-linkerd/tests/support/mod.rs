@@ -186,6 +186,16 @@ pub fn register_k8s() -> Change {
     )
 }
 
+/// `change`, one of the examples above (in `prod`), moved to namespace `ns`: the live suites work
+/// in a namespace of their own.
+pub fn in_namespace(change: &Change, ns: &str) -> Change {
+    let text = serde_json::to_string(change)
+        .unwrap()
+        .replace("\"prod\"", &format!("\"{ns}\""))
+        .replace("\"prod/", &format!("\"{ns}/"));
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A configuration with every opt-in on.
 pub fn opted_in(version: LinkerdVersion) -> Config {
     Config::default()
