@@ -13,8 +13,8 @@ use mesh_consul::{
 use mesh_core::{
     AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Change, CircuitBreaker,
     DestinationPolicy, Error, Fault, HttpMethod, HttpStatus, MeshBackend, MtlsMode, PathMatch, Percent,
-    RequestMatch, RetryOn, RetryPolicy, RouteRule, ServiceDefinition, ServiceRoutes, Subset, TrafficSplit,
-    Version, WriteAction,
+    RequestMatch, RetryOn, RetryPolicy, RouteRule, ServiceDefinition, ServiceId, ServiceRoutes, Subset,
+    TrafficSplit, Version, WriteAction,
 };
 use serde_json::json;
 use support::{ce, ent, lines, reviews, split, start, writes};
@@ -411,8 +411,13 @@ async fn register_then_unregister_removes_routing_before_subsets_and_instances()
 }
 
 fn routes() -> ServiceRoutes {
+    routes_of(reviews())
+}
+
+/// A header-matched route to v2 with a timeout and retries, then a 90/10 catch-all, of `service`.
+pub(crate) fn routes_of(service: ServiceId) -> ServiceRoutes {
     ServiceRoutes {
-        service: reviews(),
+        service,
         rules: vec![
             RouteRule {
                 matches: vec![RequestMatch {

@@ -3,6 +3,7 @@
 //! `cargo test -p mesh-consul --test integration backend::`.
 
 mod backend;
+mod backend_live;
 mod cas_of_an_identical_entry;
 mod e2e;
 mod env_booleans;

@@ -13,14 +13,16 @@ use mesh_consul::{
 use mesh_core::{Change, MeshBackend, ServiceDefinition, TrafficSplit};
 use mesh_testkit::RecordingProxy;
 
-fn through(proxy: &RecordingProxy) -> ConsulBackend {
+/// A backend on the environment's agent whose requests go through `proxy`.
+pub(crate) fn through(proxy: &RecordingProxy) -> ConsulBackend {
     let config = ClientConfig::from_env()
         .expect("CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN")
         .address(proxy.url().parse().unwrap());
     ConsulBackend::new(ConsulClient::new(config).unwrap())
 }
 
-fn upstream() -> String {
+/// The environment's agent, as `HOST:PORT`.
+pub(crate) fn upstream() -> String {
     let config = ClientConfig::from_env().expect("CONSUL_HTTP_ADDR");
     let url = config.address;
     format!(
