@@ -131,7 +131,7 @@ pub fn capabilities(version: LinkerdVersion, config: &Config) -> Capabilities {
 }
 
 /// True when `feature` is emulated under an opt-in the caller gave in `config`.
-pub fn opted_in(feature: F, config: &Config) -> bool {
+pub(crate) fn opted_in(feature: F, config: &Config) -> bool {
     match feature {
         F::FaultAbort => config.fault_error_backend.is_some(),
         F::RetryAttempts | F::RetryOn | F::RetryOverallTimeout => config.service_profile_retries,

@@ -20,10 +20,12 @@
 //! - [`LinkerdBackend`]: the [`mesh_core::MeshBackend`] over mesh-kube's `KubeEngine` (release
 //!   detection, the shared apply and re-plan, per-concept field managers for annotation writes,
 //!   the state store);
-//! - [`LinkerdPlanner`]: the pure [`mesh_core::Planner`] over [`refuse`], [`reads`] and [`plan`]:
-//!   validation, refusals, what to read, and the ordered writes;
-//! - [`translate`]: the pure mapping of each concept to objects, one file each;
+//! - [`LinkerdPlanner`]: the pure [`mesh_core::Planner`] (validation, refusals, what to read, and
+//!   the ordered writes), and [`plan`] and [`reads`], the same without a planner value;
+//! - [`objects`]: the references of what the backend writes, to look them up afterwards;
 //! - [`LinkerdVersion`], [`Config`], [`capabilities`]: what is written, and what is possible.
+//!
+//! The translation of each concept to objects (one file each) is the crate's own.
 //!
 //! A [`Snapshot`] serves [`plan`] offline:
 //!
@@ -46,15 +48,16 @@ mod capabilities;
 mod config;
 pub mod objects;
 mod planner;
-pub mod translate;
+mod translate;
 mod version;
 
 pub use backend::LinkerdBackend;
-pub use capabilities::{capabilities, opted_in};
+pub use capabilities::capabilities;
 pub use config::Config;
 pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;
-pub use planner::{LinkerdPlanner, plan, reads, refuse};
+pub(crate) use planner::refuse;
+pub use planner::{LinkerdPlanner, plan, reads};
 pub use version::{HttpRouteFlavour, LinkerdVersion};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

@@ -1,28 +1,38 @@
 //! Object references, names and ownership marks of everything the backend writes.
+//!
+//! Public: the references of the objects users look up after a change (the apex and per-version
+//! Services, the Namespace, the HTTPRoute, the ServiceProfile, the TrafficSplit and the
+//! ExternalWorkloads), the annotation that marks the library's rules on an HTTPRoute it shares
+//! with users, and [`contains`], to check an object read back. The other names, annotations and
+//! ownership marks are the crate's own.
 
 use mesh_core::{ObjectRef, ServiceId, Version};
 use serde_json::{Map, Value, json};
 
-pub use mesh_kube::{MANAGED_BY_LABEL, MANAGED_BY_VALUE as MANAGED_BY, is_owned};
+pub(crate) use mesh_kube::{MANAGED_BY_LABEL, MANAGED_BY_VALUE as MANAGED_BY, is_owned};
 /// Annotation on an HTTPRoute holding the rules the library wrote, as JSON, so that a later change
 /// recognises them and keeps every other rule (the user's) untouched.
+///
+/// ```
+/// assert_eq!(mesh_linkerd::objects::OWNED_RULES_ANNOTATION, "meshctl.dev/owned-rules");
+/// ```
 pub const OWNED_RULES_ANNOTATION: &str = "meshctl.dev/owned-rules";
 /// Annotation marking a Service that `register` created (and `unregister` may delete). The
 /// ownership label alone is not enough: annotation writes on a user's Service carry it too.
-pub const REGISTERED_ANNOTATION: &str = "meshctl.dev/registered";
+pub(crate) const REGISTERED_ANNOTATION: &str = "meshctl.dev/registered";
 /// Annotation on a registered Service naming the ExternalWorkloads created with it.
-pub const EXTERNAL_WORKLOADS_ANNOTATION: &str = "meshctl.dev/external-workloads";
+pub(crate) const EXTERNAL_WORKLOADS_ANNOTATION: &str = "meshctl.dev/external-workloads";
 /// Prefix of the annotation on an HTTPRoute that records the rules as they were before a fault
 /// (the suffix is the fault's marker, `mesh-fault-<key>`).
-pub const FAULT_ANNOTATION_PREFIX: &str = mesh_kube::keys::KEY_PREFIX;
+pub(crate) const FAULT_ANNOTATION_PREFIX: &str = mesh_kube::keys::KEY_PREFIX;
 /// Marker annotation of the failure-accrual annotations on a Service (the settings, as JSON).
-pub const CIRCUIT_BREAKER_MARKER: &str = "meshctl.dev/circuit-breaker";
+pub(crate) const CIRCUIT_BREAKER_MARKER: &str = "meshctl.dev/circuit-breaker";
 /// Marker annotation of the retry and timeout annotations on a Service (the policy, as JSON).
-pub const RETRY_POLICY_MARKER: &str = "meshctl.dev/retry-policy";
+pub(crate) const RETRY_POLICY_MARKER: &str = "meshctl.dev/retry-policy";
 /// Marker annotation of the default inbound policy on a Namespace.
-pub const INBOUND_POLICY_MARKER: &str = "meshctl.dev/inbound-policy";
+pub(crate) const INBOUND_POLICY_MARKER: &str = "meshctl.dev/inbound-policy";
 /// Every marker of an annotation-only write.
-pub const ANNOTATION_MARKERS: [&str; 3] =
+pub(crate) const ANNOTATION_MARKERS: [&str; 3] =
     [CIRCUIT_BREAKER_MARKER, RETRY_POLICY_MARKER, INBOUND_POLICY_MARKER];
 
 /// The field manager of an annotation-only write (`mesh-circuit-breaker`, `mesh-retry-policy`,
@@ -31,18 +41,7 @@ pub const ANNOTATION_MARKERS: [&str; 3] =
 /// Each concept is server-side applied by a manager of its own, which owns only its annotations:
 /// the rest of the user's (or the library's) Service stays with its owner, and a later apply of
 /// the same concept removes exactly the annotations it no longer sets.
-///
-/// ```
-/// use serde_json::json;
-/// use mesh_linkerd::objects::annotation_field_manager;
-/// let patch = json!({"metadata": {"annotations": {"meshctl.dev/retry-policy": "{}", "retry.linkerd.io/limit": "2"}}});
-/// assert_eq!(annotation_field_manager(&patch).as_deref(), Some("mesh-retry-policy"));
-/// // Objects written before the key prefix changed keep their manager.
-/// let old = json!({"metadata": {"annotations": {"mesh.io/retry-policy": "{}"}}});
-/// assert_eq!(annotation_field_manager(&old).as_deref(), Some("mesh-retry-policy"));
-/// assert_eq!(annotation_field_manager(&json!({"spec": {}})), None);
-/// ```
-pub fn annotation_field_manager(body: &Value) -> Option<String> {
+pub(crate) fn annotation_field_manager(body: &Value) -> Option<String> {
     if body.get("spec").is_some() {
         return None;
     }
@@ -55,16 +54,16 @@ pub fn annotation_field_manager(body: &Value) -> Option<String> {
 }
 
 /// The namespace annotation that sets the default inbound policy.
-pub const DEFAULT_INBOUND_POLICY: &str = "config.linkerd.io/default-inbound-policy";
+pub(crate) const DEFAULT_INBOUND_POLICY: &str = "config.linkerd.io/default-inbound-policy";
 
 /// `linkerd.io/v1alpha2` (ServiceProfile).
-pub const SERVICE_PROFILE_API: &str = "linkerd.io/v1alpha2";
+pub(crate) const SERVICE_PROFILE_API: &str = "linkerd.io/v1alpha2";
 /// `workload.linkerd.io/v1beta1` (ExternalWorkload).
-pub const EXTERNAL_WORKLOAD_API: &str = "workload.linkerd.io/v1beta1";
+pub(crate) const EXTERNAL_WORKLOAD_API: &str = "workload.linkerd.io/v1beta1";
 /// `policy.linkerd.io/v1alpha1` (AuthorizationPolicy and the authentications).
-pub const POLICY_V1ALPHA1: &str = "policy.linkerd.io/v1alpha1";
+pub(crate) const POLICY_V1ALPHA1: &str = "policy.linkerd.io/v1alpha1";
 /// `split.smi-spec.io/v1alpha2` (TrafficSplit).
-pub const SMI_API: &str = "split.smi-spec.io/v1alpha2";
+pub(crate) const SMI_API: &str = "split.smi-spec.io/v1alpha2";
 
 /// The apex `v1/Service` of a service.
 pub fn service(id: &ServiceId) -> ObjectRef {
@@ -82,24 +81,29 @@ pub fn version_service(id: &ServiceId, version: &Version) -> ObjectRef {
 }
 
 /// The name of the per-version Service.
-///
-/// ```
-/// let id = "prod/reviews".parse().unwrap();
-/// let v2 = mesh_core::Version::new("v2").unwrap();
-/// assert_eq!(mesh_linkerd::objects::version_service_name(&id, &v2), "reviews-v2");
-/// ```
-pub fn version_service_name(id: &ServiceId, version: &Version) -> String {
+pub(crate) fn version_service_name(id: &ServiceId, version: &Version) -> String {
     format!("{}-{}", id.name, version)
 }
 
 /// A Service in the namespace of `id`.
-pub fn sibling_service(id: &ServiceId, name: &str) -> ObjectRef {
+pub(crate) fn sibling_service(id: &ServiceId, name: &str) -> ObjectRef {
     ObjectRef::new("v1", "Service", Some(id.namespace.as_str()), name)
 }
 
 /// The `v1/Namespace`.
 pub fn namespace(name: &str) -> ObjectRef {
     ObjectRef::new("v1", "Namespace", None, name)
+}
+
+/// An `ExternalWorkload` (`workload.linkerd.io/v1beta1`), as `register_service` writes one per
+/// endpoint of a service outside the cluster (named `<service>-<address>-<port>`).
+///
+/// ```
+/// let ew = mesh_linkerd::objects::external_workload("prod", "ratings-10-0-0-5-9080");
+/// assert_eq!((ew.api_version.as_str(), ew.kind.as_str()), ("workload.linkerd.io/v1beta1", "ExternalWorkload"));
+/// ```
+pub fn external_workload(namespace: &str, name: &str) -> ObjectRef {
+    ObjectRef::new(EXTERNAL_WORKLOAD_API, "ExternalWorkload", Some(namespace), name)
 }
 
 /// The library's HTTPRoute for a service, named like the service, at `api_version`.
@@ -138,7 +142,7 @@ pub fn traffic_split(id: &ServiceId) -> ObjectRef {
 }
 
 /// `metadata` with the ownership label.
-pub fn owned_metadata(name: &str, namespace: Option<&str>) -> Value {
+pub(crate) fn owned_metadata(name: &str, namespace: Option<&str>) -> Value {
     let mut m = json!({ "name": name, "labels": { MANAGED_BY_LABEL: MANAGED_BY } });
     if let Some(ns) = namespace {
         m["namespace"] = json!(ns);
@@ -147,7 +151,7 @@ pub fn owned_metadata(name: &str, namespace: Option<&str>) -> Value {
 }
 
 /// A full body for `target` with the ownership label and `spec`.
-pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
+pub(crate) fn owned_object(target: &ObjectRef, spec: Value) -> Value {
     json!({
         "apiVersion": target.api_version,
         "kind": target.kind,
@@ -157,12 +161,12 @@ pub fn owned_object(target: &ObjectRef, spec: Value) -> Value {
 }
 
 /// True when `register` created this Service.
-pub fn is_registered(obj: &Value) -> bool {
+pub(crate) fn is_registered(obj: &Value) -> bool {
     mesh_kube::keys::annotation(obj, REGISTERED_ANNOTATION) == Some("true")
 }
 
 /// The annotations of `obj` (empty when none).
-pub fn annotations(obj: &Value) -> Map<String, Value> {
+pub(crate) fn annotations(obj: &Value) -> Map<String, Value> {
     obj["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -171,7 +175,8 @@ pub fn annotations(obj: &Value) -> Map<String, Value> {
 
 /// True when every field in `want` has the same value in `have`; lists must have the same length
 /// and match element by element. Server-added fields (defaults, status, resourceVersion) are
-/// ignored, so a plan can skip writes that would change nothing.
+/// ignored, so a plan can skip writes that would change nothing, and a caller can check that an
+/// object read back still holds what was written.
 ///
 /// ```
 /// use serde_json::json;
@@ -194,11 +199,7 @@ pub fn contains(have: &Value, want: &Value) -> bool {
 }
 
 /// A label-safe rendering of an address (`10.0.0.5` → `10-0-0-5`, `fd00::1` → `fd00--1`).
-///
-/// ```
-/// assert_eq!(mesh_linkerd::objects::address_label("fd00::1"), "fd00--1");
-/// ```
-pub fn address_label(address: &str) -> String {
+pub(crate) fn address_label(address: &str) -> String {
     address
         .chars()
         .map(|c| {
@@ -213,10 +214,45 @@ pub fn address_label(address: &str) -> String {
 
 /// An annotation-only body for `target`: applied server-side by a field manager of its own, it
 /// owns nothing but these annotations, so the rest of a user's Service is left alone.
-pub fn annotation_patch(target: &ObjectRef, annotations: Map<String, Value>) -> Value {
+pub(crate) fn annotation_patch(target: &ObjectRef, annotations: Map<String, Value>) -> Value {
     let mut metadata = json!({ "name": target.name, "annotations": annotations });
     if let Some(ns) = &target.namespace {
         metadata["namespace"] = json!(ns);
     }
     json!({ "apiVersion": target.api_version, "kind": target.kind, "metadata": metadata })
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn annotation_field_manager_example() {
+        use crate::objects::annotation_field_manager;
+        use serde_json::json;
+        let patch = json!({"metadata": {"annotations": {"meshctl.dev/retry-policy": "{}", "retry.linkerd.io/limit": "2"}}});
+        assert_eq!(
+            annotation_field_manager(&patch).as_deref(),
+            Some("mesh-retry-policy")
+        );
+        // Objects written before the key prefix changed keep their manager.
+        let old = json!({"metadata": {"annotations": {"mesh.io/retry-policy": "{}"}}});
+        assert_eq!(
+            annotation_field_manager(&old).as_deref(),
+            Some("mesh-retry-policy")
+        );
+        assert_eq!(annotation_field_manager(&json!({"spec": {}})), None);
+    }
+
+    #[test]
+    fn version_service_name_example() {
+        let id = "prod/reviews".parse().unwrap();
+        let v2 = mesh_core::Version::new("v2").unwrap();
+        assert_eq!(crate::objects::version_service_name(&id, &v2), "reviews-v2");
+    }
+
+    #[test]
+    fn address_label_example() {
+        assert_eq!(crate::objects::address_label("fd00::1"), "fd00--1");
+    }
 }

@@ -127,10 +127,7 @@ async fn external_workloads_get_their_ready_condition_through_status() {
         ]
     );
     let stored = server
-        .object(&mesh_linkerd::translate::register::workload_ref(
-            "prod",
-            "ratings-10-0-0-5-9080",
-        ))
+        .object(&objects::external_workload("prod", "ratings-10-0-0-5-9080"))
         .unwrap();
     assert_eq!(
         stored["status"]["conditions"][0],

@@ -215,10 +215,7 @@ async fn external_workloads_get_their_ready_condition_through_status_on_the_real
         ]
     );
     let stored = c
-        .object(&mesh_linkerd::translate::register::workload_ref(
-            &c.ns,
-            "ratings-10-0-0-5-9080",
-        ))
+        .object(&objects::external_workload(&c.ns, "ratings-10-0-0-5-9080"))
         .await
         .unwrap();
     assert_eq!(

@@ -30,7 +30,7 @@ use crate::{
 const LINKERD: MeshKind = MeshKind::Linkerd;
 
 /// Linkerd's planner for one release under one configuration: the [`mesh_core::Planner`]
-/// contract over [`plan`], [`reads`] and [`refuse`].
+/// contract over [`plan`] and [`reads`], with the refusals first.
 ///
 /// ```
 /// use mesh_core::{Change, Planner as _};
@@ -158,7 +158,7 @@ pub fn reads(
 ///
 /// # Errors
 /// As [`plan`], without the reads.
-pub fn refuse(change: &Change, config: &Config, version: LinkerdVersion) -> Result<()> {
+pub(crate) fn refuse(change: &Change, config: &Config, version: LinkerdVersion) -> Result<()> {
     change.validate()?;
     let caps = capabilities(version, config);
     let opted_in = |feature| capabilities::opted_in(feature, config);

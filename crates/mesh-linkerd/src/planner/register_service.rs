@@ -64,7 +64,7 @@ impl Planner<'_> {
         for name in stale {
             self.plan.push(Write::new(
                 WriteAction::Delete,
-                register::workload_ref(id.namespace.as_str(), &name),
+                objects::external_workload(id.namespace.as_str(), &name),
                 None,
             ));
         }

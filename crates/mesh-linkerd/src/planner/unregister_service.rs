@@ -73,7 +73,7 @@ impl Planner<'_> {
             self.plan.push(Write::new(WriteAction::Delete, sp, None));
         }
         for name in register::recorded_workloads(&apex) {
-            let r = register::workload_ref(id.namespace.as_str(), &name);
+            let r = objects::external_workload(id.namespace.as_str(), &name);
             if self.get(&r)?.is_some() {
                 self.plan.push(Write::new(WriteAction::Delete, r, None));
             }

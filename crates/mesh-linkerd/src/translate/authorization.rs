@@ -12,40 +12,34 @@ use crate::{
 
 /// The Server port and pod selector for one policy, from the target Service (or the namespace).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ServerSpec {
+pub(crate) struct ServerSpec {
     /// The Server's name.
-    pub name: String,
+    pub(crate) name: String,
     /// The pod port (a number or a port name).
-    pub port: Value,
+    pub(crate) port: Value,
     /// The port the caller names in `to.ports`, when it names one.
-    pub service_port: Option<u16>,
+    pub(crate) service_port: Option<u16>,
     /// `matchLabels` of the pods.
-    pub selector: Value,
+    pub(crate) selector: Value,
 }
 
 /// Every object of one policy, in the groups the plan writes them in.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct AuthzObjects {
+pub(crate) struct AuthzObjects {
     /// MeshTLSAuthentications and NetworkAuthentications.
-    pub authentications: Vec<(ObjectRef, Value)>,
+    pub(crate) authentications: Vec<(ObjectRef, Value)>,
     /// HTTPRoutes attached to Servers, carrying method and path matches.
-    pub routes: Vec<(ObjectRef, Value)>,
+    pub(crate) routes: Vec<(ObjectRef, Value)>,
     /// AuthorizationPolicies, with the objects each refers to.
-    pub policies: Vec<(ObjectRef, Value, Vec<ObjectRef>)>,
+    pub(crate) policies: Vec<(ObjectRef, Value, Vec<ObjectRef>)>,
     /// Servers, written last: a Server makes its port default-deny.
-    pub servers: Vec<(ObjectRef, Value)>,
+    pub(crate) servers: Vec<(ObjectRef, Value)>,
     /// Facts the caller should know.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// A Linkerd identity for a principal: `<sa>.<ns>.serviceaccount.identity.linkerd.<trust domain>`.
-///
-/// ```
-/// let p = "prod/frontend".parse().unwrap();
-/// assert_eq!(mesh_linkerd::translate::authorization::identity(&p, "cluster.local"),
-///            "frontend.prod.serviceaccount.identity.linkerd.cluster.local");
-/// ```
-pub fn identity(p: &Principal, trust_domain: &str) -> String {
+pub(crate) fn identity(p: &Principal, trust_domain: &str) -> String {
     format!(
         "{}.{}.serviceaccount.identity.linkerd.{trust_domain}",
         p.name, p.namespace
@@ -53,12 +47,12 @@ pub fn identity(p: &Principal, trust_domain: &str) -> String {
 }
 
 /// Every identity of a namespace: `*.<ns>.serviceaccount.identity.linkerd.<trust domain>`.
-pub fn namespace_identities(ns: &Namespace, trust_domain: &str) -> String {
+pub(crate) fn namespace_identities(ns: &Namespace, trust_domain: &str) -> String {
     format!("*.{ns}.serviceaccount.identity.linkerd.{trust_domain}")
 }
 
 /// The Servers a policy needs: one per port named in `to.ports`, or per port of the target Service.
-pub fn servers(policy: &AuthorizationPolicy, target_service: Option<&Value>) -> Vec<ServerSpec> {
+pub(crate) fn servers(policy: &AuthorizationPolicy, target_service: Option<&Value>) -> Vec<ServerSpec> {
     let base = policy
         .target
         .as_ref()
@@ -215,23 +209,7 @@ fn authz_policy(
 
 /// Every object of an ALLOW policy. `servers` come from [`servers`]; with none, policies target
 /// the namespace (every Server in it).
-///
-/// ```
-/// use mesh_core::*;
-/// use mesh_linkerd::{LinkerdVersion, translate::authorization::*};
-/// use serde_json::json;
-/// let policy = AuthorizationPolicy {
-///     name: "allow-frontend".parse().unwrap(), namespace: "prod".parse().unwrap(),
-///     target: Some("api".parse().unwrap()), action: AuthzAction::Allow,
-///     rules: vec![AuthzRule { from: vec![AuthzSource { principals: vec!["prod/frontend".parse().unwrap()], ..Default::default() }], to: vec![] }],
-/// };
-/// let svc = json!({"spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}]}});
-/// let objs = objects(&policy, &servers(&policy, Some(&svc)), LinkerdVersion::V2_20, "cluster.local");
-/// assert_eq!(objs.servers[0].1["spec"]["port"], 8080);
-/// assert_eq!(objs.authentications[0].0.kind, "MeshTLSAuthentication");
-/// assert_eq!(objs.policies[0].1["spec"]["targetRef"]["kind"], "Server");
-/// ```
-pub fn objects(
+pub(crate) fn objects(
     policy: &AuthorizationPolicy,
     servers: &[ServerSpec],
     version: LinkerdVersion,
@@ -326,4 +304,48 @@ pub fn objects(
         );
     }
     out
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn identity_example() {
+        let p = "prod/frontend".parse().unwrap();
+        assert_eq!(
+            crate::translate::authorization::identity(&p, "cluster.local"),
+            "frontend.prod.serviceaccount.identity.linkerd.cluster.local"
+        );
+    }
+
+    #[test]
+    fn objects_example() {
+        use crate::{LinkerdVersion, translate::authorization::*};
+        use mesh_core::*;
+        use serde_json::json;
+        let policy = AuthorizationPolicy {
+            name: "allow-frontend".parse().unwrap(),
+            namespace: "prod".parse().unwrap(),
+            target: Some("api".parse().unwrap()),
+            action: AuthzAction::Allow,
+            rules: vec![AuthzRule {
+                from: vec![AuthzSource {
+                    principals: vec!["prod/frontend".parse().unwrap()],
+                    ..Default::default()
+                }],
+                to: vec![],
+            }],
+        };
+        let svc = json!({"spec": {"selector": {"app": "api"}, "ports": [{"port": 80, "targetPort": 8080}]}});
+        let objs = objects(
+            &policy,
+            &servers(&policy, Some(&svc)),
+            LinkerdVersion::V2_20,
+            "cluster.local",
+        );
+        assert_eq!(objs.servers[0].1["spec"]["port"], 8080);
+        assert_eq!(objs.authentications[0].0.kind, "MeshTLSAuthentication");
+        assert_eq!(objs.policies[0].1["spec"]["targetRef"]["kind"], "Server");
+    }
 }

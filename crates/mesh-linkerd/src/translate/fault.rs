@@ -7,21 +7,15 @@ use serde_json::{Value, json};
 use crate::{objects::FAULT_ANNOTATION_PREFIX, translate::http_route};
 
 /// Weights are rescaled to this total so a fault percentage keeps two decimals.
-pub const WEIGHT_TOTAL: u64 = 10_000;
+pub(crate) const WEIGHT_TOTAL: u64 = 10_000;
 
 /// The annotation holding the library rules as they were before fault `id`.
-///
-/// ```
-/// use mesh_core::{FaultId, MeshKind};
-/// let id = FaultId::new(MeshKind::Linkerd, "prod/api".parse().unwrap(), "1a2b3c4d").unwrap();
-/// assert_eq!(mesh_linkerd::translate::fault::annotation(&id), "meshctl.dev/mesh-fault-1a2b3c4d");
-/// ```
-pub fn annotation(id: &FaultId) -> String {
+pub(crate) fn annotation(id: &FaultId) -> String {
     format!("{FAULT_ANNOTATION_PREFIX}{}", id.marker())
 }
 
 /// What is saved before a fault, so that removing it restores the route exactly.
-pub fn saved_state(rules_before: &[Value], route_created: bool) -> Value {
+pub(crate) fn saved_state(rules_before: &[Value], route_created: bool) -> Value {
     json!(
         serde_json::to_string(&json!({ "rules": rules_before, "created": route_created }))
             .unwrap_or_default()
@@ -29,7 +23,7 @@ pub fn saved_state(rules_before: &[Value], route_created: bool) -> Value {
 }
 
 /// Reads a saved state: the rules before the fault and whether the fault created the route.
-pub fn parse_saved(value: &Value) -> Option<(Vec<Value>, bool)> {
+pub(crate) fn parse_saved(value: &Value) -> Option<(Vec<Value>, bool)> {
     let parsed: Value = serde_json::from_str(value.as_str()?).ok()?;
     let rules = parsed["rules"].as_array()?.clone();
     Some((rules, parsed["created"].as_bool().unwrap_or(false)))
@@ -37,17 +31,7 @@ pub fn parse_saved(value: &Value) -> Option<(Vec<Value>, bool)> {
 
 /// Rewrites one rule's backends so that `percent` of requests go to the error backend and the rest
 /// keep their relative weights, on a total of [`WEIGHT_TOTAL`].
-///
-/// ```
-/// use serde_json::json;
-/// use mesh_core::Percent;
-/// use mesh_linkerd::translate::fault::with_abort;
-/// let rule = json!({"backendRefs": [{"name": "api-v1", "port": 80, "weight": 90}, {"name": "api-v2", "port": 80, "weight": 10}]});
-/// let out = with_abort(&rule, Percent::new(5.0).unwrap(), "errors", 8080);
-/// let w: Vec<u64> = out["backendRefs"].as_array().unwrap().iter().map(|b| b["weight"].as_u64().unwrap()).collect();
-/// assert_eq!(w, vec![8550, 950, 500]);
-/// ```
-pub fn with_abort(rule: &Value, percent: Percent, error_backend: &str, port: u16) -> Value {
+pub(crate) fn with_abort(rule: &Value, percent: Percent, error_backend: &str, port: u16) -> Value {
     let error = (percent.value() * 100.0).round() as u64;
     let rest = WEIGHT_TOTAL - error.min(WEIGHT_TOTAL);
     let mut refs = rule["backendRefs"].as_array().cloned().unwrap_or_default();
@@ -104,5 +88,36 @@ mod tests {
                 prop_assert!(*w > 0 || *g == 0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn annotation_example() {
+        use mesh_core::{FaultId, MeshKind};
+        let id = FaultId::new(MeshKind::Linkerd, "prod/api".parse().unwrap(), "1a2b3c4d").unwrap();
+        assert_eq!(
+            crate::translate::fault::annotation(&id),
+            "meshctl.dev/mesh-fault-1a2b3c4d"
+        );
+    }
+
+    #[test]
+    fn with_abort_example() {
+        use crate::translate::fault::with_abort;
+        use mesh_core::Percent;
+        use serde_json::json;
+        let rule = json!({"backendRefs": [{"name": "api-v1", "port": 80, "weight": 90}, {"name": "api-v2", "port": 80, "weight": 10}]});
+        let out = with_abort(&rule, Percent::new(5.0).unwrap(), "errors", 8080);
+        let w: Vec<u64> = out["backendRefs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["weight"].as_u64().unwrap())
+            .collect();
+        assert_eq!(w, vec![8550, 950, 500]);
     }
 }

@@ -10,26 +10,20 @@ use serde_json::{Map, Value, json};
 use crate::objects::{self, OWNED_RULES_ANNOTATION};
 
 /// Gateway API and Linkerd both cap `spec.rules` at 16.
-pub const MAX_RULES: usize = 16;
+pub(crate) const MAX_RULES: usize = 16;
 
 /// The parent reference to the apex Service (`group: core`, `kind: Service`, the port).
-///
-/// ```
-/// let p = mesh_linkerd::translate::http_route::service_parent(&"prod/api".parse().unwrap(), 8080);
-/// assert_eq!(p["kind"], "Service");
-/// assert_eq!(p["group"], "core");
-/// ```
-pub fn service_parent(id: &ServiceId, port: u16) -> Value {
+pub(crate) fn service_parent(id: &ServiceId, port: u16) -> Value {
     json!({ "group": "core", "kind": "Service", "name": id.name.as_str(), "port": port })
 }
 
 /// A weighted backend reference to a Service.
-pub fn backend(name: &str, port: u16, weight: u32) -> Value {
+pub(crate) fn backend(name: &str, port: u16, weight: u32) -> Value {
     json!({ "name": name, "port": port, "weight": weight })
 }
 
 /// The backends of a split: one per-version Service each, weighted as given.
-pub fn split_backends(id: &ServiceId, split: &TrafficSplit, port: u16) -> Vec<Value> {
+pub(crate) fn split_backends(id: &ServiceId, split: &TrafficSplit, port: u16) -> Vec<Value> {
     split
         .weights()
         .iter()
@@ -43,17 +37,8 @@ pub fn split_backends(id: &ServiceId, split: &TrafficSplit, port: u16) -> Vec<Va
         .collect()
 }
 
-/// A catch-all rule sending every request to the split.
-pub fn split_rule(id: &ServiceId, split: &TrafficSplit, port: u16) -> Value {
-    json!({ "backendRefs": split_backends(id, split, port) })
-}
-
 /// Escapes `s` for use inside an RE2 expression.
-///
-/// ```
-/// assert_eq!(mesh_linkerd::translate::http_route::regex_escape("a.b*"), r"a\.b\*");
-/// ```
-pub fn regex_escape(s: &str) -> String {
+pub(crate) fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if "\\.+*?()|[]{}^$".contains(c) {
@@ -76,7 +61,7 @@ fn value_match(name: &str, m: &StringMatch) -> Value {
 }
 
 /// One match block as an HTTPRoute match.
-pub fn request_match(m: &RequestMatch) -> Value {
+pub(crate) fn request_match(m: &RequestMatch) -> Value {
     let mut out = Map::new();
     if let Some(path) = &m.path {
         let (kind, value) = match path {
@@ -113,7 +98,7 @@ pub fn request_match(m: &RequestMatch) -> Value {
 /// # Errors
 /// [`Error::Unsupported`] for a rule carrying retries or a fault; [`Error::InvalidInput`] past the
 /// HTTPRoute limits (8 matches, 16 backends, 16 headers or query parameters per match).
-pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
+pub(crate) fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
     if r.retries.is_some() {
         return Err(Error::unsupported(
             MeshKind::Linkerd,
@@ -176,7 +161,7 @@ pub fn rule(id: &ServiceId, r: &RouteRule, port: u16) -> Result<Value, Error> {
 }
 
 /// The rules the library wrote into `route`, as recorded in its annotation.
-pub fn owned_rules(route: &Value) -> Vec<Value> {
+pub(crate) fn owned_rules(route: &Value) -> Vec<Value> {
     mesh_kube::keys::annotation(route, OWNED_RULES_ANNOTATION)
         .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
         .unwrap_or_default()
@@ -185,19 +170,7 @@ pub fn owned_rules(route: &Value) -> Vec<Value> {
 /// True when `stored` is the rule the library wrote as `ours`: it holds everything written, and
 /// beyond that only what the API server adds by default (the catch-all match, `group`/`kind` of
 /// backends). A rule the user edited, or wrote with extra matches, filters or timeouts, is not.
-///
-/// ```
-/// use serde_json::json;
-/// use mesh_linkerd::translate::http_route::is_library_rule;
-/// let ours = json!({"backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
-/// let defaulted = json!({"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-///     "backendRefs": [{"group": "", "kind": "Service", "name": "api-v1", "port": 80, "weight": 100}]});
-/// assert!(is_library_rule(&defaulted, &ours));
-/// let users = json!({"matches": [{"path": {"type": "Exact", "value": "/admin"}}],
-///     "backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
-/// assert!(!is_library_rule(&users, &ours));
-/// ```
-pub fn is_library_rule(stored: &Value, ours: &Value) -> bool {
+pub(crate) fn is_library_rule(stored: &Value, ours: &Value) -> bool {
     let default_matches = json!([{ "path": { "type": "PathPrefix", "value": "/" } }]);
     let extra_is_default = |key: &str, default: Option<&Value>| {
         ours.get(key).is_some()
@@ -216,7 +189,7 @@ pub fn is_library_rule(stored: &Value, ours: &Value) -> bool {
 /// The rules of `route` that the library did not write (the user's), in their order. A stored rule
 /// is the library's when [`is_library_rule`] says so; a rule the user edited counts as the user's
 /// and is kept.
-pub fn user_rules(route: &Value) -> Vec<Value> {
+pub(crate) fn user_rules(route: &Value) -> Vec<Value> {
     let mut ours = owned_rules(route);
     let mut out = Vec::new();
     for stored in route["spec"]["rules"].as_array().into_iter().flatten() {
@@ -232,13 +205,13 @@ pub fn user_rules(route: &Value) -> Vec<Value> {
 
 /// Where the HTTPRoute goes next: the body, and whether it replaces an existing object.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RouteUpdate {
+pub(crate) struct RouteUpdate {
     /// The full object to write.
-    pub body: Value,
+    pub(crate) body: Value,
     /// The `resourceVersion` read, when the route exists (a guarded replace); `None` for a create.
-    pub resource_version: Option<String>,
+    pub(crate) resource_version: Option<String>,
     /// True when the stored route already holds exactly this (nothing to write).
-    pub unchanged: bool,
+    pub(crate) unchanged: bool,
 }
 
 /// Builds the next state of the service's HTTPRoute: the user's rules first, in their order, then
@@ -247,7 +220,7 @@ pub struct RouteUpdate {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when the merged route would exceed [`MAX_RULES`] rules.
-pub fn update(
+pub(crate) fn update(
     target: &mesh_core::ObjectRef,
     id: &ServiceId,
     port: u16,
@@ -326,7 +299,7 @@ fn same_parent(a: &Value, b: &Value) -> bool {
 
 /// The library rules after a weight change: the last catch-all rule gets the new backends, or a
 /// catch-all rule is appended when there is none.
-pub fn with_split(mut ours: Vec<Value>, backends: Vec<Value>) -> Vec<Value> {
+pub(crate) fn with_split(mut ours: Vec<Value>, backends: Vec<Value>) -> Vec<Value> {
     match ours.iter().rposition(|r| r.get("matches").is_none()) {
         Some(i) => ours[i]["backendRefs"] = Value::Array(backends),
         None => ours.push(json!({ "backendRefs": backends })),
@@ -336,14 +309,7 @@ pub fn with_split(mut ours: Vec<Value>, backends: Vec<Value>) -> Vec<Value> {
 
 /// Whether every parent in `status.parents` reports the condition `Accepted: True`; `None` when no
 /// parent reports yet.
-///
-/// ```
-/// use serde_json::json;
-/// let route = json!({"status": {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}});
-/// assert_eq!(mesh_linkerd::translate::http_route::accepted(&route), Some(true));
-/// assert_eq!(mesh_linkerd::translate::http_route::accepted(&json!({})), None);
-/// ```
-pub fn accepted(route: &Value) -> Option<bool> {
+pub(crate) fn accepted(route: &Value) -> Option<bool> {
     let parents = route["status"]["parents"].as_array().filter(|p| !p.is_empty())?;
     Some(parents.iter().all(|p| {
         p["conditions"]
@@ -379,5 +345,44 @@ mod tests {
             matches!(err, Error::InvalidInput { ref field, .. } if field == "destinations"),
             "{err:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn service_parent_example() {
+        let p = crate::translate::http_route::service_parent(&"prod/api".parse().unwrap(), 8080);
+        assert_eq!(p["kind"], "Service");
+        assert_eq!(p["group"], "core");
+    }
+
+    #[test]
+    fn regex_escape_example() {
+        assert_eq!(crate::translate::http_route::regex_escape("a.b*"), r"a\.b\*");
+    }
+
+    #[test]
+    fn is_library_rule_example() {
+        use crate::translate::http_route::is_library_rule;
+        use serde_json::json;
+        let ours = json!({"backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
+        let defaulted = json!({"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+            "backendRefs": [{"group": "", "kind": "Service", "name": "api-v1", "port": 80, "weight": 100}]});
+        assert!(is_library_rule(&defaulted, &ours));
+        let users = json!({"matches": [{"path": {"type": "Exact", "value": "/admin"}}],
+            "backendRefs": [{"name": "api-v1", "port": 80, "weight": 100}]});
+        assert!(!is_library_rule(&users, &ours));
+    }
+
+    #[test]
+    fn accepted_example() {
+        use serde_json::json;
+        let route =
+            json!({"status": {"parents": [{"conditions": [{"type": "Accepted", "status": "True"}]}]}});
+        assert_eq!(crate::translate::http_route::accepted(&route), Some(true));
+        assert_eq!(crate::translate::http_route::accepted(&json!({})), None);
     }
 }

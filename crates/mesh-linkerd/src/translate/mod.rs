@@ -3,12 +3,12 @@
 //! One file per concept. Nothing here reads or writes the cluster: the planner reads what a change
 //! needs and passes it in.
 
-pub mod authorization;
-pub mod circuit_breaker;
-pub mod fault;
-pub mod http_route;
-pub mod mtls;
-pub mod register;
-pub mod retry;
-pub mod smi;
-pub mod subsets;
+pub(crate) mod authorization;
+pub(crate) mod circuit_breaker;
+pub(crate) mod fault;
+pub(crate) mod http_route;
+pub(crate) mod mtls;
+pub(crate) mod register;
+pub(crate) mod retry;
+pub(crate) mod smi;
+pub(crate) mod subsets;

@@ -6,15 +6,10 @@ use serde_json::{Value, json};
 use crate::objects::{DEFAULT_INBOUND_POLICY, INBOUND_POLICY_MARKER, annotation_patch};
 
 /// The policy value `enable_mtls` writes.
-pub const ALL_AUTHENTICATED: &str = "all-authenticated";
+pub(crate) const ALL_AUTHENTICATED: &str = "all-authenticated";
 
 /// The annotation-only Namespace body setting `default-inbound-policy: all-authenticated`.
-///
-/// ```
-/// let ns = mesh_linkerd::translate::mtls::namespace_patch(&"prod".parse().unwrap());
-/// assert_eq!(ns["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"], "all-authenticated");
-/// ```
-pub fn namespace_patch(namespace: &Namespace) -> Value {
+pub(crate) fn namespace_patch(namespace: &Namespace) -> Value {
     let target = crate::objects::namespace(namespace.as_str());
     annotation_patch(
         &target,
@@ -26,16 +21,7 @@ pub fn namespace_patch(namespace: &Namespace) -> Value {
 }
 
 /// The mTLS status read from a Namespace object (or its absence).
-///
-/// ```
-/// use serde_json::json;
-/// use mesh_core::MtlsMode;
-/// let ns = json!({"metadata": {"annotations": {"config.linkerd.io/default-inbound-policy": "all-authenticated"}}});
-/// let s = mesh_linkerd::translate::mtls::status(&"prod".parse().unwrap(), Some(&ns), "cluster.local");
-/// assert_eq!(s.mode, MtlsMode::Strict);
-/// assert!(s.automatic);
-/// ```
-pub fn status(namespace: &Namespace, ns: Option<&Value>, trust_domain: &str) -> MtlsStatus {
+pub(crate) fn status(namespace: &Namespace, ns: Option<&Value>, trust_domain: &str) -> MtlsStatus {
     let policy = ns.and_then(|n| n["metadata"]["annotations"][DEFAULT_INBOUND_POLICY].as_str());
     let mode = match policy {
         Some("all-authenticated" | "cluster-authenticated" | "deny") => MtlsMode::Strict,
@@ -64,5 +50,30 @@ pub fn status(namespace: &Namespace, ns: Option<&Value>, trust_domain: &str) -> 
         automatic: true,
         trust_domain: Some(trust_domain.to_owned()),
         notes,
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn namespace_patch_example() {
+        let ns = crate::translate::mtls::namespace_patch(&"prod".parse().unwrap());
+        assert_eq!(
+            ns["metadata"]["annotations"]["config.linkerd.io/default-inbound-policy"],
+            "all-authenticated"
+        );
+    }
+
+    #[test]
+    fn status_example() {
+        use mesh_core::MtlsMode;
+        use serde_json::json;
+        let ns = json!({"metadata": {"annotations": {"config.linkerd.io/default-inbound-policy": "all-authenticated"}}});
+        let s = crate::translate::mtls::status(&"prod".parse().unwrap(), Some(&ns), "cluster.local");
+        assert_eq!(s.mode, MtlsMode::Strict);
+        assert!(s.automatic);
+        assert!(s.notes.iter().any(|n| n.contains("restart")));
     }
 }

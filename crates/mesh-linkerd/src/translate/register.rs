@@ -5,30 +5,26 @@ use std::net::IpAddr;
 use mesh_core::{Endpoint, Error, ObjectRef, Protocol, ServiceDefinition};
 use serde_json::{Map, Value, json};
 
-use crate::objects::{self, EXTERNAL_WORKLOAD_API, EXTERNAL_WORKLOADS_ANNOTATION};
+use crate::objects::{self, EXTERNAL_WORKLOADS_ANNOTATION};
 
 /// The metadata key that overrides an ExternalWorkload's mesh identity.
-pub const IDENTITY_KEY: &str = "linkerd.io/external-identity";
+pub(crate) const IDENTITY_KEY: &str = "linkerd.io/external-identity";
 /// The metadata key that overrides an ExternalWorkload's TLS server name.
-pub const SERVER_NAME_KEY: &str = "linkerd.io/external-server-name";
+pub(crate) const SERVER_NAME_KEY: &str = "linkerd.io/external-server-name";
 
 /// The port name for a protocol (`http`, `http2`, `grpc`, `tcp`).
-pub fn port_name(p: Protocol) -> &'static str {
+pub(crate) fn port_name(p: Protocol) -> &'static str {
     p.as_str()
 }
 
 /// The apex Service of a definition: `app: <name>` selects its pods (or ExternalWorkloads), and
 /// the ExternalWorkloads created with it are listed in an annotation so that unregistering needs
 /// nothing but the id.
-///
-/// ```
-/// use mesh_core::ServiceDefinition;
-/// let def = ServiceDefinition::builder("reviews", "prod", 9080).unwrap();
-/// let svc = mesh_linkerd::translate::register::service(&def, &[], &Default::default());
-/// assert_eq!(svc["spec"]["selector"]["app"], "reviews");
-/// assert_eq!(svc["spec"]["ports"][0]["port"], 9080);
-/// ```
-pub fn service(def: &ServiceDefinition, workloads: &[String], keys: &mesh_core::SelectorLabels) -> Value {
+pub(crate) fn service(
+    def: &ServiceDefinition,
+    workloads: &[String],
+    keys: &mesh_core::SelectorLabels,
+) -> Value {
     let target = objects::service(&def.id());
     let mut port = json!({
         "name": port_name(def.protocol),
@@ -61,15 +57,10 @@ pub fn service(def: &ServiceDefinition, workloads: &[String], keys: &mesh_core::
 }
 
 /// The ExternalWorkload name of an endpoint: `<service>-<address>-<port>`, cut to 63 characters.
-pub fn workload_name(def: &ServiceDefinition, e: &Endpoint) -> String {
+pub(crate) fn workload_name(def: &ServiceDefinition, e: &Endpoint) -> String {
     let mut name = format!("{}-{}-{}", def.name, objects::address_label(&e.address), e.port);
     name.truncate(63);
     name.trim_end_matches('-').to_owned()
-}
-
-/// The reference of an ExternalWorkload.
-pub fn workload_ref(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef::new(EXTERNAL_WORKLOAD_API, "ExternalWorkload", Some(namespace), name)
 }
 
 /// The ExternalWorkload of one endpoint (`workload.linkerd.io/v1beta1`).
@@ -81,7 +72,7 @@ pub fn workload_ref(namespace: &str, name: &str) -> ObjectRef {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when the address is not an IP address (ExternalWorkload takes IPs).
-pub fn external_workload(
+pub(crate) fn external_workload(
     def: &ServiceDefinition,
     index: usize,
     trust_domain: &str,
@@ -108,7 +99,7 @@ pub fn external_workload(
         .get(SERVER_NAME_KEY)
         .cloned()
         .unwrap_or_else(|| format!("{name}.{ns}.external.{trust_domain}"));
-    let target = workload_ref(ns, &workload_name(def, e));
+    let target = objects::external_workload(ns, &workload_name(def, e));
     let mut body = objects::owned_object(
         &target,
         json!({
@@ -129,14 +120,7 @@ pub fn external_workload(
 
 /// The `/status` body marking an ExternalWorkload Ready; without it the workload's endpoints are
 /// never ready and it gets no traffic.
-///
-/// ```
-/// let r = mesh_linkerd::translate::register::workload_ref("prod", "vm-1");
-/// let s = mesh_linkerd::translate::register::ready_status(&r);
-/// assert_eq!(s["status"]["conditions"][0]["type"], "Ready");
-/// assert_eq!(s["status"]["conditions"][0]["status"], "True");
-/// ```
-pub fn ready_status(target: &ObjectRef) -> Value {
+pub(crate) fn ready_status(target: &ObjectRef) -> Value {
     json!({
         "apiVersion": target.api_version,
         "kind": target.kind,
@@ -151,7 +135,7 @@ pub fn ready_status(target: &ObjectRef) -> Value {
 }
 
 /// The ExternalWorkload names recorded on a registered Service.
-pub fn recorded_workloads(svc: &Value) -> Vec<String> {
+pub(crate) fn recorded_workloads(svc: &Value) -> Vec<String> {
     mesh_kube::keys::annotation(svc, EXTERNAL_WORKLOADS_ANNOTATION)
         .map(|s| {
             s.split(',')
@@ -160,4 +144,26 @@ pub fn recorded_workloads(svc: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn service_example() {
+        use mesh_core::ServiceDefinition;
+        let def = ServiceDefinition::builder("reviews", "prod", 9080).unwrap();
+        let svc = crate::translate::register::service(&def, &[], &Default::default());
+        assert_eq!(svc["spec"]["selector"]["app"], "reviews");
+        assert_eq!(svc["spec"]["ports"][0]["port"], 9080);
+    }
+
+    #[test]
+    fn ready_status_example() {
+        let r = crate::objects::external_workload("prod", "vm-1");
+        let s = crate::translate::register::ready_status(&r);
+        assert_eq!(s["status"]["conditions"][0]["type"], "Ready");
+        assert_eq!(s["status"]["conditions"][0]["status"], "True");
+    }
 }

@@ -6,23 +6,23 @@ use serde_json::{Map, Value, json};
 use crate::{objects, translate::circuit_breaker::linkerd_duration};
 
 /// `retry.linkerd.io/http`.
-pub const HTTP: &str = "retry.linkerd.io/http";
+pub(crate) const HTTP: &str = "retry.linkerd.io/http";
 /// `retry.linkerd.io/grpc`.
-pub const GRPC: &str = "retry.linkerd.io/grpc";
+pub(crate) const GRPC: &str = "retry.linkerd.io/grpc";
 /// `retry.linkerd.io/limit`.
-pub const LIMIT: &str = "retry.linkerd.io/limit";
+pub(crate) const LIMIT: &str = "retry.linkerd.io/limit";
 /// `retry.linkerd.io/timeout` (per try).
-pub const TIMEOUT: &str = "retry.linkerd.io/timeout";
+pub(crate) const TIMEOUT: &str = "retry.linkerd.io/timeout";
 /// `timeout.linkerd.io/request` (overall).
-pub const REQUEST_TIMEOUT: &str = "timeout.linkerd.io/request";
+pub(crate) const REQUEST_TIMEOUT: &str = "timeout.linkerd.io/request";
 
 /// The retry annotations and the warnings that go with them.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RetryAnnotations {
+pub(crate) struct RetryAnnotations {
     /// The annotations to set on the Service.
-    pub annotations: Map<String, Value>,
+    pub(crate) annotations: Map<String, Value>,
     /// Facts the caller should know.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 fn reset_refused() -> Error {
@@ -39,22 +39,9 @@ const IMPLICIT: &str = "connect-failure and refused-stream need no setting: the 
 
 /// The 2.16+ annotations of `policy`.
 ///
-/// ```
-/// use std::time::Duration;
-/// use mesh_core::{RetryOn, RetryPolicy};
-/// use mesh_linkerd::translate::retry::*;
-/// let p = RetryPolicy { attempts: 3, per_try_timeout: Some(Duration::from_millis(300)),
-///     retry_on: vec![RetryOn::ServerError], retry_on_status: vec![429], overall_timeout: Some(Duration::from_secs(2)) };
-/// let a = annotations(&p).unwrap().annotations;
-/// assert_eq!(a[HTTP], "5xx,429");
-/// assert_eq!(a[LIMIT], "3");
-/// assert_eq!(a[TIMEOUT], "300ms");
-/// assert_eq!(a[REQUEST_TIMEOUT], "2s");
-/// ```
-///
 /// # Errors
 /// [`Error::Unsupported`] naming [`Feature::RetryOn`] for a `reset` condition.
-pub fn annotations(policy: &RetryPolicy) -> Result<RetryAnnotations, Error> {
+pub(crate) fn annotations(policy: &RetryPolicy) -> Result<RetryAnnotations, Error> {
     let mut out = RetryAnnotations::default();
     let (mut http, mut grpc) = (Vec::new(), Vec::new());
     for on in &policy.retry_on {
@@ -105,7 +92,7 @@ pub fn annotations(policy: &RetryPolicy) -> Result<RetryAnnotations, Error> {
 /// # Errors
 /// [`Error::Unsupported`] naming [`Feature::RetryOn`] for gRPC or `reset` conditions, which a
 /// ServiceProfile cannot classify.
-pub fn service_profile(id: &ServiceId, policy: &RetryPolicy) -> Result<Value, Error> {
+pub(crate) fn service_profile(id: &ServiceId, policy: &RetryPolicy) -> Result<Value, Error> {
     let mut classes = Vec::new();
     for on in &policy.retry_on {
         match on {
@@ -147,4 +134,28 @@ pub fn service_profile(id: &ServiceId, policy: &RetryPolicy) -> Result<Value, Er
             "retryBudget": { "retryRatio": 0.2, "minRetriesPerSecond": 10, "ttl": "10s" },
         }),
     ))
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn annotations_example() {
+        use crate::translate::retry::*;
+        use mesh_core::{RetryOn, RetryPolicy};
+        use std::time::Duration;
+        let p = RetryPolicy {
+            attempts: 3,
+            per_try_timeout: Some(Duration::from_millis(300)),
+            retry_on: vec![RetryOn::ServerError],
+            retry_on_status: vec![429],
+            overall_timeout: Some(Duration::from_secs(2)),
+        };
+        let a = annotations(&p).unwrap().annotations;
+        assert_eq!(a[HTTP], "5xx,429");
+        assert_eq!(a[LIMIT], "3");
+        assert_eq!(a[TIMEOUT], "300ms");
+        assert_eq!(a[REQUEST_TIMEOUT], "2s");
+    }
 }
