@@ -5,13 +5,15 @@
 //! there as `mesh::istio`.
 //!
 //! # Overview
-//! - [`translate`]: pure mapping from `mesh-core` types to Istio objects, one module per kind.
-//! - [`routes`]: the VirtualService `http[]` merge that keeps every user-written route.
 //! - [`plan`] and [`reads`]: a [`mesh_core::Change`] turned into a [`mesh_core::Plan`] against a
-//!   [`Snapshot`] of the objects read, with the write table in [`planner`].
-//! - [`check_subset_references`]: Istio's own make-before-break proof over a plan.
+//!   [`Snapshot`] of the objects read; [`IstioPlanner`] is the same as a [`mesh_core::Planner`].
 //! - [`IstioBackend`]: the [`mesh_core::MeshBackend`] over `mesh-kube`'s engine, and
 //!   [`capabilities`], the support table.
+//! - [`objects`]: the references of what the backend writes, to look them up afterwards.
+//! - `testing` (feature `testing`): Istio's own make-before-break proof over a plan, for tests.
+//!
+//! The translation to Istio objects (one module per kind) and the VirtualService `http[]` merge
+//! that keeps every user-written route are the crate's own.
 //!
 //! ```
 //! use mesh_core::{Change, TrafficSplit};
@@ -24,7 +26,7 @@
 //! let plan = mesh_istio::plan(&change, &snapshot, &Config::default())?;
 //! let yaml = plan.render(mesh_core::RenderFormat::Yaml)?;
 //! assert!(yaml.contains("kind: DestinationRule") && yaml.contains("weight: 10"));
-//! mesh_istio::check_subset_references(&snapshot, &plan).unwrap();
+//! assert!(plan.check_safe_prefixes().is_ok());
 //! # Ok::<(), mesh_core::Error>(())
 //! ```
 //!
@@ -45,21 +47,22 @@
 //!   and a retry policy set while a fault is active takes effect once it is removed (the plan warns).
 //!
 //! # Features
-//! None.
+//! - `testing`: [`testing::check_subset_references`] and [`testing::check_consistent`], the
+//!   subset-reference proofs the crate's tests run over plans and states.
 
 mod backend;
 mod capabilities;
-mod check;
 mod config;
 pub mod objects;
 mod ops;
-pub mod planner;
-pub mod routes;
-pub mod translate;
+mod planner;
+mod routes;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod translate;
 
 pub use backend::IstioBackend;
 pub use capabilities::capabilities;
-pub use check::{check_consistent, check_subset_references};
 pub use config::Config;
 pub use mesh_kube::Snapshot;
 pub use mesh_kube::state_object;

@@ -1,29 +1,33 @@
 //! The Istio objects the backend writes: API versions, kinds, names and ownership marks.
+//!
+//! Public: the references of the objects users look up after a change, the name of a
+//! registered endpoint's WorkloadEntry, and [`is_owned_route`], which tells the library's
+//! `http[]` routes from the user's. The API versions, names and marks are the crate's own.
 
-use mesh_core::{Namespace, ObjectRef, ServiceId};
+use mesh_core::{Endpoint, Namespace, ObjectRef, ServiceDefinition, ServiceId};
 
 /// `networking.istio.io/v1`: VirtualService, DestinationRule, ServiceEntry, WorkloadEntry.
-pub const NETWORKING_V1: &str = "networking.istio.io/v1";
+pub(crate) const NETWORKING_V1: &str = "networking.istio.io/v1";
 /// `security.istio.io/v1`: PeerAuthentication, AuthorizationPolicy.
-pub const SECURITY_V1: &str = "security.istio.io/v1";
+pub(crate) const SECURITY_V1: &str = "security.istio.io/v1";
 
 /// The label every object the library creates carries.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// The value of [`MANAGED_BY_LABEL`].
-pub const MANAGED_BY: &str = "mesh";
+pub(crate) const MANAGED_BY: &str = "mesh";
 /// On a ServiceEntry: the comma-separated WorkloadEntry names registered with it, so that
 /// unregistering (or re-registering with fewer endpoints) deletes exactly those.
-pub const WORKLOAD_ENTRIES_ANNOTATION: &str = "meshctl.dev/workload-entries";
+pub(crate) const WORKLOAD_ENTRIES_ANNOTATION: &str = "meshctl.dev/workload-entries";
 
 /// Every `http[]` route the library owns is named with this prefix; routes without it belong to
 /// users and are never changed.
-pub const OWNED_ROUTE_PREFIX: &str = "mesh-";
+pub(crate) const OWNED_ROUTE_PREFIX: &str = "mesh-";
 /// The library's catch-all route, which carries the traffic split, retries and timeout.
-pub const DEFAULT_ROUTE: &str = "mesh-default";
+pub(crate) const DEFAULT_ROUTE: &str = "mesh-default";
 /// The prefix of fault marker routes ([`mesh_core::FaultId::marker`]).
-pub const FAULT_ROUTE_PREFIX: &str = "mesh-fault-";
+pub(crate) const FAULT_ROUTE_PREFIX: &str = "mesh-fault-";
 /// The name of the namespace-wide PeerAuthentication.
-pub const PEER_AUTHENTICATION_NAME: &str = "default";
+pub(crate) const PEER_AUTHENTICATION_NAME: &str = "default";
 
 /// The VirtualService of a host: one per host, named after the service.
 ///
@@ -103,6 +107,21 @@ pub fn peer_authentication(namespace: &Namespace) -> ObjectRef {
 /// ```
 pub fn authorization_policy(namespace: &Namespace, name: &str) -> ObjectRef {
     ObjectRef::new(SECURITY_V1, "AuthorizationPolicy", Some(namespace.as_str()), name)
+}
+
+/// The name of the WorkloadEntry `register_service` writes for `endpoint` of `def`: the service
+/// name and a hash of the version, address and port, so that re-registering replaces it.
+///
+/// ```
+/// use mesh_core::{Endpoint, Port, ServiceDefinition};
+/// use mesh_istio::objects::workload_entry_name;
+/// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+/// let ep = Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap();
+/// assert_eq!(workload_entry_name(&def, &ep), workload_entry_name(&def, &ep.clone()));
+/// assert!(workload_entry_name(&def, &ep).starts_with("legacy-"));
+/// ```
+pub fn workload_entry_name(def: &ServiceDefinition, endpoint: &Endpoint) -> String {
+    crate::translate::workload_entry::name(def, endpoint)
 }
 
 /// True when `route_name` names a route the library owns.

@@ -24,21 +24,8 @@ use crate::{
 };
 
 /// A VirtualService's `http[]`, split into user routes and the library's section.
-///
-/// ```
-/// use mesh_core::TrafficSplit;
-/// use mesh_istio::routes::HttpRoutes;
-/// let svc = "prod/reviews".parse().unwrap();
-/// let user = serde_json::json!({"name": "beta-testers", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
-///     "route": [{"destination": {"host": "reviews", "subset": "v2"}}]});
-/// let mut routes = HttpRoutes::parse(&[user.clone()]);
-/// routes.set_split(&svc, &TrafficSplit::try_from_pairs([("v1", 90), ("v3", 10)]).unwrap());
-/// let http = routes.into_vec();
-/// assert_eq!(http[0], user); // the user's route is untouched and still first
-/// assert_eq!(http[1]["name"], "mesh-default");
-/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct HttpRoutes {
+pub(crate) struct HttpRoutes {
     before: Vec<Value>,
     rules: Vec<Value>,
     faults: Vec<Value>,
@@ -48,7 +35,7 @@ pub struct HttpRoutes {
 
 impl HttpRoutes {
     /// Splits an `http[]` list.
-    pub fn parse(http: &[Value]) -> Self {
+    pub(crate) fn parse(http: &[Value]) -> Self {
         let mut out = Self::default();
         let mut seen_owned = false;
         for route in http {
@@ -72,7 +59,7 @@ impl HttpRoutes {
     }
 
     /// The merged list: user routes before, the library section, user routes after.
-    pub fn into_vec(self) -> Vec<Value> {
+    pub(crate) fn into_vec(self) -> Vec<Value> {
         let mut out = self.before;
         out.extend(self.rules);
         out.extend(self.faults);
@@ -84,7 +71,7 @@ impl HttpRoutes {
     /// Replaces the library's rules and default route with `routes` (`create_virtual_service`).
     /// A last rule with no match and no name becomes `mesh-default`; other rules are named
     /// `mesh-<name>` or `mesh-route-<i>`. Fault routes stay, now copying the new default route.
-    pub fn replace_rules(&mut self, routes: &ServiceRoutes) {
+    pub(crate) fn replace_rules(&mut self, routes: &ServiceRoutes) {
         let service = &routes.service;
         let mut names = BTreeSet::new();
         self.rules.clear();
@@ -114,7 +101,7 @@ impl HttpRoutes {
     }
 
     /// Sets the split of the default route, creating it when missing; fault routes follow it.
-    pub fn set_split(&mut self, service: &ServiceId, split: &TrafficSplit) {
+    pub(crate) fn set_split(&mut self, service: &ServiceId, split: &TrafficSplit) {
         let destinations = vs::destinations(service, split);
         let mut default = self
             .default
@@ -128,7 +115,7 @@ impl HttpRoutes {
     /// Sets retries and timeout on every library rule and on the default route, creating the
     /// default route (to the host, no subset) when missing. Fault routes are left alone: Istio
     /// ignores retries there.
-    pub fn set_retries(&mut self, service: &ServiceId, policy: &RetryPolicy) {
+    pub(crate) fn set_retries(&mut self, service: &ServiceId, policy: &RetryPolicy) {
         if self.default.is_none() {
             self.default = Some(serde_json::json!({
                 "name": DEFAULT_ROUTE,
@@ -142,7 +129,7 @@ impl HttpRoutes {
     }
 
     /// Adds the marker route of `id` carrying `f`, or updates it if present.
-    pub fn upsert_fault(&mut self, service: &ServiceId, id: &FaultId, f: &Fault) {
+    pub(crate) fn upsert_fault(&mut self, service: &ServiceId, id: &FaultId, f: &Fault) {
         let route = fault::fault_route(id, f, self.default_destinations(service));
         let marker = id.marker();
         match self
@@ -160,22 +147,7 @@ impl HttpRoutes {
     /// When that was the last route, the default route (to the host, no subset) takes its place:
     /// Istio refuses a VirtualService without routes (found by the admission agreement against a
     /// real istiod), and a catch-all to the host routes as no VirtualService would.
-    ///
-    /// ```
-    /// use mesh_core::{Fault, FaultId, MeshKind, Percent};
-    /// use mesh_istio::routes::HttpRoutes;
-    /// let svc: mesh_core::ServiceId = "prod/reviews".parse().unwrap();
-    /// let fault = Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: std::time::Duration::from_secs(1) };
-    /// let id = FaultId::new(MeshKind::Istio, svc.clone(), fault.fingerprint()).unwrap();
-    /// let mut routes = HttpRoutes::default();
-    /// routes.upsert_fault(&svc, &id, &fault);
-    /// assert!(routes.remove_fault(&id));
-    /// let http = routes.into_vec();
-    /// assert_eq!(http.len(), 1);
-    /// assert_eq!(http[0]["name"], "mesh-default");
-    /// assert_eq!(http[0]["route"][0]["destination"]["host"], "reviews.prod.svc.cluster.local");
-    /// ```
-    pub fn remove_fault(&mut self, id: &FaultId) -> bool {
+    pub(crate) fn remove_fault(&mut self, id: &FaultId) -> bool {
         let marker = id.marker();
         let before = self.faults.len();
         self.faults.retain(|r| vs::route_name(r) != Some(marker.as_str()));
@@ -190,7 +162,7 @@ impl HttpRoutes {
     }
 
     /// The names of the active fault marker routes.
-    pub fn fault_names(&self) -> Vec<String> {
+    pub(crate) fn fault_names(&self) -> Vec<String> {
         self.faults
             .iter()
             .filter_map(|r| vs::route_name(r).map(str::to_owned))
@@ -198,7 +170,7 @@ impl HttpRoutes {
     }
 
     /// The subsets of `service` the library's routes send traffic to.
-    pub fn owned_subsets(&self, service: &ServiceId) -> BTreeSet<String> {
+    pub(crate) fn owned_subsets(&self, service: &ServiceId) -> BTreeSet<String> {
         vs::referenced_subsets(
             self.rules.iter().chain(&self.faults).chain(&self.default),
             service,
@@ -206,13 +178,13 @@ impl HttpRoutes {
     }
 
     /// The subsets of `service` the user's routes send traffic to.
-    pub fn user_subsets(&self, service: &ServiceId) -> BTreeSet<String> {
+    pub(crate) fn user_subsets(&self, service: &ServiceId) -> BTreeSet<String> {
         vs::referenced_subsets(self.before.iter().chain(&self.after), service)
     }
 
     /// The user routes that take every request before the library's section, so that the
     /// library's routes get no traffic.
-    pub fn shadowing_user_routes(&self) -> Vec<String> {
+    pub(crate) fn shadowing_user_routes(&self) -> Vec<String> {
         self.before
             .iter()
             .enumerate()
@@ -222,7 +194,7 @@ impl HttpRoutes {
     }
 
     /// True when the default route carries retries or a timeout.
-    pub fn default_has_retries_or_timeout(&self) -> bool {
+    pub(crate) fn default_has_retries_or_timeout(&self) -> bool {
         self.default
             .as_ref()
             .is_some_and(|d| d.get("retries").is_some() || d.get("timeout").is_some())
@@ -230,7 +202,7 @@ impl HttpRoutes {
 
     /// True when routes other than fault and default routes exist (the user's or the library's
     /// match rules): requests they match never reach a fault route.
-    pub fn has_routes_ahead_of_faults(&self) -> bool {
+    pub(crate) fn has_routes_ahead_of_faults(&self) -> bool {
         !self.before.is_empty() || !self.rules.is_empty()
     }
 
@@ -249,5 +221,49 @@ impl HttpRoutes {
         for f in &mut self.faults {
             f["route"] = destinations.clone();
         }
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn httproutes_example() {
+        use crate::routes::HttpRoutes;
+        use mesh_core::TrafficSplit;
+        let svc = "prod/reviews".parse().unwrap();
+        let user = serde_json::json!({"name": "beta-testers", "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+            "route": [{"destination": {"host": "reviews", "subset": "v2"}}]});
+        let mut routes = HttpRoutes::parse(std::slice::from_ref(&user));
+        routes.set_split(
+            &svc,
+            &TrafficSplit::try_from_pairs([("v1", 90), ("v3", 10)]).unwrap(),
+        );
+        let http = routes.into_vec();
+        assert_eq!(http[0], user); // the user's route is untouched and still first
+        assert_eq!(http[1]["name"], "mesh-default");
+    }
+
+    #[test]
+    fn remove_fault_example() {
+        use crate::routes::HttpRoutes;
+        use mesh_core::{Fault, FaultId, MeshKind, Percent};
+        let svc: mesh_core::ServiceId = "prod/reviews".parse().unwrap();
+        let fault = Fault::Delay {
+            percent: Percent::new(10.0).unwrap(),
+            duration: std::time::Duration::from_secs(1),
+        };
+        let id = FaultId::new(MeshKind::Istio, svc.clone(), fault.fingerprint()).unwrap();
+        let mut routes = HttpRoutes::default();
+        routes.upsert_fault(&svc, &id, &fault);
+        assert!(routes.remove_fault(&id));
+        let http = routes.into_vec();
+        assert_eq!(http.len(), 1);
+        assert_eq!(http[0]["name"], "mesh-default");
+        assert_eq!(
+            http[0]["route"][0]["destination"]["host"],
+            "reviews.prod.svc.cluster.local"
+        );
     }
 }

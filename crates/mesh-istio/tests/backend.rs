@@ -5,7 +5,7 @@ use crate::support;
 
 use http::Method;
 use mesh_core::{Change, Error, MeshBackend, MeshKind, MtlsMode, ObjectRef, TrafficSplit};
-use mesh_istio::{Config, IstioBackend, Snapshot, check_consistent};
+use mesh_istio::{Config, IstioBackend, Snapshot, testing::check_consistent};
 use mesh_kube::{
     KubeEngine,
     testing::{FakeApiServer, Fault, Match},
@@ -436,7 +436,7 @@ async fn register_and_unregister_a_vm_service() {
     let def = mesh_core::ServiceDefinition::builder("legacy", "bookinfo", 8080)
         .unwrap()
         .endpoint(mesh_core::Endpoint::new("10.0.0.7", mesh_core::Port::new(8080).unwrap()).unwrap());
-    let we_name = mesh_istio::translate::workload_entry::name(&def, &def.endpoints[0]);
+    let we_name = mesh_istio::objects::workload_entry_name(&def, &def.endpoints[0]);
     let se = "/apis/networking.istio.io/v1/namespaces/bookinfo/serviceentries/legacy";
     let we = format!("/apis/networking.istio.io/v1/namespaces/bookinfo/workloadentries/{we_name}");
     let svc = "/api/v1/namespaces/bookinfo/services/legacy";

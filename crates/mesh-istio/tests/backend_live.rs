@@ -17,7 +17,7 @@ use mesh_core::{
     Change, Endpoint, Error, MeshBackend, MeshKind, MtlsMode, ObjectRef, Port, ServiceDefinition, ServiceId,
     TrafficSplit, WriteAction,
 };
-use mesh_istio::{Config, IstioBackend, Snapshot, check_consistent, objects};
+use mesh_istio::{Config, IstioBackend, Snapshot, objects, testing::check_consistent};
 use mesh_kube::KubeEngine;
 use serde_json::{Value, json};
 
@@ -271,7 +271,7 @@ async fn register_and_unregister_a_vm_service_on_the_real_server() {
     let def = ServiceDefinition::builder("legacy", &c.ns, 8080)
         .unwrap()
         .endpoint(Endpoint::new("10.0.0.7", Port::new(8080).unwrap()).unwrap());
-    let we_name = mesh_istio::translate::workload_entry::name(&def, &def.endpoints[0]);
+    let we_name = objects::workload_entry_name(&def, &def.endpoints[0]);
     let se = format!("{}/legacy", c.path("networking.istio.io", "serviceentries"));
     let we = format!("{}/{we_name}", c.path("networking.istio.io", "workloadentries"));
     let audit = Audit::start();

@@ -9,7 +9,7 @@ use mesh_core::{
     Change, Endpoint, Error, Fault, FaultId, HttpStatus, MeshKind, Percent, Port, Precondition, RouteRule,
     ServiceDefinition, ServiceRoutes, TrafficSplit, WriteAction,
 };
-use mesh_istio::{Config, Snapshot, objects, translate::virtual_service as vs};
+use mesh_istio::{Config, Snapshot, objects};
 use support::*;
 
 fn kinds(plan: &mesh_core::Plan) -> Vec<(WriteAction, String)> {
@@ -21,7 +21,7 @@ fn kinds(plan: &mesh_core::Plan) -> Vec<(WriteAction, String)> {
 
 fn http(snap: &Snapshot) -> Vec<serde_json::Value> {
     let r = objects::virtual_service(&"bookinfo/reviews".parse().unwrap());
-    vs::http_routes(snap.get(&r).expect("virtual service"))
+    http_routes(snap.get(&r).expect("virtual service"))
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn weight_change_keeps_the_user_route_and_guards_on_resource_version() {
     let dr = snap
         .get(&objects::destination_rule(&"bookinfo/reviews".parse().unwrap()))
         .unwrap();
-    let names = mesh_istio::translate::destination_rule::subset_names(dr);
+    let names = subset_names(dr);
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["v1", "v2", "v3"]);
     let vs_obj = snap
         .get(&objects::virtual_service(&"bookinfo/reviews".parse().unwrap()))
@@ -470,7 +470,7 @@ fn a_user_route_to_an_undefined_subset_is_reported_not_fixed() {
         plan.warnings
     );
     let dr_body = plan.writes[0].body.as_ref().unwrap();
-    let names = mesh_istio::translate::destination_rule::subset_names(dr_body);
+    let names = subset_names(dr_body);
     assert!(
         !names.contains("v3"),
         "the library does not invent the user's subsets"

@@ -367,7 +367,7 @@ proptest! {
                 }
             }
             plan.check_safe_prefixes().map_err(|e| TestCaseError::fail(e.to_string()))?;
-            mesh_istio::check_subset_references(&snap, &plan).map_err(TestCaseError::fail)?;
+            mesh_istio::testing::check_subset_references(&snap, &plan).map_err(TestCaseError::fail)?;
             snap.apply(&plan).map_err(|e| TestCaseError::fail(e.to_string()))?;
             // Convergence: the same change planned again writes nothing (for the read-modify-write kinds).
             let read_modify_write = matches!(

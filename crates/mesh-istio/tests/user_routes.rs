@@ -9,7 +9,7 @@ use mesh_core::{
     Change, Fault, HttpStatus, MeshKind, Percent, RetryOn, RetryPolicy, RouteRule, ServiceRoutes,
     TrafficSplit,
 };
-use mesh_istio::{Config, Snapshot, objects, translate::virtual_service as vs};
+use mesh_istio::{Config, Snapshot, objects};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -117,7 +117,7 @@ proptest! {
             };
             support::assert_safe(&snap, &plan);
             snap.apply(&plan).unwrap();
-            let http = vs::http_routes(snap.get(&objects::virtual_service(&svc)).unwrap());
+            let http = support::http_routes(snap.get(&objects::virtual_service(&svc)).unwrap());
             let kept: Vec<Value> = http
                 .iter()
                 .filter(|r| !r["name"].as_str().is_some_and(objects::is_owned_route))
@@ -129,7 +129,7 @@ proptest! {
         for code in 500u16..504 {
             let _ = support::run_if_found(&mut snap, &change(&Op::RemoveFault(code)));
         }
-        let http = vs::http_routes(snap.get(&objects::virtual_service(&svc)).unwrap());
+        let http = support::http_routes(snap.get(&objects::virtual_service(&svc)).unwrap());
         prop_assert!(!http.iter().any(|r| r["name"].as_str().is_some_and(|n| n.starts_with("mesh-fault-"))));
     }
 }

@@ -13,37 +13,13 @@ use serde_json::{Map, Value, json};
 use crate::objects;
 
 /// Istio's principal form: `<trust-domain>/ns/<ns>/sa/<sa>` (no `spiffe://`).
-///
-/// ```
-/// let p = "prod/frontend".parse().unwrap();
-/// assert_eq!(mesh_istio::translate::authorization_policy::principal(&p, "cluster.local"),
-///     "cluster.local/ns/prod/sa/frontend");
-/// ```
-pub fn principal(p: &Principal, trust_domain: &str) -> String {
+pub(crate) fn principal(p: &Principal, trust_domain: &str) -> String {
     format!("{trust_domain}/ns/{}/sa/{}", p.namespace, p.name)
 }
 
 /// The policy object. A policy with a target selects the target's pods with `app: <target>`;
 /// without one it covers the whole namespace.
-///
-/// ```
-/// use mesh_core::{AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource};
-/// let policy = AuthorizationPolicy {
-///     name: "allow-web".parse().unwrap(),
-///     namespace: "prod".parse().unwrap(),
-///     target: Some("api".parse().unwrap()),
-///     action: AuthzAction::Allow,
-///     rules: vec![AuthzRule {
-///         from: vec![AuthzSource { principals: vec!["prod/web".parse().unwrap()], ..Default::default() }],
-///         to: vec![],
-///     }],
-/// };
-/// let ap = mesh_istio::translate::authorization_policy::authorization_policy(&policy, "cluster.local", &Default::default());
-/// assert_eq!(ap["spec"]["action"], "ALLOW");
-/// assert_eq!(ap["spec"]["selector"]["matchLabels"]["app"], "api");
-/// assert_eq!(ap["spec"]["rules"][0]["from"][0]["source"]["principals"][0], "cluster.local/ns/prod/sa/web");
-/// ```
-pub fn authorization_policy(
+pub(crate) fn authorization_policy(
     policy: &AuthorizationPolicy,
     trust_domain: &str,
     keys: &SelectorLabels,
@@ -111,4 +87,47 @@ fn operation(t: &AuthzTarget) -> Value {
         out.insert("ports".to_owned(), json!(p));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn principal_example() {
+        let p = "prod/frontend".parse().unwrap();
+        assert_eq!(
+            crate::translate::authorization_policy::principal(&p, "cluster.local"),
+            "cluster.local/ns/prod/sa/frontend"
+        );
+    }
+
+    #[test]
+    fn authorization_policy_example() {
+        use mesh_core::{AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource};
+        let policy = AuthorizationPolicy {
+            name: "allow-web".parse().unwrap(),
+            namespace: "prod".parse().unwrap(),
+            target: Some("api".parse().unwrap()),
+            action: AuthzAction::Allow,
+            rules: vec![AuthzRule {
+                from: vec![AuthzSource {
+                    principals: vec!["prod/web".parse().unwrap()],
+                    ..Default::default()
+                }],
+                to: vec![],
+            }],
+        };
+        let ap = crate::translate::authorization_policy::authorization_policy(
+            &policy,
+            "cluster.local",
+            &Default::default(),
+        );
+        assert_eq!(ap["spec"]["action"], "ALLOW");
+        assert_eq!(ap["spec"]["selector"]["matchLabels"]["app"], "api");
+        assert_eq!(
+            ap["spec"]["rules"][0]["from"][0]["source"]["principals"][0],
+            "cluster.local/ns/prod/sa/web"
+        );
+    }
 }

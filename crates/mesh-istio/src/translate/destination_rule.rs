@@ -32,12 +32,7 @@ use super::{int32, set_path};
 use crate::objects;
 
 /// A new, empty rule for `service`'s FQDN host.
-///
-/// ```
-/// let dr = mesh_istio::translate::destination_rule::new(&"prod/reviews".parse().unwrap());
-/// assert_eq!(dr["spec"]["host"], "reviews.prod.svc.cluster.local");
-/// ```
-pub fn new(service: &ServiceId) -> Value {
+pub(crate) fn new(service: &ServiceId) -> Value {
     super::new_object(
         &objects::destination_rule(service),
         json!({ "host": service.fqdn() }),
@@ -45,13 +40,7 @@ pub fn new(service: &ServiceId) -> Value {
 }
 
 /// The names of the rule's subsets.
-///
-/// ```
-/// let dr = serde_json::json!({"spec": {"subsets": [{"name": "v1"}, {"name": "v2"}]}});
-/// let names = mesh_istio::translate::destination_rule::subset_names(&dr);
-/// assert!(names.contains("v2"));
-/// ```
-pub fn subset_names(dr: &Value) -> BTreeSet<String> {
+pub(crate) fn subset_names(dr: &Value) -> BTreeSet<String> {
     dr["spec"]["subsets"]
         .as_array()
         .into_iter()
@@ -61,30 +50,13 @@ pub fn subset_names(dr: &Value) -> BTreeSet<String> {
 }
 
 /// The `subsets[]` entry of `subset`: its name and selecting labels.
-///
-/// ```
-/// use mesh_core::{Subset, Version};
-/// let v2 = Subset::for_version(Version::new("v2").unwrap());
-/// let s = mesh_istio::translate::destination_rule::subset(&v2, &Default::default());
-/// assert_eq!(s, serde_json::json!({"name": "v2", "labels": {"version": "v2"}}));
-/// ```
-pub fn subset(subset: &Subset, keys: &SelectorLabels) -> Value {
+pub(crate) fn subset(subset: &Subset, keys: &SelectorLabels) -> Value {
     json!({ "name": subset.version.as_str(), "labels": subset.effective_labels_with(keys) })
 }
 
 /// Adds `s`, replacing the subset of the same name (keeping that subset's own `trafficPolicy`).
 /// Returns true when the rule changed.
-///
-/// ```
-/// use mesh_core::{Subset, Version};
-/// use mesh_istio::translate::destination_rule::{new, upsert_subset, subset_names};
-/// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// let v1 = Subset::for_version(Version::new("v1").unwrap());
-/// assert!(upsert_subset(&mut dr, &v1, &Default::default()));
-/// assert!(!upsert_subset(&mut dr, &v1, &Default::default()));
-/// assert_eq!(subset_names(&dr).len(), 1);
-/// ```
-pub fn upsert_subset(dr: &mut Value, s: &Subset, keys: &SelectorLabels) -> bool {
+pub(crate) fn upsert_subset(dr: &mut Value, s: &Subset, keys: &SelectorLabels) -> bool {
     let mut entry = subset(s, keys);
     if !dr["spec"]["subsets"].is_array() {
         set_path(dr, &["spec", "subsets"], json!([]));
@@ -110,15 +82,7 @@ pub fn upsert_subset(dr: &mut Value, s: &Subset, keys: &SelectorLabels) -> bool 
 
 /// Adds a `version: <v>` subset for `version` unless a subset of that name exists. Returns true
 /// when it was added.
-///
-/// ```
-/// use mesh_istio::translate::destination_rule::{ensure_subset, new};
-/// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// let keys = Default::default();
-/// assert!(ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap(), &keys));
-/// assert!(!ensure_subset(&mut dr, &mesh_core::Version::new("v1").unwrap(), &keys));
-/// ```
-pub fn ensure_subset(dr: &mut Value, version: &mesh_core::Version, keys: &SelectorLabels) -> bool {
+pub(crate) fn ensure_subset(dr: &mut Value, version: &mesh_core::Version, keys: &SelectorLabels) -> bool {
     if subset_names(dr).contains(version.as_str()) {
         return false;
     }
@@ -127,14 +91,7 @@ pub fn ensure_subset(dr: &mut Value, version: &mesh_core::Version, keys: &Select
 
 /// The `loadBalancer` value of `lb`. Consistent hashing needs a hash key; the library hashes on
 /// the client's source IP (`useSourceIp`).
-///
-/// ```
-/// use mesh_core::LoadBalancer;
-/// use mesh_istio::translate::destination_rule::load_balancer;
-/// assert_eq!(load_balancer(LoadBalancer::LeastRequest)["simple"], "LEAST_REQUEST");
-/// assert_eq!(load_balancer(LoadBalancer::Maglev)["consistentHash"]["useSourceIp"], true);
-/// ```
-pub fn load_balancer(lb: LoadBalancer) -> Value {
+pub(crate) fn load_balancer(lb: LoadBalancer) -> Value {
     match lb {
         LoadBalancer::RoundRobin => json!({ "simple": "ROUND_ROBIN" }),
         LoadBalancer::LeastRequest => json!({ "simple": "LEAST_REQUEST" }),
@@ -145,7 +102,7 @@ pub fn load_balancer(lb: LoadBalancer) -> Value {
 }
 
 /// Sets `trafficPolicy.loadBalancer`.
-pub fn set_load_balancer(dr: &mut Value, lb: LoadBalancer) {
+pub(crate) fn set_load_balancer(dr: &mut Value, lb: LoadBalancer) {
     set_path(dr, &["spec", "trafficPolicy", "loadBalancer"], load_balancer(lb));
 }
 
@@ -153,18 +110,7 @@ pub fn set_load_balancer(dr: &mut Value, lb: LoadBalancer) {
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when a count exceeds Istio's `int32`.
-///
-/// ```
-/// use std::time::Duration;
-/// use mesh_core::ConnectionPool;
-/// use mesh_istio::translate::destination_rule::{new, set_connection_pool};
-/// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// let pool = ConnectionPool { max_connections: Some(100), connect_timeout: Some(Duration::from_secs(3)), ..Default::default() };
-/// set_connection_pool(&mut dr, &pool).unwrap();
-/// assert_eq!(dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["maxConnections"], 100);
-/// assert_eq!(dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["connectTimeout"], "3s");
-/// ```
-pub fn set_connection_pool(dr: &mut Value, pool: &ConnectionPool) -> Result<(), Error> {
+pub(crate) fn set_connection_pool(dr: &mut Value, pool: &ConnectionPool) -> Result<(), Error> {
     let base = ["spec", "trafficPolicy", "connectionPool"];
     let at = |group: &'static str, field: &'static str| [base[0], base[1], base[2], group, field];
     if let Some(n) = pool.max_connections {
@@ -192,18 +138,7 @@ pub fn set_connection_pool(dr: &mut Value, pool: &ConnectionPool) -> Result<(), 
 ///
 /// # Errors
 /// [`Error::InvalidInput`] when a count exceeds Istio's limits.
-///
-/// ```
-/// use std::time::Duration;
-/// use mesh_core::OutlierDetection;
-/// use mesh_istio::translate::destination_rule::{new, set_outlier_detection};
-/// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// let od = OutlierDetection { consecutive_errors: Some(5), interval: Some(Duration::from_secs(10)), ..Default::default() };
-/// set_outlier_detection(&mut dr, &od).unwrap();
-/// assert_eq!(dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"], 5);
-/// assert_eq!(dr["spec"]["trafficPolicy"]["outlierDetection"]["interval"], "10s");
-/// ```
-pub fn set_outlier_detection(dr: &mut Value, od: &OutlierDetection) -> Result<(), Error> {
+pub(crate) fn set_outlier_detection(dr: &mut Value, od: &OutlierDetection) -> Result<(), Error> {
     let at = |field: &'static str| ["spec", "trafficPolicy", "outlierDetection", field];
     if let Some(n) = od.consecutive_errors {
         set_path(dr, &at("consecutive5xxErrors"), json!(n));
@@ -226,17 +161,7 @@ pub fn set_outlier_detection(dr: &mut Value, od: &OutlierDetection) -> Result<()
 ///
 /// # Errors
 /// As [`set_connection_pool`].
-///
-/// ```
-/// use mesh_core::CircuitBreaker;
-/// use mesh_istio::translate::destination_rule::{new, set_circuit_breaker};
-/// let mut dr = new(&"prod/reviews".parse().unwrap());
-/// let cb = CircuitBreaker { max_retries: Some(3), consecutive_errors: Some(5), ..Default::default() };
-/// set_circuit_breaker(&mut dr, &cb).unwrap();
-/// assert_eq!(dr["spec"]["trafficPolicy"]["connectionPool"]["http"]["maxRetries"], 3);
-/// assert_eq!(dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"], 5);
-/// ```
-pub fn set_circuit_breaker(dr: &mut Value, cb: &CircuitBreaker) -> Result<(), Error> {
+pub(crate) fn set_circuit_breaker(dr: &mut Value, cb: &CircuitBreaker) -> Result<(), Error> {
     let pool = cb.connection_pool();
     if pool != ConnectionPool::default() {
         set_connection_pool(dr, &pool)?;
@@ -246,4 +171,134 @@ pub fn set_circuit_breaker(dr: &mut Value, cb: &CircuitBreaker) -> Result<(), Er
         set_outlier_detection(dr, &od)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn new_example() {
+        let dr = crate::translate::destination_rule::new(&"prod/reviews".parse().unwrap());
+        assert_eq!(dr["spec"]["host"], "reviews.prod.svc.cluster.local");
+    }
+
+    #[test]
+    fn subset_names_example() {
+        let dr = serde_json::json!({"spec": {"subsets": [{"name": "v1"}, {"name": "v2"}]}});
+        let names = crate::translate::destination_rule::subset_names(&dr);
+        assert!(names.contains("v2"));
+    }
+
+    #[test]
+    fn subset_example() {
+        use mesh_core::{Subset, Version};
+        let v2 = Subset::for_version(Version::new("v2").unwrap());
+        let s = crate::translate::destination_rule::subset(&v2, &Default::default());
+        assert_eq!(s, serde_json::json!({"name": "v2", "labels": {"version": "v2"}}));
+    }
+
+    #[test]
+    fn upsert_subset_example() {
+        use crate::translate::destination_rule::{new, subset_names, upsert_subset};
+        use mesh_core::{Subset, Version};
+        let mut dr = new(&"prod/reviews".parse().unwrap());
+        let v1 = Subset::for_version(Version::new("v1").unwrap());
+        assert!(upsert_subset(&mut dr, &v1, &Default::default()));
+        assert!(!upsert_subset(&mut dr, &v1, &Default::default()));
+        assert_eq!(subset_names(&dr).len(), 1);
+    }
+
+    #[test]
+    fn ensure_subset_example() {
+        use crate::translate::destination_rule::{ensure_subset, new};
+        let mut dr = new(&"prod/reviews".parse().unwrap());
+        let keys = Default::default();
+        assert!(ensure_subset(
+            &mut dr,
+            &mesh_core::Version::new("v1").unwrap(),
+            &keys
+        ));
+        assert!(!ensure_subset(
+            &mut dr,
+            &mesh_core::Version::new("v1").unwrap(),
+            &keys
+        ));
+    }
+
+    #[test]
+    fn load_balancer_example() {
+        use crate::translate::destination_rule::load_balancer;
+        use mesh_core::LoadBalancer;
+        assert_eq!(
+            load_balancer(LoadBalancer::LeastRequest)["simple"],
+            "LEAST_REQUEST"
+        );
+        assert_eq!(
+            load_balancer(LoadBalancer::Maglev)["consistentHash"]["useSourceIp"],
+            true
+        );
+    }
+
+    #[test]
+    fn set_connection_pool_example() {
+        use crate::translate::destination_rule::{new, set_connection_pool};
+        use mesh_core::ConnectionPool;
+        use std::time::Duration;
+        let mut dr = new(&"prod/reviews".parse().unwrap());
+        let pool = ConnectionPool {
+            max_connections: Some(100),
+            connect_timeout: Some(Duration::from_secs(3)),
+            ..Default::default()
+        };
+        set_connection_pool(&mut dr, &pool).unwrap();
+        assert_eq!(
+            dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["maxConnections"],
+            100
+        );
+        assert_eq!(
+            dr["spec"]["trafficPolicy"]["connectionPool"]["tcp"]["connectTimeout"],
+            "3s"
+        );
+    }
+
+    #[test]
+    fn set_outlier_detection_example() {
+        use crate::translate::destination_rule::{new, set_outlier_detection};
+        use mesh_core::OutlierDetection;
+        use std::time::Duration;
+        let mut dr = new(&"prod/reviews".parse().unwrap());
+        let od = OutlierDetection {
+            consecutive_errors: Some(5),
+            interval: Some(Duration::from_secs(10)),
+            ..Default::default()
+        };
+        set_outlier_detection(&mut dr, &od).unwrap();
+        assert_eq!(
+            dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
+            5
+        );
+        assert_eq!(dr["spec"]["trafficPolicy"]["outlierDetection"]["interval"], "10s");
+    }
+
+    #[test]
+    fn set_circuit_breaker_example() {
+        use crate::translate::destination_rule::{new, set_circuit_breaker};
+        use mesh_core::CircuitBreaker;
+        let mut dr = new(&"prod/reviews".parse().unwrap());
+        let cb = CircuitBreaker {
+            max_retries: Some(3),
+            consecutive_errors: Some(5),
+            ..Default::default()
+        };
+        set_circuit_breaker(&mut dr, &cb).unwrap();
+        assert_eq!(
+            dr["spec"]["trafficPolicy"]["connectionPool"]["http"]["maxRetries"],
+            3
+        );
+        assert_eq!(
+            dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"],
+            5
+        );
+    }
 }

@@ -11,15 +11,7 @@ use crate::objects::FAULT_ROUTE_PREFIX;
 
 /// The `fault` value: `delay.fixedDelay` or `abort.httpStatus`, with `percentage.value` (a double
 /// in 0–100; without it Istio faults nothing).
-///
-/// ```
-/// use std::time::Duration;
-/// use mesh_core::{Fault, Percent};
-/// let f = Fault::Delay { percent: Percent::new(10.0).unwrap(), duration: Duration::from_secs(3) };
-/// let v = mesh_istio::translate::fault::fault(&f);
-/// assert_eq!(v, serde_json::json!({"delay": {"fixedDelay": "3s", "percentage": {"value": 10.0}}}));
-/// ```
-pub fn fault(f: &Fault) -> Value {
+pub(crate) fn fault(f: &Fault) -> Value {
     match f {
         Fault::Delay { percent, duration } => json!({
             "delay": {
@@ -38,16 +30,7 @@ pub fn fault(f: &Fault) -> Value {
 
 /// The marker route carrying `f`: a catch-all named after `id`, sending traffic to `route` (the
 /// destinations the library's default route uses).
-///
-/// ```
-/// use mesh_core::{Fault, FaultId, HttpStatus, MeshKind, Percent};
-/// let f = Fault::Abort { percent: Percent::new(5.0).unwrap(), http_status: HttpStatus::new(503).unwrap() };
-/// let id = FaultId::new(MeshKind::Istio, "prod/api".parse().unwrap(), f.fingerprint()).unwrap();
-/// let r = mesh_istio::translate::fault::fault_route(&id, &f, serde_json::json!([]));
-/// assert_eq!(r["name"], id.marker());
-/// assert_eq!(r["fault"]["abort"]["httpStatus"], 503);
-/// ```
-pub fn fault_route(id: &FaultId, f: &Fault, route: Value) -> Value {
+pub(crate) fn fault_route(id: &FaultId, f: &Fault, route: Value) -> Value {
     let mut out = serde_json::Map::new();
     out.insert("name".to_owned(), Value::from(id.marker()));
     out.insert("route".to_owned(), route); // moved, not copied through `json!`
@@ -56,11 +39,45 @@ pub fn fault_route(id: &FaultId, f: &Fault, route: Value) -> Value {
 }
 
 /// True when `route_name` names a fault marker route.
-///
-/// ```
-/// assert!(mesh_istio::translate::fault::is_fault_route("mesh-fault-1a2b3c4d"));
-/// assert!(!mesh_istio::translate::fault::is_fault_route("mesh-default"));
-/// ```
-pub fn is_fault_route(route_name: &str) -> bool {
+pub(crate) fn is_fault_route(route_name: &str) -> bool {
     route_name.starts_with(FAULT_ROUTE_PREFIX)
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn fault_example() {
+        use mesh_core::{Fault, Percent};
+        use std::time::Duration;
+        let f = Fault::Delay {
+            percent: Percent::new(10.0).unwrap(),
+            duration: Duration::from_secs(3),
+        };
+        let v = crate::translate::fault::fault(&f);
+        assert_eq!(
+            v,
+            serde_json::json!({"delay": {"fixedDelay": "3s", "percentage": {"value": 10.0}}})
+        );
+    }
+
+    #[test]
+    fn fault_route_example() {
+        use mesh_core::{Fault, FaultId, HttpStatus, MeshKind, Percent};
+        let f = Fault::Abort {
+            percent: Percent::new(5.0).unwrap(),
+            http_status: HttpStatus::new(503).unwrap(),
+        };
+        let id = FaultId::new(MeshKind::Istio, "prod/api".parse().unwrap(), f.fingerprint()).unwrap();
+        let r = crate::translate::fault::fault_route(&id, &f, serde_json::json!([]));
+        assert_eq!(r["name"], id.marker());
+        assert_eq!(r["fault"]["abort"]["httpStatus"], 503);
+    }
+
+    #[test]
+    fn is_fault_route_example() {
+        assert!(crate::translate::fault::is_fault_route("mesh-fault-1a2b3c4d"));
+        assert!(!crate::translate::fault::is_fault_route("mesh-default"));
+    }
 }

@@ -4,13 +4,13 @@
 //! Every function writes the exact field names of the pinned Istio 1.29 CRDs (`networking.istio.io/v1`
 //! and `security.istio.io/v1`) and uses fully qualified host names ([`mesh_core::ServiceId::fqdn`]).
 
-pub mod authorization_policy;
-pub mod destination_rule;
-pub mod fault;
-pub mod peer_authentication;
-pub mod service_entry;
-pub mod virtual_service;
-pub mod workload_entry;
+pub(crate) mod authorization_policy;
+pub(crate) mod destination_rule;
+pub(crate) mod fault;
+pub(crate) mod peer_authentication;
+pub(crate) mod service_entry;
+pub(crate) mod virtual_service;
+pub(crate) mod workload_entry;
 
 use mesh_core::{Error, ObjectRef};
 use serde_json::{Map, Value, json};
@@ -18,14 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::objects::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// A new object of `target`'s kind with the library's ownership label and the given `spec`.
-///
-/// ```
-/// use mesh_istio::{objects, translate};
-/// let obj = translate::new_object(&objects::virtual_service(&"prod/api".parse().unwrap()), serde_json::json!({}));
-/// assert_eq!(obj["apiVersion"], "networking.istio.io/v1");
-/// assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "mesh");
-/// ```
-pub fn new_object(target: &ObjectRef, spec: Value) -> Value {
+pub(crate) fn new_object(target: &ObjectRef, spec: Value) -> Value {
     // Built field by field: `json!` would copy `spec` through serde.
     let mut labels = Map::new();
     labels.insert(MANAGED_BY_LABEL.to_owned(), Value::from(MANAGED_BY));
@@ -46,19 +39,7 @@ pub fn new_object(target: &ObjectRef, spec: Value) -> Value {
 /// Reuses an object read from the cluster as the base of a full replacement: keeps its identity,
 /// labels, annotations and `resourceVersion`, and drops server-owned bookkeeping (`managedFields`,
 /// `status`), so that a guarded PUT changes nothing but what the library means to change.
-///
-/// ```
-/// let read = serde_json::json!({
-///     "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-///     "metadata": {"name": "api", "namespace": "prod", "resourceVersion": "7", "managedFields": [{}]},
-///     "spec": {"hosts": ["api.prod.svc.cluster.local"]}, "status": {}
-/// });
-/// let base = mesh_istio::translate::replacement_base(&read);
-/// assert_eq!(base["metadata"]["resourceVersion"], "7");
-/// assert!(base["metadata"].get("managedFields").is_none());
-/// assert!(base.get("status").is_none());
-/// ```
-pub fn replacement_base(existing: &Value) -> Value {
+pub(crate) fn replacement_base(existing: &Value) -> Value {
     let mut out = existing.clone();
     drop_bookkeeping(&mut out);
     out
@@ -79,19 +60,7 @@ fn drop_bookkeeping(obj: &mut Value) {
 
 /// [`replacement_base`] with `value` at `path`, without copying what `value` replaces (a
 /// VirtualService's whole `http[]` list, say).
-///
-/// ```
-/// let read = serde_json::json!({
-///     "metadata": {"name": "api", "resourceVersion": "7", "managedFields": [{}]},
-///     "spec": {"hosts": ["api"], "http": [{"name": "old"}]}, "status": {}
-/// });
-/// let base = mesh_istio::translate::replacement_base_with(&read, &["spec", "http"], serde_json::json!([]));
-/// assert_eq!(base, serde_json::json!({
-///     "metadata": {"name": "api", "resourceVersion": "7"},
-///     "spec": {"hosts": ["api"], "http": []}
-/// }));
-/// ```
-pub fn replacement_base_with(existing: &Value, path: &[&str], value: Value) -> Value {
+pub(crate) fn replacement_base_with(existing: &Value, path: &[&str], value: Value) -> Value {
     /// `v` with `value` at `path`, copying everything else.
     fn replaced(v: &Value, path: &[&str], skip: &[&str], value: Value) -> Value {
         let Some((first, rest)) = path.split_first() else {
@@ -115,12 +84,7 @@ pub fn replacement_base_with(existing: &Value, path: &[&str], value: Value) -> V
 }
 
 /// The `metadata.resourceVersion` of an object read from the cluster.
-///
-/// ```
-/// let obj = serde_json::json!({"metadata": {"resourceVersion": "42"}});
-/// assert_eq!(mesh_istio::translate::resource_version(&obj), Some("42".to_owned()));
-/// ```
-pub fn resource_version(obj: &Value) -> Option<String> {
+pub(crate) fn resource_version(obj: &Value) -> Option<String> {
     obj["metadata"]["resourceVersion"].as_str().map(str::to_owned)
 }
 
@@ -174,4 +138,55 @@ pub(crate) fn int32(field: &str, value: u32) -> Result<i64, Error> {
         ));
     }
     Ok(i64::from(value))
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn new_object_example() {
+        use crate::{objects, translate};
+        let obj = translate::new_object(
+            &objects::virtual_service(&"prod/api".parse().unwrap()),
+            serde_json::json!({}),
+        );
+        assert_eq!(obj["apiVersion"], "networking.istio.io/v1");
+        assert_eq!(obj["metadata"]["labels"]["app.kubernetes.io/managed-by"], "mesh");
+    }
+
+    #[test]
+    fn replacement_base_example() {
+        let read = serde_json::json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+            "metadata": {"name": "api", "namespace": "prod", "resourceVersion": "7", "managedFields": [{}]},
+            "spec": {"hosts": ["api.prod.svc.cluster.local"]}, "status": {}
+        });
+        let base = crate::translate::replacement_base(&read);
+        assert_eq!(base["metadata"]["resourceVersion"], "7");
+        assert!(base["metadata"].get("managedFields").is_none());
+        assert!(base.get("status").is_none());
+    }
+
+    #[test]
+    fn replacement_base_with_example() {
+        let read = serde_json::json!({
+            "metadata": {"name": "api", "resourceVersion": "7", "managedFields": [{}]},
+            "spec": {"hosts": ["api"], "http": [{"name": "old"}]}, "status": {}
+        });
+        let base = crate::translate::replacement_base_with(&read, &["spec", "http"], serde_json::json!([]));
+        assert_eq!(
+            base,
+            serde_json::json!({
+                "metadata": {"name": "api", "resourceVersion": "7"},
+                "spec": {"hosts": ["api"], "http": []}
+            })
+        );
+    }
+
+    #[test]
+    fn resource_version_example() {
+        let obj = serde_json::json!({"metadata": {"resourceVersion": "42"}});
+        assert_eq!(crate::translate::resource_version(&obj), Some("42".to_owned()));
+    }
 }

@@ -7,13 +7,7 @@ use serde_json::{Value, json};
 use crate::objects;
 
 /// The `default` PeerAuthentication of `namespace` with mode STRICT.
-///
-/// ```
-/// let pa = mesh_istio::translate::peer_authentication::strict(&"prod".parse().unwrap());
-/// assert_eq!(pa["metadata"]["name"], "default");
-/// assert_eq!(pa["spec"]["mtls"]["mode"], "STRICT");
-/// ```
-pub fn strict(namespace: &Namespace) -> Value {
+pub(crate) fn strict(namespace: &Namespace) -> Value {
     super::new_object(
         &objects::peer_authentication(namespace),
         json!({ "mtls": { "mode": "STRICT" } }),
@@ -22,15 +16,7 @@ pub fn strict(namespace: &Namespace) -> Value {
 
 /// The mode a PeerAuthentication sets, or `None` when it leaves it unset (inherit from the parent
 /// scope).
-///
-/// ```
-/// use mesh_core::MtlsMode;
-/// use mesh_istio::translate::peer_authentication::mode_of;
-/// assert_eq!(mode_of(&serde_json::json!({"spec": {"mtls": {"mode": "STRICT"}}})), Some(MtlsMode::Strict));
-/// assert_eq!(mode_of(&serde_json::json!({"spec": {"mtls": {"mode": "UNSET"}}})), None);
-/// assert_eq!(mode_of(&serde_json::json!({"spec": {}})), None);
-/// ```
-pub fn mode_of(pa: &Value) -> Option<MtlsMode> {
+pub(crate) fn mode_of(pa: &Value) -> Option<MtlsMode> {
     match pa["spec"]["mtls"]["mode"].as_str()? {
         "STRICT" => Some(MtlsMode::Strict),
         "PERMISSIVE" => Some(MtlsMode::Permissive),
@@ -41,16 +27,7 @@ pub fn mode_of(pa: &Value) -> Option<MtlsMode> {
 
 /// The mTLS status of `namespace` from its `default` PeerAuthentication and the root namespace's:
 /// the namespace's mode wins, then the mesh-wide one, then Istio's default, PERMISSIVE.
-///
-/// ```
-/// use mesh_core::MtlsMode;
-/// use mesh_istio::translate::peer_authentication::status;
-/// let strict = serde_json::json!({"spec": {"mtls": {"mode": "STRICT"}}});
-/// let ns = "prod".parse().unwrap();
-/// assert_eq!(status(&ns, None, Some(&strict), "cluster.local").mode, MtlsMode::Strict);
-/// assert_eq!(status(&ns, None, None, "cluster.local").mode, MtlsMode::Permissive);
-/// ```
-pub fn status(
+pub(crate) fn status(
     namespace: &Namespace,
     own: Option<&Value>,
     mesh_wide: Option<&Value>,
@@ -79,5 +56,48 @@ pub fn status(
         automatic: mode != MtlsMode::Disable,
         trust_domain: Some(trust_domain.to_owned()),
         notes,
+    }
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn strict_example() {
+        let pa = crate::translate::peer_authentication::strict(&"prod".parse().unwrap());
+        assert_eq!(pa["metadata"]["name"], "default");
+        assert_eq!(pa["spec"]["mtls"]["mode"], "STRICT");
+    }
+
+    #[test]
+    fn mode_of_example() {
+        use crate::translate::peer_authentication::mode_of;
+        use mesh_core::MtlsMode;
+        assert_eq!(
+            mode_of(&serde_json::json!({"spec": {"mtls": {"mode": "STRICT"}}})),
+            Some(MtlsMode::Strict)
+        );
+        assert_eq!(
+            mode_of(&serde_json::json!({"spec": {"mtls": {"mode": "UNSET"}}})),
+            None
+        );
+        assert_eq!(mode_of(&serde_json::json!({"spec": {}})), None);
+    }
+
+    #[test]
+    fn status_example() {
+        use crate::translate::peer_authentication::status;
+        use mesh_core::MtlsMode;
+        let strict = serde_json::json!({"spec": {"mtls": {"mode": "STRICT"}}});
+        let ns = "prod".parse().unwrap();
+        assert_eq!(
+            status(&ns, None, Some(&strict), "cluster.local").mode,
+            MtlsMode::Strict
+        );
+        assert_eq!(
+            status(&ns, None, None, "cluster.local").mode,
+            MtlsMode::Permissive
+        );
     }
 }

@@ -15,22 +15,12 @@ use serde_json::{Value, json};
 use crate::objects::{self, WORKLOAD_ENTRIES_ANNOTATION};
 
 /// The port name Istio infers the protocol from (`http`, `http2`, `grpc`, `tcp`).
-///
-/// ```
-/// use mesh_core::Protocol;
-/// assert_eq!(mesh_istio::translate::service_entry::port_name(Protocol::Grpc), "grpc");
-/// ```
-pub fn port_name(protocol: Protocol) -> &'static str {
+pub(crate) fn port_name(protocol: Protocol) -> &'static str {
     protocol.as_str()
 }
 
 /// The `ports[].protocol` value (`HTTP`, `HTTP2`, `GRPC`, `TCP`).
-///
-/// ```
-/// use mesh_core::Protocol;
-/// assert_eq!(mesh_istio::translate::service_entry::istio_protocol(Protocol::Http2), "HTTP2");
-/// ```
-pub fn istio_protocol(protocol: Protocol) -> &'static str {
+pub(crate) fn istio_protocol(protocol: Protocol) -> &'static str {
     match protocol {
         Protocol::Http => "HTTP",
         Protocol::Http2 => "HTTP2",
@@ -40,41 +30,20 @@ pub fn istio_protocol(protocol: Protocol) -> &'static str {
 }
 
 /// The labels that tie a service's WorkloadEntries to its ServiceEntry: `app: <name>`.
-///
-/// ```
-/// let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
-/// let labels = mesh_istio::translate::service_entry::selector_labels(&def, &Default::default());
-/// assert_eq!(labels["app"], "legacy");
-/// ```
-pub fn selector_labels(def: &ServiceDefinition, keys: &SelectorLabels) -> BTreeMap<String, String> {
+pub(crate) fn selector_labels(def: &ServiceDefinition, keys: &SelectorLabels) -> BTreeMap<String, String> {
     BTreeMap::from([(keys.app().to_owned(), def.name.to_string())])
 }
 
 /// The WorkloadEntry names registered per version, as recorded on a ServiceEntry; the key `-`
 /// stands for "no version".
-///
-/// ```
-/// use mesh_istio::translate::service_entry::registered_workloads;
-/// let se = serde_json::json!({"metadata": {"annotations": {"meshctl.dev/workload-entries": "{\"v1\":[\"a\",\"b\"]}"}}});
-/// assert_eq!(registered_workloads(&se)["v1"], vec!["a", "b"]);
-/// // Written by an earlier release, under the old prefix: still read.
-/// let old = serde_json::json!({"metadata": {"annotations": {"mesh.io/workload-entries": "{\"v1\":[\"a\"]}"}}});
-/// assert_eq!(registered_workloads(&old)["v1"], vec!["a"]);
-/// assert!(registered_workloads(&serde_json::json!({})).is_empty());
-/// ```
-pub fn registered_workloads(service_entry: &Value) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn registered_workloads(service_entry: &Value) -> BTreeMap<String, Vec<String>> {
     mesh_kube::keys::annotation(service_entry, WORKLOAD_ENTRIES_ANNOTATION)
         .and_then(|s| serde_json::from_str(s).ok())
         .unwrap_or_default()
 }
 
 /// The key under which [`registered_workloads`] records a definition's entries.
-///
-/// ```
-/// let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
-/// assert_eq!(mesh_istio::translate::service_entry::version_key(&def), "-");
-/// ```
-pub fn version_key(def: &ServiceDefinition) -> String {
+pub(crate) fn version_key(def: &ServiceDefinition) -> String {
     def.version
         .as_ref()
         .map_or_else(|| "-".to_owned(), ToString::to_string)
@@ -82,19 +51,7 @@ pub fn version_key(def: &ServiceDefinition) -> String {
 
 /// `DNS` when an endpoint of `def` is a host name (or `dns` says the entry already resolves
 /// names), else `STATIC`.
-///
-/// ```
-/// use mesh_core::{Endpoint, Port, ServiceDefinition};
-/// use mesh_istio::translate::service_entry::resolution;
-/// let p = Port::new(8080).unwrap();
-/// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
-/// let ip = def.clone().endpoint(Endpoint::new("10.0.0.5", p).unwrap());
-/// let host = def.endpoint(Endpoint::new("vm-1.example.com", p).unwrap());
-/// assert_eq!(resolution(&ip, false), "STATIC");
-/// assert_eq!(resolution(&ip, true), "DNS");
-/// assert_eq!(resolution(&host, false), "DNS");
-/// ```
-pub fn resolution(def: &ServiceDefinition, dns: bool) -> &'static str {
+pub(crate) fn resolution(def: &ServiceDefinition, dns: bool) -> &'static str {
     let names_a_host = def
         .endpoints
         .iter()
@@ -103,33 +60,14 @@ pub fn resolution(def: &ServiceDefinition, dns: bool) -> &'static str {
 }
 
 /// Whether an existing ServiceEntry resolves host names (`resolution: DNS`).
-///
-/// ```
-/// use mesh_istio::translate::service_entry::resolves_names;
-/// assert!(resolves_names(&serde_json::json!({"spec": {"resolution": "DNS"}})));
-/// assert!(!resolves_names(&serde_json::json!({"spec": {"resolution": "STATIC"}})));
-/// ```
-pub fn resolves_names(service_entry: &Value) -> bool {
+pub(crate) fn resolves_names(service_entry: &Value) -> bool {
     service_entry["spec"]["resolution"] == "DNS"
 }
 
 /// The ServiceEntry for `def`, recording `workloads` (version key → WorkloadEntry names).
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use mesh_core::{Endpoint, Port, ServiceDefinition};
-/// let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap()
-///     .endpoint(Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap());
-/// let se = mesh_istio::translate::service_entry::service_entry(&def, &BTreeMap::new(), false, &Default::default());
-/// assert_eq!(se["spec"]["hosts"][0], "legacy.prod.svc.cluster.local");
-/// assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
-/// assert_eq!(se["spec"]["resolution"], "STATIC");
-/// assert_eq!(se["spec"]["ports"][0]["protocol"], "HTTP");
-/// assert_eq!(se["spec"]["workloadSelector"]["labels"]["app"], "legacy");
-/// ```
 /// Pass `dns: true` when the entry already resolves names (an earlier version registered host
 /// names): it stays `DNS` so that their WorkloadEntries keep working.
-pub fn service_entry(
+pub(crate) fn service_entry(
     def: &ServiceDefinition,
     workloads: &BTreeMap<String, Vec<String>>,
     dns: bool,
@@ -166,14 +104,7 @@ pub fn service_entry(
 
 /// True when `key` is a valid Kubernetes annotation key (`[prefix/]name`). Metadata keys that are
 /// not are left out of the ServiceEntry; the planner warns about them.
-///
-/// ```
-/// use mesh_istio::translate::service_entry::is_annotation_key;
-/// assert!(is_annotation_key("team"));
-/// assert!(is_annotation_key("example.com/owner"));
-/// assert!(!is_annotation_key("has space"));
-/// ```
-pub fn is_annotation_key(key: &str) -> bool {
+pub(crate) fn is_annotation_key(key: &str) -> bool {
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -192,4 +123,100 @@ pub fn is_annotation_key(key: &str) -> bool {
                 .all(|label| mesh_core::names::check_rfc1123_label(label).is_ok())
     });
     name_ok && prefix_ok
+}
+
+#[cfg(test)]
+mod examples {
+    //! The examples that were doctests while these items were public.
+
+    #[test]
+    fn port_name_example() {
+        use mesh_core::Protocol;
+        assert_eq!(crate::translate::service_entry::port_name(Protocol::Grpc), "grpc");
+    }
+
+    #[test]
+    fn istio_protocol_example() {
+        use mesh_core::Protocol;
+        assert_eq!(
+            crate::translate::service_entry::istio_protocol(Protocol::Http2),
+            "HTTP2"
+        );
+    }
+
+    #[test]
+    fn selector_labels_example() {
+        let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+        let labels = crate::translate::service_entry::selector_labels(&def, &Default::default());
+        assert_eq!(labels["app"], "legacy");
+    }
+
+    #[test]
+    fn registered_workloads_example() {
+        use crate::translate::service_entry::registered_workloads;
+        let se = serde_json::json!({"metadata": {"annotations": {"meshctl.dev/workload-entries": "{\"v1\":[\"a\",\"b\"]}"}}});
+        assert_eq!(registered_workloads(&se)["v1"], vec!["a", "b"]);
+        // Written by an earlier release, under the old prefix: still read.
+        let old = serde_json::json!({"metadata": {"annotations": {"mesh.io/workload-entries": "{\"v1\":[\"a\"]}"}}});
+        assert_eq!(registered_workloads(&old)["v1"], vec!["a"]);
+        assert!(registered_workloads(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn version_key_example() {
+        let def = mesh_core::ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+        assert_eq!(crate::translate::service_entry::version_key(&def), "-");
+    }
+
+    #[test]
+    fn resolution_example() {
+        use crate::translate::service_entry::resolution;
+        use mesh_core::{Endpoint, Port, ServiceDefinition};
+        let p = Port::new(8080).unwrap();
+        let def = ServiceDefinition::builder("legacy", "prod", 8080).unwrap();
+        let ip = def.clone().endpoint(Endpoint::new("10.0.0.5", p).unwrap());
+        let host = def.endpoint(Endpoint::new("vm-1.example.com", p).unwrap());
+        assert_eq!(resolution(&ip, false), "STATIC");
+        assert_eq!(resolution(&ip, true), "DNS");
+        assert_eq!(resolution(&host, false), "DNS");
+    }
+
+    #[test]
+    fn resolves_names_example() {
+        use crate::translate::service_entry::resolves_names;
+        assert!(resolves_names(
+            &serde_json::json!({"spec": {"resolution": "DNS"}})
+        ));
+        assert!(!resolves_names(
+            &serde_json::json!({"spec": {"resolution": "STATIC"}})
+        ));
+    }
+
+    #[test]
+    fn service_entry_example() {
+        use mesh_core::{Endpoint, Port, ServiceDefinition};
+        use std::collections::BTreeMap;
+        let def = ServiceDefinition::builder("legacy", "prod", 8080)
+            .unwrap()
+            .endpoint(Endpoint::new("10.0.0.5", Port::new(8080).unwrap()).unwrap());
+        let se = crate::translate::service_entry::service_entry(
+            &def,
+            &BTreeMap::new(),
+            false,
+            &Default::default(),
+        );
+        assert_eq!(se["spec"]["hosts"][0], "legacy.prod.svc.cluster.local");
+        assert_eq!(se["spec"]["location"], "MESH_INTERNAL");
+        assert_eq!(se["spec"]["resolution"], "STATIC");
+        assert_eq!(se["spec"]["ports"][0]["protocol"], "HTTP");
+        assert_eq!(se["spec"]["workloadSelector"]["labels"]["app"], "legacy");
+    }
+
+    #[test]
+    fn is_annotation_key_example() {
+        use crate::translate::service_entry::is_annotation_key;
+        assert!(is_annotation_key("team"));
+        assert!(is_annotation_key("example.com/owner"));
+        assert!(!is_annotation_key("has space"));
+    }
 }

@@ -1,13 +1,14 @@
 //! Helpers shared by the mesh-istio test binaries.
 #![allow(dead_code, unreachable_pub)] // Each test binary uses a different subset of the helpers.
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use mesh_core::{
     AuthorizationPolicy, AuthzAction, AuthzRule, AuthzSource, AuthzTarget, Change, CircuitBreaker, Fault,
     HttpMethod, Percent, Plan, RetryOn, RetryPolicy, TrafficSplit,
 };
 use mesh_istio::{Config, Snapshot};
+use serde_json::Value;
 
 /// Plans `change` on `snapshot`, proves every prefix safe both ways, and applies it.
 pub fn run(snapshot: &mut Snapshot, change: &Change) -> Plan {
@@ -17,10 +18,23 @@ pub fn run(snapshot: &mut Snapshot, change: &Change) -> Plan {
     plan
 }
 
+/// The `http[]` routes of a VirtualService.
+pub fn http_routes(vs: &Value) -> Vec<Value> {
+    vs["spec"]["http"].as_array().cloned().unwrap_or_default()
+}
+
+/// The names of a DestinationRule's subsets.
+pub fn subset_names(dr: &Value) -> BTreeSet<String> {
+    let subsets = dr["spec"]["subsets"].as_array().into_iter().flatten();
+    subsets
+        .filter_map(|s| s["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Both safety proofs: the generic dependency check and Istio's subset-reference replay.
 pub fn assert_safe(snapshot: &Snapshot, plan: &Plan) {
     plan.check_safe_prefixes().expect("safe prefixes (dependencies)");
-    mesh_istio::check_subset_references(snapshot, plan).expect("safe prefixes (subset references)");
+    mesh_istio::testing::check_subset_references(snapshot, plan).expect("safe prefixes (subset references)");
 }
 
 pub fn canary() -> Change {

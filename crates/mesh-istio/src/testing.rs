@@ -1,6 +1,6 @@
-//! Istio's own make-before-break proof: replays a plan and checks, after every prefix, that no
-//! VirtualService routes to a subset its host's DestinationRule does not define (which Envoy
-//! answers with 503 "no cluster").
+//! Test-only checks (feature `testing`): Istio's own make-before-break proof, which replays a plan
+//! and checks, after every prefix, that no VirtualService routes to a subset its host's
+//! DestinationRule does not define (which Envoy answers with 503 "no cluster").
 
 use std::collections::BTreeMap;
 
@@ -26,9 +26,9 @@ use crate::{
 /// };
 /// let snapshot = Snapshot::default();
 /// let mut plan = mesh_istio::plan(&change, &snapshot, &Config::default()).unwrap();
-/// assert!(mesh_istio::check_subset_references(&snapshot, &plan).is_ok());
+/// assert!(mesh_istio::testing::check_subset_references(&snapshot, &plan).is_ok());
 /// plan.writes.reverse(); // routes before subsets
-/// assert!(mesh_istio::check_subset_references(&snapshot, &plan).unwrap_err().contains("subset v1"));
+/// assert!(mesh_istio::testing::check_subset_references(&snapshot, &plan).unwrap_err().contains("subset v1"));
 /// ```
 pub fn check_subset_references(snapshot: &Snapshot, plan: &Plan) -> Result<(), String> {
     let mut state = snapshot.clone();
@@ -55,7 +55,7 @@ pub fn check_subset_references(snapshot: &Snapshot, plan: &Plan) -> Result<(), S
 /// snap.insert(objects::virtual_service(&"prod/api".parse().unwrap()), serde_json::json!({
 ///     "spec": {"http": [{"route": [{"destination": {"host": "api", "subset": "v2"}}]}]}
 /// }));
-/// assert!(mesh_istio::check_consistent(&snap).is_err());
+/// assert!(mesh_istio::testing::check_consistent(&snap).is_err());
 /// ```
 pub fn check_consistent(state: &Snapshot) -> Result<(), String> {
     dangling(state).map_or(Ok(()), Err)
