@@ -669,13 +669,23 @@ fn put_entry(s: &mut State, req: &Request, ns: &str) -> (u16, String) {
 
 fn kv(s: &mut State, method: &str, key: &str, req: &Request) -> (u16, String) {
     let cas = q(req, "cas").and_then(|c| c.parse::<u64>().ok());
+    let pair = |(key, (value, index)): (&String, &(Vec<u8>, u64))| json!({"Key": key, "Value": base64_encode(value), "Flags": 0, "CreateIndex": index, "ModifyIndex": index});
     match method {
-        "GET" => match s.kv.get(key) {
-            Some((value, index)) => (
-                200,
-                json!([{"Key": key, "Value": base64_encode(value), "Flags": 0, "CreateIndex": index, "ModifyIndex": index}])
-                    .to_string(),
-            ),
+        // `?recurse`: every key under the prefix, in key order, as Consul answers; 404 for none.
+        "GET" if q(req, "recurse").is_some() => {
+            let pairs: Vec<Value> =
+                s.kv.iter()
+                    .filter(|(k, _)| k.starts_with(key))
+                    .map(pair)
+                    .collect();
+            if pairs.is_empty() {
+                (404, String::new())
+            } else {
+                (200, Value::Array(pairs).to_string())
+            }
+        }
+        "GET" => match s.kv.get_key_value(key) {
+            Some(found) => (200, json!([pair(found)]).to_string()),
             None => (404, String::new()),
         },
         "PUT" => {

@@ -32,6 +32,7 @@
 //!   that an object converts to its typed struct and back without loss.
 
 mod client;
+pub mod declarations;
 pub mod detect;
 mod engine;
 mod error;

@@ -125,7 +125,12 @@ pub struct Controller {
     runner: String,
     metrics: Option<Arc<dyn MetricsSource>>,
     shard: Shard,
+    reporter: Option<Reporter>,
 }
+
+/// Told of each rollout's end as it happens: the declaration's name, and the outcome or why it
+/// failed.
+type Reporter = Box<dyn Fn(&str, std::result::Result<Outcome, &str>) + Send + Sync>;
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -151,6 +156,7 @@ impl Controller {
             runner: runner.to_owned(),
             metrics: None,
             shard: Shard::ALL,
+            reporter: None,
         })
     }
 
@@ -159,6 +165,23 @@ impl Controller {
     pub fn with_metrics(mut self, source: Arc<dyn MetricsSource>) -> Self {
         self.metrics = Some(source);
         self
+    }
+
+    /// Calls `report` as each rollout ends (or is refused), with the declaration's name and the
+    /// outcome or the error's text.
+    #[must_use]
+    pub fn with_reporter(
+        mut self,
+        report: impl Fn(&str, std::result::Result<Outcome, &str>) + Send + Sync + 'static,
+    ) -> Self {
+        self.reporter = Some(Box::new(report));
+        self
+    }
+
+    fn tell(&self, name: &str, ended: std::result::Result<Outcome, &str>) {
+        if let Some(report) = &self.reporter {
+            report(name, ended);
+        }
     }
 
     /// Runs only the declarations of `shard`.
@@ -188,10 +211,13 @@ impl Controller {
                         running.remove(&name);
                         match result {
                             Ok(outcome) => {
+                                self.tell(&name, Ok(outcome));
                                 report.finished.insert(name, outcome);
                             }
                             Err(e) => {
-                                report.failed.insert(name, e.to_string());
+                                let error = e.to_string();
+                                self.tell(&name, Err(&error));
+                                report.failed.insert(name, error);
                             }
                         }
                     }
@@ -219,7 +245,9 @@ impl Controller {
                 let rollout = match Rollout::new(self.mesh.clone(), *spec, &self.runner) {
                     Ok(r) => r.once(),
                     Err(e) => {
-                        report.failed.insert(name, e.to_string());
+                        let error = e.to_string();
+                        self.tell(&name, Err(&error));
+                        report.failed.insert(name, error);
                         return;
                     }
                 };
@@ -238,6 +266,7 @@ impl Controller {
             Declared::Invalid { name, error } => {
                 if self.shard.owns(&name) {
                     tracing::warn!(%name, %error, "declaration refused");
+                    self.tell(&name, Err(&error));
                     report.failed.insert(name, error);
                 }
             }

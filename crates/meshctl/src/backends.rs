@@ -63,9 +63,15 @@ async fn detect(cli: &Cli) -> Result<MeshKind> {
 /// `TRACING_URL` with `--tracing-kind`/`TRACING_KIND`, `--kiali-url`/`KIALI_URL`), whatever the
 /// target: reads never write.
 pub(crate) async fn connect(cli: &Cli) -> Result<Mesh> {
+    with_telemetry(cli, backend(cli).await?)
+}
+
+/// `mesh` reading metrics, traces and the graph from the sources the flags or the environment
+/// name.
+pub(crate) fn with_telemetry(cli: &Cli, mesh: Mesh) -> Result<Mesh> {
     let telemetry = mesh::telemetry::Telemetry::from_lookup(|name| cli.telemetry_setting(name))
         .map_err(|e| Error::not_configured("telemetry", e.to_string()))?;
-    Ok(backend(cli).await?.with_telemetry(telemetry))
+    Ok(mesh.with_telemetry(telemetry))
 }
 
 async fn backend(cli: &Cli) -> Result<Mesh> {

@@ -573,6 +573,10 @@ pub(crate) struct RolloutArgs {
     /// given the same name resumes its rollout.
     #[arg(long)]
     pub(crate) runner: Option<String>,
+    /// controller: run only shard INDEX of COUNT replicas' declarations (by a hash of their
+    /// names), e.g. 0/3.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub(crate) shard: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -591,12 +595,18 @@ pub(crate) enum StrategyArg {
     Promote,
     /// All traffic to the stable version, and the rollout ends as rolled back.
     Abort,
+    /// Run every rollout declared in labelled ConfigMaps of the namespace (watched), each once,
+    /// until stopped.
+    Controller,
 }
 
 impl StrategyArg {
     /// True for the commands on a rollout in progress.
     pub(crate) fn is_command(self) -> bool {
-        !matches!(self, Self::Canary | Self::Bluegreen | Self::Ab | Self::Run)
+        !matches!(
+            self,
+            Self::Canary | Self::Bluegreen | Self::Ab | Self::Run | Self::Controller
+        )
     }
 }
 

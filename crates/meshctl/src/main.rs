@@ -29,6 +29,7 @@ mod options;
 mod output;
 mod removal;
 mod rollout_cmd;
+mod rollout_controller;
 mod rollout_lifecycle;
 mod table;
 mod validate;
@@ -125,6 +126,9 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             events::follow(out, &mesh, service, poll, cli.output())
                 .await
                 .map(|()| 0)
+        }
+        Command::Rollout(args) if args.strategy == cli::StrategyArg::Controller => {
+            rollout_controller::run(cli, args).await
         }
         Command::Rollout(args) if args.strategy.is_command() => {
             // Commands act on the rollout's state on the live control plane, whatever --target

@@ -54,7 +54,7 @@ pub(crate) fn parse_slo(s: &str) -> Result<Slo, Error> {
 /// This process's runner identity: `meshctl@HOST/PID`. A second operator (another host, or another
 /// process) is then refused with the first one's name instead of "resuming" its rollout; pass
 /// `--runner` to resume a rollout after a restart.
-fn default_runner() -> String {
+pub(crate) fn default_runner() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
@@ -88,7 +88,8 @@ fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec
         || a.min_requests.is_some()
         || a.watch
         || a.force
-        || a.service.is_some();
+        || a.service.is_some()
+        || a.shard.is_some();
     if flags {
         return Err(Error::invalid(
             "file",
@@ -108,8 +109,14 @@ fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec
         ));
     }
     let text = String::from_utf8(bytes).map_err(|_| unreadable(&"not UTF-8 text"))?;
-    let spec: RolloutSpec = serde_saphyr::from_str(&text)
-        .map_err(|e| Error::invalid("file", format!("{}: {e}", path.display())))?;
+    spec_from_text(&text, "file", &path.display().to_string())
+}
+
+/// A spec's text (YAML or JSON) from `source`, checked as a file's is: unknown fields refused,
+/// then validated. Errors name `field` and `source`.
+pub(crate) fn spec_from_text(text: &str, field: &str, source: &str) -> Result<RolloutSpec, Error> {
+    let spec: RolloutSpec =
+        serde_saphyr::from_str(text).map_err(|e| Error::invalid(field, format!("{source}: {e}")))?;
     spec.validate()?;
     Ok(spec)
 }
@@ -133,6 +140,7 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
     let stepping = a.steps.is_some() || a.step_weight.is_some() || a.max_weight.is_some();
     given(a.watch, "watch", "status")?;
     given(a.force, "force", "promote and abort")?;
+    given(a.shard.is_some(), "shard", "controller")?;
     let (Some(stable), Some(canary)) = (&a.stable, &a.canary) else {
         return Err(Error::invalid("stable", "a strategy needs --stable and --canary"));
     };
@@ -322,7 +330,7 @@ fn print_report(out: &mut impl Write, format: Output, report: &RolloutReport) ->
 }
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM, naming it.
-async fn interrupted() -> &'static str {
+pub(crate) async fn interrupted() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -98,7 +98,7 @@ pub(crate) fn check(a: &RolloutArgs, namespace: &str) -> Result<ServiceId, CliEr
     )?)
 }
 
-fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
+pub(crate) fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
     let strategy_only = [
         ("stable", a.stable.is_some()),
         ("canary", a.canary.is_some()),
@@ -124,6 +124,9 @@ fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
     }
     if a.force && !matches!(a.strategy, StrategyArg::Promote | StrategyArg::Abort) {
         return Err(wrong("force", "promote and abort"));
+    }
+    if a.shard.is_some() && a.strategy != StrategyArg::Controller {
+        return Err(wrong("shard", "controller"));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod live_traces;
 mod namespace_and_sources;
 mod output_formats;
 mod readme;
+mod rollout_controller;
 mod rollout_inputs;
 mod rollout_lifecycle;
 mod secrets_never_printed;

@@ -11,36 +11,12 @@ use mesh_consul::{ConsulVersion, testing::FakeConsul};
 
 use crate::support;
 
-use support::Run;
+use support::{Run, Runner};
 
 fn meshctl(addr: &str, args: &[&str]) -> Run {
     let mut all = vec!["--mesh", "consul", "-n", "default"];
     all.extend(args);
     support::meshctl(&all, &[("CONSUL_HTTP_ADDR", addr)])
-}
-
-/// The running rollout's process, killed if the test fails before it ends.
-struct Runner(std::process::Child);
-
-impl Runner {
-    fn wait(&mut self) -> std::process::Output {
-        let status = self.0.wait().unwrap();
-        let mut stderr = Vec::new();
-        if let Some(mut e) = self.0.stderr.take() {
-            std::io::Read::read_to_end(&mut e, &mut stderr).unwrap();
-        }
-        std::process::Output {
-            status,
-            stdout: Vec::new(),
-            stderr,
-        }
-    }
-}
-
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
 }
 
 fn state(addr: &str) -> serde_json::Value {
@@ -100,14 +76,7 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
         assert!(state(&addr).get("paused").is_none());
 
         // Ctrl-C: traffic held at stage 1, the rollout released, exit 130.
-        let killed = Command::new("kill")
-            .args(["-INT", &runner.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let out = runner.wait();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        let stderr = runner.interrupt();
         assert!(stderr.contains("released"), "{stderr}");
         let held = state(&addr);
         assert_eq!(

@@ -50,19 +50,28 @@ impl ConsulClient {
         let Some(raw) = pairs.into_iter().next() else {
             return Ok(None);
         };
-        let value = match raw.value {
-            Some(b64) => base64_decode(&b64).ok_or_else(|| Error::Config {
-                what: path.clone(),
-                reason: "the value is not base64".into(),
-            })?,
-            None => Vec::new(),
+        pair(&path, raw).map(Some)
+    }
+
+    /// `GET /v1/kv/:prefix?recurse`: every pair under `prefix`, in key order (none when the prefix
+    /// holds nothing).
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_list(&self, prefix: &str) -> Result<Vec<KvPair>> {
+        let mut q = self.tenancy(None).await?;
+        q.push(("recurse", "true".into()));
+        let path = kv_path(prefix);
+        let v = match self.json(Method::GET, &path, q, None, true).await {
+            Ok(v) => v,
+            Err(e) if e.status() == Some(404) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
         };
-        Ok(Some(KvPair {
-            key: raw.key,
-            value,
-            flags: raw.flags,
-            modify_index: raw.modify_index,
-        }))
+        let pairs: Vec<RawPair> = serde_json::from_value(v).map_err(|source| Error::Decode {
+            path: path.clone(),
+            source,
+        })?;
+        pairs.into_iter().map(|raw| pair(&path, raw)).collect()
     }
 
     /// `PUT /v1/kv/:key[?cas=<index>]`; `cas: Some(0)` creates only. Returns Consul's answer.
@@ -92,6 +101,22 @@ impl ConsulClient {
         let v = self.json(Method::DELETE, &kv_path(key), q, None, true).await?;
         Ok(v.as_bool().unwrap_or(true))
     }
+}
+
+fn pair(path: &str, raw: RawPair) -> Result<KvPair> {
+    let value = match raw.value {
+        Some(b64) => base64_decode(&b64).ok_or_else(|| Error::Config {
+            what: path.to_owned(),
+            reason: "the value is not base64".into(),
+        })?,
+        None => Vec::new(),
+    };
+    Ok(KvPair {
+        key: raw.key,
+        value,
+        flags: raw.flags,
+        modify_index: raw.modify_index,
+    })
 }
 
 fn kv_path(key: &str) -> String {

@@ -159,3 +159,40 @@ pub fn render_consul_crds(args: &[&str]) -> Run {
     }
     meshctl(&all, &[])
 }
+
+/// The running rollout's process, killed if the test fails before it ends.
+pub struct Runner(pub std::process::Child);
+
+impl Runner {
+    /// Sends SIGINT (Ctrl-C), waits, checks the exit code is 130 and returns stderr.
+    pub fn interrupt(&mut self) -> String {
+        let killed = std::process::Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = self.wait();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        stderr
+    }
+
+    pub fn wait(&mut self) -> std::process::Output {
+        let status = self.0.wait().unwrap();
+        let mut stderr = Vec::new();
+        if let Some(mut e) = self.0.stderr.take() {
+            std::io::Read::read_to_end(&mut e, &mut stderr).unwrap();
+        }
+        std::process::Output {
+            status,
+            stdout: Vec::new(),
+            stderr,
+        }
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}

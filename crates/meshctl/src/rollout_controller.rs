@@ -1,0 +1,241 @@
+//! `meshctl rollout controller`: runs every rollout declared in the namespace, each once, one
+//! task each, until stopped.
+//!
+//! Declarations: on Kubernetes, ConfigMaps labelled `meshctl.dev/rollout` with the spec under
+//! `rollout.yaml` (watched); on Consul, KV entries under `meshctl/rollouts/` (the prefix re-read
+//! every [`CONSUL_POLL`], one request for all of them). A declaration may only roll out a service
+//! of its own namespace: write access to one namespace's ConfigMaps must not move another's
+//! traffic.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use futures_util::{Stream, StreamExt, stream::BoxStream};
+use mesh::{
+    Error,
+    consul::ConsulBackend,
+    kube::declarations::{DECLARATION_KEY, DECLARATION_LABEL, DeclarationEvent, watch_declarations},
+    rollout::{Controller, Declared, Outcome, Shard},
+};
+
+use crate::{
+    backends::{self, Live},
+    cli::{Cli, RolloutArgs},
+    error::CliError,
+    rollout_cmd,
+};
+
+/// Where Consul declarations live: one KV entry per rollout, the spec as its value.
+pub(crate) const CONSUL_PREFIX: &str = "meshctl/rollouts/";
+/// How often the Consul prefix is re-read.
+const CONSUL_POLL: Duration = Duration::from_secs(2);
+/// The exit code after SIGINT or SIGTERM, as a shell reports a process it interrupted.
+const INTERRUPTED: u8 = 130;
+
+/// Parses `INDEX/COUNT`.
+fn shard(arg: Option<&str>) -> Result<Shard, Error> {
+    let Some(arg) = arg else {
+        return Ok(Shard::ALL);
+    };
+    let parsed = arg
+        .split_once('/')
+        .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+    let Some((index, count)) = parsed else {
+        return Err(Error::invalid(
+            "shard",
+            format!("{arg:?} is not INDEX/COUNT, e.g. 0/3"),
+        ));
+    };
+    Shard::new(index, count)
+}
+
+/// A declaration's text as a rollout, or the reason it is refused.
+fn declared(name: String, text: Option<String>, namespace: &str) -> Declared {
+    let parsed = text
+        .ok_or_else(|| Error::invalid("declaration", format!("{name}: no {DECLARATION_KEY} key")))
+        .and_then(|t| rollout_cmd::spec_from_text(&t, "declaration", &name))
+        .and_then(|spec| {
+            if spec.service.namespace.as_str() == namespace {
+                Ok(spec)
+            } else {
+                Err(Error::invalid(
+                    "declaration",
+                    format!(
+                        "{name}: service {} is not in namespace {namespace}; declare a rollout in its service's namespace",
+                        spec.service
+                    ),
+                ))
+            }
+        });
+    match parsed {
+        Ok(spec) => Declared::Rollout {
+            name,
+            spec: Box::new(spec),
+        },
+        Err(e) => Declared::Invalid {
+            name,
+            error: e.to_string(),
+        },
+    }
+}
+
+/// The ConfigMap declarations of `namespace`, watched.
+fn kube_declarations(client: mesh::kube::kube::Client, namespace: String) -> BoxStream<'static, Declared> {
+    watch_declarations(client, Some(&namespace))
+        .filter_map(move |event| {
+            let out = match event {
+                DeclarationEvent::Applied { name, text } => Some(declared(name, text, &namespace)),
+                DeclarationEvent::Deleted { name } => Some(Declared::Removed { name }),
+                DeclarationEvent::Failed { error } => {
+                    say!("warning: watching the rollout declarations: {error} (retrying)");
+                    None
+                }
+            };
+            std::future::ready(out)
+        })
+        .boxed()
+}
+
+/// The KV declarations under [`CONSUL_PREFIX`], re-read every [`CONSUL_POLL`]: an entry that is
+/// new or changed (its modify index moved) is declared again, one that is gone is removed.
+fn consul_declarations(backend: Arc<ConsulBackend>, namespace: String) -> BoxStream<'static, Declared> {
+    let seen: BTreeMap<String, u64> = BTreeMap::new();
+    futures_util::stream::unfold((backend, seen, true), move |(backend, mut seen, first)| {
+        let namespace = namespace.clone();
+        async move {
+            if !first {
+                tokio::time::sleep(CONSUL_POLL).await;
+            }
+            let mut out = Vec::new();
+            match backend.client().kv_list(CONSUL_PREFIX).await {
+                Ok(pairs) => {
+                    let mut now = BTreeMap::new();
+                    for pair in pairs {
+                        let name = pair.key.clone();
+                        now.insert(name.clone(), pair.modify_index);
+                        if seen.get(&name) != Some(&pair.modify_index) {
+                            let text = String::from_utf8(pair.value).ok();
+                            out.push(declared(name, text, &namespace));
+                        }
+                    }
+                    out.extend(
+                        seen.keys()
+                            .filter(|k| !now.contains_key(*k))
+                            .map(|name| Declared::Removed { name: name.clone() }),
+                    );
+                    seen = now;
+                }
+                Err(e) => say!("warning: reading the rollout declarations: {e} (retrying)"),
+            }
+            Some((futures_util::stream::iter(out), (backend, seen, false)))
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// Runs the controller until SIGINT or SIGTERM (or, never in practice, the end of the watch).
+pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
+    crate::rollout_lifecycle::refuse_strategy_flags(a)?;
+    if a.service.is_some() {
+        return Err(Error::invalid(
+            "service",
+            "the controller runs the rollouts declared in the namespace; give no SERVICE",
+        )
+        .into());
+    }
+    let shard = shard(a.shard.as_deref())?;
+    let runner = a.runner.clone().unwrap_or_else(rollout_cmd::default_runner);
+    let namespace = cli.namespace().to_owned();
+    let live = backends::live(cli).await?;
+    let (declarations, source): (BoxStream<'static, Declared>, String) = match &live {
+        Live::Kube(_, engine, _) => (
+            kube_declarations(engine.client().clone(), namespace.clone()),
+            format!("ConfigMaps labelled {DECLARATION_LABEL} in namespace {namespace}"),
+        ),
+        Live::Consul(backend) => (
+            consul_declarations(Arc::clone(backend), namespace.clone()),
+            format!("Consul KV entries under {CONSUL_PREFIX}"),
+        ),
+    };
+    let mesh = backends::with_telemetry(cli, live.mesh())?;
+    let controller =
+        Controller::new(mesh, &runner)?
+            .with_shard(shard)
+            .with_reporter(|name, ended| match ended {
+                Ok(Outcome::Promoted) => say!("{name}: promoted"),
+                Ok(Outcome::RolledBack) => say!("{name}: rolled back"),
+                Ok(Outcome::Held) => say!("{name}: held"),
+                Err(e) => say!("{name}: failed: {e}"),
+            });
+    say!("controller {runner}: running the rollouts declared as {source}");
+    run_until_stopped(&controller, declarations, &runner).await
+}
+
+async fn run_until_stopped(
+    controller: &Controller,
+    declarations: impl Stream<Item = Declared>,
+    runner: &str,
+) -> Result<u8, CliError> {
+    tokio::select! {
+        report = controller.run(declarations) => {
+            say!(
+                "controller {runner}: {} promoted, {} rolled back, {} held, {} failed",
+                report.count(Outcome::Promoted),
+                report.count(Outcome::RolledBack),
+                report.count(Outcome::Held),
+                report.failed.len()
+            );
+            Ok(0)
+        }
+        signal = rollout_cmd::interrupted() => {
+            say!(
+                "controller {runner}: {signal}: stopped; each running rollout holds its weights, and a controller started with --runner {runner:?} resumes them"
+            );
+            Ok(INTERRUPTED)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_bad_ones_are_refused() {
+        assert_eq!(shard(None).unwrap(), Shard::ALL);
+        assert_eq!(shard(Some("1/3")).unwrap(), Shard::new(1, 3).unwrap());
+        for bad in ["3/3", "1", "a/b", "0/0"] {
+            assert!(
+                matches!(shard(Some(bad)), Err(Error::InvalidInput { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_declaration_for_another_namespace_is_refused() {
+        let text = "service: staging/api\nstable: v1\ncanary: v2\nstrategy: {type: canary, steps: [50]}\ninterval: 1m\nfailure_threshold: 1\nmax_inconclusive: 3\n";
+        let Declared::Invalid { error, .. } = declared("prod/api".into(), Some(text.into()), "prod") else {
+            panic!("accepted a declaration for another namespace");
+        };
+        assert!(error.contains("not in namespace prod"), "{error}");
+        let Declared::Rollout { spec, .. } = declared("staging/api".into(), Some(text.into()), "staging")
+        else {
+            panic!("refused a declaration in its own namespace");
+        };
+        assert_eq!(spec.service.to_string(), "staging/api");
+        let Declared::Invalid { error, .. } = declared("prod/x".into(), None, "prod") else {
+            panic!("accepted a ConfigMap without the key");
+        };
+        assert!(error.contains("rollout.yaml"), "{error}");
+    }
+
+    #[test]
+    fn unknown_fields_in_a_declaration_are_refused() {
+        let text = "service: prod/api\nstable: v1\ncanary: v2\nstrategy: {type: canary, steps: [50]}\ninterval: 1m\nfailure_threshold: 1\nmax_inconclusive: 3\nstpes: [1]\n";
+        assert!(matches!(
+            declared("prod/api".into(), Some(text.into()), "prod"),
+            Declared::Invalid { .. }
+        ));
+    }
+}

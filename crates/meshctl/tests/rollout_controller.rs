@@ -1,0 +1,258 @@
+//! `meshctl rollout controller` through the real binary, on the Consul double: it runs every
+//! rollout declared under `meshctl/rollouts/`, each once, refuses a declaration for another
+//! namespace, stops on SIGINT with exit 130, and a restarted controller writes nothing again.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use mesh_consul::{ConsulVersion, testing::FakeConsul};
+use mesh_core::{MeshBackend, StateKey};
+use mesh_testkit::HostileServer;
+
+use crate::support::Runner;
+
+/// A Prometheus with no series at all: every analysis sees no traffic, so it is inconclusive, and
+/// with `max_inconclusive: 1` each rollout ends held at its first stage.
+const EMPTY_VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+
+fn spec(service: &str) -> String {
+    format!(
+        "service: {service}\nstable: v1\ncanary: v2\nstrategy: {{type: canary, steps: [10, 50]}}\ninterval: 1s\nfailure_threshold: 1\nmax_inconclusive: 1\n"
+    )
+}
+
+fn controller(addr: &str, prometheus: &str) -> Runner {
+    Runner(
+        Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+            .env("CONSUL_HTTP_ADDR", addr)
+            .env_remove("CONSUL_HTTP_TOKEN")
+            .env("PROMETHEUS_URL", prometheus)
+            .env("HOME", "/nonexistent-home-for-meshctl-tests")
+            .args(["--mesh", "consul", "-n", "default", "--target", "apply"])
+            .args(["rollout", "controller", "--runner", "ctl-1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_runs_each_declared_rollout_once_and_refuses_another_namespaces() {
+    let fake = FakeConsul::start(ConsulVersion::ce(1, 18, 0)).await;
+    let backend = fake.backend(None);
+    for service in ["api", "web"] {
+        fake.seed_entry(serde_json::json!({"Kind": "service-defaults", "Name": service, "Protocol": "http"}));
+        let key = format!("meshctl/rollouts/{service}");
+        let declared = spec(&format!("default/{service}"));
+        assert!(
+            backend
+                .client()
+                .kv_put(&key, declared.as_bytes(), None)
+                .await
+                .unwrap()
+        );
+    }
+    let elsewhere = spec("prod/api");
+    assert!(
+        backend
+            .client()
+            .kv_put("meshctl/rollouts/elsewhere", elsewhere.as_bytes(), None)
+            .await
+            .unwrap()
+    );
+    let prometheus = HostileServer::canned(EMPTY_VECTOR);
+    let addr = fake.url().to_string().trim_end_matches('/').to_owned();
+
+    let mut first = controller(&addr, &prometheus.url());
+    let held = |service: &str| {
+        let key = StateKey::new(format!("default/{service}").parse().unwrap(), "rollout").unwrap();
+        let backend = fake.backend(None);
+        async move {
+            let stored = backend.read_state(&key).await.unwrap()?;
+            let state: serde_json::Value = serde_json::from_str(&stored.value).unwrap();
+            (state["outcome"] == "held").then_some(state)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while held("api").await.is_none() || held("web").await.is_none() {
+        if Instant::now() > deadline {
+            panic!("the declared rollouts never ended: {}", first.interrupt());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stderr = first.interrupt();
+    assert!(stderr.contains("meshctl/rollouts/api: held"), "{stderr}");
+    assert!(stderr.contains("meshctl/rollouts/web: held"), "{stderr}");
+    assert!(
+        stderr.contains("meshctl/rollouts/elsewhere: failed") && stderr.contains("not in namespace default"),
+        "{stderr}"
+    );
+    // Each held at its first stage: 10 % on the canary.
+    for service in ["api", "web"] {
+        let splitter = fake.entry("service-splitter", service).expect("the splitter");
+        assert_eq!(
+            splitter["Splits"],
+            serde_json::json!([
+                {"ServiceSubset": "v1", "Weight": 90},
+                {"ServiceSubset": "v2", "Weight": 10}
+            ]),
+            "{service}"
+        );
+    }
+    // Per service its defaults (seeded), resolver and splitter: nothing for the refused one.
+    assert_eq!(fake.entry_count(), 6, "{:?}", fake.landed_writes());
+
+    // A restarted controller meets the same declarations: each ended rollout is reported as it
+    // ended, and nothing is written.
+    let writes = fake.landed_writes().len();
+    let mut second = controller(&addr, &prometheus.url());
+    // Its first read of the declarations is at once; a few seconds leave it time to report.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let stderr = second.interrupt();
+    assert!(stderr.contains("meshctl/rollouts/api: held"), "{stderr}");
+    assert!(stderr.contains("meshctl/rollouts/web: held"), "{stderr}");
+    assert_eq!(
+        fake.landed_writes().len(),
+        writes,
+        "the restart wrote {:?}",
+        &fake.landed_writes()[writes..]
+    );
+}
+
+/// Sends one request to the real API server; a 409 (already there) is fine.
+async fn send(client: &kube::Client, method: http::Method, path: &str, body: Option<&serde_json::Value>) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Vec::new, |b| serde_json::to_vec(b).unwrap()))
+        .unwrap();
+    match client.request_text(request).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+fn declaration(namespace: &str, name: &str, service: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"meshctl.dev/rollout": "true"}
+        },
+        "data": {"rollout.yaml": spec(service)}
+    })
+}
+
+/// The same through the real binary on the real API server, declarations in ConfigMaps: the
+/// watch finds them, each runs once, and one for another namespace is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
+async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_server() {
+    let client = mesh_kube::testing::live_client().await;
+    let kubeconfig = std::env::var("MESH_E2E_KUBECONFIG").unwrap();
+    let ns = format!("controller-{}", std::process::id());
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    send(
+        &client,
+        http::Method::POST,
+        "/api/v1/namespaces",
+        Some(&namespace),
+    )
+    .await;
+    let configmaps = format!("/api/v1/namespaces/{ns}/configmaps");
+    for (name, service) in [
+        ("api", format!("{ns}/api")),
+        ("web", format!("{ns}/web")),
+        ("elsewhere", "prod/api".to_owned()),
+    ] {
+        send(
+            &client,
+            http::Method::POST,
+            &configmaps,
+            Some(&declaration(&ns, name, &service)),
+        )
+        .await;
+    }
+    let prometheus = HostileServer::canned(EMPTY_VECTOR);
+    let meshctl = |args: &[&str]| {
+        let mut all = vec!["--mesh", "istio", "--kubeconfig", &kubeconfig, "-n", &ns];
+        all.extend(args);
+        crate::support::meshctl(&all, &[])
+    };
+    let mut runner = Runner(
+        Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+            .env("PROMETHEUS_URL", prometheus.url())
+            .env("HOME", "/nonexistent-home-for-meshctl-tests")
+            .args([
+                "--mesh",
+                "istio",
+                "--kubeconfig",
+                &kubeconfig,
+                "-n",
+                &ns,
+                "--target",
+                "apply",
+            ])
+            .args(["rollout", "controller", "--runner", "ctl-live"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // `rollout status` exits 4 once a rollout is held.
+    while meshctl(&["rollout", "status", "api"]).code != 4 || meshctl(&["rollout", "status", "web"]).code != 4
+    {
+        if Instant::now() > deadline {
+            panic!("the declared rollouts never ended: {}", runner.interrupt());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let stderr = runner.interrupt();
+    assert!(stderr.contains(&format!("{ns}/api: held")), "{stderr}");
+    assert!(stderr.contains(&format!("{ns}/web: held")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{ns}/elsewhere: failed")) && stderr.contains("not in namespace"),
+        "{stderr}"
+    );
+    // Held at the first stage: the VirtualService sends 10 % to the canary.
+    let vs: serde_json::Value = serde_json::from_str(
+        &client
+            .request_text(
+                http::Request::get(format!(
+                    "/apis/networking.istio.io/v1/namespaces/{ns}/virtualservices/api"
+                ))
+                .body(Vec::new())
+                .unwrap(),
+            )
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let weights: Vec<(String, i64)> = vs["spec"]["http"][0]["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["destination"]["subset"].as_str().unwrap().to_owned(),
+                d["weight"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(weights, [("v1".to_owned(), 90), ("v2".to_owned(), 10)]);
+    send(
+        &client,
+        http::Method::DELETE,
+        &format!("/api/v1/namespaces/{ns}"),
+        None,
+    )
+    .await;
+}
