@@ -56,6 +56,9 @@ mod state;
 mod telemetry;
 mod unique;
 pub mod units;
+// Not part of the API ([`Plan::render`] is the public way to YAML): mesh-kube's plan rendering and
+// the benches share this emitter, so it stays reachable, unlisted.
+#[doc(hidden)]
 pub mod yaml;
 
 #[cfg(test)]
