@@ -4,6 +4,8 @@
 //! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
 //! - `codegen [--check]`: regenerates (or checks) the kopium types of the CRDs the backends write.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
+//! - `bench-rollouts [--rollouts N] [--interval-ms MS]`: concurrent rollouts through one
+//!   controller on the in-memory mesh: peak RSS, cores, requests per stage, time.
 //! - `testenv up|down|status|build`: real control planes on loopback for the live suites.
 //! - `core-schemas OPENAPI_V3_JSON`: the core kinds' schemas, from the API server's OpenAPI.
 //! - `man`: rewrites meshctl's man page from its clap definition (see [`man`]).
@@ -11,6 +13,7 @@
 //! - `static-meshctl`: the Dockerfile's static meshctl, built and checked (see [`static_binary`]).
 #![allow(clippy::print_stdout)] // A command-line tool reports on stdout.
 
+mod bench_rollouts;
 mod boundaries;
 mod ci;
 mod codegen;
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Some("schemas") => schemas::run(check),
         Some("codegen") => codegen::run(check),
         Some("bench-math") => ci::bench_math(),
+        Some("bench-rollouts") => bench_rollouts::run(&args[1..]),
         Some("man") => man::run(),
         Some("package") => workspace_root().and_then(|root| ci::package(&root)),
         Some("static-meshctl") => workspace_root().and_then(|root| static_binary::run(&root)),
@@ -61,7 +65,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|man|package|static-meshctl|bench-math|testenv up|down|status>"
+                "usage: cargo xtask <ci|schemas [--check]|codegen [--check]|man|package|static-meshctl|bench-math|bench-rollouts|testenv up|down|status>"
             );
             return ExitCode::from(2);
         }

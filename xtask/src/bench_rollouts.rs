@@ -1,0 +1,38 @@
+//! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS]`: many concurrent canary
+//! rollouts through one controller on the in-memory mesh (mesh-rollout's `bench_rollouts`
+//! example, built with `--release`), with the machine's load before and after, since the machine
+//! is shared. The example's last line is machine-readable.
+
+use std::process::Command;
+
+use anyhow::bail;
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    let root = crate::workspace_root()?;
+    println!("==> load average before: {}", load());
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "-p",
+            "mesh-rollout",
+            "--example",
+            "bench_rollouts",
+            "--",
+        ])
+        .args(args)
+        .status()?;
+    println!("==> load average after: {}", load());
+    if !status.success() {
+        bail!("bench_rollouts failed: {status}");
+    }
+    Ok(())
+}
