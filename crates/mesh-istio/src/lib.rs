@@ -47,7 +47,7 @@
 //!   and a retry policy set while a fault is active takes effect once it is removed (the plan warns).
 //!
 //! # Features
-//! - `testing`: [`testing::check_subset_references`] and [`testing::check_consistent`], the
+//! - `testing`: `testing::check_subset_references` and `testing::check_consistent`, the
 //!   subset-reference proofs the crate's tests run over plans and states.
 
 mod backend;
