@@ -169,8 +169,11 @@ impl ConsulBackend {
                     Some(ConfigEntry::ServiceResolver(r)) => Some(r),
                     _ => None,
                 };
-                let merged = options.merge_into(now.clone(), name);
-                (now.as_ref() != Some(&merged)).then_some(ConfigEntry::ServiceResolver(merged))
+                let merged = ConfigEntry::ServiceResolver(options.merge_into(now.clone(), name));
+                let converged = now.is_some_and(|now| {
+                    crate::model::semantic::same_settings(&ConfigEntry::ServiceResolver(now), &merged)
+                });
+                (!converged).then_some(merged)
             })
             .await?;
         Ok(landed)

@@ -230,6 +230,7 @@ impl FakeConsul {
         let index = s.index;
         let key = entry_key(&body, "default");
         let mut body = body;
+        as_the_agent_stores(&mut body);
         body["CreateIndex"] = json!(index);
         body["ModifyIndex"] = json!(index);
         s.entries.insert(key, body);
@@ -308,6 +309,7 @@ fn protocol_of(entries: &BTreeMap<(String, String, String), Value>, ns: &str, se
     let sd = entries.get(&("service-defaults".into(), ns.into(), service.into()));
     let global = entries.get(&("proxy-defaults".into(), "default".into(), "global".into()));
     sd.and_then(|e| e["Protocol"].as_str())
+        .filter(|p| !p.is_empty())
         .or_else(|| global.and_then(|g| g["Config"]["protocol"].as_str()))
         .unwrap_or("tcp")
         .to_owned()
@@ -631,6 +633,7 @@ fn put_entry(s: &mut State, req: &Request, ns: &str) -> (u16, String) {
         s.index += 1;
         e["ModifyIndex"] = json!(s.index);
     }
+    as_the_agent_stores(&mut body);
     let current = s.entries.get(&key);
     // As the real agent does: writing an entry identical to the stored one changes nothing and
     // answers `true`, whatever the `?cas=` index (Consul 1.22.7, measured in the test
@@ -665,6 +668,149 @@ fn put_entry(s: &mut State, req: &Request, ns: &str) -> (u16, String) {
     }
     s.entries = next;
     (200, "true".into())
+}
+
+/// What Consul 1.22.7 does to a config entry it stores, as it answers it back (measured in the test
+/// environment): `Protocol: ""`, `TransparentProxy: {}`, `MeshGateway: {}` and `Expose: {}` on
+/// service-defaults (and `AccessLogs: {}` on proxy-defaults); `Peer: ""` and `MeshGateway: {}` on
+/// each upstream override, whose `PassiveHealthCheck` durations become integer nanoseconds; `Required:
+/// false`, `ConsulVersion: ""` and `EnvoyVersion: ""` on each Envoy extension; other durations in
+/// Go's spelling (`"1.5s"` for `"1500ms"`); `Precedence` and `Type: "consul"` on each intention
+/// source; the mesh entry's `TransparentProxy`, and a `false` it leaves out. (Not its `Hash`.)
+fn as_the_agent_stores(body: &mut Value) {
+    let kind = body["Kind"].as_str().unwrap_or_default().to_owned();
+    let Some(fields) = body.as_object_mut() else {
+        return;
+    };
+    let fill = |o: &mut serde_json::Map<String, Value>, key: &str, value: Value| {
+        o.entry(key.to_owned()).or_insert(value);
+    };
+    match kind.as_str() {
+        "service-defaults" | "proxy-defaults" => {
+            if kind == "service-defaults" {
+                fill(fields, "Protocol", json!(""));
+            } else {
+                fill(fields, "AccessLogs", json!({}));
+            }
+            for key in ["TransparentProxy", "MeshGateway", "Expose"] {
+                fill(fields, key, json!({}));
+            }
+            if let Some(upstreams) = fields.get_mut("UpstreamConfig").and_then(Value::as_object_mut) {
+                let list: Vec<&mut Value> = upstreams
+                    .iter_mut()
+                    .flat_map(|(key, value)| match (key.as_str(), value) {
+                        ("Defaults", v) => vec![v],
+                        ("Overrides", Value::Array(items)) => items.iter_mut().collect(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                for upstream in list.into_iter().filter_map(Value::as_object_mut) {
+                    fill(upstream, "Peer", json!(""));
+                    fill(upstream, "MeshGateway", json!({}));
+                    if let Some(check) = upstream
+                        .get_mut("PassiveHealthCheck")
+                        .and_then(Value::as_object_mut)
+                    {
+                        for key in ["Interval", "BaseEjectionTime"] {
+                            if let Some(d) = check.get(key).and_then(Value::as_str).and_then(parse) {
+                                check.insert(
+                                    key.into(),
+                                    json!(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            for ext in objects_in(fields, "EnvoyExtensions") {
+                fill(ext, "Required", json!(false));
+                fill(ext, "ConsulVersion", json!(""));
+                fill(ext, "EnvoyVersion", json!(""));
+            }
+        }
+        "mesh" => {
+            if fields.get("AllowEnablingPermissiveMutualTLS") == Some(&json!(false)) {
+                fields.remove("AllowEnablingPermissiveMutualTLS");
+            }
+            fill(fields, "TransparentProxy", json!({}));
+            if let Some(tp) = fields.get_mut("TransparentProxy").and_then(Value::as_object_mut) {
+                fill(tp, "MeshDestinationsOnly", json!(false));
+            }
+        }
+        "service-resolver" => respell_durations(fields, &["ConnectTimeout", "RequestTimeout"]),
+        "service-router" => {
+            for route in objects_in(fields, "Routes") {
+                let Some(dest) = route.get_mut("Destination").and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                respell_durations(dest, &["RequestTimeout", "IdleTimeout"]);
+            }
+        }
+        "service-intentions" => {
+            for source in objects_in(fields, "Sources") {
+                // Exact source and destination: 9; a wildcard source: 8 (Consul's precedence table).
+                let precedence = if source["Name"] == "*" { 8 } else { 9 };
+                fill(source, "Precedence", json!(precedence));
+                fill(source, "Type", json!("consul"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The objects in the array `fields[key]`, if any.
+fn objects_in<'a>(
+    fields: &'a mut serde_json::Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = &'a mut serde_json::Map<String, Value>> {
+    fields
+        .get_mut(key)
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object_mut)
+}
+
+fn parse(s: &str) -> Option<Duration> {
+    mesh_core::units::parse_duration(s).ok()
+}
+
+fn respell_durations(fields: &mut serde_json::Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(d) = fields.get(*key).and_then(Value::as_str).and_then(parse) {
+            fields.insert((*key).to_owned(), json!(go_duration(d)));
+        }
+    }
+}
+
+/// Go's `time.Duration.String()`: `1.5s`, `1m30s`, `1h0m0s`, `300ms`, `1.5µs`, `0s`.
+fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    let fraction = |whole: u128, unit: u128| {
+        let digits = unit.ilog10() as usize;
+        let rest = format!("{:0digits$}", whole % unit);
+        let rest = rest.trim_end_matches('0');
+        if rest.is_empty() {
+            format!("{}", whole / unit)
+        } else {
+            format!("{}.{rest}", whole / unit)
+        }
+    };
+    match nanos {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", fraction(n, 1_000)),
+        n if n < 1_000_000_000 => format!("{}ms", fraction(n, 1_000_000)),
+        n => {
+            let secs = fraction(n % 60_000_000_000, 1_000_000_000);
+            let minutes = n / 60_000_000_000;
+            match minutes {
+                0 => format!("{secs}s"),
+                m if m < 60 => format!("{m}m{secs}s"),
+                m => format!("{}h{}m{secs}s", m / 60, m % 60),
+            }
+        }
+    }
 }
 
 fn kv(s: &mut State, method: &str, key: &str, req: &Request) -> (u16, String) {
@@ -732,4 +878,26 @@ fn base64_encode(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::go_duration;
+
+    #[test]
+    fn durations_are_spelled_as_go_spells_them() {
+        for (d, go) in [
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_millis(300), "300ms"),
+            (Duration::from_nanos(1500), "1.5µs"),
+            (Duration::from_nanos(7), "7ns"),
+            (Duration::ZERO, "0s"),
+        ] {
+            assert_eq!(go_duration(d), go);
+        }
+    }
 }

@@ -539,32 +539,61 @@ async fn circuit_breakers_go_on_the_callers_derived_from_intentions() {
         json!({"Kind": "service-defaults", "Name": "web", "Protocol": "http",
         "UpstreamConfig": {"Overrides": [{"Name": "db", "ConnectTimeoutMs": 100}]}}),
     );
-    let cb = CircuitBreaker {
-        max_connections: Some(100),
-        consecutive_errors: Some(5),
-        interval: Some(Duration::from_secs(10)),
-        base_ejection_time: Some(Duration::from_secs(30)),
-        ..CircuitBreaker::default()
+    let change = Change::ConfigureCircuitBreaker {
+        service: reviews(),
+        circuit_breaker: breaker(),
+        callers: vec![],
     };
-    let report = backend
-        .execute(&Change::ConfigureCircuitBreaker {
-            service: reviews(),
-            circuit_breaker: cb,
-            callers: vec![],
-        })
-        .await
-        .unwrap();
+    let report = backend.execute(&change).await.unwrap();
     let names: Vec<&str> = report.applied.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["api", "web"]);
     assert!(report.warnings.iter().any(|w| w.contains("client-side")));
     let web = fake.entry("service-defaults", "web").unwrap();
     assert_eq!(web["Protocol"], "http", "other fields are kept");
+    // As the agent answers it: durations in integer nanoseconds, `Peer` and `MeshGateway` added.
     assert_eq!(
         web["UpstreamConfig"]["Overrides"],
-        json!([{"Name": "db", "ConnectTimeoutMs": 100},
-               {"Name": "reviews", "Limits": {"MaxConnections": 100},
-                "PassiveHealthCheck": {"Interval": "10s", "MaxFailures": 5, "BaseEjectionTime": "30s"}}])
+        json!([{"Name": "db", "Peer": "", "ConnectTimeoutMs": 100, "MeshGateway": {}},
+               {"Name": "reviews", "Peer": "", "Limits": {"MaxConnections": 100},
+                "PassiveHealthCheck": {"Interval": 10_000_000_000_u64, "MaxFailures": 5, "BaseEjectionTime": 30_000_000_000_u64},
+                "MeshGateway": {}}])
     );
+    plans_nothing_again(&backend, &change).await;
+}
+
+/// Plans `change` again, once applied: nothing to write.
+pub(crate) async fn plans_nothing_again(backend: &ConsulBackend, change: &Change) {
+    let again = backend.plan(change).await.unwrap();
+    assert!(
+        again.writes.is_empty(),
+        "{} again writes nothing: {:?}",
+        change.operation(),
+        again.writes
+    );
+}
+
+/// The emulated abort of the Lua tests, as stored: a `builtin/lua` extension answering 503.
+pub(crate) fn the_lua_abort_is_on(e: &serde_json::Value) {
+    let ext = &e["EnvoyExtensions"][0];
+    assert_eq!(ext["Name"], "builtin/lua");
+    assert_eq!(ext["Arguments"]["Listener"], "inbound");
+    assert!(
+        ext["Arguments"]["Script"]
+            .as_str()
+            .unwrap()
+            .contains("\":status\"] = \"503\"")
+    );
+}
+
+/// The breaker of the circuit-breaker tests (and their live twins).
+pub(crate) fn breaker() -> CircuitBreaker {
+    CircuitBreaker {
+        max_connections: Some(100),
+        consecutive_errors: Some(5),
+        interval: Some(Duration::from_secs(10)),
+        base_ejection_time: Some(Duration::from_secs(30)),
+        ..CircuitBreaker::default()
+    }
 }
 
 #[tokio::test]
@@ -576,10 +605,10 @@ async fn mtls_is_strict_on_proxy_defaults_and_the_status_reads_the_ca_roots() {
         })
         .await
         .unwrap();
-    assert_eq!(
-        fake.entry("mesh", "mesh").unwrap()["AllowEnablingPermissiveMutualTLS"],
-        false
-    );
+    // As the agent answers it, `AllowEnablingPermissiveMutualTLS: false` is left out.
+    let mesh = fake.entry("mesh", "mesh").unwrap();
+    assert!(mesh.get("AllowEnablingPermissiveMutualTLS").is_none(), "{mesh}");
+    assert_eq!(mesh["TransparentProxy"]["MeshDestinationsOnly"], false);
     assert_eq!(
         fake.entry("proxy-defaults", "global").unwrap()["MutualTLSMode"],
         "strict"
@@ -625,19 +654,21 @@ async fn authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources() {
         ],
     };
     backend
-        .execute(&Change::CreateAuthorizationPolicy(policy))
+        .execute(&Change::CreateAuthorizationPolicy(policy.clone()))
         .await
         .unwrap();
     let entry = fake.entry("service-intentions", "reviews").unwrap();
+    // As the agent answers it: `Precedence` and `Type` on every source.
     assert_eq!(
         entry["Sources"],
         json!([
-            {"Name": "legacy", "Action": "allow"},
-            {"Name": "batch", "Action": "deny", "Type": "consul", "Description": "mesh policy deny-admin"},
-            {"Name": "web", "Type": "consul", "Description": "mesh policy deny-admin",
+            {"Name": "legacy", "Action": "allow", "Precedence": 9, "Type": "consul"},
+            {"Name": "batch", "Action": "deny", "Precedence": 9, "Type": "consul", "Description": "mesh policy deny-admin"},
+            {"Name": "web", "Precedence": 9, "Type": "consul", "Description": "mesh policy deny-admin",
              "Permissions": [{"Action": "deny", "HTTP": {"PathPrefix": "/admin", "Methods": ["POST"]}}]}
         ])
     );
+    plans_nothing_again(&backend, &Change::CreateAuthorizationPolicy(policy)).await;
     assert_eq!(
         fake.entry("service-defaults", "reviews").unwrap()["Protocol"],
         "http",
@@ -645,7 +676,7 @@ async fn authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources() {
     );
 }
 
-fn abort() -> Fault {
+pub(crate) fn abort() -> Fault {
     Fault::Abort {
         percent: Percent::new(5.0).unwrap(),
         http_status: HttpStatus::new(503).unwrap(),
@@ -716,26 +747,96 @@ async fn ce_abort_is_emulated_with_lua_only_on_opt_in_and_a_created_entry_is_del
     ));
     let opted: ConsulBackend = fake.backend(None).emulate_abort_with_lua(true);
     opted.execute(&change).await.unwrap();
-    let e = fake.entry("service-defaults", "reviews").unwrap();
-    let ext = &e["EnvoyExtensions"][0];
-    assert_eq!(ext["Name"], "builtin/lua");
-    assert_eq!(ext["Arguments"]["Listener"], "inbound");
-    assert!(
-        ext["Arguments"]["Script"]
-            .as_str()
-            .unwrap()
-            .contains("\":status\"] = \"503\"")
-    );
+    the_lua_abort_is_on(&fake.entry("service-defaults", "reviews").unwrap());
     let id = change.fault_id(mesh_core::MeshKind::Consul).unwrap();
     // Another process, knowing only the id, removes it.
-    fake.backend(None)
-        .execute(&Change::RemoveFault { fault_id: id })
-        .await
-        .unwrap();
+    remove_found_the_extension(&fake.backend(None), id).await;
     assert!(
         fake.entry("service-defaults", "reviews").is_none(),
         "the entry the injection created is gone"
     );
+}
+
+#[tokio::test]
+async fn removing_an_emulated_abort_takes_the_lua_extension_off_an_existing_entry() {
+    let fake = support::FakeConsul::start(ce()).await;
+    fake.seed_entry(
+        json!({"Kind": "service-defaults", "Name": "reviews", "Protocol": "http", "Meta": {"team": "a"}}),
+    );
+    let change = Change::InjectFault {
+        service: reviews(),
+        fault: abort(),
+    };
+    let opted = fake.backend(None).emulate_abort_with_lua(true);
+    opted.execute(&change).await.unwrap();
+    let id = change.fault_id(mesh_core::MeshKind::Consul).unwrap();
+    remove_found_the_extension(&opted, id).await;
+    the_entry_is_as_seeded(&fake.entry("service-defaults", "reviews").unwrap());
+}
+
+/// Removes the fault `id`, which finds its extension (no "already gone" warning).
+pub(crate) async fn remove_found_the_extension(backend: &ConsulBackend, id: mesh_core::FaultId) {
+    let report = backend
+        .execute(&Change::RemoveFault { fault_id: id })
+        .await
+        .unwrap();
+    assert!(
+        !report.warnings.iter().any(|w| w.contains("already gone")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+/// The seeded service-defaults of the abort-removal tests, the extension off.
+pub(crate) fn the_entry_is_as_seeded(e: &serde_json::Value) {
+    assert!(
+        e.get("EnvoyExtensions").is_none(),
+        "the abort no longer runs: {e}"
+    );
+    assert_eq!(e["Meta"], json!({"team": "a"}));
+    assert_eq!(e["Protocol"], "http");
+}
+
+/// Every kind of entry the backend writes, planned again as it was: nothing to write, though the
+/// double answers as the agent does (durations in Go's own spelling, a `false` left out).
+#[tokio::test]
+async fn the_same_change_again_writes_nothing() {
+    let (_fake, backend) = start(ce()).await;
+    each_change_again_writes_nothing(&backend, &reviews()).await;
+}
+
+/// A split, a destination rule and a retry policy on `service` (with 1500 ms timeouts), and strict
+/// mTLS, each planned again once applied: nothing to write.
+pub(crate) async fn each_change_again_writes_nothing(backend: &ConsulBackend, service: &ServiceId) {
+    let mut rule = DestinationPolicy::with_subsets(
+        service.clone(),
+        ["v1", "v2"].map(|v| Subset::for_version(Version::new(v).unwrap())),
+    );
+    rule.connection_pool = Some(mesh_core::ConnectionPool {
+        connect_timeout: Some(Duration::from_millis(1500)),
+        ..Default::default()
+    });
+    let retries = Change::SetRetryPolicy {
+        service: service.clone(),
+        policy: RetryPolicy {
+            attempts: 2,
+            per_try_timeout: None,
+            retry_on: vec![RetryOn::Reset],
+            retry_on_status: vec![],
+            overall_timeout: Some(Duration::from_millis(1500)),
+        },
+    };
+    let split = Change::SetTrafficWeight {
+        service: service.clone(),
+        split: TrafficSplit::try_from_pairs([("v1", 90), ("v2", 10)]).unwrap(),
+    };
+    let mtls = Change::EnableMtls {
+        namespace: "default".parse().unwrap(),
+    };
+    for change in [split, Change::CreateDestinationRule(rule), retries, mtls] {
+        backend.execute(&change).await.unwrap();
+        plans_nothing_again(backend, &change).await;
+    }
 }
 
 #[tokio::test]

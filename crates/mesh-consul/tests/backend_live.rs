@@ -475,8 +475,8 @@ async fn retries_go_on_every_route_and_a_catch_all_is_added_on_a_live_agent() {
     agent.done().await;
 }
 
-/// Twin of `backend::authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources`, but for
-/// the fields the agent adds to every source.
+/// Twin of `backend::authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources`: the
+/// agent adds `Precedence` and `Type` to every source, and the same policy again writes nothing.
 #[tokio::test]
 #[ignore = "needs CONSUL_HTTP_ADDR"]
 async fn authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources_on_a_live_agent() {
@@ -514,24 +514,21 @@ async fn authorization_becomes_l4_and_l7_intentions_and_keeps_other_sources_on_a
     };
     agent
         .consul
-        .execute(&Change::CreateAuthorizationPolicy(policy))
+        .execute(&Change::CreateAuthorizationPolicy(policy.clone()))
         .await
         .unwrap();
-    let mut entry = agent.entry("service-intentions", svc).await.unwrap();
-    // The agent answers each source with its `Precedence`, and `Type` filled in: the double keeps
-    // the sources as written.
-    for source in entry["Sources"].as_array_mut().unwrap() {
-        source.as_object_mut().unwrap().remove("Precedence");
-    }
+    let entry = agent.entry("service-intentions", svc).await.unwrap();
+    // The agent answers each source with its `Precedence` and `Type` filled in, as the double does.
     assert_eq!(
         entry["Sources"],
         json!([
-            {"Name": legacy, "Action": "allow", "Type": "consul"},
-            {"Name": batch, "Action": "deny", "Type": "consul", "Description": "mesh policy deny-admin"},
-            {"Name": web, "Type": "consul", "Description": "mesh policy deny-admin",
+            {"Name": legacy, "Action": "allow", "Precedence": 9, "Type": "consul"},
+            {"Name": batch, "Action": "deny", "Precedence": 9, "Type": "consul", "Description": "mesh policy deny-admin"},
+            {"Name": web, "Precedence": 9, "Type": "consul", "Description": "mesh policy deny-admin",
              "Permissions": [{"Action": "deny", "HTTP": {"PathPrefix": "/admin", "Methods": ["POST"]}}]}
         ])
     );
+    crate::backend::plans_nothing_again(&agent.consul, &Change::CreateAuthorizationPolicy(policy)).await;
     assert_eq!(
         agent.entry("service-defaults", svc).await.unwrap()["Protocol"],
         "http",
@@ -618,4 +615,113 @@ async fn state_is_written_with_check_and_set_on_a_live_agent() {
         kv.iter().any(|l| l.contains(&state_path) && l.contains("cas=0")),
         "{kv:?}"
     );
+}
+
+/// Twin of `backend::circuit_breakers_go_on_the_callers_derived_from_intentions`: the agent answers
+/// the durations as integer nanoseconds and adds `Peer` and `MeshGateway` to each override; the
+/// next plan reads them, and the same breaker again writes nothing.
+#[tokio::test]
+#[ignore = "needs CONSUL_HTTP_ADDR"]
+async fn circuit_breakers_go_on_the_callers_derived_from_intentions_on_a_live_agent() {
+    let agent = Agent::new("breaker");
+    let svc = &agent.svc;
+    let (web, batch, api) = (agent.other("web"), agent.other("batch"), agent.other("api"));
+    agent
+        .seed(json!({"Kind": "service-intentions", "Name": svc,
+            "Sources": [{"Name": web, "Action": "allow"}, {"Name": batch, "Action": "deny"}, {"Name": api, "Action": "allow"}]}))
+        .await;
+    agent
+        .seed(
+            json!({"Kind": "service-defaults", "Name": web, "Protocol": "http",
+            "UpstreamConfig": {"Overrides": [{"Name": "db", "ConnectTimeoutMs": 100}]}}),
+        )
+        .await;
+    let change = Change::ConfigureCircuitBreaker {
+        service: agent.id(),
+        circuit_breaker: crate::backend::breaker(),
+        callers: vec![],
+    };
+    let report = agent.consul.execute(&change).await.unwrap();
+    let names: Vec<&str> = report.applied.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, [api.as_str(), web.as_str()]);
+    assert!(report.warnings.iter().any(|w| w.contains("client-side")));
+    let stored = agent.entry("service-defaults", &web).await.unwrap();
+    assert_eq!(stored["Protocol"], "http", "other fields are kept");
+    assert_eq!(
+        stored["UpstreamConfig"]["Overrides"],
+        json!([{"Name": "db", "Peer": "", "ConnectTimeoutMs": 100, "MeshGateway": {}},
+               {"Name": svc, "Peer": "", "Limits": {"MaxConnections": 100},
+                "PassiveHealthCheck": {"Interval": 10_000_000_000_u64, "MaxFailures": 5, "BaseEjectionTime": 30_000_000_000_u64},
+                "MeshGateway": {}}])
+    );
+    crate::backend::plans_nothing_again(&agent.consul, &change).await;
+    agent.clean(&[svc.clone(), web, batch, api]).await;
+}
+
+/// Twin of `backend::ce_abort_is_emulated_with_lua_only_on_opt_in_and_a_created_entry_is_deleted_on_removal`:
+/// the agent answers the extension with `Required`, `ConsulVersion` and `EnvoyVersion` added, and
+/// the removal still finds it.
+#[tokio::test]
+#[ignore = "needs CONSUL_HTTP_ADDR"]
+async fn ce_abort_is_emulated_with_lua_only_on_opt_in_and_a_created_entry_is_deleted_on_a_live_agent() {
+    let agent = Agent::new("lua");
+    let svc = &agent.svc;
+    let change = Change::InjectFault {
+        service: agent.id(),
+        fault: crate::backend::abort(),
+    };
+    assert!(matches!(
+        agent.consul.execute(&change).await,
+        Err(Error::Unsupported { .. })
+    ));
+    let opted = ConsulBackend::from_env().unwrap().emulate_abort_with_lua(true);
+    opted.execute(&change).await.unwrap();
+    crate::backend::the_lua_abort_is_on(&agent.entry("service-defaults", svc).await.unwrap());
+    let id = change.fault_id(mesh_core::MeshKind::Consul).unwrap();
+    // Another process, knowing only the id, removes it.
+    crate::backend::remove_found_the_extension(&ConsulBackend::from_env().unwrap(), id).await;
+    assert!(
+        agent.entry("service-defaults", svc).await.is_none(),
+        "the entry the injection created is gone"
+    );
+    agent.done().await;
+}
+
+/// On an entry that was there before, removing the abort takes the Lua extension off and keeps
+/// the rest, as the agent answers it.
+#[tokio::test]
+#[ignore = "needs CONSUL_HTTP_ADDR"]
+async fn removing_an_emulated_abort_takes_the_lua_extension_off_an_existing_entry_on_a_live_agent() {
+    let agent = Agent::new("lua-kept");
+    let svc = &agent.svc;
+    agent
+        .seed(json!({"Kind": "service-defaults", "Name": svc, "Protocol": "http", "Meta": {"team": "a"}}))
+        .await;
+    let change = Change::InjectFault {
+        service: agent.id(),
+        fault: crate::backend::abort(),
+    };
+    let opted = ConsulBackend::from_env().unwrap().emulate_abort_with_lua(true);
+    opted.execute(&change).await.unwrap();
+    let id = change.fault_id(mesh_core::MeshKind::Consul).unwrap();
+    crate::backend::remove_found_the_extension(&opted, id).await;
+    crate::backend::the_entry_is_as_seeded(&agent.entry("service-defaults", svc).await.unwrap());
+    agent.done().await;
+}
+
+/// Every kind of entry the backend writes, planned again as it was: nothing to write, though the
+/// agent answers durations in Go's own spelling (`1.5s` for `1500ms`) and leaves out a `false`.
+#[tokio::test]
+#[ignore = "needs CONSUL_HTTP_ADDR"]
+async fn the_same_change_again_writes_nothing_on_a_live_agent() {
+    let agent = Agent::new("again");
+    crate::backend::each_change_again_writes_nothing(&agent.consul, &agent.id()).await;
+    for (kind, name) in [("proxy-defaults", "global"), ("mesh", "mesh")] {
+        agent
+            .client()
+            .delete_entry(kind.parse().unwrap(), name, None, None)
+            .await
+            .unwrap();
+    }
+    agent.done().await;
 }

@@ -130,3 +130,31 @@ pub(crate) mod weight {
         f64::deserialize(d)
     }
 }
+
+/// Serde helper for an optional duration field: read from a Go duration string (`"30s"`, as
+/// written) or from integer nanoseconds (`30000000000`, as the agent answers
+/// `PassiveHealthCheck.Interval` and `BaseEjectionTime`), kept as a duration string.
+pub(crate) mod duration {
+    use serde::{Deserialize, Deserializer, de::Error as _};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Spelling {
+        Text(String),
+        Nanos(u64),
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(
+            match Option::<Spelling>::deserialize(d)
+                .map_err(|_| D::Error::custom("a duration is a Go duration string or integer nanoseconds"))?
+            {
+                None => None,
+                Some(Spelling::Text(s)) => Some(s),
+                Some(Spelling::Nanos(n)) => Some(mesh_core::units::format_duration(
+                    std::time::Duration::from_nanos(n),
+                )),
+            },
+        )
+    }
+}

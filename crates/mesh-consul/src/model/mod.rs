@@ -2,8 +2,10 @@
 //!
 //! Every struct uses Consul's PascalCase field names, holds the fields the backend needs as typed
 //! options, and keeps every other field in an `extra` map so that a read-modify-write never drops a
-//! field the library does not know about. Durations stay Go duration strings (`"15s"`), exactly as
-//! Consul sent them.
+//! field the library does not know about. Durations are Go duration strings (`"15s"`): as Consul
+//! sent them, or, where the agent answers integer nanoseconds (`PassiveHealthCheck`), spelled as
+//! a string. What the agent fills in or respells is not a setting: every "is this entry already as
+//! wanted?" compares the settings of `semantic`.
 
 mod agent;
 mod ca;
@@ -13,6 +15,7 @@ mod intentions;
 mod proxy_defaults;
 mod resolver;
 mod router;
+pub(crate) mod semantic;
 mod service_defaults;
 mod splitter;
 

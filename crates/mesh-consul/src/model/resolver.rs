@@ -36,10 +36,18 @@ pub struct ServiceResolver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failover: Option<BTreeMap<String, ResolverFailover>>,
     /// Connect timeout (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub connect_timeout: Option<String>,
     /// Request timeout (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_timeout: Option<String>,
     /// Load balancing.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -99,10 +99,18 @@ pub struct RouteDestination {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_rewrite: Option<String>,
     /// Overall request timeout, retries included (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub request_timeout: Option<String>,
     /// Idle timeout (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub idle_timeout: Option<String>,
     /// Retry count.
     #[serde(default, skip_serializing_if = "Option::is_none")]

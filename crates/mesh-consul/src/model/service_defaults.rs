@@ -131,8 +131,12 @@ pub struct UpstreamLimits {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PassiveHealthCheck {
-    /// Sweep interval (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sweep interval (Go duration; the agent answers integer nanoseconds, read as `"10s"`).
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<String>,
     /// Consecutive 5xx before ejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,8 +151,12 @@ pub struct PassiveHealthCheck {
     /// Maximum share of hosts ejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ejection_percent: Option<u32>,
-    /// Base ejection time (Go duration).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Base ejection time (Go duration; the agent answers integer nanoseconds, read as `"30s"`).
+    #[serde(
+        default,
+        deserialize_with = "super::common::duration::deserialize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub base_ejection_time: Option<String>,
     /// Unmodelled fields.
     #[serde(flatten)]

@@ -8,7 +8,9 @@ use mesh_core::{
 };
 
 use super::{Context, EntryKey, Read, Snapshot, consul_namespace};
-use crate::model::{AgentServiceRegistration, ConfigEntry, EntryKind, ServiceRouter, ServiceSplitter};
+use crate::model::{
+    AgentServiceRegistration, ConfigEntry, EntryKind, ServiceRouter, ServiceSplitter, semantic::same_settings,
+};
 
 /// The `api_version` of every Consul [`ObjectRef`].
 pub(crate) const API_VERSION: &str = "consul/v1";
@@ -51,11 +53,14 @@ impl<'a> Planner<'a> {
     }
 
     /// Stages `entry` as the new state of `key`: a guarded create or replace, or nothing when the
-    /// entry already holds exactly this.
+    /// entry already has these settings (what the agent fills in or respells aside:
+    /// [`same_settings`]).
     pub(crate) fn put(&mut self, key: &EntryKey, entry: ConfigEntry, deps: Deps) {
         let body = entry.into_write_body();
-        let before = self.current(key).map(ConfigEntry::into_write_body);
-        if before.as_ref() == Some(&body) {
+        if self
+            .current(key)
+            .is_some_and(|before| same_settings(&before, &body))
+        {
             return;
         }
         let (action, guard) = match self.snap.entries.get(key).and_then(ConfigEntry::modify_index) {

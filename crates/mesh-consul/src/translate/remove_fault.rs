@@ -4,7 +4,7 @@ use mesh_core::{Error, FaultId, Feature, MeshKind, Result};
 
 use super::fault::{Marker, defaults_key, fault_extension};
 use super::planner::{Deps, Planner, l7};
-use crate::model::{ConfigEntry, ServiceDefaults};
+use crate::model::{ConfigEntry, EnvoyExtension, ServiceDefaults, semantic::same_settings};
 
 pub(super) fn plan(p: &mut Planner<'_>, fault_id: &FaultId) -> Result<()> {
     if fault_id.mesh != MeshKind::Consul {
@@ -36,7 +36,7 @@ pub(super) fn plan(p: &mut Planner<'_>, fault_id: &FaultId) -> Result<()> {
     for native in [true, false] {
         if let Ok(ext) = fault_extension(&marker.fault, native)
             && let Some(list) = &mut sd.envoy_extensions
-            && let Some(i) = list.iter().position(|e| e == &ext)
+            && let Some(i) = list.iter().position(|e| is_same_extension(e, &ext))
         {
             extension = Some(list.remove(i));
             break;
@@ -79,13 +79,24 @@ pub(super) fn plan(p: &mut Planner<'_>, fault_id: &FaultId) -> Result<()> {
         },
         ..ServiceDefaults::default()
     };
+    // What the agent filled in (`Protocol: ""`, `MeshGateway: {}`, a `Hash`) is no setting of
+    // anyone's: the entry is still as the injection found it.
     if created("entry")
-        && ConfigEntry::ServiceDefaults(sd.clone()).into_write_body()
-            == ConfigEntry::ServiceDefaults(untouched).into_write_body()
+        && same_settings(
+            &ConfigEntry::ServiceDefaults(sd.clone()),
+            &ConfigEntry::ServiceDefaults(untouched),
+        )
     {
         p.delete(&key, deps.withdraws);
     } else {
         p.put(&key, ConfigEntry::ServiceDefaults(sd), deps);
     }
     Ok(())
+}
+
+/// Whether `stored` is the extension `ours` describes: its identity is the name and the arguments
+/// (which carry the fault), whatever the agent filled in beside them (`Required: false`,
+/// `ConsulVersion: ""`, `EnvoyVersion: ""`).
+fn is_same_extension(stored: &EnvoyExtension, ours: &EnvoyExtension) -> bool {
+    stored.name == ours.name && stored.arguments == ours.arguments
 }
