@@ -1,7 +1,8 @@
-//! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS]`: many concurrent canary
-//! rollouts through one controller on the in-memory mesh (mesh-rollout's `bench_rollouts`
-//! example, built with `--release`), with the machine's load before and after, since the machine
-//! is shared. The example's last line is machine-readable.
+//! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS] [--real]`: many concurrent canary
+//! rollouts through one controller (mesh-rollout's `bench_rollouts` example, built with
+//! `--release`), on the in-memory mesh or, with `--real`, on the test environment's API server
+//! (`eval "$(cargo xtask testenv up)"` first), with the machine's load before and after, since
+//! the machine is shared. The example's last line is machine-readable.
 
 use std::process::Command;
 
