@@ -295,6 +295,13 @@ impl KubeEngine {
                 // answers 404 naming the namespace, not the object.
                 Err(Error::NotFound { kind, name })
                     if kind == "Namespace" && namespace_created_earlier(&plan.writes[..i], &name) => {}
+                Err(e @ Error::NotFound { .. }) if write.action == WriteAction::ApplyStatus => {
+                    let rt = self
+                        .resource_type(&write.target.api_version, &write.target.kind)
+                        .await?;
+                    self.check_status_subresource(&rt).await?;
+                    return Err(e);
+                }
                 Err(Error::AlreadyExists { .. })
                     if written_earlier(&plan.writes[..i], &write.target, true) => {}
                 Err(e) => return Err(e),
@@ -400,21 +407,18 @@ impl KubeEngine {
             ambiguous = resp.ambiguous,
             "write"
         );
+        // The API server answers a /status write to a kind without that subresource as if the
+        // object were missing (404 naming it): discovery tells the two apart. (The dry run asks
+        // only when no earlier write of the plan creates the object.)
+        let dry_run = req.query.iter().any(|(k, _)| *k == "dryRun");
+        if resp.status == 404 && write.action == WriteAction::ApplyStatus && !dry_run {
+            self.check_status_subresource(&rt).await?;
+        }
         match resp.status {
             200..=299 if write.action == WriteAction::Delete => Ok(None),
             200..=299 => Ok(serde_json::from_slice(&resp.body).ok()),
             code => match map_status(self.mesh, code, &resp.body, &write.target, &rt) {
                 Error::NotFound { .. } if write.action == WriteAction::Delete => Ok(None),
-                Error::NotConfigured { .. } if write.action == WriteAction::ApplyStatus => {
-                    Err(Error::not_configured(
-                        format!("the status subresource of CRD {}", rt.crd_name()),
-                        format!(
-                            "{} {} has no /status; write its status with the object",
-                            rt.api_version(),
-                            rt.kind
-                        ),
-                    ))
-                }
                 e @ (Error::AlreadyExists { .. } | Error::Conflict { .. })
                     if resp.ambiguous && self.landed(write).await =>
                 {
@@ -466,6 +470,44 @@ impl KubeEngine {
             m.insert(key, rt.clone());
         }
         Ok(rt)
+    }
+
+    /// Refuses a /status write to `rt` when API discovery does not list `<plural>/status`, as it
+    /// does only for the kinds that have a status subresource.
+    ///
+    /// # Errors
+    /// [`Error::NotConfigured`] naming the status subresource, or the CRD when its group version
+    /// is not served.
+    async fn check_status_subresource(&self, rt: &ResourceType) -> Result<()> {
+        let resp = self
+            .send(&ApiRequest::new(Method::GET, rt.group_version_path()))
+            .await?;
+        match resp.status {
+            200 => {}
+            404 => return Err(crd_missing(self.mesh, rt)),
+            code => {
+                let target = ObjectRef::new(&rt.api_version(), &rt.kind, None, "");
+                return Err(map_status(self.mesh, code, &resp.body, &target, rt));
+            }
+        }
+        let list = decode(&resp.body).map_err(|e| Error::backend(self.mesh, e))?;
+        let status = format!("{}/status", rt.plural);
+        if list["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["name"].as_str() == Some(status.as_str()))
+        {
+            return Ok(());
+        }
+        Err(Error::not_configured(
+            format!("the status subresource of CRD {}", rt.crd_name()),
+            format!(
+                "{} {} has no /status; write its status with the object",
+                rt.api_version(),
+                rt.kind
+            ),
+        ))
     }
 
     async fn discover(&self, api_version: &str, kind: &str) -> Result<ResourceType> {

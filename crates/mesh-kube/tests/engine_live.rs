@@ -404,6 +404,26 @@ async fn status_goes_through_the_status_subresource_only_on_the_real_server() {
         c.object(&c.dr_ref()).await.unwrap()["status"]["observedGeneration"],
         1
     );
+    // Kinds without a status subresource have no /status URL: the server answers 404 naming the
+    // object, and discovery tells it from a missing object.
+    let sp = ObjectRef::new(
+        "linkerd.io/v1alpha2",
+        "ServiceProfile",
+        Some(&c.ns),
+        &format!("reviews.{}.svc.cluster.local", c.ns),
+    );
+    let create = Write::new(
+        WriteAction::Apply,
+        sp.clone(),
+        Some(json!({ "spec": { "routes": [] } })),
+    );
+    c.apply(vec![create]).await.unwrap();
+    let status = Write::new(WriteAction::ApplyStatus, sp, Some(json!({ "status": {} })));
+    let err = c.apply(vec![status]).await.unwrap_err();
+    let Error::NotConfigured { what, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(what, "the status subresource of CRD serviceprofiles.linkerd.io");
     c.done().await;
 }
 

@@ -123,13 +123,20 @@ impl Catalog {
         )
     }
 
-    /// `GET /apis/GROUP/VERSION` (or `/api/v1`): the types served there.
+    /// `GET /apis/GROUP/VERSION` (or `/api/v1`): the types served there, each followed by its
+    /// `<plural>/status` when it has that subresource, as the API server lists them.
     pub(super) fn resource_list(&self, group: &str, version: &str) -> Answer {
         let resources: Vec<Value> = self
             .types
             .iter()
             .filter(|t| t.group == group && t.version == version)
-            .map(|t| json!({ "name": t.plural, "namespaced": t.namespaced, "kind": t.kind }))
+            .flat_map(|t| {
+                let own = json!({ "name": t.plural, "namespaced": t.namespaced, "kind": t.kind });
+                let status = self.has_status_subresource(t).then(|| {
+                    json!({ "name": format!("{}/status", t.plural), "namespaced": t.namespaced, "kind": t.kind })
+                });
+                std::iter::once(own).chain(status)
+            })
             .collect();
         if resources.is_empty() {
             return type_not_found();

@@ -106,7 +106,8 @@ impl State {
         }
         let has_status = self.catalog.has_status_subresource(rt);
         let mut obj = match (sub, current.clone()) {
-            (Some("status"), _) if !has_status => return type_not_found(),
+            // As the API server does: 404 naming the object, the same answer as for a missing one.
+            (Some("status"), _) if !has_status => return object_not_found(rt, name),
             (Some("status"), None) => return object_not_found(rt, name),
             (Some("status"), Some(mut cur)) => {
                 cur["status"] = patch["status"].clone();
