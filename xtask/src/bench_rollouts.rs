@@ -1,8 +1,8 @@
 //! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS] [--real]`: many concurrent canary
 //! rollouts through one controller (mesh-rollout's `bench_rollouts` example, built with
 //! `--release`), on the in-memory mesh or, with `--real`, on the test environment's API server
-//! (`eval "$(cargo xtask testenv up)"` first), with the machine's load before and after, since
-//! the machine is shared. The example's last line is machine-readable.
+//! (`eval "$(cargo xtask testenv up)"` first), there once reading the server and once reading
+//! watched copies, with the machine's load before and after each, since the machine is shared. The example's last line is machine-readable.
 
 use std::process::Command;
 
@@ -16,24 +16,34 @@ fn load() -> String {
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let root = crate::workspace_root()?;
-    println!("==> load average before: {}", load());
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args([
-            "run",
-            "--quiet",
-            "--release",
-            "-p",
-            "mesh-rollout",
-            "--example",
-            "bench_rollouts",
-            "--",
-        ])
-        .args(args)
-        .status()?;
-    println!("==> load average after: {}", load());
-    if !status.success() {
-        bail!("bench_rollouts failed: {status}");
+    // On the real server: reads from the server, then reads from watched copies, in this one run.
+    let real = args.iter().any(|a| a == "--real");
+    let watched = args.iter().any(|a| a == "--watch-cache");
+    let variants: Vec<Vec<String>> = if real && !watched {
+        vec![args.to_vec(), [args, &["--watch-cache".to_owned()]].concat()]
+    } else {
+        vec![args.to_vec()]
+    };
+    for variant in variants {
+        println!("==> load average before: {}", load());
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "mesh-rollout",
+                "--example",
+                "bench_rollouts",
+                "--",
+            ])
+            .args(&variant)
+            .status()?;
+        println!("==> load average after: {}", load());
+        if !status.success() {
+            bail!("bench_rollouts failed: {status}");
+        }
     }
     Ok(())
 }

@@ -53,6 +53,8 @@ pub struct KubeEngine {
     /// Validate plans offline first, with this Gateway API bundle (`Some(None)`: the default).
     validate: Option<Option<Arc<str>>>,
     discovered: Arc<Mutex<HashMap<(String, String), ResourceType>>>,
+    /// Plans read from watched copies instead of a GET per object (`with_watch_cache`).
+    pub(crate) watched: Option<Arc<crate::watch_cache::WatchCache>>,
 }
 
 impl std::fmt::Debug for KubeEngine {
@@ -76,6 +78,7 @@ impl KubeEngine {
             retry: RetryPolicy::default(),
             validate: None,
             discovered: Arc::default(),
+            watched: None,
         }
     }
 
@@ -445,7 +448,7 @@ impl KubeEngine {
 
     /// The namespace of an object reference, or the client's default namespace when it has none
     /// (cluster-scoped kinds ignore it).
-    fn namespace_of<'a>(&'a self, r: &'a ObjectRef) -> Option<&'a str> {
+    pub(crate) fn namespace_of<'a>(&'a self, r: &'a ObjectRef) -> Option<&'a str> {
         Some(r.namespace.as_deref().unwrap_or(self.client.default_namespace()))
     }
 

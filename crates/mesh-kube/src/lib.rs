@@ -53,6 +53,7 @@ pub mod testing;
 pub mod typed;
 #[cfg(feature = "types")]
 pub mod types;
+mod watch_cache;
 
 pub use client::{USER_AGENT, client_from, without_url_credentials};
 pub use engine::{DEFAULT_FIELD_MANAGER, KubeEngine};

@@ -14,12 +14,34 @@ use crate::{KubeEngine, Snapshot};
 pub struct ClusterReads<'a, P> {
     engine: &'a KubeEngine,
     planner: &'a P,
+    fresh: bool,
 }
 
 impl<'a, P> ClusterReads<'a, P> {
-    /// Reads for `planner` through `engine`.
+    /// Reads for `planner` through `engine` (from its watched copies, when it
+    /// [keeps them](KubeEngine::with_watch_cache)).
     pub fn new(engine: &'a KubeEngine, planner: &'a P) -> Self {
-        Self { engine, planner }
+        Self {
+            engine,
+            planner,
+            fresh: false,
+        }
+    }
+
+    /// Reads from the server even when the engine keeps watched copies: after a lost race.
+    #[must_use]
+    pub fn fresh(mut self) -> Self {
+        self.fresh = true;
+        self
+    }
+
+    async fn read(&self, r: &ObjectRef) -> Result<Option<serde_json::Value>> {
+        if !self.fresh
+            && let Some(copy) = self.engine.watched_copy(r).await?
+        {
+            return Ok(copy);
+        }
+        self.engine.get(r).await
     }
 }
 
@@ -28,7 +50,7 @@ where
     P: Planner<Read = ObjectRef, Snapshot = Snapshot>,
 {
     async fn read_into(&self, reads: &[ObjectRef], snapshot: &mut Snapshot) -> Result<()> {
-        let answers = futures_util::future::join_all(reads.iter().map(|r| self.engine.get(r))).await;
+        let answers = futures_util::future::join_all(reads.iter().map(|r| self.read(r))).await;
         for (r, answer) in reads.iter().zip(answers) {
             match answer {
                 Ok(Some(object)) => snapshot.insert(r.clone(), object),
@@ -54,6 +76,14 @@ impl KubeEngine {
         mesh_core::plan_with_reads(planner, &ClusterReads::new(self, planner), change).await
     }
 
+    /// [`KubeEngine::plan_change`] on reads from the server, never from watched copies.
+    async fn plan_change_fresh<P>(&self, planner: &P, change: &Change) -> Result<Plan>
+    where
+        P: Planner<Read = ObjectRef, Snapshot = Snapshot>,
+    {
+        mesh_core::plan_with_reads(planner, &ClusterReads::new(self, planner).fresh(), change).await
+    }
+
     /// Plans and applies `change`. When a guarded read-modify-write loses a race (a 409: a user
     /// or another process changed or created the object after it was read), the change is
     /// planned again on fresh reads and applied again, up to `conflict_retries` times. Writes
@@ -73,7 +103,12 @@ impl KubeEngine {
     {
         let mut attempt = 0;
         loop {
-            let plan = self.plan_change(planner, change).await?;
+            // A lost race means a copy was behind: the next plan reads the server.
+            let plan = if attempt == 0 {
+                self.plan_change(planner, change).await?
+            } else {
+                self.plan_change_fresh(planner, change).await?
+            };
             match self.apply(&plan).await {
                 Err(e) if attempt < conflict_retries && plan.lost_race(&e) => {
                     attempt += 1;

@@ -11,3 +11,4 @@ mod live_server;
 mod schema;
 mod types;
 mod user_agent;
+mod watch_cache_live;

@@ -3,7 +3,8 @@
 //!
 //! Declarations: on Kubernetes, ConfigMaps labelled `meshctl.dev/rollout` with the spec under
 //! `rollout.yaml` (watched); on Consul, KV entries under `meshctl/rollouts/` (the prefix re-read
-//! every [`CONSUL_POLL`], one request for all of them). A declaration may only roll out a service
+//! every [`CONSUL_POLL`], one request for all of them). On Kubernetes the plans read watched
+//! copies (`KubeEngine::with_watch_cache`). A declaration may only roll out a service
 //! of its own namespace: write access to one namespace's ConfigMaps must not move another's
 //! traffic.
 
@@ -146,7 +147,12 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
     let shard = shard(a.shard.as_deref())?;
     let runner = a.runner.clone().unwrap_or_else(rollout_cmd::default_runner);
     let namespace = cli.namespace().to_owned();
-    let live = backends::live(cli).await?;
+    // A long-running controller keeps watched copies of what its plans read: a steady stage then
+    // costs its two writes (the route and the state) and no read.
+    let live = match backends::live(cli).await? {
+        Live::Kube(kind, engine, options) => Live::Kube(kind, Box::new(engine.with_watch_cache()), options),
+        consul => consul,
+    };
     let (declarations, source): (BoxStream<'static, Declared>, String) = match &live {
         Live::Kube(_, engine, _) => (
             kube_declarations(engine.client().clone(), namespace.clone()),

@@ -6,7 +6,8 @@
 //! On the in-memory mesh (the default), "requests" are the backend's control-plane operations
 //! (an object write, a state read or write), each one API request on a real server. With
 //! `--real`, the Istio backend runs against the real API server that `MESH_E2E_KUBECONFIG`
-//! names (`cargo xtask testenv up`), which counts the requests itself. Each rollout runs two
+//! names (`cargo xtask testenv up`), which counts the requests itself; `--watch-cache` serves
+//! the plans' reads from watched copies (`KubeEngine::with_watch_cache`). Each rollout runs two
 //! stages (10 %, 50 %) and the promotion. The last line is machine-readable. Reads /proc (Linux).
 
 #![allow(clippy::print_stdout)] // A benchmark reports on stdout.
@@ -90,13 +91,14 @@ fn main() {
     let rollouts = usize::try_from(arg("--rollouts", 10_000)).unwrap_or(10_000);
     let interval = Duration::from_millis(arg("--interval-ms", 2_000));
     let real = std::env::args().any(|a| a == "--real");
+    let watch = std::env::args().any(|a| a == "--watch-cache");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     let (mesh, namespace, counter) = if real {
         runtime.block_on(async {
-            let (client, namespace, mesh) = real_server::connect().await;
+            let (client, namespace, mesh) = real_server::connect(watch).await;
             let before = real_server::requests_served(&client).await;
             (mesh, namespace, Counter::ApiServer(client, before))
         })
@@ -160,7 +162,11 @@ fn main() {
         (cpu_after - cpu_before) / seconds,
         requests / stages,
         interval.as_secs_f64() * 2.0,
-        if real { "kube-apiserver" } else { "in-memory" },
+        match (real, watch) {
+            (false, _) => "in-memory",
+            (true, false) => "kube-apiserver",
+            (true, true) => "kube-apiserver+watch-cache",
+        },
     );
     if let Some((name, error)) = report.failed.iter().next() {
         println!("first failure: {name}: {error}");

@@ -37,10 +37,15 @@ pub(crate) async fn requests_served(client: &kube::Client) -> f64 {
         .sum()
 }
 
-/// A client, a namespace of its own (created) and the Istio backend over them.
-pub(crate) async fn connect() -> (kube::Client, String, Mesh) {
+/// A client, a namespace of its own (created) and the Istio backend over them, reading from
+/// watched copies when `watch`.
+pub(crate) async fn connect(watch: bool) -> (kube::Client, String, Mesh) {
     let client = mesh_kube::testing::live_client().await;
-    let namespace = format!("bench-{}", std::process::id());
+    let namespace = format!(
+        "bench-{}{}",
+        std::process::id(),
+        if watch { "-watched" } else { "" }
+    );
     send(
         &client,
         http::Method::POST,
@@ -50,6 +55,7 @@ pub(crate) async fn connect() -> (kube::Client, String, Mesh) {
     .await;
     let engine =
         mesh_kube::KubeEngine::new(client.clone(), MeshKind::Istio, mesh_kube::DEFAULT_FIELD_MANAGER);
+    let engine = if watch { engine.with_watch_cache() } else { engine };
     let mesh = Mesh::from_backend(mesh::istio::IstioBackend::new(engine, Default::default()));
     (client, namespace, mesh)
 }
