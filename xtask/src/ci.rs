@@ -102,7 +102,9 @@ fn live_suites(root: &Path) -> anyhow::Result<()> {
         println!("==> live suites: SKIPPED (MESH_SKIP_LIVE=1); CI runs them against real servers");
         return Ok(());
     }
-    println!("==> testenv up (kube-apiserver + etcd, Consul, istioctl, Zipkin; built once per version)");
+    println!(
+        "==> testenv up (kube-apiserver + etcd, istiod as its webhook, Consul, istioctl, Zipkin; built once per version)"
+    );
     let vars = crate::testenv::up(root)?;
     let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let result = step(
