@@ -98,8 +98,12 @@ impl WatchCache {
 }
 
 impl KubeEngine {
-    /// Serves the reads of plans from watched copies (see the [module](self) documentation).
-    /// Writes are unchanged. The watches end when the last clone of this engine is dropped.
+    /// Serves the reads of plans from watched copies: the first read of a kind in a namespace
+    /// starts kube-runtime's watcher and reflector for it, reads go to the server until it has
+    /// listed (and while it fails), and later reads cost no request. Writes are unchanged: a
+    /// replace carries the `resourceVersion` it planned on, so a copy that is behind loses with
+    /// a 409 and [`KubeEngine::execute_change`] plans again on fresh reads. The watches end when
+    /// the last clone of this engine is dropped.
     ///
     /// ```no_run
     /// # async fn f() -> mesh_core::Result<()> {

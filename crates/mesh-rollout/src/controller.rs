@@ -105,7 +105,10 @@ impl ControllerReport {
     }
 }
 
-/// Drives declared rollouts. See the [module](self) documentation.
+/// Drives every rollout declared for it, one tokio task each (no thread per rollout), each at
+/// most once ([`Rollout::once`]), from a stream of [`Declared`] rollouts that a watch feeds (a
+/// ConfigMap watch on Kubernetes, a KV prefix on Consul, a list in tests), and only those of its
+/// [`Shard`].
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
