@@ -150,14 +150,13 @@ fn declaration(namespace: &str, name: &str, service: &str) -> serde_json::Value 
     })
 }
 
-/// The same through the real binary on the real API server, declarations in ConfigMaps: the
-/// watch finds them, each runs once, and one for another namespace is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
-async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_server() {
+/// The same through the real binary on the real API server for `mesh`, declarations in
+/// ConfigMaps: the watch finds them, each runs once, and one for another namespace is refused.
+/// Returns the client and the namespace, for the mesh's own checks.
+async fn the_controller_runs_configmap_declarations(mesh: &str) -> (kube::Client, String) {
     let client = mesh_kube::testing::live_client().await;
     let kubeconfig = std::env::var("MESH_E2E_KUBECONFIG").unwrap();
-    let ns = format!("controller-{}", std::process::id());
+    let ns = format!("controller-{mesh}-{}", std::process::id());
     let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
     send(
         &client,
@@ -166,6 +165,16 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
         Some(&namespace),
     )
     .await;
+    // The services themselves (Linkerd derives its per-version Services from them).
+    for name in ["api", "web"] {
+        let service = serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80}]}
+        });
+        let services = format!("/api/v1/namespaces/{ns}/services");
+        send(&client, http::Method::POST, &services, Some(&service)).await;
+    }
     let configmaps = format!("/api/v1/namespaces/{ns}/configmaps");
     for (name, service) in [
         ("api", format!("{ns}/api")),
@@ -182,7 +191,7 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
     }
     let prometheus = HostileServer::canned(EMPTY_VECTOR);
     let meshctl = |args: &[&str]| {
-        let mut all = vec!["--mesh", "istio", "--kubeconfig", &kubeconfig, "-n", &ns];
+        let mut all = vec!["--mesh", mesh, "--kubeconfig", &kubeconfig, "-n", &ns];
         all.extend(args);
         crate::support::meshctl(&all, &[])
     };
@@ -192,7 +201,7 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
             .env("HOME", "/nonexistent-home-for-meshctl-tests")
             .args([
                 "--mesh",
-                "istio",
+                mesh,
                 "--kubeconfig",
                 &kubeconfig,
                 "-n",
@@ -222,6 +231,13 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
         stderr.contains(&format!("{ns}/elsewhere: failed")) && stderr.contains("not in namespace"),
         "{stderr}"
     );
+    (client, ns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
+async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_server() {
+    let (client, ns) = the_controller_runs_configmap_declarations("istio").await;
     // Held at the first stage: the VirtualService sends 10 % to the canary.
     let vs: serde_json::Value = serde_json::from_str(
         &client
@@ -248,6 +264,19 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
         })
         .collect();
     assert_eq!(weights, [("v1".to_owned(), 90), ("v2".to_owned(), 10)]);
+    send(
+        &client,
+        http::Method::DELETE,
+        &format!("/api/v1/namespaces/{ns}"),
+        None,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
+async fn live_the_linkerd_controller_runs_the_configmap_declarations_on_the_real_api_server() {
+    let (client, ns) = the_controller_runs_configmap_declarations("linkerd").await;
     send(
         &client,
         http::Method::DELETE,
