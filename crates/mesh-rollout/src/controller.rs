@@ -11,7 +11,7 @@ use futures_util::{Stream, StreamExt};
 use mesh::{Error, Mesh, Result};
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::{MetricsSource, Outcome, Rollout, RolloutSpec};
+use crate::{MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec};
 
 /// What a declaration source saw.
 #[derive(Debug, Clone)]
@@ -129,11 +129,15 @@ pub struct Controller {
     metrics: Option<Arc<dyn MetricsSource>>,
     shard: Shard,
     reporter: Option<Reporter>,
+    observer: Option<DeclaredObserver>,
 }
 
 /// Told of each rollout's end as it happens: the declaration's name, and the outcome or why it
 /// failed.
 type Reporter = Box<dyn Fn(&str, std::result::Result<Outcome, &str>) + Send + Sync>;
+
+/// Told of every decision of every rollout, with the declaration's name.
+type DeclaredObserver = Arc<dyn Fn(&str, &RolloutEvent) + Send + Sync>;
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,6 +164,7 @@ impl Controller {
             metrics: None,
             shard: Shard::ALL,
             reporter: None,
+            observer: None,
         })
     }
 
@@ -178,6 +183,14 @@ impl Controller {
         report: impl Fn(&str, std::result::Result<Outcome, &str>) + Send + Sync + 'static,
     ) -> Self {
         self.reporter = Some(Box::new(report));
+        self
+    }
+
+    /// Calls `observe` with every decision of every rollout it runs, and the declaration's
+    /// name, as [`Rollout::with_observer`] does for one rollout.
+    #[must_use]
+    pub fn with_observer(mut self, observe: impl Fn(&str, &RolloutEvent) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observe));
         self
     }
 
@@ -256,6 +269,13 @@ impl Controller {
                 };
                 let rollout = match &self.metrics {
                     Some(m) => rollout.with_metrics(Arc::clone(m)),
+                    None => rollout,
+                };
+                let rollout = match &self.observer {
+                    Some(observe) => {
+                        let (observe, declared) = (Arc::clone(observe), name.clone());
+                        rollout.with_observer(move |event| observe(&declared, event))
+                    }
                     None => rollout,
                 };
                 tracing::info!(%name, "rollout declared");

@@ -27,6 +27,8 @@ pub struct Rollout {
     /// Made on the first [`Rollout::subscribe`]: a rollout nobody watches (a controller runs
     /// thousands) carries no channel buffer.
     events: std::sync::OnceLock<broadcast::Sender<RolloutEvent>>,
+    /// Told of every decision as it is made ([`Rollout::with_observer`]).
+    observers: Vec<Observer>,
     clock: Clock,
     /// A finished rollout of the same spec is reported as it ended, not started again.
     once: bool,
@@ -34,6 +36,9 @@ pub struct Rollout {
 
 /// Decisions a slow subscriber may fall behind by before it starts losing the oldest.
 const EVENT_BUFFER: usize = 256;
+
+/// A function told of every decision, synchronously, as it is made.
+type Observer = Arc<dyn Fn(&RolloutEvent) + Send + Sync>;
 
 /// Wall-clock time as the rollout sees it: a fixed start plus tokio's elapsed time, so that a
 /// paused tokio clock moves the metrics windows too.
@@ -83,6 +88,7 @@ impl Rollout {
             metrics,
             gates: Vec::new(),
             events: std::sync::OnceLock::new(),
+            observers: Vec::new(),
             clock: Clock::starting_at(SystemTime::now()),
             once: false,
         })
@@ -136,8 +142,35 @@ impl Rollout {
             .subscribe()
     }
 
-    /// Sends `event` to the subscribers, if any ever subscribed.
+    /// Calls `observer` with every decision, in order, as it is made: what a recorder of
+    /// decisions elsewhere (Kubernetes Events, a log) hooks into, with no channel and no task.
+    /// The call is synchronous and on the rollout's path, so an observer must return at once
+    /// (hand the event to a bounded queue, as `mesh_kube::events::EventRecorder` does): it is
+    /// what the rollout waits for. It returns nothing, so it cannot fail the rollout.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use mesh::{Mesh, MeshKind};
+    /// use mesh_rollout::{Rollout, RolloutSpec, Strategy};
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let spec = RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50])?)?;
+    /// let rollout = Rollout::new(Mesh::fake(MeshKind::Istio), spec, "ci")?
+    ///     .with_observer(move |event| log.lock().unwrap().push(event.reason()));
+    /// # let _ = rollout;
+    /// # Ok::<(), mesh::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_observer(mut self, observer: impl Fn(&RolloutEvent) + Send + Sync + 'static) -> Self {
+        self.observers.push(Arc::new(observer));
+        self
+    }
+
+    /// Tells the observers of `event`, then sends it to the subscribers, if any ever subscribed.
     fn announce(&self, event: RolloutEvent) {
+        for observer in &self.observers {
+            observer(&event);
+        }
         if let Some(tx) = self.events.get() {
             // A send error only means every subscriber has gone.
             let _ = tx.send(event);

@@ -75,6 +75,96 @@ pub enum RolloutEvent {
     },
 }
 
+impl RolloutEvent {
+    /// The decision in one PascalCase word, as Kubernetes Events name their reason:
+    /// `StageApplied`, `AnalysisPassed`, `AnalysisInconclusive`, `AnalysisFailed`, `GateClosed`,
+    /// `Promoted`, `RolledBack` or `Held`.
+    ///
+    /// ```
+    /// use mesh_rollout::{Outcome, RolloutEvent};
+    /// let end = RolloutEvent::Finished { outcome: Outcome::RolledBack, reason: "2 failed analyses at stage 1".into() };
+    /// assert_eq!(end.reason(), "RolledBack");
+    /// assert!(end.is_warning());
+    /// assert_eq!(end.summary(), "rolled back: 2 failed analyses at stage 1");
+    /// ```
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::StageApplied { .. } => "StageApplied",
+            Self::Analyzed { analysis, .. } => match analysis.verdict {
+                Verdict::Pass => "AnalysisPassed",
+                Verdict::Inconclusive => "AnalysisInconclusive",
+                Verdict::Fail => "AnalysisFailed",
+            },
+            Self::GateClosed { .. } => "GateClosed",
+            Self::Finished { outcome, .. } => match outcome {
+                Outcome::Promoted => "Promoted",
+                Outcome::RolledBack => "RolledBack",
+                Outcome::Held => "Held",
+            },
+        }
+    }
+
+    /// True for what calls for a look: a failed analysis, a rollback, a rollout held for good.
+    #[must_use]
+    pub fn is_warning(&self) -> bool {
+        matches!(self.reason(), "AnalysisFailed" | "RolledBack" | "Held")
+    }
+
+    /// The stage the decision is about (from 0), `None` for the end.
+    #[must_use]
+    pub fn stage_index(&self) -> Option<usize> {
+        match self {
+            Self::StageApplied { index, .. }
+            | Self::Analyzed { index, .. }
+            | Self::GateClosed { index, .. } => Some(*index),
+            Self::Finished { .. } => None,
+        }
+    }
+
+    /// One line with the numbers behind the decision, e.g. `stage 2 (20 % to the canary):
+    /// Pass; canary 120 requests, stable 980; canary SLO: Met`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let stage = |index: usize, stage: &Stage| match stage {
+            Stage::Weight(w) => format!("stage {} ({w} % to the canary)", index + 1),
+            Stage::Match => format!("stage {} (matching requests to the canary)", index + 1),
+        };
+        match self {
+            Self::StageApplied { index, stage: s } => format!("{}: applied", stage(*index, s)),
+            Self::Analyzed {
+                index,
+                stage: s,
+                analysis,
+            } => {
+                let mut line = format!(
+                    "{}: {:?}; canary {} requests, stable {}",
+                    stage(*index, s),
+                    analysis.verdict,
+                    analysis.requests.0,
+                    analysis.requests.1
+                );
+                for reason in &analysis.reasons {
+                    line.push_str("; ");
+                    line.push_str(reason);
+                }
+                line
+            }
+            Self::GateClosed { index, gate, reason } => {
+                format!("stage {}: gate {gate} closed: {reason}", index + 1)
+            }
+            Self::Finished { outcome, reason } => {
+                let outcome = match outcome {
+                    Outcome::Promoted => "promoted",
+                    Outcome::RolledBack => "rolled back",
+                    Outcome::Held => "held",
+                };
+                format!("{outcome}: {reason}")
+            }
+        }
+    }
+}
+
 /// The final report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutReport {
