@@ -49,6 +49,7 @@ pub mod capabilities;
 pub mod client;
 pub mod crd;
 pub mod failover;
+pub mod leases;
 pub mod model;
 mod planner;
 pub mod render;

@@ -38,6 +38,7 @@ mod engine;
 mod error;
 pub mod keys;
 pub mod landed;
+pub mod leases;
 mod ownership;
 mod planning;
 pub mod render;

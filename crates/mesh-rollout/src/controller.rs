@@ -11,7 +11,10 @@ use futures_util::{Stream, StreamExt};
 use mesh::{Error, Mesh, Result};
 use tokio::task::{AbortHandle, JoinSet};
 
-use crate::{MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec};
+use crate::{
+    MetricsSource, Outcome, Rollout, RolloutEvent, RolloutSpec,
+    leases::{ShardChanges, ShardLeases},
+};
 
 /// What a declaration source saw.
 #[derive(Debug, Clone)]
@@ -78,11 +81,16 @@ impl Shard {
     /// Whether `name` belongs to this shard.
     #[must_use]
     pub fn owns(&self, name: &str) -> bool {
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        hash % u64::from(self.count) == u64::from(self.index)
+        shard_of(name, self.count) == self.index
     }
+}
+
+/// The shard of `count` that `name` hashes into (FNV-1a, the same on every machine and run).
+pub(crate) fn shard_of(name: &str, count: u32) -> u32 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    u32::try_from(hash % u64::from(count.max(1))).unwrap_or(0)
 }
 
 /// How each declared rollout ended, by declaration name.
@@ -132,12 +140,12 @@ pub struct Controller {
     observer: Option<DeclaredObserver>,
 }
 
+/// Told of every decision of every rollout, with the declaration's name.
+type DeclaredObserver = Arc<dyn Fn(&str, &RolloutEvent) + Send + Sync>;
+
 /// Told of each rollout's end as it happens: the declaration's name, and the outcome or why it
 /// failed.
 type Reporter = Box<dyn Fn(&str, std::result::Result<Outcome, &str>) + Send + Sync>;
-
-/// Told of every decision of every rollout, with the declaration's name.
-type DeclaredObserver = Arc<dyn Fn(&str, &RolloutEvent) + Send + Sync>;
 
 impl std::fmt::Debug for Controller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,94 +219,249 @@ impl Controller {
     /// started has ended. A watch never ends: then this runs until it is dropped, and dropping
     /// it stops every rollout where it is (the weights hold; a restart resumes them).
     pub async fn run(&self, declarations: impl Stream<Item = Declared>) -> ControllerReport {
-        let mut report = ControllerReport::default();
-        let mut running: HashMap<String, AbortHandle> = HashMap::new();
-        let mut tasks: JoinSet<(String, Result<Outcome>)> = JoinSet::new();
+        self.drive(declarations, Owner::Static(self.shard)).await
+    }
+
+    /// Runs the declarations of the shards this replica holds in `leases`, which it keeps
+    /// renewing, taking free shards up to its share and giving the surplus up; the rollouts of a
+    /// shard run as `<runner>-shard-<index>` whichever replica holds it, so a replica that takes
+    /// a shard over resumes them. Ends like [`run`](Self::run), giving every lease up; dropped,
+    /// its rollouts stop where they are and its leases expire.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// use std::{sync::Arc, time::Duration};
+    /// use mesh::{Mesh, MeshKind};
+    /// use mesh_rollout::{Controller, Declared, MemoryLeases, RolloutSpec, ShardLeases, Strategy};
+    /// let spec = RolloutSpec { interval: Duration::from_secs(30), ..RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50])?)? };
+    /// let declared = futures_util::stream::iter([Declared::Rollout { name: "prod/api".into(), spec: Box::new(spec) }]);
+    /// let store = Arc::new(MemoryLeases::default());
+    /// let mut leases = ShardLeases::new(store, "rollouts", "replica-a", 4, Duration::from_secs(15))?;
+    /// let report = Controller::new(Mesh::fake(MeshKind::Istio), "controller")?.run_leased(declared, &mut leases).await;
+    /// // It took the shards, ran the rollout (no metrics source on the fake: a typed error), and gave them up.
+    /// assert!(report.failed["prod/api"].contains("not configured"));
+    /// assert!(leases.held().is_empty());
+    /// # Ok::<(), mesh::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run_leased(
+        &self,
+        declarations: impl Stream<Item = Declared>,
+        leases: &mut ShardLeases,
+    ) -> ControllerReport {
+        self.drive(declarations, Owner::Leased(leases)).await
+    }
+
+    async fn drive(
+        &self,
+        declarations: impl Stream<Item = Declared>,
+        mut owner: Owner<'_>,
+    ) -> ControllerReport {
+        let mut run = Running::default();
         let mut declarations = std::pin::pin!(declarations.fuse());
         let mut open = true;
-        while open || !tasks.is_empty() {
+        let mut renewals = tokio::time::interval(owner.renew_every());
+        renewals.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A leased replica holds its shards before it reads a declaration.
+        if let Owner::Leased(leases) = &mut owner {
+            renewals.tick().await;
+            self.shards_changed(leases.tick().await, leases, &mut run).await;
+        }
+        while open || !run.tasks.is_empty() {
             tokio::select! {
                 declared = declarations.next(), if open => match declared {
                     None => open = false,
-                    Some(d) => self.take(d, &mut running, &mut tasks, &mut report),
+                    Some(d) => self.take(d, &owner, &mut run),
                 },
-                Some(joined) = tasks.join_next() => match joined {
-                    Ok((name, result)) => {
-                        running.remove(&name);
-                        match result {
-                            Ok(outcome) => {
-                                self.tell(&name, Ok(outcome));
-                                report.finished.insert(name, outcome);
-                            }
-                            Err(e) => {
-                                let error = e.to_string();
-                                self.tell(&name, Err(&error));
-                                report.failed.insert(name, error);
-                            }
-                        }
+                Some(joined) = run.tasks.join_next() => self.joined(joined, &mut run),
+                _ = renewals.tick(), if matches!(owner, Owner::Leased(_)) => {
+                    if let Owner::Leased(leases) = &mut owner {
+                        let changes = leases.tick().await;
+                        self.shards_changed(changes, leases, &mut run).await;
                     }
-                    // Aborted on removal (already reported), or a panic in a rollout task.
-                    Err(e) if e.is_cancelled() => {}
-                    Err(e) => tracing::error!(error = %e, "a rollout task panicked"),
-                },
+                }
             }
         }
-        report
+        if let Owner::Leased(leases) = &mut owner {
+            leases.release_all().await;
+        }
+        run.report
     }
 
-    fn take(
+    fn joined(
         &self,
-        declared: Declared,
-        running: &mut HashMap<String, AbortHandle>,
-        tasks: &mut JoinSet<(String, Result<Outcome>)>,
-        report: &mut ControllerReport,
+        joined: std::result::Result<(String, Result<Outcome>), tokio::task::JoinError>,
+        run: &mut Running,
     ) {
-        match declared {
-            Declared::Rollout { name, spec } => {
-                if !self.shard.owns(&name) || running.contains_key(&name) {
-                    return;
-                }
-                let rollout = match Rollout::new(self.mesh.clone(), *spec, &self.runner) {
-                    Ok(r) => r.once(),
+        match joined {
+            Ok((name, result)) => {
+                run.handles.remove(&name);
+                match result {
+                    Ok(outcome) => {
+                        self.tell(&name, Ok(outcome));
+                        run.report.finished.insert(name, outcome);
+                    }
                     Err(e) => {
                         let error = e.to_string();
                         self.tell(&name, Err(&error));
-                        report.failed.insert(name, error);
-                        return;
+                        run.report.failed.insert(name, error);
                     }
-                };
-                let rollout = match &self.metrics {
-                    Some(m) => rollout.with_metrics(Arc::clone(m)),
-                    None => rollout,
-                };
-                let rollout = match &self.observer {
-                    Some(observe) => {
-                        let (observe, declared) = (Arc::clone(observe), name.clone());
-                        rollout.with_observer(move |event| observe(&declared, event))
-                    }
-                    None => rollout,
-                };
-                tracing::info!(%name, "rollout declared");
-                let task_name = name.clone();
-                let handle = tasks.spawn(async move {
-                    let result = rollout.run().await.map(|r| r.outcome);
-                    (task_name, result)
-                });
-                running.insert(name, handle);
+                }
+            }
+            // Aborted on removal or hand-over, or a panic in a rollout task.
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => tracing::error!(error = %e, "a rollout task panicked"),
+        }
+    }
+
+    /// Stops the rollouts of the shards lost or given up (before the surplus is released), and
+    /// starts the declared rollouts of the shards gained.
+    async fn shards_changed(&self, changes: ShardChanges, leases: &mut ShardLeases, run: &mut Running) {
+        if let Some(why) = &changes.unreachable {
+            tracing::warn!(error = %why, "the lease store is unreachable; held shards are kept until their renewal is overdue");
+        }
+        let stopped: Vec<u32> = changes.lost.iter().chain(&changes.surplus).copied().collect();
+        if !stopped.is_empty() {
+            run.handles.retain(|name, handle| {
+                let keep = !stopped.contains(&leases.shard_of(name));
+                if !keep {
+                    tracing::info!(%name, "shard handed over: the rollout stops where it is");
+                    handle.abort();
+                }
+                keep
+            });
+            // Let the aborted tasks end before the leases go, so no write of theirs follows.
+            while run.tasks.len() > run.handles.len() {
+                match run.tasks.join_next().await {
+                    Some(joined) => self.joined(joined, run),
+                    None => break,
+                }
+            }
+            leases.release(&changes.surplus).await;
+        }
+        if !changes.gained.is_empty() {
+            let owner = Owner::Leased(leases);
+            // Only the gained shards' declarations: a held shard's ended rollouts are not run
+            // (and reported) again.
+            let gained: Vec<(String, Box<RolloutSpec>)> = run
+                .known
+                .iter()
+                .filter(|(name, _)| changes.gained.contains(&owner.shard_of(name)))
+                .map(|(n, s)| (n.clone(), s.clone()))
+                .collect();
+            for (name, spec) in gained {
+                self.start(name, spec, &owner, run);
+            }
+        }
+    }
+
+    fn take(&self, declared: Declared, owner: &Owner<'_>, run: &mut Running) {
+        match declared {
+            Declared::Rollout { name, spec } => {
+                run.known.insert(name.clone(), spec.clone());
+                if owner.owns(&name) {
+                    self.start(name, spec, owner, run);
+                }
             }
             Declared::Invalid { name, error } => {
-                if self.shard.owns(&name) {
+                run.known.remove(&name);
+                if owner.owns(&name) {
                     tracing::warn!(%name, %error, "declaration refused");
                     self.tell(&name, Err(&error));
-                    report.failed.insert(name, error);
+                    run.report.failed.insert(name, error);
                 }
             }
             Declared::Removed { name } => {
-                if let Some(handle) = running.remove(&name) {
+                run.known.remove(&name);
+                if let Some(handle) = run.handles.remove(&name) {
                     handle.abort();
-                    report.removed.push(name);
+                    run.report.removed.push(name);
                 }
             }
+        }
+    }
+
+    fn start(&self, name: String, spec: Box<RolloutSpec>, owner: &Owner<'_>, run: &mut Running) {
+        if run.handles.contains_key(&name) {
+            return;
+        }
+        let rollout = match Rollout::new(self.mesh.clone(), *spec, &owner.runner(&self.runner, &name)) {
+            Ok(r) => r.once(),
+            Err(e) => {
+                let error = e.to_string();
+                self.tell(&name, Err(&error));
+                run.report.failed.insert(name, error);
+                return;
+            }
+        };
+        let rollout = match &self.metrics {
+            Some(m) => rollout.with_metrics(Arc::clone(m)),
+            None => rollout,
+        };
+        let rollout = match &self.observer {
+            Some(observe) => {
+                let (observe, declared) = (Arc::clone(observe), name.clone());
+                rollout.with_observer(move |event| observe(&declared, event))
+            }
+            None => rollout,
+        };
+        tracing::info!(%name, "rollout declared");
+        let task_name = name.clone();
+        let handle = run.tasks.spawn(async move {
+            let result = rollout.run().await.map(|r| r.outcome);
+            (task_name, result)
+        });
+        run.handles.insert(name, handle);
+    }
+}
+
+/// What a controller run tracks.
+#[derive(Default)]
+struct Running {
+    report: ControllerReport,
+    /// The running rollouts by declaration name.
+    handles: HashMap<String, AbortHandle>,
+    tasks: JoinSet<(String, Result<Outcome>)>,
+    /// The latest valid declaration of every name, of every shard: a shard taken over later
+    /// starts its rollouts from here.
+    known: BTreeMap<String, Box<RolloutSpec>>,
+}
+
+/// Which declarations a controller runs, and under which runner name.
+enum Owner<'a> {
+    /// A fixed shard, as the controller's runner.
+    Static(Shard),
+    /// The shards held in leases, each as `<runner>-shard-<index>`.
+    Leased(&'a mut ShardLeases),
+}
+
+impl Owner<'_> {
+    fn owns(&self, name: &str) -> bool {
+        match self {
+            Self::Static(shard) => shard.owns(name),
+            Self::Leased(leases) => leases.owns(name),
+        }
+    }
+
+    fn runner(&self, base: &str, name: &str) -> String {
+        match self {
+            Self::Static(_) => base.to_owned(),
+            Self::Leased(leases) => format!("{base}-shard-{}", leases.shard_of(name)),
+        }
+    }
+
+    fn shard_of(&self, name: &str) -> u32 {
+        match self {
+            Self::Static(_) => 0,
+            Self::Leased(leases) => leases.shard_of(name),
+        }
+    }
+
+    fn renew_every(&self) -> std::time::Duration {
+        match self {
+            // Never ticks: the branch is disabled.
+            Self::Static(_) => std::time::Duration::from_secs(3600),
+            Self::Leased(leases) => leases.renew_every(),
         }
     }
 }

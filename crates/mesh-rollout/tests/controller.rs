@@ -3,9 +3,12 @@
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use mesh::{Mesh, MeshKind, testing::FakeMesh};
-use mesh_rollout::{Controller, ControllerReport, Declared, Outcome, RolloutSpec, Shard, Strategy};
+use mesh_rollout::{
+    Controller, ControllerReport, Declared, LeaseStore, MemoryLeases, Outcome, RolloutSpec, Shard,
+    ShardLeases, Strategy,
+};
 
 use crate::support::{Scripted, healthy};
 
@@ -122,6 +125,129 @@ async fn three_replicas_share_the_rollouts_and_a_killed_ones_are_finished_by_its
     for i in 0..60 {
         assert_eq!(route_writes(&fake, &format!("prod/svc-{i}")), 3, "svc-{i}");
     }
+}
+
+/// Promotions reported by leased replicas: (replica, declaration).
+type Promotions = Arc<std::sync::Mutex<Vec<(usize, String)>>>;
+
+/// How many shard leases `replica` holds.
+async fn shards_held_by(store: &MemoryLeases, replica: &str) -> usize {
+    let holders = store.holders("rollouts-shard-").await.unwrap();
+    holders.iter().filter(|h| *h == replica).count()
+}
+
+/// Replica `i` of a leased controller group over `store`, until aborted.
+fn leased_replica(
+    mesh: &Mesh,
+    store: &Arc<MemoryLeases>,
+    i: usize,
+    all: &[Declared],
+    promotions: &Promotions,
+) -> tokio::task::JoinHandle<ControllerReport> {
+    let store: Arc<dyn LeaseStore> = store.clone();
+    let mut leases = ShardLeases::new(
+        store,
+        "rollouts",
+        &format!("replica-{i}"),
+        8,
+        Duration::from_secs(15),
+    )
+    .unwrap();
+    let promotions = Arc::clone(promotions);
+    let c = controller(mesh, "ctl", Shard::ALL).with_reporter(move |name, ended| {
+        assert_eq!(ended, Ok(Outcome::Promoted), "{name}");
+        promotions.lock().unwrap().push((i, name.to_owned()));
+    });
+    // A watch: the declarations, then nothing more, never ending.
+    let declarations = stream::iter(all.to_vec()).chain(stream::pending());
+    tokio::spawn(async move { c.run_leased(declarations, &mut leases).await })
+}
+
+#[tokio::test(start_paused = true)]
+async fn three_leased_replicas_share_the_rollouts_and_take_a_killed_ones_over() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let store = Arc::new(MemoryLeases::default());
+    let all: Vec<Declared> = (0..60).map(declared).collect();
+    let promotions: Promotions = Arc::default();
+    let start = tokio::time::Instant::now();
+    let replicas: Vec<_> = (0..3)
+        .map(|i| leased_replica(&mesh, &store, i, &all, &promotions))
+        .collect();
+    // Replica 1 dies halfway through the first stage's wait, its leases held: they expire.
+    tokio::time::sleep(INTERVAL / 2).await;
+    let held_by_one = shards_held_by(&store, "replica-1").await;
+    assert!(held_by_one > 0, "replica 1 had taken shards over from replica 0");
+    replicas[1].abort();
+    while promotions.lock().unwrap().len() < 60 && start.elapsed() < INTERVAL * 10 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let promotions = promotions.lock().unwrap().clone();
+    let names: BTreeSet<&String> = promotions.iter().map(|(_, n)| n).collect();
+    assert_eq!(names.len(), 60, "every rollout promoted: {promotions:?}");
+    assert_eq!(promotions.len(), 60, "each exactly once");
+    assert!(
+        promotions.iter().all(|(i, _)| *i != 1),
+        "the killed replica finished none; its rollouts were taken over"
+    );
+    for survivor in [0, 2] {
+        assert!(
+            promotions.iter().any(|(i, _)| *i == survivor),
+            "replica {survivor} had a share"
+        );
+    }
+    // Taken over mid-stage, twice (the surplus handed to replica 1, then from it when it died):
+    // each stage was found in place, no write repeated.
+    for i in 0..60 {
+        assert_eq!(route_writes(&fake, &format!("prod/svc-{i}")), 3, "svc-{i}");
+    }
+    // Two stages of one interval each, plus the time for the killed replica's leases to expire
+    // and a full interval again for a stage resumed (its analysis window starts at resume).
+    assert!(start.elapsed() <= INTERVAL * 3, "{:?}", start.elapsed());
+    for r in &replicas {
+        r.abort();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_that_gains_a_shard_does_not_report_its_kept_shards_again() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let store = Arc::new(MemoryLeases::default());
+    let all: Vec<Declared> = (0..20).map(declared).collect();
+    let promotions: Promotions = Arc::default();
+    let zero = leased_replica(&mesh, &store, 0, &all, &promotions);
+    tokio::time::sleep(INTERVAL * 3).await;
+    assert_eq!(
+        promotions.lock().unwrap().len(),
+        20,
+        "replica 0 alone ran them all"
+    );
+    // Replica 1 joins and takes its share (whose rollouts it finds ended), then dies: replica 0
+    // takes that share back after the leases expire.
+    let one = leased_replica(&mesh, &store, 1, &all, &promotions);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let held_by_one = shards_held_by(&store, "replica-1").await;
+    assert_eq!(held_by_one, 4, "replica 1 took half of the 8 shards");
+    one.abort();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let reports = promotions.lock().unwrap().clone();
+    let by = |replica: usize| -> Vec<&String> {
+        reports
+            .iter()
+            .filter(|(i, _)| *i == replica)
+            .map(|(_, n)| n)
+            .collect()
+    };
+    let (by_zero, by_one) = (by(0), by(1));
+    assert!(!by_one.is_empty(), "replica 1 found its share's rollouts ended");
+    for name in by_zero.iter().collect::<BTreeSet<_>>() {
+        let times = by_zero.iter().filter(|n| *n == name).count();
+        // Reported again only for the shards replica 0 gave up and took back.
+        let expected = if by_one.contains(name) { 2 } else { 1 };
+        assert_eq!(times, expected, "{name}");
+    }
+    zero.abort();
 }
 
 #[tokio::test(start_paused = true)]

@@ -575,8 +575,36 @@ pub(crate) struct RolloutArgs {
     pub(crate) runner: Option<String>,
     /// controller: run only shard INDEX of COUNT replicas' declarations (by a hash of their
     /// names), e.g. 0/3.
-    #[arg(long, value_name = "INDEX/COUNT")]
+    #[arg(long, value_name = "INDEX/COUNT", conflicts_with = "shards")]
     pub(crate) shard: Option<String>,
+    /// controller: share the declarations with other replicas through COUNT shard leases
+    /// (Kubernetes Leases in the namespace; Consul sessions and KV locks), each replica holding
+    /// its share and taking over a stopped one's; the rollouts of a shard run as
+    /// RUNNER-shard-INDEX (RUNNER: --runner, default meshctl-rollouts).
+    #[arg(long, value_name = "COUNT")]
+    pub(crate) shards: Option<u32>,
+    /// controller with --shards: this replica's name (default HOST-PID), lowercase letters,
+    /// digits and '-'.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) replica: Option<String>,
+    /// controller with --shards: seconds a lease lives unless renewed (renewed every third of
+    /// it; Consul needs 10 or more) [default: 15].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) lease_seconds: Option<u64>,
+}
+
+impl RolloutArgs {
+    /// The first controller-only flag given, if any.
+    pub(crate) fn controller_flag(&self) -> Option<&'static str> {
+        [
+            ("shard", self.shard.is_some()),
+            ("shards", self.shards.is_some()),
+            ("replica", self.replica.is_some()),
+            ("lease-seconds", self.lease_seconds.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, set)| set.then_some(flag))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

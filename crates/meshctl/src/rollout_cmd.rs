@@ -89,7 +89,7 @@ fn spec_from_file(a: &RolloutArgs, path: &std::path::Path) -> Result<RolloutSpec
         || a.watch
         || a.force
         || a.service.is_some()
-        || a.shard.is_some();
+        || a.controller_flag().is_some();
     if flags {
         return Err(Error::invalid(
             "file",
@@ -140,7 +140,9 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
     let stepping = a.steps.is_some() || a.step_weight.is_some() || a.max_weight.is_some();
     given(a.watch, "watch", "status")?;
     given(a.force, "force", "promote and abort")?;
-    given(a.shard.is_some(), "shard", "controller")?;
+    if let Some(flag) = a.controller_flag() {
+        given(true, flag, "controller")?;
+    }
     let (Some(stable), Some(canary)) = (&a.stable, &a.canary) else {
         return Err(Error::invalid("stable", "a strategy needs --stable and --canary"));
     };

@@ -10,12 +10,19 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
-use futures_util::{Stream, StreamExt, stream::BoxStream};
+use futures_util::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 use mesh::{
     Error,
-    consul::ConsulBackend,
-    kube::declarations::{DECLARATION_KEY, DECLARATION_LABEL, DeclarationEvent, watch_declarations},
-    rollout::{Controller, Declared, Outcome, Shard},
+    consul::{
+        ConsulBackend,
+        client::SESSION_TTL,
+        leases::{ConsulLeases, LEASE_PREFIX},
+    },
+    kube::{
+        declarations::{DECLARATION_KEY, DECLARATION_LABEL, DeclarationEvent, watch_declarations},
+        leases::KubeLeases,
+    },
+    rollout::{Controller, Declared, LeaseStore, Outcome, Shard, ShardLeases},
 };
 
 use crate::{
@@ -145,7 +152,20 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
         .into());
     }
     let shard = shard(a.shard.as_deref())?;
-    let runner = a.runner.clone().unwrap_or_else(rollout_cmd::default_runner);
+    if a.shards.is_none() && (a.replica.is_some() || a.lease_seconds.is_some()) {
+        let flag = if a.replica.is_some() {
+            "replica"
+        } else {
+            "lease-seconds"
+        };
+        return Err(Error::invalid(flag, "applies to controller --shards only").into());
+    }
+    let runner = match (&a.runner, a.shards) {
+        (Some(r), _) => r.clone(),
+        // Replicas sharing shards must share the runner names, whichever holds a shard.
+        (None, Some(_)) => DEFAULT_GROUP.to_owned(),
+        (None, None) => rollout_cmd::default_runner(),
+    };
     let namespace = cli.namespace().to_owned();
     // A long-running controller keeps watched copies of what its plans read: a steady stage then
     // costs its two writes (the route and the state) and no read.
@@ -173,17 +193,125 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
                 Ok(Outcome::Held) => say!("{name}: held"),
                 Err(e) => say!("{name}: failed: {e}"),
             });
-    say!("controller {runner}: running the rollouts declared as {source}");
-    run_until_stopped(&controller, declarations, &runner).await
+    let leases = match a.shards {
+        None => None,
+        Some(count) => Some(shard_leases(a, &live, &namespace, &runner, count)?),
+    };
+    match &leases {
+        Some(l) => say!(
+            "controller {runner}: replica {} sharing {} shards through {}; running the rollouts declared as {source}",
+            l.replica(),
+            l.shards(),
+            match &live {
+                Live::Kube(..) => format!("Leases in namespace {namespace}"),
+                Live::Consul(_) => format!("Consul sessions locking keys under {LEASE_PREFIX}"),
+            }
+        ),
+        None => say!("controller {runner}: running the rollouts declared as {source}"),
+    }
+    run_until_stopped(&controller, declarations, &runner, leases).await
+}
+
+/// The lease group, and the runner name of every replica, when `--shards` comes without
+/// `--runner`.
+const DEFAULT_GROUP: &str = "meshctl-rollouts";
+/// Seconds a lease lives unless renewed, when `--lease-seconds` is not given.
+const DEFAULT_LEASE_SECONDS: u64 = 15;
+
+/// `HOST-PID`, reduced to what a lease name may hold.
+fn default_replica() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(28)
+        .collect();
+    let host = host.trim_matches('-');
+    let host = if host.is_empty() { "replica" } else { host };
+    format!("{host}-{}", std::process::id())
+}
+
+/// Wraps a backend's lease type as a [`LeaseStore`].
+macro_rules! lease_store {
+    ($store:ident, $leases:ty) => {
+        struct $store($leases);
+
+        impl LeaseStore for $store {
+            fn hold<'a>(
+                &'a self,
+                lease: &'a str,
+                holder: &'a str,
+                ttl: Duration,
+            ) -> BoxFuture<'a, mesh::Result<bool>> {
+                Box::pin(self.0.hold(lease, holder, ttl))
+            }
+
+            fn release<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
+                Box::pin(self.0.release(lease, holder))
+            }
+
+            fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
+                Box::pin(self.0.holders(prefix))
+            }
+        }
+    };
+}
+
+lease_store!(KubeLeaseStore, KubeLeases);
+lease_store!(ConsulLeaseStore, ConsulLeases);
+
+/// This replica's shard leases: Kubernetes Leases in the namespace, or Consul sessions.
+fn shard_leases(
+    a: &RolloutArgs,
+    live: &Live,
+    namespace: &str,
+    group: &str,
+    count: u32,
+) -> Result<ShardLeases, Error> {
+    let ttl = Duration::from_secs(a.lease_seconds.unwrap_or(DEFAULT_LEASE_SECONDS));
+    let store: Arc<dyn LeaseStore> = match live {
+        Live::Kube(kind, engine, _) => Arc::new(KubeLeaseStore(KubeLeases::new(
+            engine.client().clone(),
+            namespace,
+            *kind,
+        ))),
+        Live::Consul(backend) => {
+            if !SESSION_TTL.contains(&ttl) {
+                return Err(Error::invalid(
+                    "lease-seconds",
+                    format!("{}: Consul sessions live 10 to 86400 seconds", ttl.as_secs()),
+                ));
+            }
+            Arc::new(ConsulLeaseStore(ConsulLeases::new(Arc::clone(backend))))
+        }
+    };
+    let replica = a.replica.clone().unwrap_or_else(default_replica);
+    ShardLeases::new(store, group, &replica, count, ttl)
 }
 
 async fn run_until_stopped(
     controller: &Controller,
     declarations: impl Stream<Item = Declared>,
     runner: &str,
+    mut leases: Option<ShardLeases>,
 ) -> Result<u8, CliError> {
-    tokio::select! {
-        report = controller.run(declarations) => {
+    let ended = {
+        let run = async {
+            match leases.as_mut() {
+                Some(l) => controller.run_leased(declarations, l).await,
+                None => controller.run(declarations).await,
+            }
+        };
+        tokio::select! {
+            report = run => Ok(report),
+            signal = rollout_cmd::interrupted() => Err(signal),
+        }
+        // The run is dropped here: every rollout task stops where it is.
+    };
+    match ended {
+        Ok(report) => {
             say!(
                 "controller {runner}: {} promoted, {} rolled back, {} held, {} failed",
                 report.count(Outcome::Promoted),
@@ -193,10 +321,20 @@ async fn run_until_stopped(
             );
             Ok(0)
         }
-        signal = rollout_cmd::interrupted() => {
-            say!(
-                "controller {runner}: {signal}: stopped; each running rollout holds its weights, and a controller started with --runner {runner:?} resumes them"
-            );
+        Err(signal) => {
+            match leases.as_mut() {
+                Some(l) => {
+                    // Given up only now that its rollouts have stopped: another replica takes
+                    // them over at once, not after the leases expire.
+                    l.release_all().await;
+                    say!(
+                        "controller {runner}: {signal}: stopped; each running rollout holds its weights, and this replica's shards were given up to the other replicas"
+                    );
+                }
+                None => say!(
+                    "controller {runner}: {signal}: stopped; each running rollout holds its weights, and a controller started with --runner {runner:?} resumes them"
+                ),
+            }
             Ok(INTERRUPTED)
         }
     }

@@ -125,8 +125,10 @@ pub(crate) fn refuse_strategy_flags(a: &RolloutArgs) -> Result<(), CliError> {
     if a.force && !matches!(a.strategy, StrategyArg::Promote | StrategyArg::Abort) {
         return Err(wrong("force", "promote and abort"));
     }
-    if a.shard.is_some() && a.strategy != StrategyArg::Controller {
-        return Err(wrong("shard", "controller"));
+    if let Some(flag) = a.controller_flag()
+        && a.strategy != StrategyArg::Controller
+    {
+        return Err(wrong(flag, "controller"));
     }
     Ok(())
 }

@@ -18,8 +18,13 @@ use crate::support::Runner;
 const EMPTY_VECTOR: &str = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
 
 fn spec(service: &str) -> String {
+    spec_every(service, "1s")
+}
+
+/// A two-stage canary of `service` analysed every `interval`.
+fn spec_every(service: &str, interval: &str) -> String {
     format!(
-        "service: {service}\nstable: v1\ncanary: v2\nstrategy: {{type: canary, steps: [10, 50]}}\ninterval: 1s\nfailure_threshold: 1\nmax_inconclusive: 1\n"
+        "service: {service}\nstable: v1\ncanary: v2\nstrategy: {{type: canary, steps: [10, 50]}}\ninterval: {interval}\nfailure_threshold: 1\nmax_inconclusive: 1\n"
     )
 }
 
@@ -137,6 +142,32 @@ async fn send(client: &kube::Client, method: http::Method, path: &str, body: Opt
     }
 }
 
+async fn delete_namespace(client: &kube::Client, ns: &str) {
+    send(
+        client,
+        http::Method::DELETE,
+        &format!("/api/v1/namespaces/{ns}"),
+        None,
+    )
+    .await;
+}
+
+/// Namespace `ns` and a Service per name in it (Linkerd derives its per-version Services from
+/// them).
+async fn seed_services(client: &kube::Client, ns: &str, names: &[&str]) {
+    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    send(client, http::Method::POST, "/api/v1/namespaces", Some(&namespace)).await;
+    let services = format!("/api/v1/namespaces/{ns}/services");
+    for name in names {
+        let service = serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80}]}
+        });
+        send(client, http::Method::POST, &services, Some(&service)).await;
+    }
+}
+
 fn declaration(namespace: &str, name: &str, service: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "v1",
@@ -157,24 +188,7 @@ async fn the_controller_runs_configmap_declarations(mesh: &str) -> (kube::Client
     let client = mesh_kube::testing::live_client().await;
     let kubeconfig = std::env::var("MESH_E2E_KUBECONFIG").unwrap();
     let ns = format!("controller-{mesh}-{}", std::process::id());
-    let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    send(
-        &client,
-        http::Method::POST,
-        "/api/v1/namespaces",
-        Some(&namespace),
-    )
-    .await;
-    // The services themselves (Linkerd derives its per-version Services from them).
-    for name in ["api", "web"] {
-        let service = serde_json::json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": ns},
-            "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80}]}
-        });
-        let services = format!("/api/v1/namespaces/{ns}/services");
-        send(&client, http::Method::POST, &services, Some(&service)).await;
-    }
+    seed_services(&client, &ns, &["api", "web"]).await;
     let configmaps = format!("/api/v1/namespaces/{ns}/configmaps");
     for (name, service) in [
         ("api", format!("{ns}/api")),
@@ -264,24 +278,224 @@ async fn live_the_controller_runs_the_configmap_declarations_on_the_real_api_ser
         })
         .collect();
     assert_eq!(weights, [("v1".to_owned(), 90), ("v2".to_owned(), 10)]);
-    send(
-        &client,
-        http::Method::DELETE,
-        &format!("/api/v1/namespaces/{ns}"),
-        None,
-    )
-    .await;
+    delete_namespace(&client, &ns).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
 async fn live_the_linkerd_controller_runs_the_configmap_declarations_on_the_real_api_server() {
     let (client, ns) = the_controller_runs_configmap_declarations("linkerd").await;
-    send(
+    delete_namespace(&client, &ns).await;
+}
+
+/// A `meshctl rollout controller --shards 6` replica named `replica`, whose leases live
+/// `lease_seconds`, with `mesh_args` before the subcommand.
+fn leased_replica(mesh_args: &[&str], env: &[(&str, &str)], replica: &str, lease_seconds: &str) -> Runner {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("meshctl"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Runner(
+        cmd.env("HOME", "/nonexistent-home-for-meshctl-tests")
+            .args(mesh_args)
+            .args(["--target", "apply", "rollout", "controller", "--shards", "6"])
+            .args(["--lease-seconds", lease_seconds, "--replica", replica])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Three leased replicas share `services`' declared rollouts; replica `r1` is killed (SIGKILL,
+/// its leases left to expire) as soon as `r1_holds` says it holds a shard; the survivors take
+/// its shards over, and every rollout ends exactly once, held at its first stage (no metrics).
+/// `declared` pairs each declaration's name with its service; `status` runs
+/// `meshctl rollout status SERVICE -o json`.
+async fn three_replicas_and_a_killed_one<H>(
+    mesh_args: &[&str],
+    env: &[(&str, &str)],
+    lease_seconds: &str,
+    declared: &[(String, String)],
+    r1_holds: impl Fn() -> H,
+    status: impl Fn(&str) -> crate::support::Run,
+) where
+    H: std::future::Future<Output = bool>,
+{
+    let mut replicas: Vec<Runner> = ["r0", "r1", "r2"]
+        .iter()
+        .map(|r| leased_replica(mesh_args, env, r, lease_seconds))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !r1_holds().await {
+        assert!(
+            Instant::now() < deadline,
+            "r1 never held a shard: {}",
+            replicas[1].interrupt()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    replicas[1].0.kill().unwrap();
+    let killed = String::from_utf8_lossy(&replicas[1].wait().stderr).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // `rollout status` exits 4 once a rollout is held.
+    while declared.iter().any(|(_, s)| status(s).code != 4) {
+        if Instant::now() > deadline {
+            panic!(
+                "the rollouts never all ended: r0 {} r2 {} r1 (killed) {killed}",
+                replicas[0].interrupt(),
+                replicas[2].interrupt()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let survivors = [replicas[0].interrupt(), replicas[2].interrupt()];
+    for (name, service) in declared {
+        let line = format!("{name}: held");
+        let ended = survivors
+            .iter()
+            .chain([&killed])
+            .map(|e| e.matches(&line).count())
+            .sum::<usize>();
+        assert_eq!(
+            ended, 1,
+            "{service} ended {ended} times: r0 {} r2 {} r1 {killed}",
+            survivors[0], survivors[1]
+        );
+        // Its first stage was applied once, whoever resumed it.
+        let st: serde_json::Value = serde_json::from_str(&status(service).stdout).unwrap();
+        assert_eq!(st["traffic_changes"], 1, "{service}: {st}");
+    }
+    for (i, e) in survivors.iter().enumerate() {
+        assert!(e.contains(": held"), "survivor {i} had no share: {e}");
+        assert!(e.contains("shards were given up"), "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
+async fn live_three_leased_replicas_share_the_configmap_declarations_and_take_a_killed_ones_over() {
+    let client = mesh_kube::testing::live_client().await;
+    let kubeconfig = std::env::var("MESH_E2E_KUBECONFIG").unwrap();
+    let ns = format!("replicas-{}", std::process::id());
+    let names: Vec<String> = (0..12).map(|i| format!("svc-{i}")).collect();
+    seed_services(
         &client,
-        http::Method::DELETE,
-        &format!("/api/v1/namespaces/{ns}"),
-        None,
+        &ns,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
     )
     .await;
+    let mut declared = Vec::new();
+    for name in names {
+        let mut cm = declaration(&ns, &name, &format!("{ns}/{name}"));
+        cm["data"]["rollout.yaml"] = spec_every(&format!("{ns}/{name}"), "6s").into();
+        send(
+            &client,
+            http::Method::POST,
+            &format!("/api/v1/namespaces/{ns}/configmaps"),
+            Some(&cm),
+        )
+        .await;
+        declared.push((format!("{ns}/{name}"), name));
+    }
+    let prometheus = HostileServer::canned(EMPTY_VECTOR);
+    let leases = format!("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases");
+    let holders = || async {
+        let text = client
+            .request_text(http::Request::get(&leases).body(Vec::new()).unwrap())
+            .await
+            .unwrap();
+        let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["metadata"]["name"].as_str().unwrap().contains("-shard-"))
+            .map(|l| {
+                l["spec"]["holderIdentity"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mesh_args = ["--mesh", "istio", "--kubeconfig", &kubeconfig, "-n", &ns];
+    three_replicas_and_a_killed_one(
+        &mesh_args,
+        &[("PROMETHEUS_URL", &prometheus.url())],
+        "3",
+        &declared,
+        || async { holders().await.iter().any(|h| h == "r1") },
+        |service| {
+            let mut args = mesh_args.to_vec();
+            args.extend(["rollout", "status", service, "-o", "json"]);
+            crate::support::meshctl(&args, &[])
+        },
+    )
+    .await;
+    // Six shards, each a Lease, all given up by the survivors as they stopped; the killed
+    // replica's were taken over, so none is held.
+    let after = holders().await;
+    assert_eq!(after.len(), 6, "{after:?}");
+    assert!(after.iter().all(String::is_empty), "{after:?}");
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN (cargo xtask testenv up)"]
+async fn live_three_leased_replicas_share_the_consul_declarations_and_take_a_killed_ones_over() {
+    let backend = mesh_consul::ConsulBackend::from_env().expect("CONSUL_HTTP_ADDR and CONSUL_HTTP_TOKEN");
+    let client = backend.client();
+    let run = std::process::id();
+    let mut declared = Vec::new();
+    for i in 0..12 {
+        let name = format!("replicas-{run}-{i}");
+        let defaults = serde_json::json!({"Kind": "service-defaults", "Name": name, "Protocol": "http"});
+        client
+            .put_entry(&serde_json::from_value(defaults).unwrap(), None, None)
+            .await
+            .unwrap();
+        let key = format!("meshctl/rollouts/{name}");
+        let text = spec_every(&format!("default/{name}"), "6s");
+        assert!(client.kv_put(&key, text.as_bytes(), None).await.unwrap());
+        declared.push((key, name));
+    }
+    let prometheus = HostileServer::canned(EMPTY_VECTOR);
+    let addr = std::env::var("CONSUL_HTTP_ADDR").unwrap();
+    let token = std::env::var("CONSUL_HTTP_TOKEN").unwrap();
+    let env = [
+        ("PROMETHEUS_URL", prometheus.url()),
+        ("CONSUL_HTTP_ADDR", addr),
+        ("CONSUL_HTTP_TOKEN", token),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mesh_args = ["--mesh", "consul", "-n", "default"];
+    let holders = || async {
+        client
+            .kv_locked("meshctl/leases/meshctl-rollouts-shard-")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, holder)| String::from_utf8(holder).unwrap())
+            .collect::<Vec<_>>()
+    };
+    three_replicas_and_a_killed_one(
+        &mesh_args,
+        &env,
+        // Consul's shortest session TTL.
+        "10",
+        &declared,
+        || async { holders().await.iter().any(|h| h == "r1") },
+        |service| {
+            let mut args = mesh_args.to_vec();
+            args.extend(["rollout", "status", service, "-o", "json"]);
+            crate::support::meshctl(&args, &env)
+        },
+    )
+    .await;
+    assert!(holders().await.is_empty(), "every shard given up");
+    // Other tests share the agent: their declarations must not be this test's.
+    for (key, _) in &declared {
+        client.kv_delete(key, None).await.unwrap();
+    }
 }

@@ -170,3 +170,23 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn controller_lease_flags_are_refused_where_they_do_not_apply() {
+    let mut canary_with_shards = CANARY.to_vec();
+    canary_with_shards.extend(["--shards", "4"]);
+    for (args, flag) in [
+        (canary_with_shards, "shards"),
+        (vec!["status", "reviews", "--replica", "r0"], "replica"),
+        (vec!["controller", "--replica", "r0"], "replica"),
+        (vec!["controller", "--lease-seconds", "20"], "lease-seconds"),
+    ] {
+        let (code, stderr) = rollout(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
+    // --shard I/N and --shards COUNT are two ways to share: one at a time.
+    let (code, stderr) = rollout(&["controller", "--shard", "0/2", "--shards", "4"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--shards"), "{stderr}");
+}

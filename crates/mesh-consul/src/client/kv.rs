@@ -1,7 +1,7 @@
 //! The KV store (`/v1/kv`), with check-and-set.
 
 use reqwest::Method;
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 
 use super::{ConsulClient, Error, Payload, Result, encode};
 
@@ -59,6 +59,14 @@ impl ConsulClient {
     /// # Errors
     /// A transport, status or decode error.
     pub async fn kv_list(&self, prefix: &str) -> Result<Vec<KvPair>> {
+        let path = kv_path(prefix);
+        let pairs: Vec<RawPair> = self.kv_recurse(prefix).await?;
+        pairs.into_iter().map(|raw| pair(&path, raw)).collect()
+    }
+
+    /// `GET /v1/kv/:prefix?recurse`, each pair decoded as `T` (none when the prefix holds
+    /// nothing).
+    pub(super) async fn kv_recurse<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>> {
         let mut q = self.tenancy(None).await?;
         q.push(("recurse", "true".into()));
         let path = kv_path(prefix);
@@ -67,11 +75,7 @@ impl ConsulClient {
             Err(e) if e.status() == Some(404) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let pairs: Vec<RawPair> = serde_json::from_value(v).map_err(|source| Error::Decode {
-            path: path.clone(),
-            source,
-        })?;
-        pairs.into_iter().map(|raw| pair(&path, raw)).collect()
+        serde_json::from_value(v).map_err(|source| Error::Decode { path, source })
     }
 
     /// `PUT /v1/kv/:key[?cas=<index>]`; `cas: Some(0)` creates only. Returns Consul's answer.
@@ -119,7 +123,7 @@ fn pair(path: &str, raw: RawPair) -> Result<KvPair> {
     })
 }
 
-fn kv_path(key: &str) -> String {
+pub(super) fn kv_path(key: &str) -> String {
     let segments: Vec<String> = key.trim_start_matches('/').split('/').map(encode).collect();
     format!("/v1/kv/{}", segments.join("/"))
 }

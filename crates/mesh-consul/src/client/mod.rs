@@ -12,6 +12,7 @@
 mod config;
 mod error;
 mod kv;
+mod session;
 mod token;
 mod transport;
 
@@ -26,6 +27,7 @@ pub use error::Error;
 pub use kv::KvPair;
 use reqwest::Method;
 use serde_json::Value;
+pub use session::SESSION_TTL;
 pub use token::Token;
 use transport::{Payload, Transport};
 
