@@ -11,6 +11,8 @@
 //! - [`Snapshot`]: the objects a plan is computed against, with one set of rules for replaying
 //!   writes on them, shared by every Kubernetes backend.
 //! - [`render`]: a plan as multi-document YAML, to a writer or a folder, with no cluster.
+//! - [`events`]: Kubernetes Events about an object, recorded best effort (a bounded queue, one
+//!   request per Event, never a failure of the caller's).
 //! - Ownership marks ([`mark_owned`], [`object_for`]) and where each kind lives in the API
 //!   ([`ResourceType`]).
 //!
@@ -36,6 +38,7 @@ pub mod declarations;
 pub mod detect;
 mod engine;
 mod error;
+pub mod events;
 pub mod keys;
 pub mod landed;
 pub mod leases;

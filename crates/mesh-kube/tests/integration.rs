@@ -6,6 +6,8 @@ mod e2e;
 mod engine;
 mod engine_live;
 mod engine_props;
+mod events;
+mod events_live;
 mod hostile_server;
 mod live_server;
 mod schema;

@@ -18,6 +18,7 @@ const BUILT_IN: &[(&str, &str, &str, bool)] = &[
     ("v1", "Pod", "pods", true),
     ("apps/v1", "Deployment", "deployments", true),
     ("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true),
+    ("events.k8s.io/v1", "Event", "events", true),
 ];
 
 /// The served types.

@@ -13,6 +13,7 @@ use super::{
     record::record,
     server_side_apply::FieldManagers,
     storage::{Store, key},
+    verbs::MERGE_PATCH,
 };
 use crate::{ResourceType, resources::split_api_version};
 
@@ -158,6 +159,9 @@ impl State {
             (_, None) => method_not_allowed(),
             ("GET", Some(name)) => self.read(&rt, ns, &name),
             ("PUT", Some(name)) => self.replace(&rt, ns, &name, req, dry),
+            ("PATCH", Some(name)) if sub.is_none() && req.content_type.as_deref() == Some(MERGE_PATCH) => {
+                self.merge_patch(&rt, ns, &name, req, dry)
+            }
             ("PATCH", Some(name)) => self.apply(&rt, ns, &name, sub, req, dry),
             ("DELETE", Some(name)) => self.delete(&rt, ns, &name, req, dry),
             _ => method_not_allowed(),

@@ -1,9 +1,10 @@
 //! The API verbs besides server-side apply, as the API server answers them: `GET` of one object
 //! or a list (with a label selector), create (`POST`), replace (`PUT`, with its
-//! `resourceVersion` precondition) and delete (with its precondition). Dry runs answer without
+//! `resourceVersion` precondition), a JSON merge patch (RFC 7386, as kube-runtime's event
+//! recorder counts a repeated Event) and delete (with its precondition). Dry runs answer without
 //! storing; each write records its field manager's fields when ownership is tracked.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
     RecordedRequest,
@@ -13,6 +14,30 @@ use super::{
     validation::check,
 };
 use crate::ResourceType;
+
+/// The `Content-Type` of a JSON merge patch.
+pub(super) const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// RFC 7386: `patch`'s members replace `target`'s, objects merge member by member, `null`
+/// removes.
+fn merge_patch_into(target: &mut Value, patch: &Value) {
+    let Value::Object(members) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (k, v) in members {
+        if v.is_null() {
+            if let Some(map) = target.as_object_mut() {
+                map.remove(k);
+            }
+        } else {
+            merge_patch_into(&mut target[k.as_str()], v);
+        }
+    }
+}
 
 impl State {
     /// `GET` of the object `name`.
@@ -75,13 +100,47 @@ impl State {
         req: &RecordedRequest,
         dry: bool,
     ) -> Answer {
-        let Some(mut obj) = req.body.clone() else {
+        let Some(obj) = req.body.clone() else {
             return bad_request("the body is not a JSON object");
         };
+        self.update(rt, ns, name, req, dry, |_| obj)
+    }
+
+    /// A `PATCH` with a JSON merge patch of the object `name`.
+    pub(super) fn merge_patch(
+        &mut self,
+        rt: &ResourceType,
+        ns: Option<String>,
+        name: &str,
+        req: &RecordedRequest,
+        dry: bool,
+    ) -> Answer {
+        let Some(patch) = req.body.clone().filter(Value::is_object) else {
+            return bad_request("the body is not a JSON object");
+        };
+        self.update(rt, ns, name, req, dry, |current| {
+            let mut obj = current.clone();
+            merge_patch_into(&mut obj, &patch);
+            obj
+        })
+    }
+
+    /// Stores what `new` makes of the object `name` as it is, guarded by the `resourceVersion`
+    /// the result carries.
+    fn update(
+        &mut self,
+        rt: &ResourceType,
+        ns: Option<String>,
+        name: &str,
+        req: &RecordedRequest,
+        dry: bool,
+        new: impl FnOnce(&Value) -> Value,
+    ) -> Answer {
         let key = key(rt, ns.clone(), name);
         let Some(current) = self.store.get(&key).cloned() else {
             return object_not_found(rt, name);
         };
+        let mut obj = new(&current);
         if let Some(conflict) = stale(rt, name, &current, obj["metadata"]["resourceVersion"].as_str()) {
             return conflict;
         }
