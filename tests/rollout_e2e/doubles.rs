@@ -11,8 +11,9 @@
 use std::sync::{Arc, OnceLock};
 
 use mesh::{
-    ApplyReport, BoxFuture, Capabilities, Change, Mesh, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan,
-    Result, ServiceDefinition, ServiceId, ServiceMetrics, StateKey, StoredState, TimeRange, TrafficSplit,
+    ApplyReport, BoxFuture, Capabilities, Change, DynStateStore, Mesh, MeshBackend, MeshKind, MtlsStatus,
+    Namespace, Plan, Result, ServiceDefinition, ServiceId, ServiceMetrics, StateKey, StateStore, StoredState,
+    TimeRange, TrafficSplit,
     istio::{Config, IstioBackend},
     telemetry::{Telemetry, prometheus::PrometheusClient},
 };
@@ -84,21 +85,39 @@ impl<B: MeshBackend> MeshBackend for OffClock<B> {
         off_clock(async move { b.mtls_status(&namespace).await }).await
     }
 
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        self.0.state_store().map(|_| self as &dyn DynStateStore)
+    }
+}
+
+/// The backend's state store, off the paused clock (only handed out when the backend has one).
+impl<B: MeshBackend> StateStore for OffClock<B> {
     async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
         let (b, key) = (self.0.clone(), key.clone());
-        off_clock(async move { b.read_state(&key).await }).await
+        off_clock(async move { store(&*b).read_state_dyn(&key).await }).await
     }
 
     async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
         let (b, key, value) = (self.0.clone(), key.clone(), value.to_owned());
         let expected = expected.map(str::to_owned);
-        off_clock(async move { b.write_state(&key, &value, expected.as_deref()).await }).await
+        off_clock(async move {
+            store(&*b)
+                .write_state_dyn(&key, &value, expected.as_deref())
+                .await
+        })
+        .await
     }
 
     async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
         let (b, key, expected) = (self.0.clone(), key.clone(), expected.to_owned());
-        off_clock(async move { b.delete_state(&key, &expected).await }).await
+        off_clock(async move { store(&*b).delete_state_dyn(&key, &expected).await }).await
     }
+}
+
+fn store<B: MeshBackend>(backend: &B) -> &dyn DynStateStore {
+    backend
+        .state_store()
+        .expect("OffClock hands out a store only when its backend has one")
 }
 
 pub(crate) fn telemetry(prometheus: &PrometheusClient) -> Telemetry {

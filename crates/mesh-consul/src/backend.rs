@@ -1,8 +1,9 @@
 //! [`ConsulBackend`]: the [`MeshBackend`] over Consul's HTTP API.
 
 use mesh_core::{
-    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsMode, MtlsStatus, Namespace,
-    ObjectRef, Plan, Precondition, ReadSource, Result, Write, WriteAction,
+    ApplyReport, Capabilities, Change, DynStateStore, Error, MeshBackend, MeshKind, MtlsMode, MtlsStatus,
+    Namespace, ObjectRef, Plan, Precondition, ReadSource, Result, StateKey, StateStore, StoredState, Write,
+    WriteAction,
 };
 
 use crate::{
@@ -262,21 +263,10 @@ impl MeshBackend for ConsulBackend {
         })
     }
 
-    async fn read_state(&self, key: &mesh_core::StateKey) -> Result<Option<mesh_core::StoredState>> {
-        crate::state::read(&self.client, key).await
-    }
-
-    async fn write_state(
-        &self,
-        key: &mesh_core::StateKey,
-        value: &str,
-        expected: Option<&str>,
-    ) -> Result<String> {
-        crate::state::write(&self.client, key, value, expected).await
-    }
-
-    async fn delete_state(&self, key: &mesh_core::StateKey, expected: &str) -> Result<()> {
-        crate::state::delete(&self.client, key, expected).await
+    /// State lives in the KV store under `mesh/state/` ([`crate::state::kv_key`]), written with
+    /// check-and-set on its `ModifyIndex`.
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        Some(self)
     }
 
     async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {
@@ -317,6 +307,21 @@ impl MeshBackend for ConsulBackend {
             trust_domain: (!roots.trust_domain.is_empty()).then_some(roots.trust_domain),
             notes,
         })
+    }
+}
+
+/// The KV store under `mesh/state/`, every write a check-and-set.
+impl StateStore for ConsulBackend {
+    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        crate::state::read(&self.client, key).await
+    }
+
+    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        crate::state::write(&self.client, key, value, expected).await
+    }
+
+    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        crate::state::delete(&self.client, key, expected).await
     }
 }
 

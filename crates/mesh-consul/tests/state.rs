@@ -1,7 +1,7 @@
 //! The control-plane state store on the KV double: check-and-set on every write.
 
 use mesh_consul::{ConsulBackend, ConsulVersion, testing::FakeConsul};
-use mesh_core::{Error, MeshBackend, StateKey};
+use mesh_core::{Error, StateKey, StateStore};
 
 #[tokio::test]
 async fn state_is_written_with_check_and_set() {

@@ -62,9 +62,9 @@ pub enum Error {
     /// A required endpoint, credential or CRD is missing.
     #[error("{what} is not configured: {hint}")]
     NotConfigured {
-        /// What is missing (`Prometheus URL`, `CRD virtualservices.networking.istio.io`).
+        /// What is missing (`CRD virtualservices.networking.istio.io`, `a control plane`).
         what: String,
-        /// How to fix it (`set PROMETHEUS_URL`).
+        /// How to fix it (`install Istio's CRDs`).
         hint: String,
     },
     /// The control plane failed in a way callers cannot act on directly.

@@ -10,7 +10,8 @@
 //!   list of [`Write`]s that is proven safe at every prefix ([`Plan::check_safe_prefixes`]) and can be
 //!   rendered ([`Plan::render`]) or applied.
 //! - [`MeshBackend`], the contract every mesh implements, and [`DynMeshBackend`], its object-safe
-//!   shim for choosing the mesh at run time.
+//!   shim for choosing the mesh at run time; [`StateStore`] and [`Observability`], the contracts
+//!   of what only some implement (state kept on the control plane; metrics, traces, the graph).
 //! - [`Capabilities`]: per mesh and per fine-grained [`Feature`], native, emulated (opt-in only) or
 //!   unsupported, with the reason.
 //! - [`MeshEvent`]: the typed event of each change, named as in the spec (`traffic.weight.updated`).
@@ -91,10 +92,10 @@ pub use security::{
 pub use selector::SelectorLabels;
 pub use service::{Endpoint, HealthCheck, Protocol, Registration, ServiceDefinition, ServiceId};
 pub use split::{TrafficSplit, VersionWeight};
-pub use state::{StateKey, StoredState};
+pub use state::{DynStateStore, StateKey, StateStore, StoredState};
 pub use telemetry::{
-    GraphEdge, GraphNode, LatencyQuantiles, NodeKind, ServiceGraph, ServiceMetrics, Span, TimeRange, Trace,
-    TrafficSample,
+    DynObservability, GraphEdge, GraphNode, LatencyQuantiles, NodeKind, Observability, ServiceGraph,
+    ServiceMetrics, Span, TimeRange, Trace, TrafficSample,
 };
 pub use units::{HttpStatus, Percent, Port};
 

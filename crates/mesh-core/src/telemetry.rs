@@ -1,13 +1,15 @@
-//! What the observability operations return: metrics, traces and the service graph.
+//! The observability operations: what they return (metrics, traces and the service graph), and
+//! [`Observability`], the contract of whatever answers them.
 
 use std::{
     collections::BTreeMap,
+    future::Future,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Namespace, ServiceId, Version};
+use crate::{BoxFuture, Error, Namespace, Result, ServiceId, Version};
 
 /// A closed time window `[start, end]`, serialized as Unix milliseconds.
 ///
@@ -69,14 +71,6 @@ impl TimeRange {
     /// `end - start`.
     pub fn duration(&self) -> Duration {
         self.end.duration_since(self.start).unwrap_or_default()
-    }
-
-    /// The end as Unix seconds (what Prometheus' `time` parameter takes).
-    pub fn end_unix_secs(&self) -> f64 {
-        self.end
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64()
     }
 }
 
@@ -250,4 +244,57 @@ pub struct ServiceGraph {
     pub nodes: Vec<GraphNode>,
     /// Edges, sorted by (source, target).
     pub edges: Vec<GraphEdge>,
+}
+
+/// Answers the three observability operations for one mesh: the contract of a telemetry source.
+/// The real meshes' answers come from Prometheus and a tracing backend (`mesh-telemetry`, which
+/// the `Mesh` handle holds); a backend that answers them itself (the in-memory mesh) hands this
+/// out through [`MeshBackend::observability`](crate::MeshBackend::observability).
+pub trait Observability: Send + Sync + 'static {
+    /// Request metrics of a service over a window.
+    fn get_service_metrics(
+        &self,
+        service: &ServiceId,
+        range: TimeRange,
+    ) -> impl Future<Output = Result<ServiceMetrics>> + Send;
+
+    /// Up to `limit` recent traces through a service.
+    fn get_service_traces(
+        &self,
+        service: &ServiceId,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Trace>>> + Send;
+
+    /// The observed service graph of a namespace.
+    fn get_service_graph(&self, namespace: &Namespace) -> impl Future<Output = Result<ServiceGraph>> + Send;
+}
+
+/// The object-safe form of [`Observability`]. Every `T: Observability` implements it.
+pub trait DynObservability: Send + Sync + 'static {
+    /// See [`Observability::get_service_metrics`].
+    fn metrics_dyn<'a>(
+        &'a self,
+        service: &'a ServiceId,
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<ServiceMetrics>>;
+    /// See [`Observability::get_service_traces`].
+    fn traces_dyn<'a>(&'a self, service: &'a ServiceId, limit: usize) -> BoxFuture<'a, Result<Vec<Trace>>>;
+    /// See [`Observability::get_service_graph`].
+    fn graph_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<ServiceGraph>>;
+}
+
+impl<T: Observability> DynObservability for T {
+    fn metrics_dyn<'a>(
+        &'a self,
+        service: &'a ServiceId,
+        range: TimeRange,
+    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
+        Box::pin(self.get_service_metrics(service, range))
+    }
+    fn traces_dyn<'a>(&'a self, service: &'a ServiceId, limit: usize) -> BoxFuture<'a, Result<Vec<Trace>>> {
+        Box::pin(self.get_service_traces(service, limit))
+    }
+    fn graph_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<ServiceGraph>> {
+        Box::pin(self.get_service_graph(namespace))
+    }
 }

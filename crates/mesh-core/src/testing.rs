@@ -33,9 +33,10 @@ use std::{
 use serde_json::{Value, json};
 
 use crate::{
-    ApplyReport, Capabilities, Change, Dependency, Error, Feature, MeshBackend, MeshKind, MtlsMode,
-    MtlsStatus, Namespace, ObjectRef, Plan, Precondition, Result, ServiceGraph, ServiceId, ServiceMetrics,
-    StateKey, StoredState, Support, TimeRange, Trace, Version, Write, WriteAction,
+    ApplyReport, Capabilities, Change, Dependency, DynObservability, DynStateStore, Error, Feature,
+    MeshBackend, MeshKind, MtlsMode, MtlsStatus, Namespace, ObjectRef, Observability, Plan, Precondition,
+    Result, ServiceGraph, ServiceId, ServiceMetrics, StateKey, StateStore, StoredState, Support, TimeRange,
+    Trace, Version, Write, WriteAction,
 };
 
 const API: &str = "fake.mesh/v1";
@@ -91,7 +92,7 @@ impl FakeMesh {
         s.fail_at = Some(s.writes_seen + n);
     }
 
-    /// Serves `metrics` from [`MeshBackend::get_service_metrics`] for its service.
+    /// Serves `metrics` from [`Observability::get_service_metrics`] for its service.
     pub fn set_metrics(&self, metrics: ServiceMetrics) {
         self.lock().metrics.insert(metrics.service.clone(), metrics);
     }
@@ -395,6 +396,17 @@ impl MeshBackend for FakeMesh {
         })
     }
 
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        Some(self)
+    }
+
+    fn observability(&self) -> Option<&dyn DynObservability> {
+        Some(self)
+    }
+}
+
+/// Serves what [`FakeMesh::set_metrics`] was given, no traces, an empty graph.
+impl Observability for FakeMesh {
     async fn get_service_metrics(&self, service: &ServiceId, range: TimeRange) -> Result<ServiceMetrics> {
         let found = self.lock().metrics.get(service).cloned();
         found.map(|m| ServiceMetrics { range, ..m }).ok_or_else(|| {
@@ -416,7 +428,10 @@ impl MeshBackend for FakeMesh {
             edges: Vec::new(),
         })
     }
+}
 
+/// State in memory, versions counting up from 1.
+impl StateStore for FakeMesh {
     async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
         let s = self.lock();
         Ok(s.state.get(key).map(|(value, v)| StoredState {

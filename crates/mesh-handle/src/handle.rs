@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use mesh_core::{
     ApplyReport, AuthorizationPolicy, Capabilities, Change, CircuitBreaker, DestinationPolicy,
-    DynMeshBackend, Error, Fault, FaultId, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Registration,
-    Result, RetryPolicy, ServiceDefinition, ServiceGraph, ServiceId, ServiceMetrics, ServiceName,
-    ServiceRoutes, StateKey, StoredState, TimeRange, TimedEvent, Trace, TrafficSplit,
+    DynMeshBackend, DynObservability, DynStateStore, Error, Fault, FaultId, Feature, MeshBackend, MeshKind,
+    MtlsStatus, Namespace, Plan, Registration, Result, RetryPolicy, ServiceDefinition, ServiceGraph,
+    ServiceId, ServiceMetrics, ServiceName, ServiceRoutes, StateKey, StoredState, TimeRange, TimedEvent,
+    Trace, TrafficSplit,
 };
 use tokio::sync::broadcast;
 
@@ -18,6 +19,12 @@ use tracing::Instrument as _;
 const EVENT_BUFFER: usize = 1024;
 
 /// A handle on one mesh. Cloning is cheap and clones share the backend and the event stream.
+///
+/// It composes the backend's contracts: the operations go to its [`MeshBackend`], the state to
+/// its [`StateStore`](mesh_core::StateStore) ([`MeshBackend::state_store`]), and metrics, traces
+/// and the graph to the telemetry sources it was given (`Mesh::with_telemetry`), else to the
+/// backend's own [`Observability`](mesh_core::Observability). What none of them serves is a
+/// typed error: [`Error::Unsupported`] for state, [`Error::NotConfigured`] for telemetry.
 #[derive(Clone)]
 pub struct Mesh {
     backend: Arc<dyn DynMeshBackend>,
@@ -419,7 +426,10 @@ impl Mesh {
                 .instrument(span)
                 .await;
         }
-        self.backend.metrics_dyn(service, range).instrument(span).await
+        self.observability(METRICS_SOURCE)?
+            .metrics_dyn(service, range)
+            .instrument(span)
+            .await
     }
 
     /// The value of a PromQL expression that yields one series at `at` (an instant query on the
@@ -465,7 +475,10 @@ impl Mesh {
                 .instrument(span)
                 .await;
         }
-        self.backend.traces_dyn(service, limit).instrument(span).await
+        self.observability(TRACING_BACKEND)?
+            .traces_dyn(service, limit)
+            .instrument(span)
+            .await
     }
 
     /// Up to `limit` traces through `service` that started within `range` (a lookback of your
@@ -489,7 +502,10 @@ impl Mesh {
                 .await;
         }
         let _ = range;
-        self.backend.traces_dyn(service, limit).instrument(span).await
+        self.observability(TRACING_BACKEND)?
+            .traces_dyn(service, limit)
+            .instrument(span)
+            .await
     }
 
     /// `getServiceGraph`.
@@ -502,7 +518,10 @@ impl Mesh {
         if let Some(t) = &self.telemetry {
             return t.get_service_graph(self.kind(), namespace).instrument(span).await;
         }
-        self.backend.graph_dyn(namespace).instrument(span).await
+        self.observability(METRICS_SOURCE)?
+            .graph_dyn(namespace)
+            .instrument(span)
+            .await
     }
 
     /// Reads state kept on the control plane (rollout progress, locks).
@@ -510,7 +529,7 @@ impl Mesh {
     /// # Errors
     /// [`Error::Unsupported`] when the backend keeps no state; backend errors.
     pub async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
-        self.backend.read_state_dyn(key).await
+        self.state_store()?.read_state_dyn(key).await
     }
 
     /// Writes state with compare-and-swap (`expected`: the version read, `None`: must not exist).
@@ -518,7 +537,7 @@ impl Mesh {
     /// # Errors
     /// [`Error::Conflict`] when another writer got there first; backend errors.
     pub async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
-        self.backend.write_state_dyn(key, value, expected).await
+        self.state_store()?.write_state_dyn(key, value, expected).await
     }
 
     /// Deletes state if it is still at `expected`.
@@ -526,6 +545,27 @@ impl Mesh {
     /// # Errors
     /// [`Error::Conflict`] when it changed; [`Error::NotFound`] when it is gone.
     pub async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
-        self.backend.delete_state_dyn(key, expected).await
+        self.state_store()?.delete_state_dyn(key, expected).await
+    }
+
+    /// The backend's state store, or [`Error::Unsupported`] when it keeps none.
+    fn state_store(&self) -> Result<&dyn DynStateStore> {
+        self.backend.state_store().ok_or_else(|| {
+            Error::unsupported(self.kind(), Feature::StateStore, "this backend keeps no state")
+        })
+    }
+
+    /// The backend's own observability, or [`Error::NotConfigured`] naming the telemetry
+    /// `source` to configure.
+    fn observability(&self, source: (&str, &str)) -> Result<&dyn DynObservability> {
+        let (what, hint) = source;
+        self.backend
+            .observability()
+            .ok_or_else(|| Error::not_configured(what, hint))
     }
 }
+
+/// What a mesh without telemetry lacks for metrics and the graph, and how to configure it.
+const METRICS_SOURCE: (&str, &str) = ("metrics source", "configure a Prometheus URL (PROMETHEUS_URL)");
+/// What a mesh without telemetry lacks for traces, and how to configure it.
+const TRACING_BACKEND: (&str, &str) = ("tracing backend", "configure a tracing URL (TRACING_URL)");

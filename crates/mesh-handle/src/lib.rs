@@ -62,5 +62,8 @@ pub use mesh_telemetry as telemetry;
 
 /// Imports the traits, for calling backend methods directly.
 pub mod prelude {
-    pub use mesh_core::{DynMeshBackend as _, MeshBackend as _};
+    pub use mesh_core::{
+        DynMeshBackend as _, DynObservability as _, DynStateStore as _, MeshBackend as _, Observability as _,
+        StateStore as _,
+    };
 }

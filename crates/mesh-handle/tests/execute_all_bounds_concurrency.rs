@@ -7,7 +7,10 @@ use std::{
     time::Duration,
 };
 
-use mesh_handle::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+use mesh_handle::{
+    ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan,
+    Result,
+};
 
 /// Each apply takes one second of (paused) time; it counts how many run at once, and fails for
 /// the namespace `broken`.
@@ -26,6 +29,9 @@ impl MeshBackend for Slow {
     }
     async fn plan(&self, change: &Change) -> Result<Plan> {
         Ok(Plan::for_change(MeshKind::Istio, change))
+    }
+    async fn mtls_status(&self, _: &Namespace) -> Result<MtlsStatus> {
+        unreachable!("this test reads no mTLS status")
     }
     async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

@@ -4,11 +4,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mesh_handle::{ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, Plan, Result};
+use mesh_handle::{
+    ApplyReport, Capabilities, Change, Error, Mesh, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan,
+    Result,
+};
 
-/// A backend whose first apply always loses a race, and whose execute re-plans once.
+/// A backend whose first apply always loses a race, and whose execute re-plans once. It keeps no
+/// state and answers no telemetry.
 #[derive(Default)]
-struct LosesTheFirstRace {
+pub(crate) struct LosesTheFirstRace {
     applies: AtomicUsize,
 }
 
@@ -21,6 +25,9 @@ impl MeshBackend for LosesTheFirstRace {
     }
     async fn plan(&self, change: &Change) -> Result<Plan> {
         Ok(Plan::for_change(MeshKind::Istio, change))
+    }
+    async fn mtls_status(&self, _: &Namespace) -> Result<MtlsStatus> {
+        unreachable!("this test reads no mTLS status")
     }
     async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         if self.applies.fetch_add(1, Ordering::SeqCst) == 0 {

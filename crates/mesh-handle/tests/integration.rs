@@ -2,6 +2,7 @@
 //! instead of one per file. Run one file's tests with a filter on its module, e.g.
 //! `cargo test -p mesh-handle --test integration events_carry_the_spec_fields::`.
 
+mod composes_the_backends_contracts;
 mod events_carry_the_spec_fields;
 mod execute_all_bounds_concurrency;
 mod execute_uses_the_backends_execute;

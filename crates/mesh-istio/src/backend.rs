@@ -1,8 +1,8 @@
 //! [`IstioBackend`]: the [`MeshBackend`] for Istio, over the shared Kubernetes engine.
 
 use mesh_core::{
-    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
-    StateKey, StoredState,
+    ApplyReport, Capabilities, Change, DynStateStore, Error, MeshBackend, MeshKind, MtlsStatus, Namespace,
+    Plan, Result,
 };
 use mesh_kube::KubeEngine;
 
@@ -11,8 +11,8 @@ use crate::{Config, IstioPlanner, objects, translate::peer_authentication};
 /// The Istio backend: plans read through the engine, applies delegate to it (server-side dry run,
 /// then the writes in plan order, with retries on transient failures).
 ///
-/// The observability calls keep the trait's defaults (`NotConfigured` until a metrics or tracing
-/// source is set up by the observability layer).
+/// It keeps state in the engine's store ([`MeshBackend::state_store`]); metrics, traces and the
+/// graph come from `mesh-telemetry`, which the `Mesh` handle composes with it.
 ///
 /// ```no_run
 /// # async fn demo() -> mesh_core::Result<()> {
@@ -120,16 +120,8 @@ impl MeshBackend for IstioBackend {
     }
 
     /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its
-    /// `resourceVersion`.
-    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
-        self.engine.read_state(key).await
-    }
-
-    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
-        self.engine.write_state(key, value, expected).await
-    }
-
-    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
-        self.engine.delete_state(key, expected).await
+    /// `resourceVersion`: the engine's store.
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        Some(&self.engine)
     }
 }

@@ -4,7 +4,7 @@
 use crate::support;
 
 use http::Method;
-use mesh_core::{Change, Error, MeshBackend, MeshKind, MtlsMode, ObjectRef, TrafficSplit};
+use mesh_core::{Change, Error, MeshBackend, MeshKind, MtlsMode, ObjectRef, StateStore, TrafficSplit};
 use mesh_istio::{Config, IstioBackend, Snapshot, testing::check_consistent};
 use mesh_kube::{
     KubeEngine,
@@ -387,26 +387,28 @@ async fn state_is_compare_and_swap_on_a_config_map() {
 /// The state store's compare-and-swap on `key`, from nothing back to nothing: the same on the
 /// double and on the real server (`backend_live`).
 pub(crate) async fn state_is_compare_and_swap(istio: &IstioBackend, key: &mesh_core::StateKey) {
-    assert_eq!(istio.read_state(key).await.unwrap(), None);
-    let v1 = istio.write_state(key, r#"{"step":1}"#, None).await.unwrap();
-    let err = istio.write_state(key, "again", None).await.unwrap_err();
+    // The backend keeps its state in the engine's store (`MeshBackend::state_store`).
+    let store = istio.engine();
+    assert_eq!(store.read_state(key).await.unwrap(), None);
+    let v1 = store.write_state(key, r#"{"step":1}"#, None).await.unwrap();
+    let err = store.write_state(key, "again", None).await.unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
-    let v2 = istio.write_state(key, r#"{"step":2}"#, Some(&v1)).await.unwrap();
+    let v2 = store.write_state(key, r#"{"step":2}"#, Some(&v1)).await.unwrap();
     assert_ne!(v1, v2);
-    let stale = istio.write_state(key, "stale", Some(&v1)).await.unwrap_err();
+    let stale = store.write_state(key, "stale", Some(&v1)).await.unwrap_err();
     assert!(matches!(stale, Error::Conflict { .. }), "{stale:?}");
-    let read = istio.read_state(key).await.unwrap().unwrap();
+    let read = store.read_state(key).await.unwrap().unwrap();
     assert_eq!(
         (read.value.as_str(), read.version.as_str()),
         (r#"{"step":2}"#, v2.as_str())
     );
     assert!(matches!(
-        istio.delete_state(key, &v1).await.unwrap_err(),
+        store.delete_state(key, &v1).await.unwrap_err(),
         Error::Conflict { .. }
     ));
-    istio.delete_state(key, &v2).await.unwrap();
+    store.delete_state(key, &v2).await.unwrap();
     assert!(matches!(
-        istio.delete_state(key, &v2).await.unwrap_err(),
+        store.delete_state(key, &v2).await.unwrap_err(),
         Error::NotFound { .. }
     ));
 }

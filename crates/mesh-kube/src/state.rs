@@ -4,7 +4,8 @@
 //! write is a compare-and-swap.
 
 use mesh_core::{
-    Change, Error, ObjectRef, Plan, Precondition, Result, StateKey, StoredState, Write, WriteAction,
+    Change, Error, ObjectRef, Plan, Precondition, Result, StateKey, StateStore, StoredState, Write,
+    WriteAction,
 };
 use serde_json::{Value, json};
 
@@ -120,29 +121,18 @@ fn conflict(key: &StateKey) -> Error {
     }
 }
 
-impl KubeEngine {
-    /// Reads the state kept under `key` (see the module docs).
-    ///
-    /// # Errors
-    /// Errors of the Kubernetes API.
-    pub async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+/// The state store of the Istio and Linkerd backends (see the module docs): create-only when
+/// `expected` is `None`, otherwise a replace guarded by the ConfigMap's `resourceVersion`.
+impl StateStore for KubeEngine {
+    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
         read(self, key).await
     }
 
-    /// Writes state with compare-and-swap: create-only when `expected` is `None`, otherwise only
-    /// while the ConfigMap is still at that `resourceVersion`. Returns the new version.
-    ///
-    /// # Errors
-    /// [`Error::Conflict`] when another writer got there first.
-    pub async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
         write(self, key, value, expected).await
     }
 
-    /// Deletes the state if it is still at `expected`.
-    ///
-    /// # Errors
-    /// [`Error::Conflict`] when it changed; [`Error::NotFound`] when it is gone.
-    pub async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
         delete(self, key, expected).await
     }
 }

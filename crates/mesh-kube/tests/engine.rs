@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use http::Method;
 use mesh_core::{
-    Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, ServiceId, Version, Write,
-    WriteAction,
+    Change, Dependency, Error, MeshKind, ObjectRef, Plan, Precondition, ServiceId, StateStore, Version,
+    Write, WriteAction,
 };
 use mesh_kube::{
     KubeEngine, KubeError, RetryPolicy,

@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use mesh_core::{
-    ApplyReport, Capabilities, Change, Error, MeshBackend, MeshKind, MtlsStatus, Namespace, Plan, Result,
-    StateKey, StoredState,
+    ApplyReport, Capabilities, Change, DynStateStore, Error, MeshBackend, MeshKind, MtlsStatus, Namespace,
+    Plan, Result,
 };
 use mesh_kube::KubeEngine;
 
@@ -191,17 +191,9 @@ impl MeshBackend for LinkerdBackend {
     }
 
     /// State lives in one ConfigMap per key ([`crate::state_object`]), compare-and-swap on its
-    /// `resourceVersion`.
-    async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
-        self.engine.read_state(key).await
-    }
-
-    async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
-        self.engine.write_state(key, value, expected).await
-    }
-
-    async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
-        self.engine.delete_state(key, expected).await
+    /// `resourceVersion`: the engine's store.
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        Some(&self.engine)
     }
 
     async fn mtls_status(&self, namespace: &Namespace) -> Result<MtlsStatus> {

@@ -395,28 +395,30 @@ async fn state_is_kept_in_a_config_map_with_compare_and_swap() {
 /// The state store's compare-and-swap on `key`, from nothing back to nothing: the same on the
 /// double and on the real server (`api_server_live`).
 pub(crate) async fn state_is_kept_with_compare_and_swap(linkerd: &LinkerdBackend, key: &StateKey) {
-    assert_eq!(linkerd.read_state(key).await.unwrap(), None);
-    let v1 = linkerd.write_state(key, "{\"step\":1}", None).await.unwrap();
+    // The backend keeps its state in the engine's store (`MeshBackend::state_store`).
+    let store = linkerd.engine();
+    assert_eq!(store.read_state(key).await.unwrap(), None);
+    let v1 = store.write_state(key, "{\"step\":1}", None).await.unwrap();
     // A second create loses the race.
     assert!(matches!(
-        linkerd.write_state(key, "x", None).await,
+        store.write_state(key, "x", None).await,
         Err(Error::Conflict { .. })
     ));
-    let v2 = linkerd.write_state(key, "{\"step\":2}", Some(&v1)).await.unwrap();
+    let v2 = store.write_state(key, "{\"step\":2}", Some(&v1)).await.unwrap();
     assert!(matches!(
-        linkerd.write_state(key, "stale", Some(&v1)).await,
+        store.write_state(key, "stale", Some(&v1)).await,
         Err(Error::Conflict { .. })
     ));
     assert_eq!(
-        linkerd.read_state(key).await.unwrap().unwrap().value,
+        store.read_state(key).await.unwrap().unwrap().value,
         "{\"step\":2}"
     );
     assert!(matches!(
-        linkerd.delete_state(key, &v1).await,
+        store.delete_state(key, &v1).await,
         Err(Error::Conflict { .. })
     ));
-    linkerd.delete_state(key, &v2).await.unwrap();
-    assert_eq!(linkerd.read_state(key).await.unwrap(), None);
+    store.delete_state(key, &v2).await.unwrap();
+    assert_eq!(store.read_state(key).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -432,12 +434,15 @@ async fn route_acceptance_is_read_from_the_status_the_policy_controller_writes()
     );
 }
 
+/// Traces and metrics come from a configured source (`mesh-telemetry`, which `Mesh` composes with
+/// the backend; without one, `Mesh` answers `NotConfigured`): the backend answers none itself, and
+/// asks the cluster nothing for them.
 #[tokio::test]
 async fn traces_and_metrics_need_a_configured_source() {
     let server = server();
     let linkerd = backend(&server, Config::default().version(LinkerdVersion::V2_20));
-    let err = linkerd.get_service_traces(&reviews(), 10).await.unwrap_err();
-    assert!(matches!(err, Error::NotConfigured { .. }), "{err:?}");
+    assert!(MeshBackend::observability(&linkerd).is_none());
+    assert!(MeshBackend::state_store(&linkerd).is_some());
     assert!(server.requests().is_empty());
 }
 

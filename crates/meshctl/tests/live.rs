@@ -2,7 +2,7 @@
 
 use assert_cmd::Command;
 use mesh_consul::{ConsulVersion, testing::FakeConsul};
-use mesh_core::{MeshBackend, StateKey};
+use mesh_core::{StateKey, StateStore};
 
 async fn meshctl(fake: &FakeConsul, args: &[&str]) -> std::process::Output {
     let url = fake.url().to_string();

@@ -8,7 +8,7 @@ use std::{
 };
 
 use mesh_consul::{ConsulVersion, testing::FakeConsul};
-use mesh_core::{MeshBackend, StateKey};
+use mesh_core::{StateKey, StateStore};
 use mesh_testkit::HostileServer;
 
 use crate::support::Runner;

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mesh::{
-    ApplyReport, BoxFuture, Capabilities, Change, DynMeshBackend, MeshKind, MtlsStatus, Namespace, Plan,
-    Result, ServiceId, ServiceMetrics, StateKey, StoredState, TimeRange, testing::FakeMesh,
+    ApplyReport, BoxFuture, Capabilities, Change, DynMeshBackend, DynObservability, DynStateStore, MeshKind,
+    MtlsStatus, Namespace, Plan, Result, StateKey, StoredState, testing::FakeMesh,
 };
 
 /// [`FakeMesh`] with counters.
@@ -58,23 +58,16 @@ impl DynMeshBackend for Counted {
     fn mtls_status_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<MtlsStatus>> {
         self.inner.mtls_status_dyn(namespace)
     }
-    fn metrics_dyn<'a>(
-        &'a self,
-        service: &'a ServiceId,
-        range: TimeRange,
-    ) -> BoxFuture<'a, Result<ServiceMetrics>> {
-        self.inner.metrics_dyn(service, range)
+    fn state_store(&self) -> Option<&dyn DynStateStore> {
+        Some(self)
     }
-    fn traces_dyn<'a>(
-        &'a self,
-        service: &'a ServiceId,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<mesh::Trace>>> {
-        self.inner.traces_dyn(service, limit)
+    fn observability(&self) -> Option<&dyn DynObservability> {
+        DynMeshBackend::observability(&self.inner)
     }
-    fn graph_dyn<'a>(&'a self, namespace: &'a Namespace) -> BoxFuture<'a, Result<mesh::ServiceGraph>> {
-        self.inner.graph_dyn(namespace)
-    }
+}
+
+/// The in-memory state store, counting reads and writes.
+impl DynStateStore for Counted {
     fn read_state_dyn<'a>(&'a self, key: &'a StateKey) -> BoxFuture<'a, Result<Option<StoredState>>> {
         self.state_reads.fetch_add(1, Ordering::Relaxed);
         self.inner.read_state_dyn(key)
