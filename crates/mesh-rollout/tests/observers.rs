@@ -86,3 +86,84 @@ async fn the_controller_tells_its_observer_each_decision_with_the_declarations_n
         );
     }
 }
+
+/// Every request `server` received whose path names `what`, as `METHOD path` with `what` made
+/// `SVC`.
+fn requests_of(server: &mesh_kube::testing::FakeApiServer, what: &str) -> Vec<String> {
+    let mut lines: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.line())
+        .filter(|l| l.contains(what))
+        .map(|l| l.replace(what, "SVC"))
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test]
+async fn kubernetes_events_cost_one_request_each_on_top_of_the_rollouts_own() {
+    use mesh_kube::{
+        KubeEngine,
+        events::{EventRecorder, Note},
+        testing::FakeApiServer,
+    };
+    let server = FakeApiServer::new();
+    let engine = KubeEngine::new(server.client(), MeshKind::Istio, "mesh");
+    let mesh = Mesh::from_backend(mesh::istio::IstioBackend::new(engine, Default::default()));
+    let run = |service: &'static str, recorder: Option<EventRecorder>| {
+        let mesh = mesh.clone();
+        async move {
+            let spec = RolloutSpec {
+                interval: Duration::from_millis(10),
+                ..spec(&format!("prod/{service}"))
+            };
+            let mut rollout = Rollout::new(mesh, spec, "ci")
+                .unwrap()
+                .with_metrics(Scripted::new(healthy));
+            if let Some(recorder) = recorder.clone() {
+                let state = mesh::ObjectRef::new(
+                    "v1",
+                    "ConfigMap",
+                    Some("prod"),
+                    &format!("mesh-state-{service}-rollout"),
+                );
+                rollout = rollout.with_observer(move |event| {
+                    let action = format!("{}{}", event.reason(), event.stage_index().unwrap_or(99));
+                    recorder.record(Note::normal(&state, event.reason(), &action, &event.summary()));
+                });
+            }
+            let report = rollout.run().await.unwrap();
+            if let Some(recorder) = recorder {
+                assert!(recorder.flush(Duration::from_secs(5)).await);
+                assert_eq!(recorder.stats().published, report.events.len() as u64);
+            }
+            report
+        }
+    };
+    let quiet = run("quiet", None).await;
+    let recorded_report = run(
+        "recorded",
+        Some(EventRecorder::new(server.client(), "meshctl.dev/rollout", "ci")),
+    )
+    .await;
+    assert_eq!(quiet.events.len(), 5);
+    assert_eq!(recorded_report.events, quiet.events);
+    let (quiet, mut recorded) = (requests_of(&server, "quiet"), requests_of(&server, "recorded"));
+    // The rollout's own requests are the same with and without Events; the Events add one POST
+    // per decision and one GET of the state ConfigMap (its uid).
+    let events: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/events"))
+        .map(mesh_kube::testing::RecordedRequest::line)
+        .collect();
+    assert_eq!(
+        events,
+        vec!["POST /apis/events.k8s.io/v1/namespaces/prod/events"; 5]
+    );
+    let uid_lookup = "GET /api/v1/namespaces/prod/configmaps/mesh-state-SVC-rollout".to_owned();
+    let at = recorded.iter().position(|l| *l == uid_lookup).unwrap();
+    recorded.remove(at);
+    assert_eq!(recorded, quiet);
+}

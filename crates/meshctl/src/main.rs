@@ -30,6 +30,7 @@ mod output;
 mod removal;
 mod rollout_cmd;
 mod rollout_controller;
+mod rollout_events;
 mod rollout_lifecycle;
 mod table;
 mod validate;
@@ -138,8 +139,17 @@ async fn run(cli: &Cli, out: &mut impl Write) -> Result<u8, CliError> {
             rollout_lifecycle::run(out, &mesh, args, cli.namespace(), cli.output()).await
         }
         Command::Rollout(args) => {
-            let mesh = backends::connect(cli).await?;
-            rollout_cmd::run(out, mesh, args, cli.namespace(), cli.target, cli.output()).await
+            let (mesh, recorder) = rollout_events::connect(cli).await?;
+            rollout_cmd::run(
+                out,
+                mesh,
+                args,
+                cli.namespace(),
+                cli.target,
+                cli.output(),
+                recorder,
+            )
+            .await
         }
         Command::Plan { op } | Command::Diff { op } => {
             let Action::Change(change) = ops::action(op, cli.namespace(), cli.namespace_given())? else {

@@ -203,7 +203,8 @@ pub(crate) fn spec(a: &RolloutArgs, namespace: &str) -> Result<RolloutSpec, Erro
     Ok(spec)
 }
 
-/// Runs (or renders) a rollout and returns its exit code.
+/// Runs (or renders) a rollout and returns its exit code; `recorder` records its decisions as
+/// Kubernetes Events.
 pub(crate) async fn run(
     out: &mut impl Write,
     mesh: Mesh,
@@ -211,10 +212,14 @@ pub(crate) async fn run(
     namespace: &str,
     target: Target,
     format: Output,
+    mut recorder: Option<crate::rollout_events::Recorder>,
 ) -> Result<u8, CliError> {
     let spec = spec(a, namespace)?;
     let runner = a.runner.clone().unwrap_or_else(default_runner);
-    let rollout = Rollout::new(mesh.clone(), spec.clone(), &runner)?;
+    let mut rollout = Rollout::new(mesh.clone(), spec.clone(), &runner)?;
+    if let Some(recorder) = &mut recorder {
+        rollout = rollout.with_observer(recorder.observer(&spec, &runner));
+    }
     if target == Target::Render {
         let mut stages = Vec::new();
         for (i, change) in rollout.planned_changes().iter().enumerate() {
@@ -260,11 +265,17 @@ pub(crate) async fn run(
         signal = interrupted() => {
             drop(rollout);
             let _ = tokio::time::timeout(Duration::from_secs(1), watcher).await;
+            if let Some(recorder) = &recorder {
+                recorder.flush().await;
+            }
             return crate::rollout_lifecycle::interrupted(&mesh, &spec, &runner, a.on_interrupt, signal).await;
         }
     };
     drop(rollout);
     let _ = tokio::time::timeout(Duration::from_secs(1), watcher).await;
+    if let Some(recorder) = &recorder {
+        recorder.flush().await;
+    }
     let report = report?;
     print_report(out, format, &report)?;
     Ok(match report.outcome {

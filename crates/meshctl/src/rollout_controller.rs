@@ -193,6 +193,7 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
                 Ok(Outcome::Held) => say!("{name}: held"),
                 Err(e) => say!("{name}: failed: {e}"),
             });
+    let controller = crate::rollout_events::observe_declared(controller, &live, &runner);
     let leases = match a.shards {
         None => None,
         Some(count) => Some(shard_leases(a, &live, &namespace, &runner, count)?),

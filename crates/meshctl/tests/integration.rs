@@ -17,6 +17,7 @@ mod namespace_and_sources;
 mod output_formats;
 mod readme;
 mod rollout_controller;
+mod rollout_events_live;
 mod rollout_inputs;
 mod rollout_lifecycle;
 mod secrets_never_printed;
