@@ -45,7 +45,11 @@ pub fn without_url_credentials(mut config: Config) -> Config {
 pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh-kube)");
 
 /// [`kube::Client::try_from`] after [`without_url_credentials`], sending [`USER_AGENT`] unless
-/// the configuration sets its own.
+/// the configuration sets its own, and without kube's own retry layer
+/// (`Config::default_retry`): the engine retries under its [`RetryPolicy`](crate::RetryPolicy),
+/// which sees every attempt (the lost-answer read-back needs to know whether one may have
+/// landed) and bounds them in number and time. With both, each of the engine's attempts was
+/// retried up to 15 times underneath (kube's `RetryPolicy::server_retry`), unseen.
 ///
 /// # Errors
 /// As `kube::Client::try_from`.
@@ -53,6 +57,8 @@ pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh
 /// host that is not this machine).
 pub fn client_from(config: Config) -> Result<kube::Client, kube::Error> {
     let mut config = without_url_credentials(config);
+    // One retry policy, the engine's: kube 5 turns its own on by default.
+    config.default_retry = false;
     // The API server's audit log and request metrics name the client by its User-Agent.
     if !config
         .headers

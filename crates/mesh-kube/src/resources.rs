@@ -1,20 +1,33 @@
-//! Where a kind lives in the Kubernetes API: group, version, plural and scope, and the URL paths.
+//! Where a kind lives in the Kubernetes API: kube's [`ApiResource`] (group, version, kind,
+//! plural) and the scope, which kube keeps apart (in discovery's `ApiCapabilities`), and the URL
+//! paths.
+
+use std::ops::Deref;
+
+use kube::{
+    Resource as _,
+    api::{ApiResource, DynamicObject, GroupVersionKind},
+};
 
 use crate::schema::SchemaSet;
 
-/// A resource type of the Kubernetes API.
+/// A resource type of the Kubernetes API: kube's [`ApiResource`], which it dereferences to
+/// (`group`, `version`, `api_version`, `kind`, `plural`), and whether objects live in a
+/// namespace. Paths are kube's ([`kube::Resource::url_path`] of [`DynamicObject`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResourceType {
-    /// The API group; empty for the core group.
-    pub group: String,
-    /// The version (`v1`).
-    pub version: String,
-    /// The kind (`VirtualService`).
-    pub kind: String,
-    /// The plural used in URLs (`virtualservices`).
-    pub plural: String,
+    /// kube's description of the type, as `Api::namespaced_with`/`all_with` take it.
+    pub resource: ApiResource,
     /// Whether objects live in a namespace.
     pub namespaced: bool,
+}
+
+impl Deref for ResourceType {
+    type Target = ApiResource;
+
+    fn deref(&self) -> &ApiResource {
+        &self.resource
+    }
 }
 
 /// Kinds outside the bundled CRDs that backends read or write.
@@ -40,10 +53,7 @@ impl ResourceType {
     pub fn new(api_version: &str, kind: &str, plural: &str, namespaced: bool) -> Self {
         let (group, version) = split_api_version(api_version);
         Self {
-            group: group.to_owned(),
-            version: version.to_owned(),
-            kind: kind.to_owned(),
-            plural: plural.to_owned(),
+            resource: ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural),
             namespaced,
         }
     }
@@ -75,11 +85,7 @@ impl ResourceType {
 
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() {
-            self.version.clone()
-        } else {
-            format!("{}/{}", self.group, self.version)
-        }
+        self.resource.api_version.clone()
     }
 
     /// `<plural>.<group>`: the CRD name for custom resources, what `kubectl` accepts as a type.
@@ -102,10 +108,7 @@ impl ResourceType {
 
     /// The collection URL path, in `namespace` for namespaced kinds.
     pub fn collection_path(&self, namespace: Option<&str>) -> String {
-        match (self.namespaced, namespace) {
-            (true, Some(ns)) => format!("{}/namespaces/{ns}/{}", self.group_version_path(), self.plural),
-            _ => format!("{}/{}", self.group_version_path(), self.plural),
-        }
+        DynamicObject::url_path(&self.resource, namespace.filter(|_| self.namespaced))
     }
 
     /// The object URL path.

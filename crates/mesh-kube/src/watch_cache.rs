@@ -20,7 +20,7 @@ use std::{
 use futures_util::{FutureExt, StreamExt};
 use kube::{
     Api,
-    api::{ApiResource, DynamicObject, GroupVersionKind},
+    api::DynamicObject,
     runtime::{WatchStreamExt, reflector, watcher},
 };
 use mesh_core::{ObjectRef, Result};
@@ -70,10 +70,7 @@ impl WatchCache {
         if let Some(w) = watched.get(&key) {
             return Arc::clone(w);
         }
-        let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk(&rt.group, &rt.version, &rt.kind),
-            &rt.plural,
-        );
+        let resource = rt.resource.clone();
         let api: Api<DynamicObject> = match namespace {
             Some(ns) if rt.namespaced => Api::namespaced_with(client.clone(), ns, &resource),
             _ => Api::all_with(client.clone(), &resource),
@@ -136,14 +133,8 @@ impl KubeEngine {
         if !listed || !w.healthy.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let key = reflector::ObjectRef::<DynamicObject>::new_with(
-            &r.name,
-            ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk(&rt.group, &rt.version, &rt.kind),
-                &rt.plural,
-            ),
-        )
-        .within(namespace.unwrap_or_default());
+        let key = reflector::ObjectRef::<DynamicObject>::new_with(&r.name, rt.resource.clone())
+            .within(namespace.unwrap_or_default());
         let object = w.store.get(&key).map(|o| serde_json::to_value(&*o)).transpose();
         Ok(Some(object.unwrap_or(None)))
     }
