@@ -114,6 +114,52 @@ async fn apply_dry_runs_everything_then_writes_in_order() {
     assert!(mesh_kube::is_owned(&stored));
 }
 
+/// The query parameters that keep the engine on its own request building rather than
+/// kube-core's `Request` (ARCHITECTURE.md, "Kubernetes requests: kube's, and what stays ours"):
+/// a create, replace or apply asks for `fieldValidation=Strict` (kube-core 5's `PostParams`
+/// carries no field validation), an apply says `force=false`, and every dry run, a delete's
+/// included, says `dryRun=All` in the query, where the API server's audit log and the double
+/// see it (kube-core's `DeleteParams` puts it in the body).
+#[tokio::test]
+async fn writes_ask_for_strict_validation_and_dry_runs_say_so_in_the_query() {
+    let server = FakeApiServer::new();
+    let seed = plan(vec![Write::new(WriteAction::Apply, dr_ref(), Some(dr_body()))]);
+    let version = engine(&server).apply_answered(&seed).await.unwrap().1[0]
+        .as_ref()
+        .unwrap()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = server.requests().len();
+    let config_map = ObjectRef::new("v1", "ConfigMap", Some("prod"), "settings");
+    let writes = vec![
+        Write::new(
+            WriteAction::Create,
+            config_map,
+            Some(json!({ "data": { "a": "b" } })),
+        )
+        .guarded(Precondition::MustNotExist),
+        Write::new(WriteAction::Replace, dr_ref(), Some(dr_body())).guarded(Precondition::Version(version)),
+        Write::new(WriteAction::Apply, vs_ref(), Some(vs_body())),
+        Write::new(WriteAction::Delete, dr_ref(), None),
+    ];
+    engine(&server).apply(&plan(writes)).await.unwrap();
+    let requests = &server.requests()[seen..];
+    let query = |i: usize, key: &str| requests[i].query.get(key).cloned();
+    let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(
+        methods,
+        ["POST", "PUT", "PATCH", "DELETE", "POST", "PUT", "PATCH", "DELETE"]
+    );
+    for i in 0..8 {
+        let dry_run = (i < 4).then(|| "All".to_owned());
+        assert_eq!(query(i, "dryRun"), dry_run, "{}", requests[i].line());
+        let strict = (i % 4 != 3).then(|| "Strict".to_owned());
+        assert_eq!(query(i, "fieldValidation"), strict, "{}", requests[i].line());
+    }
+    assert_eq!(query(2, "force").as_deref(), Some("false"));
+}
+
 #[tokio::test]
 async fn empty_plans_send_nothing() {
     let server = FakeApiServer::new();
