@@ -145,19 +145,19 @@ async fn writes_ask_for_strict_validation_and_dry_runs_say_so_in_the_query() {
     ];
     engine(&server).apply(&plan(writes)).await.unwrap();
     let requests = &server.requests()[seen..];
-    let query = |i: usize, key: &str| requests[i].query.get(key).cloned();
     let methods: Vec<&str> = requests.iter().map(|r| r.method.as_str()).collect();
     assert_eq!(
         methods,
         ["POST", "PUT", "PATCH", "DELETE", "POST", "PUT", "PATCH", "DELETE"]
     );
-    for i in 0..8 {
+    let query = |r: &mesh_kube::testing::RecordedRequest, key: &str| r.query.get(key).cloned();
+    for (i, r) in requests.iter().enumerate() {
         let dry_run = (i < 4).then(|| "All".to_owned());
-        assert_eq!(query(i, "dryRun"), dry_run, "{}", requests[i].line());
-        let strict = (i % 4 != 3).then(|| "Strict".to_owned());
-        assert_eq!(query(i, "fieldValidation"), strict, "{}", requests[i].line());
+        assert_eq!(query(r, "dryRun"), dry_run, "{}", r.line());
+        let strict = (r.method != "DELETE").then(|| "Strict".to_owned());
+        assert_eq!(query(r, "fieldValidation"), strict, "{}", r.line());
     }
-    assert_eq!(query(2, "force").as_deref(), Some("false"));
+    assert_eq!(query(&requests[2], "force").as_deref(), Some("false"));
 }
 
 #[tokio::test]
