@@ -4,8 +4,8 @@
 //! - `schemas [--check]`: refreshes (or checks) the in-project copies of the upstream CRD schemas.
 //! - `codegen [--check]`: regenerates (or checks) the kopium types of the CRDs the backends write.
 //! - `bench-math`: mesh-observe's math against numpy/scipy, side by side.
-//! - `bench-rollouts [--rollouts N] [--interval-ms MS] [--real]`: concurrent rollouts through
-//!   one controller, in memory or on the test environment's API server: peak RSS, cores,
+//! - `bench-rollouts [--rollouts N] [--interval-ms MS] [--fake]`: concurrent rollouts through
+//!   one controller, on the test environment's API server (or in memory with `--fake`): peak RSS, cores,
 //!   requests per stage, time.
 //! - `testenv up|down|status|build`: real control planes on loopback for the live suites.
 //! - `core-schemas OPENAPI_V3_JSON`: the core kinds' schemas, from the API server's OpenAPI.

@@ -1,12 +1,12 @@
 //! Many concurrent canary rollouts through one [`Controller`]: peak RSS, the controller's
 //! average cores, control-plane requests per stage, and the time against the ideal. Run by
-//! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS] [--real]`, or directly:
-//! `cargo run --release -p mesh-rollout --example bench_rollouts -- --rollouts 10000`.
+//! `cargo xtask bench-rollouts [--rollouts N] [--interval-ms MS] [--fake]`, or directly:
+//! `cargo run --release -p mesh-rollout --example bench_rollouts -- --rollouts 10000 --fake`.
 //!
-//! On the in-memory mesh (the default), "requests" are the backend's control-plane operations
-//! (an object write, a state read or write), each one API request on a real server. With
-//! `--real`, the Istio backend runs against the real API server that `MESH_E2E_KUBECONFIG`
-//! names (`cargo xtask testenv up`), which counts the requests itself; `--watch-cache` serves
+//! By default the Istio backend runs against the real API server that `MESH_E2E_KUBECONFIG`
+//! names (`cargo xtask testenv up`), which counts the requests itself. With `--fake`, on the
+//! in-memory mesh, "requests" are the backend's control-plane operations (an object write, a
+//! state read or write), each one API request on a real server; `--watch-cache` serves
 //! the plans' reads from watched copies (`KubeEngine::with_watch_cache`). Each rollout runs two
 //! stages (10 %, 50 %) and the promotion. The last line is machine-readable. Reads /proc (Linux).
 
@@ -90,7 +90,7 @@ enum Counter {
 fn main() {
     let rollouts = usize::try_from(arg("--rollouts", 10_000)).unwrap_or(10_000);
     let interval = Duration::from_millis(arg("--interval-ms", 2_000));
-    let real = std::env::args().any(|a| a == "--real");
+    let real = !std::env::args().any(|a| a == "--fake");
     let watch = std::env::args().any(|a| a == "--watch-cache");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
