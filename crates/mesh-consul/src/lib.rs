@@ -14,6 +14,7 @@
 //! - [`client`]: a thin reqwest client (rustls on aws-lc-rs) following Consul's environment
 //!   conventions, with CE/Enterprise detection, retries, CAS, health and KV.
 //! - [`ConsulBackend`]: the [`mesh_core::MeshBackend`] over all of it.
+//! - [`declarations`]: rollouts declared under a KV prefix, watched with blocking queries.
 //! - [`capabilities`]: what each edition and version can do; refusals name the feature.
 //!
 //! Planning and rendering work offline:
@@ -48,6 +49,7 @@ mod backend;
 pub mod capabilities;
 pub mod client;
 pub mod crd;
+pub mod declarations;
 pub mod failover;
 pub mod leases;
 pub mod model;

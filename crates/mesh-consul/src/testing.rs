@@ -11,7 +11,13 @@
 //! - on CE answers 400 to any `ns`/`partition` parameter, namespace header or `Namespace` body
 //!   field;
 //! - answers 403 when an ACL token is required and missing or wrong;
-//! - can be told to fail the n-th write, or the next requests, with a given status.
+//! - can be told to fail the n-th write, or the next requests, with a given status;
+//! - answers KV reads with `X-Consul-Index` as the agent computes it (for `?recurse`, the highest
+//!   index of the prefix's keys and of their deletions' tombstones, else the KV table's; never
+//!   0), and holds a read with `?index=` (a blocking query) until that index moves past it or
+//!   `?wait=` (5 minutes by default, at most 10) runs out; [`FakeConsul::reap_kv_tombstones`]
+//!   forgets deletions, as the agent's tombstone reaping does, so that a prefix's index can go
+//!   backwards; a KV write of the value a key already holds keeps its `ModifyIndex`.
 //!
 //! Every request is recorded (method, path, query) so tests can assert exact sequences.
 
@@ -27,6 +33,7 @@ use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
+    sync::Notify,
 };
 use url::Url;
 
@@ -80,6 +87,10 @@ struct State {
     entries: BTreeMap<(String, String, String), Value>,
     services: BTreeMap<String, Value>,
     kv: BTreeMap<String, (Vec<u8>, u64)>,
+    /// The index of each deleted key's deletion, until reaped.
+    kv_tombstones: BTreeMap<String, u64>,
+    /// The index of the last KV write or delete.
+    kv_table_index: u64,
     log: Vec<Recorded>,
     writes_seen: usize,
     fail_write_at: Option<(usize, u16)>,
@@ -92,6 +103,8 @@ struct State {
 pub struct FakeConsul {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    /// Woken by every write: what blocking queries wait on.
+    changed: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -117,15 +130,22 @@ impl FakeConsul {
             ..State::default()
         }));
         let shared = state.clone();
+        let changed = Arc::new(Notify::new());
+        let wake = Arc::clone(&changed);
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
+                let (state, wake) = (shared.clone(), Arc::clone(&wake));
                 tokio::spawn(async move {
-                    let _ = serve(stream, &state).await;
+                    let _ = serve(stream, &state, &wake).await;
                 });
             }
         });
-        Self { addr, state, task }
+        Self {
+            addr,
+            state,
+            changed,
+            task,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -234,6 +254,13 @@ impl FakeConsul {
         body["CreateIndex"] = json!(index);
         body["ModifyIndex"] = json!(index);
         s.entries.insert(key, body);
+    }
+
+    /// Forgets the tombstones of deleted KV keys, as the agent's reaping does: a prefix whose
+    /// highest index was a deletion then answers a lower index than before.
+    pub fn reap_kv_tombstones(&self) {
+        self.lock().kv_tombstones.clear();
+        self.changed.notify_waiters();
     }
 
     /// The registered agent services by id.
@@ -434,13 +461,73 @@ async fn read_request(stream: &mut TcpStream) -> std::io::Result<Option<Request>
     }))
 }
 
-async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+/// The longest a blocking query waits, and how long when it names no `wait`.
+const MAX_WAIT: Duration = Duration::from_secs(600);
+const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+/// A KV read's key, whether it recurses, and the index it waits past with `?index=` (0 for none).
+fn kv_read(req: &Request) -> Option<(&str, bool, u64)> {
+    let key = req.path.strip_prefix("/v1/kv/").filter(|_| req.method == "GET")?;
+    let index = q(req, "index").and_then(|i| i.parse().ok()).unwrap_or(0);
+    Some((key, q(req, "recurse").is_some(), index))
+}
+
+/// `X-Consul-Index` of a KV read, as the agent computes it: a key's `ModifyIndex`, or a prefix's
+/// highest index among its keys and its deletions' tombstones; else the KV table's index; never
+/// 0 (the agent answers 1 rather than send blocking clients into a busy loop).
+fn kv_index(s: &State, key: &str, recurse: bool) -> u64 {
+    let own = if recurse {
+        let live =
+            s.kv.iter()
+                .filter(|(k, _)| k.starts_with(key))
+                .map(|(_, (_, i))| *i);
+        let dead = s
+            .kv_tombstones
+            .iter()
+            .filter(|(k, _)| k.starts_with(key))
+            .map(|(_, i)| *i);
+        live.chain(dead).max().unwrap_or(0)
+    } else {
+        s.kv.get(key).map_or(0, |(_, i)| *i)
+    };
+    let index = if own == 0 { s.kv_table_index } else { own };
+    index.max(1)
+}
+
+/// Holds a blocking KV read until its index moves past the one it names, or its wait runs out.
+async fn block(req: &Request, state: &Mutex<State>, changed: &Notify) {
+    let Some((key, recurse, index)) = kv_read(req).filter(|(_, _, index)| *index > 0) else {
+        return;
+    };
+    let wait = q(req, "wait")
+        .and_then(parse)
+        .unwrap_or(DEFAULT_WAIT)
+        .min(MAX_WAIT);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let woken = changed.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let now = kv_index(
+            &state.lock().unwrap_or_else(PoisonError::into_inner),
+            key,
+            recurse,
+        );
+        if now > index || tokio::time::timeout_at(deadline, woken).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn serve(mut stream: TcpStream, state: &Mutex<State>, changed: &Notify) -> std::io::Result<()> {
     let Some(req) = read_request(&mut stream).await? else {
         return Ok(());
     };
-    let (status, answer) = {
+    block(&req, state, changed).await;
+    let (status, answer, index) = {
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
         let (status, answer) = handle(&mut s, &req);
+        let index = kv_read(&req).map(|(key, recurse, _)| kv_index(&s, key, recurse));
         s.log.push(Recorded {
             method: req.method.clone(),
             path: req.path.clone(),
@@ -450,8 +537,11 @@ async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<(
             body: String::from_utf8_lossy(&req.body).into_owned(),
             user_agent: req.headers.get("user-agent").cloned(),
         });
-        (status, answer)
+        (status, answer, index)
     };
+    if req.method != "GET" {
+        changed.notify_waiters();
+    }
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -460,8 +550,11 @@ async fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<(
         429 => "Too Many Requests",
         _ => "Error",
     };
+    let index = index
+        .map(|i| format!("X-Consul-Index: {i}\r\n"))
+        .unwrap_or_default();
     let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{index}Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
     );
     stream.write_all(response.as_bytes()).await?;
@@ -845,9 +938,16 @@ fn kv(s: &mut State, method: &str, key: &str, req: &Request) -> (u16, String) {
                     return (200, "false".into());
                 }
             }
+            // The agent (1.22.7, measured) keeps an identical value's ModifyIndex: nothing
+            // changed, and no blocking query wakes.
+            if s.kv.get(key).is_some_and(|(value, _)| *value == req.body) {
+                return (200, "true".into());
+            }
             s.index += 1;
             let index = s.index;
             s.kv.insert(key.to_owned(), (req.body.clone(), index));
+            s.kv_tombstones.remove(key);
+            s.kv_table_index = index;
             (200, "true".into())
         }
         "DELETE" => {
@@ -856,7 +956,14 @@ fn kv(s: &mut State, method: &str, key: &str, req: &Request) -> (u16, String) {
             {
                 return (200, "false".into());
             }
-            s.kv.remove(key);
+            // A deletion is a raft write too: it moves the index, and its tombstone keeps the
+            // prefix's index from going backwards until it is reaped.
+            if s.kv.remove(key).is_some() {
+                s.index += 1;
+                let index = s.index;
+                s.kv_tombstones.insert(key.to_owned(), index);
+                s.kv_table_index = index;
+            }
             (200, "true".into())
         }
         _ => (405, String::new()),

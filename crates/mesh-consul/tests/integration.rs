@@ -5,6 +5,8 @@
 mod backend;
 mod backend_live;
 mod cas_of_an_identical_entry;
+mod declarations;
+mod declarations_live;
 mod e2e;
 mod env_booleans;
 mod hostile_servers;

@@ -2,13 +2,13 @@
 //! task each, until stopped.
 //!
 //! Declarations: on Kubernetes, ConfigMaps labelled `meshctl.dev/rollout` with the spec under
-//! `rollout.yaml` (watched); on Consul, KV entries under `meshctl/rollouts/` (the prefix re-read
-//! every [`CONSUL_POLL`], one request for all of them). On Kubernetes the plans read watched
+//! `rollout.yaml` (watched); on Consul, KV entries under `meshctl/rollouts/` (watched with
+//! blocking queries, one waiting request for all of them). On Kubernetes the plans read watched
 //! copies (`KubeEngine::with_watch_cache`). A declaration may only roll out a service
 //! of its own namespace: write access to one namespace's ConfigMaps must not move another's
 //! traffic.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures_util::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
 use mesh::{
@@ -34,8 +34,6 @@ use crate::{
 
 /// Where Consul declarations live: one KV entry per rollout, the spec as its value.
 pub(crate) const CONSUL_PREFIX: &str = "meshctl/rollouts/";
-/// How often the Consul prefix is re-read.
-const CONSUL_POLL: Duration = Duration::from_secs(2);
 /// The exit code after SIGINT or SIGTERM, as a shell reports a process it interrupted.
 const INTERRUPTED: u8 = 130;
 
@@ -103,42 +101,22 @@ fn kube_declarations(client: mesh::kube::kube::Client, namespace: String) -> Box
         .boxed()
 }
 
-/// The KV declarations under [`CONSUL_PREFIX`], re-read every [`CONSUL_POLL`]: an entry that is
-/// new or changed (its modify index moved) is declared again, one that is gone is removed.
+/// The KV declarations under [`CONSUL_PREFIX`], watched with blocking queries
+/// (`mesh::consul::declarations`): one request waits at the agent until an entry changes.
 fn consul_declarations(backend: Arc<ConsulBackend>, namespace: String) -> BoxStream<'static, Declared> {
-    let seen: BTreeMap<String, u64> = BTreeMap::new();
-    futures_util::stream::unfold((backend, seen, true), move |(backend, mut seen, first)| {
-        let namespace = namespace.clone();
-        async move {
-            if !first {
-                tokio::time::sleep(CONSUL_POLL).await;
-            }
-            let mut out = Vec::new();
-            match backend.client().kv_list(CONSUL_PREFIX).await {
-                Ok(pairs) => {
-                    let mut now = BTreeMap::new();
-                    for pair in pairs {
-                        let name = pair.key.clone();
-                        now.insert(name.clone(), pair.modify_index);
-                        if seen.get(&name) != Some(&pair.modify_index) {
-                            let text = String::from_utf8(pair.value).ok();
-                            out.push(declared(name, text, &namespace));
-                        }
-                    }
-                    out.extend(
-                        seen.keys()
-                            .filter(|k| !now.contains_key(*k))
-                            .map(|name| Declared::Removed { name: name.clone() }),
-                    );
-                    seen = now;
+    use mesh::consul::declarations::{DeclarationEvent as KvEvent, WatchOptions, watch_declarations};
+    watch_declarations(backend, CONSUL_PREFIX, WatchOptions::default())
+        .filter_map(move |event| {
+            std::future::ready(match event {
+                KvEvent::Applied { name, text } => Some(declared(name, text, &namespace)),
+                KvEvent::Deleted { name } => Some(Declared::Removed { name }),
+                KvEvent::Failed { error } => {
+                    say!("warning: reading the rollout declarations: {error} (retrying)");
+                    None
                 }
-                Err(e) => say!("warning: reading the rollout declarations: {e} (retrying)"),
-            }
-            Some((futures_util::stream::iter(out), (backend, seen, false)))
-        }
-    })
-    .flatten()
-    .boxed()
+            })
+        })
+        .boxed()
 }
 
 /// Runs the controller until SIGINT or SIGTERM (or, never in practice, the end of the watch).

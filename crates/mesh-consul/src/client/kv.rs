@@ -1,9 +1,11 @@
 //! The KV store (`/v1/kv`), with check-and-set.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde::{Deserialize, de::DeserializeOwned};
 
-use super::{ConsulClient, Error, Payload, Result, encode};
+use super::{Call, ConsulClient, Error, Payload, Result, encode};
 
 /// One KV pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,20 @@ pub struct KvPair {
     pub flags: u64,
     /// The `?cas=` value.
     pub modify_index: u64,
+}
+
+/// The longest wait Consul honours in a blocking query.
+pub const MAX_BLOCKING_WAIT: Duration = Duration::from_secs(600);
+/// What a blocking query's timeout allows beyond its wait and the agent's jitter.
+pub const BLOCKING_MARGIN: Duration = Duration::from_secs(10);
+
+/// The pairs under a prefix, and the index they were read at (`X-Consul-Index`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvList {
+    /// The pairs, in key order.
+    pub pairs: Vec<KvPair>,
+    /// The index to wait on next (0 when the agent sent none).
+    pub index: u64,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +92,45 @@ impl ConsulClient {
             Err(e) => return Err(e),
         };
         serde_json::from_value(v).map_err(|source| Error::Decode { path, source })
+    }
+
+    /// A blocking query of the pairs under `prefix`: `GET /v1/kv/:prefix?recurse&index=<index>
+    /// &wait=<wait>`. The agent answers once the prefix's index moves past `index`, or when
+    /// `wait` (at most 10 minutes; the agent adds up to a sixteenth) runs out, with the pairs
+    /// and the index to wait on next ([`KvList::index`]); `index` 0 answers at once. The answer
+    /// is no proof of a change: compare the pairs. This request's timeout is the wait, its
+    /// sixteenth and [`BLOCKING_MARGIN`], whatever the client's per-request timeout.
+    /// [`crate::declarations`] applies Consul's rules for the next index.
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_list_blocking(&self, prefix: &str, index: u64, wait: Duration) -> Result<KvList> {
+        let wait = wait.min(MAX_BLOCKING_WAIT);
+        let mut q = self.tenancy(None).await?;
+        q.push(("recurse", "true".into()));
+        q.push(("index", index.to_string()));
+        q.push(("wait", format!("{}ms", wait.as_millis())));
+        let path = kv_path(prefix);
+        let call = Call {
+            timeout: Some(wait + wait / 16 + BLOCKING_MARGIN),
+            not_found_is_an_answer: true,
+        };
+        let answer = self.exchange(Method::GET, &path, q, None, true, call).await?;
+        let pairs = if answer.found {
+            let raw: Vec<RawPair> = serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {
+                path: path.clone(),
+                source,
+            })?;
+            raw.into_iter()
+                .map(|raw| pair(&path, raw))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        Ok(KvList {
+            pairs,
+            index: answer.index.unwrap_or(0),
+        })
     }
 
     /// `PUT /v1/kv/:key[?cas=<index>]`; `cas: Some(0)` creates only. Returns Consul's answer.

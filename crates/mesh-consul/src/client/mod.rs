@@ -24,12 +24,12 @@ pub const USER_AGENT: &str = concat!("mesh/", env!("CARGO_PKG_VERSION"), " (mesh
 
 pub use config::{ClientConfig, parse_address};
 pub use error::Error;
-pub use kv::KvPair;
+pub use kv::{BLOCKING_MARGIN, KvList, KvPair, MAX_BLOCKING_WAIT};
 use reqwest::Method;
 use serde_json::Value;
 pub use session::SESSION_TTL;
 pub use token::Token;
-use transport::{Payload, Transport};
+use transport::{Answer, Call, Payload, Transport};
 
 use crate::{
     ConsulVersion,
@@ -338,25 +338,45 @@ impl ConsulClient {
         &self,
         method: Method,
         path: &str,
-        mut query: Vec<(&'static str, String)>,
+        query: Vec<(&'static str, String)>,
         body: Option<Payload<'_>>,
         dc: bool,
     ) -> Result<Value> {
+        let answer = self
+            .exchange(method, path, query, body, dc, Call::default())
+            .await?;
+        parse_json(path, &answer.body)
+    }
+
+    /// Sends one request as `call` asks (with retries); `dc` adds `?dc=` when a datacenter is
+    /// configured.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        mut query: Vec<(&'static str, String)>,
+        body: Option<Payload<'_>>,
+        dc: bool,
+        call: Call,
+    ) -> Result<Answer> {
         if dc && let Some(d) = &self.config.datacenter {
             query.push(("dc", d.clone()));
         }
-        let bytes = self
-            .transport
-            .send(&self.config, method, path, &query, body)
-            .await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).map_err(|source| Error::Decode {
-            path: path.to_owned(),
-            source,
-        })
+        self.transport
+            .exchange(&self.config, method, path, &query, body, call)
+            .await
     }
+}
+
+/// A JSON answer (`null` for an empty body).
+fn parse_json(path: &str, bytes: &[u8]) -> Result<Value> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|source| Error::Decode {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(path: &str, v: Value) -> Result<T> {

@@ -28,6 +28,26 @@ pub(super) enum Payload<'a> {
     Raw(&'a [u8]),
 }
 
+/// How one request is sent, besides its method, path and body.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Call {
+    /// This request's timeout instead of the client's (a blocking query waits longer).
+    pub(super) timeout: Option<Duration>,
+    /// A 404 is an answer (with its `X-Consul-Index`), not an error.
+    pub(super) not_found_is_an_answer: bool,
+}
+
+/// A 2xx answer, or a 404 when the call takes it as one.
+#[derive(Debug)]
+pub(super) struct Answer {
+    /// The body.
+    pub(super) body: Vec<u8>,
+    /// `X-Consul-Index`, when the agent sent it.
+    pub(super) index: Option<u64>,
+    /// False for a 404.
+    pub(super) found: bool,
+}
+
 #[derive(Debug)]
 pub(super) struct Transport {
     http: reqwest::Client,
@@ -121,16 +141,18 @@ impl Transport {
         Ok(Self { http, base })
     }
 
-    /// Sends a request, retrying 429, 5xx (except validation failures) and timeouts with
-    /// exponential backoff. Returns the body of a 2xx answer.
-    pub(super) async fn send(
+    /// Sends a request as `call` asks, retrying 429, 5xx (except validation failures) and
+    /// timeouts with exponential backoff. Returns a 2xx answer's body and `X-Consul-Index` (or a
+    /// 404's, when `call` takes it as an answer).
+    pub(super) async fn exchange(
         &self,
         config: &ClientConfig,
         method: Method,
         path: &str,
         query: &[(&'static str, String)],
         body: Option<Payload<'_>>,
-    ) -> Result<Vec<u8>, Error> {
+        call: Call,
+    ) -> Result<Answer, Error> {
         let mut url = self.base.clone();
         url.set_path(path);
         if !query.is_empty() {
@@ -140,6 +162,9 @@ impl Transport {
         let mut attempt = 0;
         loop {
             let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(timeout) = call.timeout {
+                req = req.timeout(timeout);
+            }
             if let Some(token) = config.token.as_ref().filter(|t| !t.is_empty()) {
                 req = req.header("X-Consul-Token", token.expose());
             }
@@ -148,30 +173,43 @@ impl Transport {
                 Some(Payload::Raw(bytes)) => req = req.body(bytes.to_vec()),
                 None => {}
             }
-            let outcome = match req.send().await {
+            let err = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
+                    let index = resp
+                        .headers()
+                        .get("X-Consul-Index")
+                        .and_then(|v| v.to_str().ok()?.trim().parse().ok());
                     match read_capped(resp, config.max_body, &method, path).await {
-                        Ok(bytes) if status.is_success() => return Ok(bytes),
-                        Ok(bytes) => Err(status_error(
+                        Ok(body) if status.is_success() => {
+                            return Ok(Answer {
+                                body,
+                                index,
+                                found: true,
+                            });
+                        }
+                        Ok(body) if status == StatusCode::NOT_FOUND && call.not_found_is_an_answer => {
+                            return Ok(Answer {
+                                body,
+                                index,
+                                found: false,
+                            });
+                        }
+                        Ok(bytes) => status_error(
                             status,
                             &method,
                             path,
                             &bytes,
                             config.token.as_ref().map(|t| t.expose()),
-                        )),
-                        Err(e) => Err(e),
+                        ),
+                        Err(e) => e,
                     }
                 }
-                Err(source) => Err(Error::Transport {
+                Err(source) => Error::Transport {
                     method: method.to_string(),
                     path: path.to_owned(),
                     source,
-                }),
-            };
-            let err = match outcome {
-                Ok(bytes) => return Ok(bytes),
-                Err(e) => e,
+                },
             };
             if attempt >= config.max_retries || !retryable(&err) {
                 return Err(err);
