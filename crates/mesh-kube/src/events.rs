@@ -297,13 +297,20 @@ impl Publisher {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {:?}", self.timeout),
         };
-        self.counters.failed.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            reason = %note.reason,
-            regarding = %note.regarding,
-            %error,
-            "Kubernetes Event not recorded"
-        );
+        let failed = self.counters.failed.fetch_add(1, Ordering::Relaxed) + 1;
+        // The first failure and every hundredth: a recorder without RBAC for Events (it needs
+        // `create` and `patch` on `events.k8s.io` `events`) says so without flooding the log.
+        if failed == 1 || failed.is_multiple_of(100) {
+            tracing::warn!(
+                reason = %note.reason,
+                regarding = %note.regarding,
+                %error,
+                failed,
+                "Kubernetes Event not recorded"
+            );
+        } else {
+            tracing::debug!(reason = %note.reason, regarding = %note.regarding, %error, "Kubernetes Event not recorded");
+        }
     }
 
     /// The reference to `regarding`, with its uid when it can be read (one `GET`, once).
