@@ -15,7 +15,11 @@ side left (which costs the side that reads more bytes per operation most: the Ru
 time of each side and of the ratio numpy/Rust over the paired runs (> 1 means Rust is faster),
 with the load averages before and after.
 
-    python3 xtask/bench_math.py [--reps N] [--window W] [--cold] [--no-check]
+    python3 xtask/bench_math.py [--reps N] [--window W] [--cold] [--no-check] [--native]
+
+By default the Rust side is built as a library user gets it (baseline x86-64: SSE2 only; the
+workspace forbids `unsafe`, so it cannot pick AVX2/AVX-512 at run time as numpy does); `--native`
+builds it for this machine's CPU instead, in its own target directory, and says so.
 
 Needs numpy and scipy (`pip install numpy scipy`).
 """
@@ -210,18 +214,27 @@ def make_inputs(directory):
 
 # --- the Rust side ------------------------------------------------------------------------------
 
-def build_rust():
-    """Builds the example once; returns its path and the command that built it."""
+def build_rust(native=False):
+    """Builds the example once; returns its path and the command that built it. With `native`, for
+    this machine's CPU (`-C target-cpu=native`, as numpy picks its kernels for the CPU it runs on),
+    in a target directory of its own so that the default build stays cached."""
     cmd = [os.environ.get("CARGO", "cargo"), "build", "--release", "--quiet", "-p", "mesh-observe",
            "--example", "bench_math", "--message-format=json-render-diagnostics"]
-    run = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    env = dict(os.environ)
+    shown = cmd
+    if native:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "bench-native"
+        cmd = cmd + ["--target-dir", str(target)]
+        env["RUSTFLAGS"] = (env.get("RUSTFLAGS", "") + " -C target-cpu=native").strip()
+        shown = ["env", f"RUSTFLAGS={env['RUSTFLAGS']}"] + cmd
+    run = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
     if run.returncode != 0:
-        sys.exit(f"{shlex.join(cmd)} failed with {run.returncode}")
+        sys.exit(f"{shlex.join(shown)} failed with {run.returncode}")
     for line in run.stdout.splitlines():
         msg = json.loads(line)
         if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "bench_math" \
                 and msg.get("executable"):
-            return msg["executable"], cmd
+            return msg["executable"], shown
     sys.exit("cargo build did not report the bench_math executable")
 
 
@@ -275,12 +288,15 @@ def main():
     parser.add_argument("--cold", action="store_true",
                         help="no untimed run before each timed run: each side starts with the other's caches")
     parser.add_argument("--no-check", action="store_true", help="skip the result comparison")
+    parser.add_argument("--native", action="store_true",
+                        help="build the Rust side for this CPU (-C target-cpu=native); by default it is built "
+                             "for baseline x86-64 (SSE2), while numpy picks AVX2/AVX-512 kernels at run time")
     args = parser.parse_args()
     if REQUESTS % args.window:
         sys.exit(f"--window must divide {REQUESTS}")
 
     load_before = os.getloadavg()
-    exe, build_cmd = build_rust()
+    exe, build_cmd = build_rust(native=args.native)
     with tempfile.TemporaryDirectory(prefix="mesh-bench-math-") as tmp:
         directory = Path(tmp)
         counts, status, latency, history = make_inputs(directory)

@@ -212,6 +212,8 @@ fn select_by_buckets<T, const N: usize>(
     else {
         return select_small(copy_all(visit), qs);
     };
+    // The window's memory is requested all at once (the pass's own loads wait behind its work).
+    std::hint::black_box(items.chunks(CHUNK).fold(0, |t, chunk| t | touch(chunk, value)));
     // Each value's bucket (NaN values go to the last bucket, and are counted), from the values
     // rounded to `f32`: vectorised loops, four values at a time.
     let mut buckets = vec![0u16; items.len()];
@@ -496,6 +498,19 @@ fn select_by_intervals<T, const N: usize>(
     let mut out = vec![0u64; local.len()];
     select_keys(&mut kept, min, max, &local, 0, &mut out);
     (Some(ranks), out)
+}
+
+/// Reads one value per 64 bytes of the first [`CHUNK`] items: independent loads, which the
+/// processor overlaps, so that the memory is on its way to the cache when a pass needs it. The
+/// result only keeps the loads from being optimised out.
+#[inline(always)]
+fn touch<T>(items: &[T], value: &impl Fn(&T) -> f64) -> u64 {
+    let step = (64 / size_of::<T>().max(1)).max(1);
+    items
+        .iter()
+        .take(CHUNK)
+        .step_by(step)
+        .fold(0, |t, item| t | value(item).to_bits())
 }
 
 /// [`code`] of +infinity: only positive NaN values have higher codes.
