@@ -136,6 +136,27 @@ impl Error {
         }
     }
 
+    /// This error's message followed by each of its causes', joined by `: `, for a report that
+    /// has one line (a log, a controller's summary).
+    ///
+    /// ```
+    /// use mesh_core::{Error, MeshKind};
+    /// let e = Error::backend(MeshKind::Istio, std::io::Error::other("429 Too Many Requests"));
+    /// assert_eq!(e.to_string(), "istio control plane request failed");
+    /// assert_eq!(e.with_causes(), "istio control plane request failed: 429 Too Many Requests");
+    /// ```
+    #[must_use]
+    pub fn with_causes(&self) -> String {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        message
+    }
+
     /// Prefixes the field of an [`Error::InvalidInput`] with `parent.`; other errors pass through.
     #[must_use]
     pub fn in_field(self, parent: &str) -> Self {

@@ -9,7 +9,7 @@ use mesh_core::{
     ServiceId, ServiceMetrics, ServiceName, ServiceRoutes, StateKey, StoredState, TimeRange, TimedEvent,
     Trace, TrafficSplit,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, SemaphorePermit, broadcast};
 
 use crate::{ConnectOptions, Events};
 use tracing::Instrument as _;
@@ -31,6 +31,8 @@ pub struct Mesh {
     events: broadcast::Sender<TimedEvent>,
     #[cfg(feature = "telemetry")]
     telemetry: Option<Arc<mesh_telemetry::Telemetry>>,
+    /// Bounds the control-plane operations in flight through this handle and its clones.
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 impl std::fmt::Debug for Mesh {
@@ -55,6 +57,39 @@ impl Mesh {
             events,
             #[cfg(feature = "telemetry")]
             telemetry: None,
+            in_flight: None,
+        }
+    }
+
+    /// At most `limit` control-plane operations (a plan, an apply, an execute, a state read,
+    /// write or delete) in flight at once through this handle and its clones (at least one);
+    /// the others wait before they start, so their request timeouts do not run while they wait.
+    /// A process that drives thousands of rollouts whose stages fall due together sends them
+    /// to the control plane a bounded number at a time, instead of all at once.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use mesh_handle::{Change, Mesh, MeshKind};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let mesh = Mesh::fake(MeshKind::Istio).with_max_in_flight(2);
+    /// let changes = ["team-a", "team-b", "team-c"]
+    ///     .map(|ns| Change::EnableMtls { namespace: ns.parse().unwrap() });
+    /// assert!(mesh.execute_all(changes, 3).await.iter().all(Result::is_ok));
+    /// # });
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_max_in_flight(mut self, limit: usize) -> Self {
+        self.in_flight = Some(Arc::new(Semaphore::new(limit.max(1))));
+        self
+    }
+
+    /// A permit to start a control-plane operation, when the handle is bounded.
+    async fn permit(&self) -> Option<SemaphorePermit<'_>> {
+        match &self.in_flight {
+            // The semaphore is never closed.
+            Some(s) => s.acquire().await.ok(),
+            None => None,
         }
     }
 
@@ -199,6 +234,7 @@ impl Mesh {
     /// [`Error::InvalidInput`] or [`Error::Unsupported`] before any read; backend errors from reads.
     pub async fn plan(&self, change: &Change) -> Result<Plan> {
         let span = tracing::info_span!("mesh.plan", mesh = %self.kind(), op = change.operation());
+        let _permit = self.permit().await;
         self.backend.plan_dyn(change).instrument(span).await
     }
 
@@ -208,6 +244,7 @@ impl Mesh {
     /// [`Error::PartiallyApplied`] when a write after the first fails; other backend errors.
     pub async fn apply(&self, plan: &Plan) -> Result<ApplyReport> {
         let span = tracing::info_span!("mesh.apply", mesh = %self.kind(), op = plan.change.operation(), writes = plan.writes.len());
+        let _permit = self.permit().await;
         let report = self.backend.apply_dyn(plan).instrument(span).await?;
         Ok(self.publish(report))
     }
@@ -239,6 +276,7 @@ impl Mesh {
     /// As [`Mesh::plan`] and [`Mesh::apply`].
     pub async fn execute(&self, change: Change) -> Result<ApplyReport> {
         let span = tracing::info_span!("mesh.execute", mesh = %self.kind(), op = change.operation());
+        let _permit = self.permit().await;
         let report = self.backend.execute_dyn(&change).instrument(span).await?;
         Ok(self.publish(report))
     }
@@ -529,6 +567,7 @@ impl Mesh {
     /// # Errors
     /// [`Error::Unsupported`] when the backend keeps no state; backend errors.
     pub async fn read_state(&self, key: &StateKey) -> Result<Option<StoredState>> {
+        let _permit = self.permit().await;
         self.state_store()?.read_state_dyn(key).await
     }
 
@@ -537,6 +576,7 @@ impl Mesh {
     /// # Errors
     /// [`Error::Conflict`] when another writer got there first; backend errors.
     pub async fn write_state(&self, key: &StateKey, value: &str, expected: Option<&str>) -> Result<String> {
+        let _permit = self.permit().await;
         self.state_store()?.write_state_dyn(key, value, expected).await
     }
 
@@ -545,6 +585,7 @@ impl Mesh {
     /// # Errors
     /// [`Error::Conflict`] when it changed; [`Error::NotFound`] when it is gone.
     pub async fn delete_state(&self, key: &StateKey, expected: &str) -> Result<()> {
+        let _permit = self.permit().await;
         self.state_store()?.delete_state_dyn(key, expected).await
     }
 

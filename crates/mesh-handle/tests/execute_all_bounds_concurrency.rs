@@ -74,3 +74,28 @@ async fn ten_changes_run_three_at_a_time_in_order_and_a_failure_stays_alone() {
         }
     }
 }
+
+/// `Mesh::with_max_in_flight` bounds every operation through the handle and its clones, however
+/// many callers run at once: here ten tasks, each with its own clone.
+#[tokio::test(start_paused = true)]
+async fn a_bounded_handle_lets_two_operations_through_at_a_time_across_its_clones() {
+    let backend = std::sync::Arc::new(Slow::default());
+    let mesh = Mesh::from_dyn(backend.clone()).with_max_in_flight(2);
+    let start = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let mesh = mesh.clone();
+            tokio::spawn(async move {
+                let change = Change::EnableMtls {
+                    namespace: format!("team-{i}").parse().unwrap(),
+                };
+                mesh.execute(change).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert!(t.await.unwrap().is_ok());
+    }
+    assert_eq!(backend.most.load(Ordering::SeqCst), 2);
+    assert_eq!(tokio::time::Instant::now() - start, Duration::from_secs(5));
+}

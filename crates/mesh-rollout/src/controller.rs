@@ -302,7 +302,7 @@ impl Controller {
                         run.report.finished.insert(name, outcome);
                     }
                     Err(e) => {
-                        let error = e.to_string();
+                        let error = e.with_causes();
                         self.tell(&name, Err(&error));
                         run.report.failed.insert(name, error);
                     }
@@ -388,7 +388,7 @@ impl Controller {
         let rollout = match Rollout::new(self.mesh.clone(), *spec, &owner.runner(&self.runner, &name)) {
             Ok(r) => r.once(),
             Err(e) => {
-                let error = e.to_string();
+                let error = e.with_causes();
                 self.tell(&name, Err(&error));
                 run.report.failed.insert(name, error);
                 return;

@@ -50,13 +50,7 @@ impl From<Error> for CliError {
             }
             _ => None,
         };
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
+        let message = e.with_causes();
         let code = if matches!(e, Error::InvalidInput { .. }) {
             exit::USAGE
         } else {

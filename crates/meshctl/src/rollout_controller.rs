@@ -34,6 +34,10 @@ use crate::{
 
 /// Where Consul declarations live: one KV entry per rollout, the spec as its value.
 pub(crate) const CONSUL_PREFIX: &str = "meshctl/rollouts/";
+/// Control-plane operations in flight at once: the stages of rollouts declared together fall
+/// due together, and thousands of requests at once overrun an API server (its requests time
+/// out) where a bounded number at a time go through.
+const MAX_IN_FLIGHT: usize = 64;
 /// The exit code after SIGINT or SIGTERM, as a shell reports a process it interrupted.
 const INTERRUPTED: u8 = 130;
 
@@ -161,7 +165,7 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
             format!("Consul KV entries under {CONSUL_PREFIX}"),
         ),
     };
-    let mesh = backends::with_telemetry(cli, live.mesh())?;
+    let mesh = backends::with_telemetry(cli, live.mesh())?.with_max_in_flight(MAX_IN_FLIGHT);
     let controller =
         Controller::new(mesh, &runner)?
             .with_shard(shard)

@@ -91,6 +91,9 @@ fn main() {
     let rollouts = usize::try_from(arg("--rollouts", 10_000)).unwrap_or(10_000);
     let interval = Duration::from_millis(arg("--interval-ms", 2_000));
     let real = !std::env::args().any(|a| a == "--fake");
+    // As `meshctl rollout controller` bounds them: the stages of rollouts declared together
+    // fall due together.
+    let max_in_flight = usize::try_from(arg("--max-in-flight", 64)).unwrap_or(64);
     let watch = std::env::args().any(|a| a == "--watch-cache");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -127,7 +130,7 @@ fn main() {
     let (_, cpu_before) = usage();
     let started = Instant::now();
     let report = runtime.block_on(async {
-        Controller::new(mesh, "bench")
+        Controller::new(mesh.with_max_in_flight(max_in_flight), "bench")
             .expect("a controller")
             .with_metrics(Arc::new(Healthy))
             .run(futures_util::stream::iter(declarations))
