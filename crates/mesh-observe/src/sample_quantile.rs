@@ -211,17 +211,14 @@ fn select_by_buckets<T, const N: usize>(
     // The window's memory is requested all at once (the pass's own loads wait behind its work).
     std::hint::black_box(items.chunks(CHUNK).fold(0, |t, chunk| t | touch(chunk, value)));
     // Each value's bucket (NaN values go to the last bucket, and are counted), from the values
-    // rounded to `f32`: vectorised loops, four values at a time.
+    // rounded to `f32`: vectorised loops, four values at a time (the first also calls `visit`).
     let mut buckets = vec![0u16; items.len()];
     let mut nan = 0usize;
     let mut rounded = [0f32; CHUNK];
     for (chunk, out) in items.chunks(CHUNK).zip(buckets.chunks_mut(CHUNK)) {
-        // The caller's loop, on its own so that it can vectorise.
-        for item in chunk {
-            visit(item);
-        }
         let rounded = &mut rounded[..chunk.len()];
         for (r, item) in rounded.iter_mut().zip(chunk) {
+            visit(item);
             *r = value(item) as f32;
         }
         let mut nans = 0u32;
