@@ -340,15 +340,15 @@ impl Controller {
             leases.release(&changes.surplus).await;
         }
         if !changes.gained.is_empty() {
-            let owner = Owner::Leased(leases);
             // Only the gained shards' declarations: a held shard's ended rollouts are not run
             // (and reported) again.
             let gained: Vec<(String, Box<RolloutSpec>)> = run
                 .known
                 .iter()
-                .filter(|(name, _)| changes.gained.contains(&owner.shard_of(name)))
+                .filter(|(name, _)| changes.gained.contains(&leases.shard_of(name)))
                 .map(|(n, s)| (n.clone(), s.clone()))
                 .collect();
+            let owner = Owner::Leased(leases);
             for (name, spec) in gained {
                 self.start(name, spec, &owner, run);
             }
@@ -447,13 +447,6 @@ impl Owner<'_> {
         match self {
             Self::Static(_) => base.to_owned(),
             Self::Leased(leases) => format!("{base}-shard-{}", leases.shard_of(name)),
-        }
-    }
-
-    fn shard_of(&self, name: &str) -> u32 {
-        match self {
-            Self::Static(_) => 0,
-            Self::Leased(leases) => leases.shard_of(name),
         }
     }
 
