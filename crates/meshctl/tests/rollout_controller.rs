@@ -375,9 +375,21 @@ async fn three_replicas_and_a_killed_one<H>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
 async fn live_three_leased_replicas_share_the_configmap_declarations_and_take_a_killed_ones_over() {
+    three_leased_replicas_on_the_real_api_server("istio").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs MESH_E2E_KUBECONFIG (cargo xtask testenv up)"]
+async fn live_three_leased_linkerd_replicas_share_the_configmap_declarations_and_take_a_killed_ones_over() {
+    three_leased_replicas_on_the_real_api_server("linkerd").await;
+}
+
+/// Three leased replicas for `mesh` on the real API server, declarations in ConfigMaps, shard
+/// Leases in the namespace, one replica killed.
+async fn three_leased_replicas_on_the_real_api_server(mesh: &str) {
     let client = mesh_kube::testing::live_client().await;
     let kubeconfig = std::env::var("MESH_E2E_KUBECONFIG").unwrap();
-    let ns = format!("replicas-{}", std::process::id());
+    let ns = format!("replicas-{mesh}-{}", std::process::id());
     let names: Vec<String> = (0..12).map(|i| format!("svc-{i}")).collect();
     seed_services(
         &client,
@@ -419,7 +431,7 @@ async fn live_three_leased_replicas_share_the_configmap_declarations_and_take_a_
             })
             .collect::<Vec<_>>()
     };
-    let mesh_args = ["--mesh", "istio", "--kubeconfig", &kubeconfig, "-n", &ns];
+    let mesh_args = ["--mesh", mesh, "--kubeconfig", &kubeconfig, "-n", &ns];
     three_replicas_and_a_killed_one(
         &mesh_args,
         &[("PROMETHEUS_URL", &prometheus.url())],
