@@ -9,8 +9,9 @@ down or speeds up during the run affects both sides alike. Each side times the c
 process start, no pipe). By default each timed run follows an untimed run of the same side and
 algorithm, so both sides are timed with warm caches, as timeit or Criterion time them; with
 `--cold` the timed runs follow each other directly and each side starts with the caches the other
-side left (which costs the side that reads more bytes per operation most: the Rust side reads
-16-byte request records, numpy two columns of 2 and 8 bytes). It checks that the results agree
+side left. The SLI rows give the Rust side the requests as numpy has them, a status and a
+latency column (`calculate_sli_from_columns`, `sli_windows`); the two `records` rows time the
+16-byte `RequestRecord` API on the same requests. It checks that the results agree
 (the histogram quantiles bit for bit) and prints, per algorithm, the minimum, median and maximum
 time of each side and of the ratio numpy/Rust over the paired runs (> 1 means Rust is faster),
 with the load averages before and after.
@@ -308,11 +309,14 @@ def main():
              "histogram_quantile"),
             ("ewma", HISTORY, lambda: ewma(CURRENT, history), "ewma"),
             ("detect_anomalies", HISTORY, lambda: detect_anomalies(CURRENT, history), "detect_anomalies"),
-            ("sli 1M, np.percentile", REQUESTS, lambda: calculate_sli(status, latency), "calculate_sli"),
-            ("sli 1M, np.sort", REQUESTS, lambda: calculate_sli_sorted(status, latency), "calculate_sli"),
+            ("sli 1M, np.percentile", REQUESTS, lambda: calculate_sli(status, latency), "calculate_sli_columns"),
+            ("sli 1M, np.sort", REQUESTS, lambda: calculate_sli_sorted(status, latency), "calculate_sli_columns"),
             (f"sli {REQUESTS // w}x{w}, vectorised", REQUESTS, lambda: sli_windows(status, latency, w),
-             "sli_windows"),
+             "sli_windows_columns"),
             (f"sli {REQUESTS // w}x{w}, loop", REQUESTS, lambda: sli_windows_loop(status, latency, w),
+             "sli_windows_columns"),
+            ("sli 1M records, np.sort", REQUESTS, lambda: calculate_sli_sorted(status, latency), "calculate_sli"),
+            (f"sli {REQUESTS // w}x{w} records, vect.", REQUESTS, lambda: sli_windows(status, latency, w),
              "sli_windows"),
         ]
         times = {name: ([], []) for name, *_ in algorithms}  # (numpy seconds, rust seconds)
@@ -352,11 +356,11 @@ def main():
     print(f"{args.reps} paired runs per algorithm, interleaved, "
           + ("cold: no untimed run before a timed one" if args.cold else "warm: each after an untimed run")
           + "; min/median/max")
-    print(f"{'algorithm':<26} {'inputs':>9} {'rust ms':>20} {'numpy ms':>22} {'numpy/rust':>20}")
+    print(f"{'algorithm':<30} {'inputs':>9} {'rust ms':>20} {'numpy ms':>22} {'numpy/rust':>20}")
     for name, inputs, _, _ in algorithms:
         py, rs = times[name]
         ratios = [p / r for p, r in zip(py, rs)]
-        print(f"{name:<26} {inputs:>9} {spread(rs, 1e3):>20} {spread(py, 1e3):>22} "
+        print(f"{name:<30} {inputs:>9} {spread(rs, 1e3):>20} {spread(py, 1e3):>22} "
               f"{spread(ratios, fmt='{:.1f}'):>19}x")
     print("results " + ("not checked" if args.no_check else
                         "agree (quantiles bit for bit)" if not problems else "DIFFER"))
@@ -383,23 +387,26 @@ def check(rust, directory, results, answers):
     for key in ("mean", "variance", "score"):
         if not close(r[key], float(p[key])):
             problems.append(f"ewma {key}: rust {r[key]!r} numpy {p[key]!r}")
-    r = answers["calculate_sli"]
-    for name in ("sli 1M, np.percentile", "sli 1M, np.sort"):
-        for key in ("error_rate", "p50", "p90", "p99"):
-            if not close(r[key], float(results[name][key])):
-                problems.append(f"{name} {key}: rust {r[key]!r} numpy {results[name][key]!r}")
+    for alg in ("calculate_sli", "calculate_sli_columns"):
+        r = answers[alg]
+        for name in ("sli 1M, np.percentile", "sli 1M, np.sort"):
+            for key in ("error_rate", "p50", "p90", "p99"):
+                if not close(r[key], float(results[name][key])):
+                    problems.append(f"{alg} vs {name} {key}: rust {r[key]!r} numpy {results[name][key]!r}")
     r = answers["detect_anomalies"]
     for key in ("robust_score", "ewma_score"):
         if not close(r[key], float(results["detect_anomalies"][key]), rel=1e-6):
             problems.append(f"detect_anomalies {key}: rust {r[key]!r} numpy {results['detect_anomalies'][key]!r}")
-    rust.ask("write sli_windows")
-    rust_w = np.fromfile(directory / "sli_windows_rust.f64", dtype="<f8").reshape(-1, 4)
-    for name in [n for n in results if n.startswith("sli ") and "x" in n.split(",")[0]]:
-        py_w = results[name]
-        ok = np.isclose(rust_w, py_w, rtol=1e-9, atol=0) | (np.isnan(rust_w) & np.isnan(py_w))
-        if rust_w.shape != py_w.shape or not ok.all():
-            i = int(np.argmin(ok.all(axis=1))) if rust_w.shape == py_w.shape else 0
-            problems.append(f"{name} differs, e.g. window {i}: rust {rust_w[i]!r} numpy {py_w[i]!r}")
+    for alg in ("sli_windows", "sli_windows_columns"):
+        rust.ask(f"run {alg}")
+        rust.ask("write sli_windows")
+        rust_w = np.fromfile(directory / "sli_windows_rust.f64", dtype="<f8").reshape(-1, 4)
+        for name in [n for n in results if n.startswith("sli ") and "x" in n.split(",")[0]]:
+            py_w = results[name]
+            ok = np.isclose(rust_w, py_w, rtol=1e-9, atol=0) | (np.isnan(rust_w) & np.isnan(py_w))
+            if rust_w.shape != py_w.shape or not ok.all():
+                i = int(np.argmin(ok.all(axis=1))) if rust_w.shape == py_w.shape else 0
+                problems.append(f"{alg} vs {name} differs, e.g. window {i}: rust {rust_w[i]!r} numpy {py_w[i]!r}")
     return problems
 
 

@@ -11,7 +11,9 @@
 //! - `run <algorithm>`: runs it once; answers `{"algorithm": .., "seconds": .., <result>}`, where
 //!   `seconds` is the wall-clock time of the call alone. Algorithms: `histogram_quantile`
 //!   (100 000 histograms), `ewma` (mean and variance of the history), `detect_anomalies`,
-//!   `calculate_sli` (all requests as one window), `sli_windows` (one SLI per `<window>` requests).
+//!   `calculate_sli` (all requests as one window), `sli_windows` (one SLI per `<window>` requests),
+//!   both from `RequestRecord`s, and `calculate_sli_columns` and `sli_windows_columns`, the same
+//!   from a status and a latency column.
 //! - `write <algorithm>`: writes the last result of `histogram_quantile` (`quantiles_rust.f64`)
 //!   or `sli_windows` (`sli_windows_rust.f64`: error rate, p50, p90, p99 per window) to `<dir>`.
 //! - `quit`.
@@ -26,8 +28,9 @@ use std::{
 };
 
 use mesh_observe::{
-    AnomalySettings, Assessment, Bucket, RequestRecord, Sli, SliSettings, calculate_sli_from_requests,
-    detect_anomalies, ewma, histogram_quantile,
+    AnomalySettings, Assessment, Bucket, RequestColumns, RequestRecord, Sli, SliSettings,
+    calculate_sli_from_columns, calculate_sli_from_requests, detect_anomalies, ewma, histogram_quantile,
+    sli_windows,
 };
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {
@@ -63,6 +66,8 @@ struct Bench {
     bounds: usize,
     buckets: Vec<Bucket>,
     records: Vec<RequestRecord>,
+    status: Vec<u16>,
+    latency: Vec<f64>,
     history: Vec<f64>,
     history_map: BTreeMap<String, Vec<f64>>,
     quantiles: Vec<f64>,
@@ -94,6 +99,8 @@ impl Bench {
             bounds: bounds.len(),
             buckets,
             records,
+            status,
+            latency,
             history,
             history_map,
             quantiles: Vec::new(),
@@ -171,18 +178,13 @@ impl Bench {
                     window,
                     settings,
                 ));
-                let t = start.elapsed();
-                (
-                    t,
-                    format!(
-                        "\"inputs\":{},\"error_rate\":{},\"p50\":{},\"p90\":{},\"p99\":{}",
-                        self.records.len(),
-                        json_f64(sli.error_rate),
-                        json_f64(sli.latency.p50_ms),
-                        json_f64(sli.latency.p90_ms),
-                        json_f64(sli.latency.p99_ms)
-                    ),
-                )
+                (start.elapsed(), sli_json(&sli))
+            }
+            "calculate_sli_columns" => {
+                let start = Instant::now();
+                let columns = RequestColumns::new(black_box(&self.status), black_box(&self.latency)).ok()?;
+                let sli = black_box(calculate_sli_from_columns(columns, window, settings));
+                (start.elapsed(), sli_json(&sli))
             }
             "sli_windows" => {
                 let start = Instant::now();
@@ -191,15 +193,24 @@ impl Bench {
                     .map(|w| calculate_sli_from_requests(w, window, settings))
                     .collect();
                 let t = start.elapsed();
-                let count = slis.len();
-                self.windows = black_box(slis);
-                (
-                    t,
-                    format!("\"inputs\":{},\"windows\":{count}", self.records.len()),
-                )
+                (t, self.keep_windows(slis))
+            }
+            "sli_windows_columns" => {
+                let start = Instant::now();
+                let columns = RequestColumns::new(black_box(&self.status), black_box(&self.latency)).ok()?;
+                let slis = black_box(sli_windows(columns, self.window, window, settings).ok()?);
+                let t = start.elapsed();
+                (t, self.keep_windows(slis))
             }
             _ => return None,
         })
+    }
+
+    /// Keeps the windows' SLIs for `write`; their count as JSON members.
+    fn keep_windows(&mut self, slis: Vec<Sli>) -> String {
+        let count = slis.len();
+        self.windows = slis;
+        format!("\"inputs\":{},\"windows\":{count}", self.records.len())
     }
 
     fn write(&self, algorithm: &str) -> Result<(), String> {
@@ -220,6 +231,18 @@ impl Bench {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(self.dir.join(name), bytes).map_err(|e| format!("write {name}: {e}"))
     }
+}
+
+/// One window's SLI as JSON members.
+fn sli_json(sli: &Sli) -> String {
+    format!(
+        "\"inputs\":{},\"error_rate\":{},\"p50\":{},\"p90\":{},\"p99\":{}",
+        sli.requests,
+        json_f64(sli.error_rate),
+        json_f64(sli.latency.p50_ms),
+        json_f64(sli.latency.p90_ms),
+        json_f64(sli.latency.p99_ms)
+    )
 }
 
 fn main() {

@@ -4,7 +4,8 @@
 //!
 //! - [`histogram_quantile`]: bit-for-bit Prometheus 2.42 `histogram_quantile` for classic buckets.
 //! - [`calculate_sli`] / [`calculate_sli_from_requests`]: availability, error rate, throughput
-//!   and latency quantiles, with one documented error definition ([`sli`]).
+//!   and latency quantiles, with one documented error definition ([`sli`]);
+//!   [`calculate_sli_from_columns`] and [`sli_windows`] take requests as status and latency columns.
 //! - [`sample_quantiles`]: exact quantiles of raw values (numpy's linear interpolation, NaN left
 //!   out) in linear time, by radix selection.
 //! - [`is_within_slo`]: per-objective verdicts with measured value, target and margin.
@@ -24,11 +25,13 @@
 
 mod anomaly;
 mod canary;
+mod column_select;
 mod error;
 mod hypergeom;
 mod quantile;
 mod sample_quantile;
 pub mod sli;
+mod sli_columns;
 mod slo;
 pub mod stats;
 
@@ -45,6 +48,7 @@ pub use sli::{
     Outcome, RequestRecord, Sli, SliSettings, calculate_service_sli, calculate_sli,
     calculate_sli_from_requests, classify_status,
 };
+pub use sli_columns::{RequestColumns, calculate_sli_from_columns, sli_windows};
 pub use slo::{Objective, ObjectiveVerdict, Slo, SloReport, SloStatus, is_within_slo};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

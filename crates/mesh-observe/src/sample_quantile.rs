@@ -29,13 +29,13 @@
 //!   way, only the time differs.
 
 /// From this many items on, the large-input method runs.
-const LARGE: usize = 1 << 15;
+pub(crate) const LARGE: usize = 1 << 15;
 /// Values drawn to predict where the wanted ranks fall.
 const SAMPLE: usize = 4096;
 /// High key bits of the first-level buckets of the large radix selection.
 const TOP_BITS: u32 = 16;
 /// Up to this many keys are simply sorted.
-const SORT_MAX: usize = 48;
+pub(crate) const SORT_MAX: usize = 48;
 /// Most buckets per histogram level after the first (`2^MAX_LEVEL_BITS`).
 const MAX_LEVEL_BITS: u32 = 11;
 /// Items per step of the small-input method's pass, which its vectorised loops work on.
@@ -63,7 +63,7 @@ const FINE_PROBES: usize = 15;
 /// ```
 #[must_use]
 pub fn sample_quantiles<const N: usize>(values: &[f64], qs: [f64; N]) -> [Option<f64>; N] {
-    quantiles_by(values, |v| *v, |_| {}, qs)
+    crate::column_select::column_quantiles(values, qs, &mut crate::column_select::Scratch::default())
 }
 
 /// [`sample_quantiles`] of `value(item)` over `items`, calling `visit` on every item (in order,
@@ -99,7 +99,7 @@ pub(crate) fn quantiles_by<T, const N: usize>(
 }
 
 /// `v[lo] + (v[hi] - v[lo]) * frac` for the sorted values `v` given by `at(rank)`.
-fn interpolate(q: f64, n: usize, at: impl Fn(usize) -> f64) -> f64 {
+pub(crate) fn interpolate(q: f64, n: usize, at: impl Fn(usize) -> f64) -> f64 {
     let (lo, hi, frac) = position(q, n);
     let lo_value = at(lo);
     if frac == 0.0 {
@@ -118,15 +118,15 @@ fn position(q: f64, n: usize) -> (usize, usize, f64) {
 }
 
 /// The distinct ranks the quantiles need, ascending.
-struct Ranks {
+pub(crate) struct Ranks {
     /// How many (non-NaN) values there are.
-    n: usize,
+    pub(crate) n: usize,
     /// The ranks, ascending and distinct.
-    list: Vec<usize>,
+    pub(crate) list: Vec<usize>,
 }
 
 impl Ranks {
-    fn new(qs: &[f64], n: usize) -> Self {
+    pub(crate) fn new(qs: &[f64], n: usize) -> Self {
         let mut list = Vec::with_capacity(qs.len() * 2);
         for &q in qs {
             let (lo, hi, frac) = position(q, n);
@@ -140,20 +140,20 @@ impl Ranks {
         Self { n, list }
     }
 
-    fn index_of(&self, rank: usize) -> usize {
+    pub(crate) fn index_of(&self, rank: usize) -> usize {
         self.list.partition_point(|&r| r < rank)
     }
 }
 
 /// An order-preserving map: `key(a) < key(b)` exactly when `a.total_cmp(&b)` is `Less`.
 #[inline(always)]
-fn key(x: f64) -> u64 {
+pub(crate) fn key(x: f64) -> u64 {
     let bits = x.to_bits();
     bits ^ ((((bits as i64) >> 63) as u64) | (1 << 63))
 }
 
 /// The inverse of [`key`].
-fn key_to_f64(k: u64) -> f64 {
+pub(crate) fn key_to_f64(k: u64) -> f64 {
     f64::from_bits(if k >> 63 == 1 { k ^ (1 << 63) } else { !k })
 }
 
@@ -597,7 +597,7 @@ fn predict<T>(
     (merged, inside as f64 / s as f64)
 }
 
-fn min_max(keys: &[u64]) -> (u64, u64) {
+pub(crate) fn min_max(keys: &[u64]) -> (u64, u64) {
     keys.iter()
         .fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)))
 }
@@ -605,7 +605,7 @@ fn min_max(keys: &[u64]) -> (u64, u64) {
 /// Writes the keys of the given ranks (ascending, distinct, each `base..base + keys.len()`) to
 /// `out`; every key is in `lo..=hi`, and when `lo == hi` they are all that key. May reorder
 /// `keys`.
-fn select_keys(keys: &mut [u64], lo: u64, hi: u64, ranks: &[usize], base: usize, out: &mut [u64]) {
+pub(crate) fn select_keys(keys: &mut [u64], lo: u64, hi: u64, ranks: &[usize], base: usize, out: &mut [u64]) {
     if lo == hi {
         out.fill(lo);
     } else if keys.len() <= SORT_MAX
@@ -702,6 +702,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    /// The general method alone (the public [`super::sample_quantiles`] takes the bucket path
+    /// of `column_select` first, which is tested against this one there).
+    fn sample_quantiles<const N: usize>(values: &[f64], qs: [f64; N]) -> [Option<f64>; N] {
+        quantiles_by(values, |v| *v, |_| {}, qs)
+    }
 
     thread_local! {
         /// How many times `select_large` needed its second pass on this thread.

@@ -177,22 +177,7 @@ pub fn calculate_sli_from_requests(
         |r| errors += u64::from(is_error[usize::from(r.status).min(STATUSES - 1)]),
         [0.5, 0.9, 0.99],
     );
-    let requests = records.len() as f64;
-    let errors = errors as f64;
-    let error_rate = (requests > 0.0).then(|| errors / requests);
-    let secs = window.as_secs_f64();
-    Sli {
-        requests,
-        errors,
-        availability: error_rate.map(|e| 1.0 - e),
-        error_rate,
-        throughput_rps: if secs > 0.0 { requests / secs } else { 0.0 },
-        latency: LatencyQuantiles {
-            p50_ms: p50,
-            p90_ms: p90,
-            p99_ms: p99,
-        },
-    }
+    crate::sli_columns::sli_of(records.len(), errors as usize, window, [p50, p90, p99])
 }
 
 /// Statuses in [`ERRORS`]; every higher one is a success.
@@ -225,8 +210,35 @@ fn finite_non_negative(v: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `n` seeded requests with every kind of status and latency: error and success classes at
+    /// their edges, NaN, infinity, signed zeros, negatives, ties and a skewed spread.
+    pub(crate) fn any_records(seed: u64, n: usize) -> Vec<RequestRecord> {
+        let mut state = seed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            state >> 11
+        };
+        (0..n)
+            .map(|_| {
+                let status = [0, 200, 204, 302, 404, 499, 500, 503, 599, 600, 65_535][(next() % 11) as usize];
+                let u = next() as f64 / (1u64 << 53) as f64;
+                let latency_ms = match next() % 60 {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => -0.0,
+                    3 => (u * 3.0).floor(),
+                    4 => -u,
+                    _ => (2.0 + 3.0 * u).exp(),
+                };
+                RequestRecord { status, latency_ms }
+            })
+            .collect()
+    }
 
     fn numpy_linear(sorted: &[f64], q: f64) -> f64 {
         let pos = q * (sorted.len() - 1) as f64;
@@ -282,25 +294,7 @@ mod tests {
             n in proptest::prop_oneof![0usize..2000, 32_000usize..50_000],
             count_client_errors in proptest::prelude::any::<bool>(),
         ) {
-            let mut state = seed;
-            let mut next = || {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-                state >> 11
-            };
-            let records: Vec<RequestRecord> = (0..n)
-                .map(|_| {
-                    let status = [0, 200, 204, 302, 404, 499, 500, 503, 599, 600, 65_535][(next() % 11) as usize];
-                    let u = next() as f64 / (1u64 << 53) as f64;
-                    let latency_ms = match next() % 50 {
-                        0 => f64::NAN,
-                        1 => f64::INFINITY,
-                        2 => -0.0,
-                        3 => (u * 3.0).floor(),
-                        _ => (2.0 + 3.0 * u).exp(),
-                    };
-                    RequestRecord { status, latency_ms }
-                })
-                .collect();
+            let records = any_records(seed, n);
             let settings = SliSettings { count_client_errors };
             let sli = calculate_sli_from_requests(&records, Duration::from_secs(60), settings);
             let errors = records
