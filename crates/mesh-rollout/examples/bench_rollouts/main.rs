@@ -8,7 +8,10 @@
 //! in-memory mesh, "requests" are the backend's control-plane operations (an object write, a
 //! state read or write), each one API request on a real server; `--watch-cache` serves
 //! the plans' reads from watched copies (`KubeEngine::with_watch_cache`). Each rollout runs two
-//! stages (10 %, 50 %) and the promotion. The last line is machine-readable. Reads /proc (Linux).
+//! stages (10 %, 50 %) and the promotion, or the stages `--steps 10,20,30,40,50` gives. The last
+//! line is machine-readable; its `requests` is the total, so that two runs with different step
+//! counts give the cost of one more steady stage (`cargo xtask bench-rollouts --steady`). Reads
+//! /proc (Linux).
 
 #![allow(clippy::print_stdout)] // A benchmark reports on stdout.
 
@@ -87,7 +90,24 @@ enum Counter {
     ApiServer(kube::Client, f64),
 }
 
+/// The canary weights of `--steps` (comma-separated percentages), 10 % then 50 % by default.
+fn steps() -> Vec<u8> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--steps")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(
+            || vec![10, 50],
+            |list| {
+                list.split(',')
+                    .map(|w| w.trim().parse().unwrap_or_else(|e| panic!("--steps {list}: {e}")))
+                    .collect()
+            },
+        )
+}
+
 fn main() {
+    let steps = steps();
     let rollouts = usize::try_from(arg("--rollouts", 10_000)).unwrap_or(10_000);
     let interval = Duration::from_millis(arg("--interval-ms", 2_000));
     let real = !std::env::args().any(|a| a == "--fake");
@@ -118,7 +138,7 @@ fn main() {
             let service = format!("{namespace}/svc-{i}");
             let spec = RolloutSpec {
                 interval,
-                ..RolloutSpec::new(&service, "v1", "v2", Strategy::steps(&[10, 50]).expect("steps"))
+                ..RolloutSpec::new(&service, "v1", "v2", Strategy::steps(&steps).expect("steps"))
                     .expect("a spec")
             };
             Declared::Rollout {
@@ -138,7 +158,9 @@ fn main() {
     });
     let seconds = started.elapsed().as_secs_f64();
     let (peak_kib, cpu_after) = usage();
-    let stages = (rollouts * 3) as f64; // 10 %, 50 %, then the promotion to 100 %
+    // Each step, then the promotion to 100 %.
+    let stages_per_rollout = steps.len() + 1;
+    let stages = (rollouts * stages_per_rollout) as f64;
     let requests = match counter {
         Counter::Operations(counted) => {
             let (writes, state_reads, state_writes) = counted.counts();
@@ -158,13 +180,13 @@ fn main() {
         }),
     };
     println!(
-        "rollouts={rollouts} promoted={} failed={} peak_rss_mib={:.0} avg_cores={:.2} requests_per_stage={:.2} seconds={seconds:.2} ideal_seconds={:.2} server={}",
+        "rollouts={rollouts} promoted={} failed={} peak_rss_mib={:.0} avg_cores={:.2} requests_per_stage={:.2} seconds={seconds:.2} ideal_seconds={:.2} server={} stages_per_rollout={stages_per_rollout} requests={requests:.0}",
         report.count(Outcome::Promoted),
         report.failed.len(),
         peak_kib as f64 / 1024.0,
         (cpu_after - cpu_before) / seconds,
         requests / stages,
-        interval.as_secs_f64() * 2.0,
+        interval.as_secs_f64() * steps.len() as f64,
         match (real, watch) {
             (false, _) => "in-memory",
             (true, false) => "kube-apiserver",
