@@ -19,6 +19,7 @@ const BUILT_IN: &[(&str, &str, &str, bool)] = &[
     ("apps/v1", "Deployment", "deployments", true),
     ("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true),
     ("events.k8s.io/v1", "Event", "events", true),
+    ("coordination.k8s.io/v1", "Lease", "leases", true),
 ];
 
 /// The served types.

@@ -116,14 +116,14 @@ pub(super) fn as_version(obj: &Value, rt: &ResourceType) -> Value {
     obj
 }
 
-/// Equality selectors only: `a=b,c=d` (also `==`).
+/// Equality and existence selectors: `a=b,c=d` (also `==`), and `e` (the label is set).
 fn labels_match(obj: &Value, selector: &str) -> bool {
     selector.split(',').filter(|s| !s.is_empty()).all(|term| {
-        let (k, v) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .unwrap_or((term, ""));
-        obj["metadata"]["labels"][k.trim()].as_str() == Some(v.trim())
+        let label = |k: &str| obj["metadata"]["labels"][k.trim()].as_str().map(str::to_owned);
+        match term.split_once("==").or_else(|| term.split_once('=')) {
+            Some((k, v)) => label(k).as_deref() == Some(v.trim()),
+            None => label(term).is_some(),
+        }
     })
 }
 
@@ -138,5 +138,7 @@ mod tests {
         let obj = json!({ "metadata": { "labels": { "app": "reviews", "v": "1" } } });
         assert!(labels_match(&obj, "app=reviews,v==1"));
         assert!(!labels_match(&obj, "app=ratings"));
+        assert!(labels_match(&obj, "app,v=1"), "app is set");
+        assert!(!labels_match(&obj, "tier"), "tier is not");
     }
 }
