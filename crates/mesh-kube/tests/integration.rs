@@ -9,6 +9,8 @@ mod engine_props;
 mod events;
 mod events_live;
 mod hostile_server;
+mod leases;
+mod leases_live;
 mod live_server;
 mod schema;
 mod types;
