@@ -1,7 +1,10 @@
 //! Leases for controller replicas on Consul: one session per holder, renewed while it holds
 //! anything, and a KV lock per lease under [`LEASE_PREFIX`] (the value names the holder). When a
-//! holder stops renewing, Consul ends its session after the TTL and deletes the keys it locked,
-//! so another holder takes them.
+//! holder stops renewing, Consul ends its session after the TTL and deletes the keys it locked
+//! (`Behavior: delete`), so another holder takes them: a killed replica's member key goes with
+//! its session, and [`ConsulLeases::remove_expired`] has nothing left to do. A released key is
+//! no longer locked, so its session's end does not delete it: a replica that stops cleanly
+//! deletes its member key itself ([`ConsulLeases::remove`]).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -130,5 +133,33 @@ impl ConsulLeases {
             .into_iter()
             .map(|(_, value)| String::from_utf8_lossy(&value).into_owned())
             .collect())
+    }
+
+    /// Deletes `name` when `holder`'s session holds it (a read and a check-and-set delete).
+    ///
+    /// # Errors
+    /// [`Error::Backend`] when the agent cannot be reached or refuses.
+    pub async fn remove(&self, name: &str, holder: &str) -> Result<()> {
+        let session = self.sessions.lock().await.get(holder).map(|s| s.id.clone());
+        if let Some(session) = session {
+            self.backend
+                .client()
+                .kv_delete_held(&format!("{LEASE_PREFIX}{name}"), &session)
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Nothing to delete, and no request: Consul deletes the keys of a session that ended
+    /// (`Behavior: delete`), so a member whose replica stopped renewing goes within the
+    /// session's TTL (twice it at most, as Consul counts), and a replica that stops cleanly
+    /// [`remove`](Self::remove)s its own.
+    /// It is async and fallible only to match the other lease stores; it never fails.
+    ///
+    /// # Errors
+    /// None.
+    pub async fn remove_expired(&self, _prefix: &str, _ttls: u32) -> Result<Vec<String>> {
+        Ok(Vec::new())
     }
 }

@@ -33,6 +33,8 @@ struct LockedPair {
     value: Option<String>,
     #[serde(default)]
     session: Option<String>,
+    #[serde(default)]
+    modify_index: u64,
 }
 
 impl ConsulClient {
@@ -122,5 +124,22 @@ impl ConsulClient {
                 (p.key, value)
             })
             .collect())
+    }
+
+    /// Deletes `key` if `session` holds its lock: reads it (`GET /v1/kv/:key?recurse`, which
+    /// answers the lock's session), then `DELETE /v1/kv/:key?cas=<index>`, so a key written or
+    /// taken since the read is kept. `true` when it was deleted.
+    ///
+    /// # Errors
+    /// A transport, status or decode error.
+    pub async fn kv_delete_held(&self, key: &str, session: &str) -> Result<bool> {
+        let pairs: Vec<LockedPair> = self.kv_recurse(key).await?;
+        let Some(held) = pairs
+            .into_iter()
+            .find(|p| p.key == key && p.session.as_deref() == Some(session))
+        else {
+            return Ok(false);
+        };
+        self.kv_delete(key, Some(held.modify_index)).await
     }
 }
