@@ -85,8 +85,17 @@ impl Shard {
     }
 }
 
-/// The shard of `count` that `name` hashes into (FNV-1a, the same on every machine and run).
-pub(crate) fn shard_of(name: &str, count: u32) -> u32 {
+/// The shard of `count` that `name` hashes into (FNV-1a, the same on every machine and run):
+/// what [`Shard::owns`] and [`ShardLeases::shard_of`] use.
+///
+/// ```
+/// use mesh_rollout::{Shard, shard_of};
+/// let i = shard_of("prod/api", 6);
+/// assert!(Shard::new(i, 6)?.owns("prod/api"));
+/// # Ok::<(), mesh::Error>(())
+/// ```
+#[must_use]
+pub fn shard_of(name: &str, count: u32) -> u32 {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });

@@ -9,6 +9,9 @@
 //!   replica may take the shard over.
 //! - A shard's rollouts always run under the same runner name, whoever holds the lease, so the
 //!   replica that takes a shard over resumes its rollouts from the stored state.
+//! - A replica that stops cleanly deletes its member lease ([`LeaseStore::remove`]); a live
+//!   replica deletes the member leases nobody renewed for [`MEMBER_GC_TTLS`] times their time to
+//!   live ([`LeaseStore::remove_expired`]), so killed replicas' members do not pile up.
 //!
 //! The store is Kubernetes Leases (coordination.k8s.io) or Consul sessions and KV locks; the
 //! CLI plugs them in, and [`MemoryLeases`] serves tests.
@@ -38,6 +41,16 @@ pub trait LeaseStore: Send + Sync + 'static {
 
     /// The holders of the live (held and unexpired) leases whose names start with `prefix`.
     fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>>>;
+
+    /// Deletes `lease` when `holder` holds it; otherwise does nothing. A replica that stops
+    /// cleanly deletes its member lease this way.
+    fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Deletes the leases whose names start with `prefix` that nobody renewed for `ttls` times
+    /// their time to live (as this store has seen them, since
+    /// [`holders`](LeaseStore::holders) last listed them), and returns their names. A lease
+    /// renewed in the meantime is kept.
+    fn remove_expired<'a>(&'a self, prefix: &'a str, ttls: u32) -> BoxFuture<'a, Result<Vec<String>>>;
 }
 
 /// Leases in memory, on tokio's clock (so tests can pause it): for tests and examples.
@@ -57,11 +70,26 @@ pub trait LeaseStore: Send + Sync + 'static {
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryLeases {
-    held: Mutex<HashMap<String, (String, Instant)>>,
+    held: Mutex<HashMap<String, Held>>,
+}
+
+/// A lease in memory: its holder, when it expires, and its time to live.
+#[derive(Debug)]
+struct Held {
+    holder: String,
+    until: Instant,
+    ttl: Duration,
 }
 
 impl MemoryLeases {
-    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (String, Instant)>) -> T) -> T {
+    /// The names of the leases stored (held, expired or not), in no order: what a store would
+    /// still list.
+    #[must_use]
+    pub fn names(&self) -> Vec<String> {
+        self.with(|held| held.keys().cloned().collect())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Held>) -> T) -> T {
         f(&mut self
             .held
             .lock()
@@ -73,9 +101,14 @@ impl LeaseStore for MemoryLeases {
     fn hold<'a>(&'a self, lease: &'a str, holder: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         let now = Instant::now();
         let taken = self.with(|held| match held.get(lease) {
-            Some((other, until)) if other != holder && *until > now => false,
+            Some(h) if h.holder != holder && h.until > now => false,
             _ => {
-                held.insert(lease.to_owned(), (holder.to_owned(), now + ttl));
+                let h = Held {
+                    holder: holder.to_owned(),
+                    until: now + ttl,
+                    ttl,
+                };
+                held.insert(lease.to_owned(), h);
                 true
             }
         });
@@ -84,19 +117,43 @@ impl LeaseStore for MemoryLeases {
 
     fn release<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, Result<()>> {
         self.with(|held| {
-            if held.get(lease).is_some_and(|(h, _)| h == holder) {
+            if held.get(lease).is_some_and(|h| h.holder == holder) {
                 held.remove(lease);
             }
         });
         Box::pin(std::future::ready(Ok(())))
     }
 
+    fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, Result<()>> {
+        // A released lease is gone from memory already: both are a removal here.
+        self.release(lease, holder)
+    }
+
+    fn remove_expired<'a>(&'a self, prefix: &'a str, ttls: u32) -> BoxFuture<'a, Result<Vec<String>>> {
+        let now = Instant::now();
+        let removed = self.with(|held| {
+            let old: Vec<String> = held
+                .iter()
+                .filter(|(name, h)| {
+                    let renewed = h.until.checked_sub(h.ttl).unwrap_or(h.until);
+                    name.starts_with(prefix) && now.duration_since(renewed) >= h.ttl * ttls
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in &old {
+                held.remove(name);
+            }
+            old
+        });
+        Box::pin(std::future::ready(Ok(removed)))
+    }
+
     fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
         let now = Instant::now();
         let live = self.with(|held| {
             held.iter()
-                .filter(|(name, (_, until))| name.starts_with(prefix) && *until > now)
-                .map(|(_, (holder, _))| holder.clone())
+                .filter(|(name, h)| name.starts_with(prefix) && h.until > now)
+                .map(|(_, h)| h.holder.clone())
                 .collect()
         });
         Box::pin(std::future::ready(Ok(live)))
@@ -161,6 +218,17 @@ impl std::fmt::Debug for ShardLeases {
 /// The most shards a group may have.
 pub const MAX_SHARDS: u32 = 1024;
 
+/// A member lease nobody renewed for this many times its time to live is deleted by the live
+/// replicas: a replica that was killed leaves no member behind for long, and one that is only
+/// slow (it renews late, but within this) is never deleted while it may still renew.
+pub const MEMBER_GC_TTLS: u32 = 10;
+
+/// The name of shard `index`'s lease in the group `group`: `<group>-shard-<index>`.
+#[must_use]
+pub fn shard_lease(group: &str, index: u32) -> String {
+    format!("{group}-shard-{index}")
+}
+
 impl ShardLeases {
     /// Replica `replica` of the controllers named `group`, sharing `shards` shards; each lease
     /// lives `ttl` unless renewed.
@@ -210,11 +278,21 @@ impl ShardLeases {
     /// The name of shard `index`'s lease: `<group>-shard-<index>`.
     #[must_use]
     pub fn shard_lease(&self, index: u32) -> String {
-        format!("{}-shard-{index}", self.group)
+        shard_lease(&self.group, index)
+    }
+
+    /// The lease group's name.
+    #[must_use]
+    pub fn group(&self) -> &str {
+        &self.group
     }
 
     fn member_prefix(&self) -> String {
         format!("{}-member-", self.group)
+    }
+
+    fn member_lease(&self) -> String {
+        format!("{}{}", self.member_prefix(), self.replica)
     }
 
     /// How often to [`tick`](Self::tick): a third of the time to live.
@@ -334,11 +412,26 @@ impl ShardLeases {
         changes
     }
 
-    /// Renews this replica's member lease and counts the live members.
+    /// Renews this replica's member lease, counts the live members, and deletes the members
+    /// nobody renewed for [`MEMBER_GC_TTLS`] times their time to live.
     async fn announce(&self) -> Result<u32> {
-        let member = format!("{}{}", self.member_prefix(), self.replica);
-        self.store.hold(&member, &self.replica, self.ttl).await?;
-        let members = self.store.holders(&self.member_prefix()).await?;
+        self.store
+            .hold(&self.member_lease(), &self.replica, self.ttl)
+            .await?;
+        let prefix = self.member_prefix();
+        let members = self.store.holders(&prefix).await?;
+        match self.store.remove_expired(&prefix, MEMBER_GC_TTLS).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(
+                    ?removed,
+                    "deleted the member leases of replicas gone for {MEMBER_GC_TTLS} lease times"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "deleting long-expired member leases failed; tried again next round")
+            }
+        }
         Ok(u32::try_from(members.len()).unwrap_or(u32::MAX).max(1))
     }
 
@@ -353,14 +446,13 @@ impl ShardLeases {
         }
     }
 
-    /// Gives every shard and the member lease up: a replica that stops cleanly hands its
-    /// rollouts over at once instead of after the time to live.
+    /// Gives every shard up and deletes the member lease: a replica that stops cleanly hands
+    /// its rollouts over at once instead of after the time to live, and leaves no member behind.
     pub async fn release_all(&mut self) {
         let held = self.held();
         self.release(&held).await;
-        let member = format!("{}{}", self.member_prefix(), self.replica);
-        if let Err(e) = self.store.release(&member, &self.replica).await {
-            tracing::warn!(error = %e, "releasing the member lease failed; it expires on its own");
+        if let Err(e) = self.store.remove(&self.member_lease(), &self.replica).await {
+            tracing::warn!(error = %e, "deleting the member lease failed; it expires on its own");
         }
     }
 }
@@ -398,6 +490,40 @@ mod tests {
         assert!(ShardLeases::new(Arc::clone(&store), "g", "a", MAX_SHARDS + 1, ttl).is_err());
         assert!(ShardLeases::new(Arc::clone(&store), "g", "a", 4, Duration::from_secs(2)).is_err());
         assert!(ShardLeases::new(store, "meshctl-rollouts", "host-1234", 4, ttl).is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn members_nobody_renews_are_deleted_after_ten_lease_times_and_stopped_ones_at_once() {
+        let store = Arc::new(MemoryLeases::default());
+        let ttl = Duration::from_secs(15);
+        let replica = |name: &str| ShardLeases::new(store.clone(), "g", name, 2, ttl).unwrap();
+        let (mut a, mut killed, mut stopped) = (replica("a"), replica("killed"), replica("stopped"));
+        for r in [&mut a, &mut killed, &mut stopped] {
+            r.tick().await;
+        }
+        stopped.release_all().await;
+        let members = || {
+            let mut names: Vec<String> = store
+                .names()
+                .into_iter()
+                .filter(|n| n.starts_with("g-member-"))
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(members(), ["g-member-a", "g-member-killed"]);
+        for _ in 1..3 * MEMBER_GC_TTLS {
+            tokio::time::sleep(a.renew_every()).await;
+            a.tick().await;
+        }
+        assert_eq!(
+            members(),
+            ["g-member-a", "g-member-killed"],
+            "not yet ten lease times"
+        );
+        tokio::time::sleep(a.renew_every()).await;
+        a.tick().await;
+        assert_eq!(members(), ["g-member-a"]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -439,6 +565,22 @@ mod tests {
                 Box::pin(async move {
                     self.up()?;
                     self.inner.holders(prefix).await
+                })
+            }
+            fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, Result<()>> {
+                Box::pin(async move {
+                    self.up()?;
+                    self.inner.remove(lease, holder).await
+                })
+            }
+            fn remove_expired<'a>(
+                &'a self,
+                prefix: &'a str,
+                ttls: u32,
+            ) -> BoxFuture<'a, Result<Vec<String>>> {
+                Box::pin(async move {
+                    self.up()?;
+                    self.inner.remove_expired(prefix, ttls).await
                 })
             }
         }

@@ -40,11 +40,13 @@ mod spec;
 mod state;
 
 pub use analysis::{MetricsSource, analyze};
-pub use controller::{Controller, ControllerReport, Declared, Shard};
+pub use controller::{Controller, ControllerReport, Declared, Shard, shard_of};
 pub use custom_metric::{CustomMetric, MAX_METRICS, MAX_QUERY_LEN, MetricCheck};
 pub use engine::Rollout;
 pub use gate::{Gate, GateAnswer, GateContext, GatePoint, ManualApproval, WebhookGate};
-pub use leases::{LeaseStore, MAX_SHARDS, MemoryLeases, ShardChanges, ShardLeases};
+pub use leases::{
+    LeaseStore, MAX_SHARDS, MEMBER_GC_TTLS, MemoryLeases, ShardChanges, ShardLeases, shard_lease,
+};
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};
 pub use spec::{MAX_COUNT, MAX_INTERVAL, RolloutSpec, Stage, Strategy};
 pub use state::{MAX_STORED_EVENTS, Request, RolloutState};

@@ -3,6 +3,7 @@
 //! `cargo test -p mesh-rollout --test integration rollout::`.
 
 mod controller;
+mod kube_leases;
 mod observers;
 mod rollout;
 mod support;

@@ -238,6 +238,18 @@ macro_rules! lease_store {
             fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
                 Box::pin(self.0.holders(prefix))
             }
+
+            fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
+                Box::pin(self.0.remove(lease, holder))
+            }
+
+            fn remove_expired<'a>(
+                &'a self,
+                prefix: &'a str,
+                ttls: u32,
+            ) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
+                Box::pin(self.0.remove_expired(prefix, ttls))
+            }
         }
     };
 }
