@@ -71,6 +71,9 @@ pub struct Note {
     pub action: String,
     /// The message, with the numbers. Redacted and cut to [`MAX_NOTE_BYTES`] when published.
     pub message: String,
+    /// A second object the Event concerns (the Event's `related`, as it is given: its uid is
+    /// not looked up), such as the Lease of the shard a controller replica ran it under.
+    pub related: Option<ObjectRef>,
 }
 
 impl Note {
@@ -83,6 +86,16 @@ impl Note {
             reason: reason.to_owned(),
             action: action.to_owned(),
             message: message.to_owned(),
+            related: None,
+        }
+    }
+
+    /// This note, also about `related` (the Event's `related` object).
+    #[must_use]
+    pub fn with_related(self, related: &ObjectRef) -> Self {
+        Self {
+            related: Some(related.clone()),
+            ..self
         }
     }
 
@@ -285,7 +298,13 @@ impl Publisher {
             reason: cut_chars(&note.reason, MAX_FIELD_CHARS),
             note: Some(redact(&note.message)),
             action: cut_chars(&note.action, MAX_FIELD_CHARS),
-            secondary: None,
+            secondary: note.related.as_ref().map(|r| ObjectReference {
+                api_version: Some(r.api_version.clone()),
+                kind: Some(r.kind.clone()),
+                namespace: r.namespace.clone(),
+                name: Some(r.name.clone()),
+                ..ObjectReference::default()
+            }),
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         let error = match tokio::time::timeout(self.timeout, self.recorder.publish(&event, &reference)).await

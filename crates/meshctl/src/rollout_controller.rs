@@ -175,11 +175,16 @@ pub(crate) async fn run(cli: &Cli, a: &RolloutArgs) -> Result<u8, CliError> {
                 Ok(Outcome::Held) => say!("{name}: held"),
                 Err(e) => say!("{name}: failed: {e}"),
             });
-    let controller = crate::rollout_events::observe_declared(controller, &live, &runner);
     let leases = match a.shards {
         None => None,
         Some(count) => Some(shard_leases(a, &live, &namespace, &runner, count)?),
     };
+    let replica = leases.as_ref().map(|l| crate::rollout_events::Replica {
+        name: l.replica().to_owned(),
+        group: l.group().to_owned(),
+        shards: l.shards(),
+    });
+    let controller = crate::rollout_events::observe_declared(controller, &live, &runner, replica);
     match &leases {
         Some(l) => say!(
             "controller {runner}: replica {} sharing {} shards through {}; running the rollouts declared as {source}",

@@ -12,7 +12,10 @@
 //! `Warning` for a failed analysis, a rollback or a hold, its message the numbers
 //! ([`RolloutEvent::summary`]), its action the stage (`AnalyzeStage2`: a repeat of the same
 //! decision at the same stage counts into one Event's series), its reporting controller
-//! `meshctl.dev/rollout` and instance the runner. Recording is best effort
+//! `meshctl.dev/rollout` and instance the runner; with `controller --shards`, the instance is
+//! the replica that sent it (`kubectl get events -o wide` shows `meshctl.dev/rollout, <replica>`
+//! as its source), its `related` object the Lease of the declaration's shard, and its message
+//! ends with `(shard <i>)`, which `kubectl describe` shows. Recording is best effort
 //! ([`mesh::kube::events`]): it never holds or fails a rollout; a failure is a warning on
 //! stderr. It costs one API request per Event and one per rollout (the object's uid); set
 //! `MESHCTL_ROLLOUT_EVENTS=off` to send none.
@@ -69,20 +72,60 @@ fn recorder_for(live: &Live) -> Option<Recorder> {
     }
 }
 
+/// Which replica of a `controller --shards` group records the Events, and how its shards are
+/// named.
+#[derive(Debug, Clone)]
+pub(crate) struct Replica {
+    /// This replica's name: the Events' `reportingInstance`.
+    pub(crate) name: String,
+    /// The lease group: shard `i`'s Lease is `<group>-shard-<i>`.
+    pub(crate) group: String,
+    /// How many shards the declarations hash into.
+    pub(crate) shards: u32,
+}
+
 /// `controller` telling every decision of its rollouts to the cluster as Events about their
-/// declarations, on Kubernetes and unless opted out.
-pub(crate) fn observe_declared(controller: Controller, live: &Live, runner: &str) -> Controller {
+/// declarations, on Kubernetes and unless opted out: reported by `runner`, or by the replica
+/// when the controller shares shards.
+pub(crate) fn observe_declared(
+    controller: Controller,
+    live: &Live,
+    runner: &str,
+    replica: Option<Replica>,
+) -> Controller {
     let Some(mut recorder) = recorder_for(live) else {
         return controller;
     };
-    let recorder = recorder.started(runner).clone();
-    controller.with_observer(move |declared, event| {
-        // A ConfigMap declaration is named `namespace/name`.
-        if let Some((namespace, name)) = declared.split_once('/') {
-            let regarding = ObjectRef::new("v1", "ConfigMap", Some(namespace), name);
-            recorder.record(note(&regarding, event));
+    let instance = replica.as_ref().map_or(runner, |r| r.name.as_str());
+    let observe = declared_observer(recorder.started(instance).clone(), replica);
+    controller.with_observer(observe)
+}
+
+/// Records each decision about its declaration's ConfigMap (named `namespace/name`); with a
+/// replica, also about the Lease of the declaration's shard, named in the message too.
+fn declared_observer(
+    recorder: EventRecorder,
+    replica: Option<Replica>,
+) -> impl Fn(&str, &RolloutEvent) + Send + Sync + 'static {
+    move |declared, event| {
+        let Some((namespace, name)) = declared.split_once('/') else {
+            return;
+        };
+        let regarding = ObjectRef::new("v1", "ConfigMap", Some(namespace), name);
+        let mut note = note(&regarding, event);
+        if let Some(r) = &replica {
+            let shard = mesh::rollout::shard_of(declared, r.shards);
+            let lease = mesh::rollout::shard_lease(&r.group, shard);
+            note.message = format!("{} (shard {shard})", note.message);
+            note = note.with_related(&ObjectRef::new(
+                "coordination.k8s.io/v1",
+                "Lease",
+                Some(namespace),
+                &lease,
+            ));
         }
-    })
+        recorder.record(note);
+    }
 }
 
 /// Records a `rollout run`'s decisions, once [`started`](Self::started) with the runner's name.
@@ -149,6 +192,48 @@ mod tests {
     use mesh::rollout::{Outcome, Stage};
 
     use super::*;
+
+    /// With `--shards`, the Event names the replica that sent it as `reportingInstance` (not
+    /// the runner, which every replica shares), and its shard in `related` and the message.
+    #[tokio::test]
+    async fn a_replicas_events_name_the_replica_and_the_shard() {
+        let server = mesh_kube::testing::FakeApiServer::new();
+        let replica = Replica {
+            name: "r1".into(),
+            group: "meshctl-rollouts".into(),
+            shards: 6,
+        };
+        let mut recorder = Recorder {
+            client: server.client(),
+            recorder: None,
+        };
+        let started = recorder.started(&replica.name).clone();
+        let observe = declared_observer(started.clone(), Some(replica));
+        let applied = RolloutEvent::StageApplied {
+            index: 0,
+            stage: Stage::Weight(10),
+        };
+        observe("prod/api-canary", &applied);
+        assert!(started.flush(std::time::Duration::from_secs(5)).await);
+        let shard = mesh::rollout::shard_of("prod/api-canary", 6);
+        let events = server.objects();
+        let event = events
+            .iter()
+            .find(|o| o["kind"] == "Event")
+            .unwrap_or_else(|| panic!("no Event: {events:#?}"));
+        assert_eq!(event["reportingInstance"], "r1", "{event:#}");
+        assert_eq!(event["reportingController"], REPORTING_CONTROLLER);
+        assert_eq!(event["regarding"]["name"], "api-canary");
+        assert_eq!(event["related"]["kind"], "Lease", "{event:#}");
+        assert_eq!(
+            event["related"]["name"],
+            format!("meshctl-rollouts-shard-{shard}")
+        );
+        assert_eq!(
+            event["note"],
+            format!("stage 1 (10 % to the canary): applied (shard {shard})")
+        );
+    }
 
     #[test]
     fn each_decision_is_an_event_with_its_stage_as_action() {
