@@ -384,6 +384,23 @@ async fn live_three_leased_linkerd_replicas_share_the_configmap_declarations_and
     three_leased_replicas_on_the_real_api_server("linkerd").await;
 }
 
+/// The names of the Leases listed at `leases` that contain `part`.
+async fn lease_names(client: &kube::Client, leases: &str, part: &str) -> Vec<String> {
+    let text = client
+        .request_text(http::Request::get(leases).body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["metadata"]["name"].as_str())
+        .filter(|n| n.contains(part))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Three leased replicas for `mesh` on the real API server, declarations in ConfigMaps, shard
 /// Leases in the namespace, one replica killed.
 async fn three_leased_replicas_on_the_real_api_server(mesh: &str) {
@@ -450,6 +467,36 @@ async fn three_leased_replicas_on_the_real_api_server(mesh: &str) {
     let after = holders().await;
     assert_eq!(after.len(), 6, "{after:?}");
     assert!(after.iter().all(String::is_empty), "{after:?}");
+    // The survivors stopped cleanly and deleted their member Leases; the killed replica's stays
+    // until ten lease times pass with a live replica watching it.
+    let members = lease_names(&client, &leases, "-member-").await;
+    assert!(
+        !members
+            .iter()
+            .any(|m| m.ends_with("-member-r0") || m.ends_with("-member-r2")),
+        "{members:?}"
+    );
+    // The Events name the replica that sent them, and the shard's Lease.
+    let events = format!("/apis/events.k8s.io/v1/namespaces/{ns}/events");
+    let text = client
+        .request_text(http::Request::get(&events).body(Vec::new()).unwrap())
+        .await
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert!(!items.is_empty(), "no Event");
+    for e in items {
+        let instance = e["reportingInstance"].as_str().unwrap_or_default();
+        assert!(["r0", "r1", "r2"].contains(&instance), "{e:#}");
+        let related = e["related"]["name"].as_str().unwrap_or_default();
+        assert!(
+            e["related"]["kind"] == "Lease" && related.starts_with("meshctl-rollouts-shard-"),
+            "{e:#}"
+        );
+        let shard = related.trim_start_matches("meshctl-rollouts-shard-");
+        let note = e["note"].as_str().unwrap_or_default();
+        assert!(note.ends_with(&format!("(shard {shard})")), "{e:#}");
+    }
     delete_namespace(&client, &ns).await;
 }
 
@@ -506,6 +553,31 @@ async fn live_three_leased_replicas_share_the_consul_declarations_and_take_a_kil
     )
     .await;
     assert!(holders().await.is_empty(), "every shard given up");
+    // The survivors deleted their member keys as they stopped; the killed replica's went with
+    // its session (`Behavior: delete`), which Consul ends within twice its TTL.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let members: Vec<String> = client
+            .kv_list("meshctl/leases/meshctl-rollouts-member-")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.key)
+            .filter(|k| {
+                ["r0", "r1", "r2"]
+                    .iter()
+                    .any(|r| k.ends_with(&format!("-member-{r}")))
+            })
+            .collect();
+        if members.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && !members.iter().any(|k| !k.ends_with("-member-r1")),
+            "members left behind: {members:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     // Other tests share the agent: their declarations must not be this test's.
     for (key, _) in &declared {
         client.kv_delete(key, None).await.unwrap();
