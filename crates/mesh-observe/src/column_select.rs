@@ -142,17 +142,40 @@ fn select_in<const N: usize, const B: usize>(
     buckets: LinearBuckets<B>,
     scratch: &mut Scratch,
 ) -> Option<[Option<f64>; N]> {
-    const { assert!(B.is_power_of_two() && B < u16::MAX as usize) };
     let Scratch {
         buckets: numbers,
         hist,
         candidates,
     } = scratch;
-    numbers.clear();
-    numbers.reserve(values.len());
+    let hist = cleared::<B>(hist)?;
+    let nan = count(values, buckets, hist, numbers);
+    let Some(located) = Located::new(hist, qs, values.len() - nan) else {
+        return Some([None; N]);
+    };
+    let (wanted, k) = located.wanted()?;
+    candidates.clear();
+    gather(numbers, values, &wanted[..k], candidates);
+    Some(located.select(qs, hist, &wanted[..k], candidates))
+}
+
+/// `hist` as `B` zeroed counts.
+fn cleared<const B: usize>(hist: &mut Vec<u32>) -> Option<&mut [u32; B]> {
     hist.clear();
     hist.resize(B, 0);
-    let hist: &mut [u32; B] = hist.as_mut_slice().try_into().ok()?;
+    hist.as_mut_slice().try_into().ok()
+}
+
+/// The counting pass: every value's bucket counted in `hist` and its number written to
+/// `numbers` (cleared first); returns how many values are NaN (they are not in `hist`).
+fn count<const B: usize>(
+    values: &[f64],
+    buckets: LinearBuckets<B>,
+    hist: &mut [u32; B],
+    numbers: &mut Vec<u16>,
+) -> usize {
+    const { assert!(B.is_power_of_two() && B < u16::MAX as usize) };
+    numbers.clear();
+    numbers.reserve(values.len());
     let mut nan = 0usize;
     let (mut rounded, mut step) = ([0f32; STEP], [0u16; STEP]);
     for chunk in values.chunks(STEP) {
@@ -176,84 +199,122 @@ fn select_in<const N: usize, const B: usize>(
     }
     // NaN values were counted in the last bucket.
     hist[B - 1] -= nan as u32;
-    let n = values.len() - nan;
-    if n == 0 {
-        return Some([None; N]);
-    }
-    let ranks = Ranks::new(qs, n);
-    // Each rank's bucket and the values below it; the walk skips runs of 32 buckets at once.
-    let mut located = Vec::with_capacity(ranks.list.len());
-    let (mut bucket, mut below) = (0usize, 0usize);
-    for &r in &ranks.list {
-        while let Some(run) = hist.get(bucket..bucket + 32) {
-            let total: usize = run.iter().map(|&c| c as usize).sum();
-            if below + total > r {
-                break;
-            }
-            below += total;
-            bucket += 32;
-        }
-        while below + hist[bucket] as usize <= r {
-            below += hist[bucket] as usize;
-            bucket += 1;
-        }
-        if bucket == 0 || bucket == B - 1 {
-            return None;
-        }
-        located.push((r, bucket, below));
-    }
-    // The wanted buckets (ascending, distinct).
-    let mut wanted = [0u16; MAX_WANTED];
-    let mut count = 0;
-    for &(_, b, _) in &located {
-        if count == 0 || usize::from(wanted[count - 1]) != b {
-            *wanted.get_mut(count)? = b as u16;
-            count += 1;
-        }
-    }
-    let total: usize = wanted[..count]
-        .iter()
-        .map(|&w| hist[usize::from(w)] as usize)
-        .sum();
-    candidates.clear();
-    candidates.reserve(total);
-    match count {
-        1 => gather::<1>(numbers, values, &wanted, candidates),
-        2 => gather::<2>(numbers, values, &wanted, candidates),
-        3 => gather::<3>(numbers, values, &wanted, candidates),
-        4 => gather::<4>(numbers, values, &wanted, candidates),
-        5 => gather::<5>(numbers, values, &wanted, candidates),
-        6 => gather::<6>(numbers, values, &wanted, candidates),
-        7 => gather::<7>(numbers, values, &wanted, candidates),
-        _ => gather::<MAX_WANTED>(numbers, values, &wanted, candidates),
-    }
-    // A rank's place among the candidates: those of lower wanted buckets come first.
-    let local: Vec<usize> = located
-        .iter()
-        .map(|&(r, b, below)| {
-            let lower: usize = wanted[..count]
-                .iter()
-                .take_while(|&&w| usize::from(w) < b)
-                .map(|&w| hist[usize::from(w)] as usize)
-                .sum();
-            lower + r - below
-        })
-        .collect();
-    let (lo, hi) = min_max(candidates);
-    let mut found = vec![0u64; local.len()];
-    select_keys(candidates, lo, hi, &local, 0, &mut found);
-    let mut out = [None; N];
-    for (o, &q) in out.iter_mut().zip(qs) {
-        *o = Some(interpolate(q, n, |r| key_to_f64(found[ranks.index_of(r)])));
-    }
-    Some(out)
+    nan
 }
 
-/// Appends the keys of the values whose bucket is one of the first `K` wanted ones: sixteen
-/// bucket numbers are compared with each (vectorised), and only the blocks holding one are
-/// looked at value by value.
-fn gather<const K: usize>(numbers: &[u16], values: &[f64], wanted: &[u16; MAX_WANTED], out: &mut Vec<u64>) {
-    let wanted: [u16; K] = std::array::from_fn(|i| wanted[i]);
+/// Where the wanted ranks fall in the histogram.
+struct Located {
+    ranks: Ranks,
+    /// `(rank, bucket, values in lower buckets)`, ascending.
+    at: Vec<(usize, usize, usize)>,
+    /// The last bucket.
+    top: usize,
+}
+
+impl Located {
+    /// `None` when no value is left (`n == 0`).
+    fn new<const B: usize>(hist: &[u32; B], qs: &[f64], n: usize) -> Option<Self> {
+        if n == 0 {
+            return None;
+        }
+        let ranks = Ranks::new(qs, n);
+        // The walk skips runs of 32 buckets at once; every rank is below `n`, so it stays in
+        // bounds.
+        let mut at = Vec::with_capacity(ranks.list.len());
+        let (mut bucket, mut below) = (0usize, 0usize);
+        for &r in &ranks.list {
+            while let Some(run) = hist.get(bucket..bucket + 32) {
+                let total: usize = run.iter().map(|&c| c as usize).sum();
+                if below + total > r {
+                    break;
+                }
+                below += total;
+                bucket += 32;
+            }
+            while below + hist[bucket] as usize <= r {
+                below += hist[bucket] as usize;
+                bucket += 1;
+            }
+            at.push((r, bucket, below));
+        }
+        Some(Self {
+            ranks,
+            at,
+            top: B - 1,
+        })
+    }
+
+    /// The distinct buckets holding the ranks, ascending, and how many there are; `None` when
+    /// one is an edge bucket (`0` or `B - 1`, which also hold values from outside the range) or
+    /// there are more than [`MAX_WANTED`].
+    fn wanted(&self) -> Option<([u16; MAX_WANTED], usize)> {
+        let mut wanted = [0u16; MAX_WANTED];
+        let mut k = 0;
+        for &(_, b, _) in &self.at {
+            if b == 0 || b == self.top {
+                return None;
+            }
+            if k == 0 || usize::from(wanted[k - 1]) != b {
+                *wanted.get_mut(k)? = b as u16;
+                k += 1;
+            }
+        }
+        Some((wanted, k))
+    }
+
+    /// The quantiles, from the keys of the wanted buckets' values (in any order).
+    fn select<const N: usize, const B: usize>(
+        &self,
+        qs: &[f64; N],
+        hist: &[u32; B],
+        wanted: &[u16],
+        candidates: &mut [u64],
+    ) -> [Option<f64>; N] {
+        // A rank's place among the candidates: those of lower wanted buckets come first.
+        let local: Vec<usize> = self
+            .at
+            .iter()
+            .map(|&(r, b, below)| {
+                let lower: usize = wanted
+                    .iter()
+                    .take_while(|&&w| usize::from(w) < b)
+                    .map(|&w| hist[usize::from(w)] as usize)
+                    .sum();
+                lower + r - below
+            })
+            .collect();
+        let (lo, hi) = min_max(candidates);
+        let mut found = vec![0u64; local.len()];
+        select_keys(candidates, lo, hi, &local, 0, &mut found);
+        let n = self.ranks.n;
+        std::array::from_fn(|i| {
+            Some(interpolate(qs[i], n, |r| {
+                key_to_f64(found[self.ranks.index_of(r)])
+            }))
+        })
+    }
+}
+
+/// Appends the keys of the values whose bucket number is one of `wanted` (at most
+/// [`MAX_WANTED`]).
+fn gather(numbers: &[u16], values: &[f64], wanted: &[u16], out: &mut Vec<u64>) {
+    match *wanted {
+        [a] => gather_k(numbers, values, [a], out),
+        [a, b] => gather_k(numbers, values, [a, b], out),
+        [a, b, c] => gather_k(numbers, values, [a, b, c], out),
+        [a, b, c, d] => gather_k(numbers, values, [a, b, c, d], out),
+        _ => {
+            // Padded with a number no value has (`B - 1 < u16::MAX`).
+            let mut all = [u16::MAX; MAX_WANTED];
+            all[..wanted.len().min(MAX_WANTED)].copy_from_slice(&wanted[..wanted.len().min(MAX_WANTED)]);
+            gather_k(numbers, values, all, out);
+        }
+    }
+}
+
+/// [`gather`] with `K` wanted numbers: sixteen bucket numbers are compared with each
+/// (vectorised), and only the blocks holding one are looked at value by value.
+fn gather_k<const K: usize>(numbers: &[u16], values: &[f64], wanted: [u16; K], out: &mut Vec<u64>) {
     let is_wanted = |b: u16| wanted.iter().fold(false, |hit, &w| hit | (b == w));
     for (block, chunk) in numbers.chunks(BLOCK).zip(values.chunks(BLOCK)) {
         if block.iter().fold(false, |hit, &b| hit | is_wanted(b)) {
