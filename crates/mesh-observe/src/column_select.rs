@@ -20,6 +20,8 @@
 //!
 //! [`Scratch`] holds the buffers, so that a caller computing many windows allocates them once.
 
+use std::ops::Range;
+
 use crate::sample_quantile::{
     LARGE, Ranks, SORT_MAX, interpolate, key, key_to_f64, min_max, quantiles_by, select_keys,
 };
@@ -121,13 +123,35 @@ pub(crate) fn column_quantiles<const N: usize>(
     qs: [f64; N],
     scratch: &mut Scratch,
 ) -> [Option<f64>; N] {
+    column_quantiles_visiting(values, qs, scratch, &mut |_| {})
+}
+
+/// [`column_quantiles`], calling `visit` with consecutive index ranges that cover `values`
+/// exactly once, in order, as the counting pass reaches them: a caller reading a second column
+/// of the same rows (the statuses beside the latencies) reads it in the same pass.
+pub(crate) fn column_quantiles_visiting<const N: usize>(
+    values: &[f64],
+    qs: [f64; N],
+    scratch: &mut Scratch,
+    visit: &mut dyn FnMut(Range<usize>),
+) -> [Option<f64>; N] {
+    let mut seen = 0usize;
+    let mut visit_step = |range: Range<usize>| {
+        seen = range.end;
+        visit(range);
+    };
     let found = if values.len() <= SORT_MAX || u32::try_from(values.len()).is_err() {
         None
     } else if values.len() < LARGE {
-        LinearBuckets::<WINDOW_BUCKETS>::probe(values).and_then(|b| select_in(values, &qs, b, scratch))
+        LinearBuckets::<WINDOW_BUCKETS>::probe(values)
+            .and_then(|b| select_in(values, &qs, b, scratch, &mut visit_step))
     } else {
-        LinearBuckets::<LARGE_BUCKETS>::sample(values).and_then(|b| select_in(values, &qs, b, scratch))
+        LinearBuckets::<LARGE_BUCKETS>::sample(values)
+            .and_then(|b| select_in(values, &qs, b, scratch, &mut visit_step))
     };
+    if seen < values.len() {
+        visit(seen..values.len());
+    }
     found.unwrap_or_else(|| {
         #[cfg(test)]
         tests::GENERAL.with(|c| c.set(c.get() + 1));
@@ -141,6 +165,7 @@ fn select_in<const N: usize, const B: usize>(
     qs: &[f64; N],
     buckets: LinearBuckets<B>,
     scratch: &mut Scratch,
+    visit: &mut dyn FnMut(Range<usize>),
 ) -> Option<[Option<f64>; N]> {
     let Scratch {
         buckets: numbers,
@@ -148,7 +173,7 @@ fn select_in<const N: usize, const B: usize>(
         candidates,
     } = scratch;
     let hist = cleared::<B>(hist)?;
-    let nan = count(values, buckets, hist, numbers);
+    let nan = count(values, buckets, hist, numbers, visit);
     let Some(located) = Located::new(hist, qs, values.len() - nan) else {
         return Some([None; N]);
     };
@@ -166,19 +191,22 @@ fn cleared<const B: usize>(hist: &mut Vec<u32>) -> Option<&mut [u32; B]> {
 }
 
 /// The counting pass: every value's bucket counted in `hist` and its number written to
-/// `numbers` (cleared first); returns how many values are NaN (they are not in `hist`).
+/// `numbers` (cleared first), each step's index range handed to `visit`; returns how many values
+/// are NaN (they are not in `hist`).
 fn count<const B: usize>(
     values: &[f64],
     buckets: LinearBuckets<B>,
     hist: &mut [u32; B],
     numbers: &mut Vec<u16>,
+    visit: &mut dyn FnMut(Range<usize>),
 ) -> usize {
     const { assert!(B.is_power_of_two() && B < u16::MAX as usize) };
     numbers.clear();
     numbers.reserve(values.len());
     let mut nan = 0usize;
     let (mut rounded, mut step) = ([0f32; STEP], [0u16; STEP]);
-    for chunk in values.chunks(STEP) {
+    for (i, chunk) in values.chunks(STEP).enumerate() {
+        visit(i * STEP..i * STEP + chunk.len());
         // Three simple loops, each of which vectorises on its own (four lanes for the `f32`
         // arithmetic, where one fused loop would leave half of each register empty).
         let rounded = &mut rounded[..chunk.len()];
@@ -443,7 +471,15 @@ mod tests {
                 .collect();
             let mut scratch = Scratch::default();
             for qs in [[0.5, 0.9, 0.99, 0.75], [0.5, 0.9, 0.99, 0.0], [0.001, 0.5, 0.999, 1.0]] {
-                let got = column_quantiles(&values, qs, &mut scratch);
+                let mut visited = Vec::new();
+                let got = column_quantiles_visiting(&values, qs, &mut scratch, &mut |r| visited.push(r));
+                // The visits cover every row once, in order, whichever path answered.
+                let mut next = 0;
+                for r in &visited {
+                    proptest::prop_assert_eq!(r.start, next);
+                    next = r.end;
+                }
+                proptest::prop_assert_eq!(next, n);
                 let want = sample_quantiles(&values, qs);
                 proptest::prop_assert!(same(got, want), "n={} shape={} qs={:?}: {:?} != {:?}", n, shape, qs, got, want);
                 // The scratch of a larger column serves a smaller one.

@@ -13,7 +13,7 @@ use mesh_core::LatencyQuantiles;
 
 use crate::{
     InvalidSetting, Sli, SliSettings,
-    column_select::{Scratch, column_quantiles},
+    column_select::{Scratch, column_quantiles_visiting},
 };
 
 /// Requests as two parallel columns: `status[i]` and `latency_ms[i]` belong to request `i`.
@@ -105,8 +105,12 @@ fn sli_with(
     settings: SliSettings,
     scratch: &mut Scratch,
 ) -> Sli {
-    let errors = count_errors(columns.status, settings);
-    let quantiles = column_quantiles(columns.latency_ms, [0.5, 0.9, 0.99], scratch);
+    // The statuses are counted step by step as the latency pass reaches them: one pass over
+    // both columns.
+    let mut errors = 0usize;
+    let quantiles = column_quantiles_visiting(columns.latency_ms, [0.5, 0.9, 0.99], scratch, &mut |rows| {
+        errors += count_errors(&columns.status[rows], settings);
+    });
     sli_of(columns.len(), errors, window, quantiles)
 }
 
