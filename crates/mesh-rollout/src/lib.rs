@@ -33,6 +33,7 @@ mod controller;
 mod custom_metric;
 mod engine;
 mod gate;
+mod lease_store_macro;
 mod leases;
 pub mod lifecycle;
 mod report;
@@ -55,3 +56,12 @@ pub use state::{MAX_STORED_EVENTS, Request, RolloutState};
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// What the exported macros name, re-exported so that their users need not depend on it.
+#[doc(hidden)]
+pub mod __private {
+    pub use std::time::Duration;
+
+    pub use futures_util::future::BoxFuture;
+    pub use mesh::Result;
+}

@@ -6,7 +6,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::future::BoxFuture;
 use mesh_kube::{
     leases::KubeLeases,
     testing::{FakeApiServer, RecordedRequest},
@@ -15,31 +14,8 @@ use mesh_rollout::{LeaseStore, MEMBER_GC_TTLS, ShardLeases};
 
 const TTL: Duration = Duration::from_secs(15);
 
-/// `KubeLeases` as a [`LeaseStore`], as `meshctl` plugs it in.
-struct Kube(KubeLeases);
-
-impl LeaseStore for Kube {
-    fn hold<'a>(
-        &'a self,
-        lease: &'a str,
-        holder: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, mesh::Result<bool>> {
-        Box::pin(self.0.hold(lease, holder, ttl))
-    }
-    fn release<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
-        Box::pin(self.0.release(lease, holder))
-    }
-    fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
-        Box::pin(self.0.holders(prefix))
-    }
-    fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
-        Box::pin(self.0.remove(lease, holder))
-    }
-    fn remove_expired<'a>(&'a self, prefix: &'a str, ttls: u32) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
-        Box::pin(self.0.remove_expired(prefix, ttls))
-    }
-}
+// `KubeLeases` as a `LeaseStore`, as `meshctl` plugs it in.
+mesh_rollout::lease_store!(Kube, KubeLeases);
 
 fn replica(server: &FakeApiServer, name: &str) -> ShardLeases {
     let store: Arc<dyn LeaseStore> = Arc::new(Kube(KubeLeases::new(

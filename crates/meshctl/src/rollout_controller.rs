@@ -10,7 +10,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use futures_util::{Stream, StreamExt, future::BoxFuture, stream::BoxStream};
+use futures_util::{Stream, StreamExt, stream::BoxStream};
 use mesh::{
     Error,
     consul::{
@@ -221,46 +221,8 @@ fn default_replica() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Wraps a backend's lease type as a [`LeaseStore`].
-macro_rules! lease_store {
-    ($store:ident, $leases:ty) => {
-        struct $store($leases);
-
-        impl LeaseStore for $store {
-            fn hold<'a>(
-                &'a self,
-                lease: &'a str,
-                holder: &'a str,
-                ttl: Duration,
-            ) -> BoxFuture<'a, mesh::Result<bool>> {
-                Box::pin(self.0.hold(lease, holder, ttl))
-            }
-
-            fn release<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
-                Box::pin(self.0.release(lease, holder))
-            }
-
-            fn holders<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
-                Box::pin(self.0.holders(prefix))
-            }
-
-            fn remove<'a>(&'a self, lease: &'a str, holder: &'a str) -> BoxFuture<'a, mesh::Result<()>> {
-                Box::pin(self.0.remove(lease, holder))
-            }
-
-            fn remove_expired<'a>(
-                &'a self,
-                prefix: &'a str,
-                ttls: u32,
-            ) -> BoxFuture<'a, mesh::Result<Vec<String>>> {
-                Box::pin(self.0.remove_expired(prefix, ttls))
-            }
-        }
-    };
-}
-
-lease_store!(KubeLeaseStore, KubeLeases);
-lease_store!(ConsulLeaseStore, ConsulLeases);
+mesh::rollout::lease_store!(KubeLeaseStore, KubeLeases);
+mesh::rollout::lease_store!(ConsulLeaseStore, ConsulLeases);
 
 /// This replica's shard leases: Kubernetes Leases in the namespace, or Consul sessions.
 fn shard_leases(
