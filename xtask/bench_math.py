@@ -5,18 +5,23 @@ Generates seeded inputs (1 000 000 numbers per algorithm), builds the Rust side 
 (`cargo build --release -p mesh-observe --example bench_math`) and starts it as a long-lived child
 process that answers one command per run, then alternates numpy runs and Rust runs of each
 algorithm (numpy first on even repetitions, Rust first on odd ones), so that a machine that slows
-down or speeds up during the run affects both sides alike. Each side times the call alone (no
-process start, no pipe). By default each timed run follows an untimed run of the same side and
-algorithm, so both sides are timed with warm caches, as timeit or Criterion time them; with
-`--cold` the timed runs follow each other directly and each side starts with the caches the other
-side left. The SLI rows give the Rust side the requests as numpy has them, a status and a
+down or speeds up during the run affects both sides alike. Each side times the calls alone (no
+process start, no pipe). By default each timed sample is the mean of back-to-back runs that
+together fill at least `--batch-ms` (20 ms; the count is fixed per side and algorithm from the
+warm-up run), after an untimed run of the same side and algorithm, so both sides are timed warm,
+as timeit's autorange or Criterion time them; a side whose single run is longer than that runs
+once per sample. `--batch-ms 0` times single runs (each still after an untimed run): a short call
+then pays for waking the core and refilling its caches after the other side ran, which takes a
+1M-request SLI on this kind of host from about 1.5 ms back to back to 2.0 to 2.5 ms. With
+`--cold` the timed runs follow each other directly, one run per sample, and each side starts with
+the caches the other side left. The SLI rows give the Rust side the requests as numpy has them, a status and a
 latency column (`calculate_sli_from_columns`, `sli_windows`); the two `records` rows time the
 16-byte `RequestRecord` API on the same requests. It checks that the results agree
 (the histogram quantiles bit for bit) and prints, per algorithm, the minimum, median and maximum
 time of each side and of the ratio numpy/Rust over the paired runs (> 1 means Rust is faster),
 with the load averages before and after.
 
-    python3 xtask/bench_math.py [--reps N] [--window W] [--cold] [--no-check] [--native]
+    python3 xtask/bench_math.py [--reps N] [--window W] [--batch-ms MS] [--cold] [--no-check] [--native]
 
 By default the Rust side is built as a library user gets it (baseline x86-64: SSE2 only; the
 workspace forbids `unsafe`, so it cannot pick AVX2/AVX-512 at run time as numpy does); `--native`
@@ -111,6 +116,13 @@ def calculate_sli(status, latency, window_secs=300.0):
     return {"error_rate": errors / n, "throughput": n / window_secs, "p50": p50, "p90": p90, "p99": p99}
 
 
+def read_columns(status, latency):
+    """The floor under every SLI row: one read of both columns (the latencies summed, NaN
+    included; the 5xx and status-0 rows counted)."""
+    errors = np.count_nonzero((status == 0) | ((status >= 500) & (status <= 599)))
+    return {"sum": float(latency.sum()), "errors": int(errors)}
+
+
 def detect_anomalies(current, history):
     """Median/MAD modified z-score and EWMA (Finch) z-score, as mesh-observe computes them."""
     h = history[np.isfinite(history)]
@@ -178,6 +190,14 @@ def sli_windows(status, latency, window):
     errors = np.count_nonzero((s == 0) | ((s >= 500) & (s <= 599)), axis=1)
     n = window - np.count_nonzero(np.isnan(lat), axis=1)
     p50, p90, p99 = sorted_quantiles(np.sort(lat, axis=1), n, (0.5, 0.9, 0.99))
+    return np.stack([errors / window, p50, p90, p99], axis=1)
+
+
+def sli_windows_nanpercentile(status, latency, window):
+    """The idiomatic vectorised form: `np.nanpercentile(axis=1)` on the reshaped rows."""
+    s = status.reshape(-1, window)
+    errors = np.count_nonzero((s == 0) | ((s >= 500) & (s <= 599)), axis=1)
+    p50, p90, p99 = np.nanpercentile(latency.reshape(-1, window), [50, 90, 99], axis=1)
     return np.stack([errors / window, p50, p90, p99], axis=1)
 
 
@@ -286,6 +306,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15, help="paired runs per algorithm")
     parser.add_argument("--window", type=int, default=1000, help="requests per window of sli_windows")
+    parser.add_argument("--batch-ms", type=float, default=20.0,
+                        help="each timed sample is the mean of back-to-back runs filling at least this many ms "
+                             "(0: single runs)")
     parser.add_argument("--cold", action="store_true",
                         help="no untimed run before each timed run: each side starts with the other's caches")
     parser.add_argument("--no-check", action="store_true", help="skip the result comparison")
@@ -309,10 +332,13 @@ def main():
              "histogram_quantile"),
             ("ewma", HISTORY, lambda: ewma(CURRENT, history), "ewma"),
             ("detect_anomalies", HISTORY, lambda: detect_anomalies(CURRENT, history), "detect_anomalies"),
+            ("read both columns (floor)", REQUESTS, lambda: read_columns(status, latency), "read_columns"),
             ("sli 1M, np.percentile", REQUESTS, lambda: calculate_sli(status, latency), "calculate_sli_columns"),
             ("sli 1M, np.sort", REQUESTS, lambda: calculate_sli_sorted(status, latency), "calculate_sli_columns"),
             (f"sli {REQUESTS // w}x{w}, vectorised", REQUESTS, lambda: sli_windows(status, latency, w),
              "sli_windows_columns"),
+            (f"sli {REQUESTS // w}x{w}, nanpercentile", REQUESTS,
+             lambda: sli_windows_nanpercentile(status, latency, w), "sli_windows_columns"),
             (f"sli {REQUESTS // w}x{w}, loop", REQUESTS, lambda: sli_windows_loop(status, latency, w),
              "sli_windows_columns"),
             ("sli 1M records, np.sort", REQUESTS, lambda: calculate_sli_sorted(status, latency), "calculate_sli"),
@@ -323,23 +349,29 @@ def main():
         results = {}
         answers = {}
         gc.disable()  # as timeit does; the Rust side has no collector either
+        batches = {}  # name -> (numpy runs per sample, rust runs per sample)
         try:
-            for name, _, f, alg in algorithms:  # warm-up, not counted
+            for name, _, f, alg in algorithms:  # warm-up, not counted; it also sizes the batches
+                start = time.perf_counter()
                 results[name] = f()
+                py_once = time.perf_counter() - start
                 answers[alg] = rust.ask(f"run {alg}")
+                batches[name] = (batch_size(py_once, args), batch_size(answers[alg]["seconds"], args))
             for rep in range(args.reps):
                 for name, _, f, alg in algorithms:
                     for side in (("numpy", "rust") if rep % 2 == 0 else ("rust", "numpy")):
                         if side == "numpy":
                             if not args.cold:
                                 f()
+                            runs = batches[name][0]
                             start = time.perf_counter()
-                            f()
-                            times[name][0].append(time.perf_counter() - start)
+                            for _ in range(runs):
+                                f()
+                            times[name][0].append((time.perf_counter() - start) / runs)
                         else:
                             if not args.cold:
                                 rust.ask(f"run {alg}")
-                            times[name][1].append(rust.ask(f"run {alg}")["seconds"])
+                            times[name][1].append(rust.ask(f"run {alg} {batches[name][1]}")["seconds"])
         finally:
             gc.enable()
 
@@ -353,20 +385,31 @@ def main():
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
           f"python {platform.python_version()}, numpy {np.__version__}")
     print(f"load averages (1/5/15 min): before {fmt_load(load_before)}, after {fmt_load(load_after)}")
-    print(f"{args.reps} paired runs per algorithm, interleaved, "
-          + ("cold: no untimed run before a timed one" if args.cold else "warm: each after an untimed run")
+    print(f"{args.reps} paired samples per algorithm, interleaved, "
+          + ("cold: single runs, no untimed run before a timed one" if args.cold else
+             "warm: each after an untimed run, " +
+             (f"the mean of back-to-back runs filling >= {args.batch_ms:g} ms (runs: numpy x rust)"
+              if args.batch_ms > 0 else "single runs"))
           + "; min/median/max")
-    print(f"{'algorithm':<30} {'inputs':>9} {'rust ms':>20} {'numpy ms':>22} {'numpy/rust':>20}")
+    print(f"{'algorithm':<30} {'inputs':>9} {'runs':>7} {'rust ms':>20} {'numpy ms':>22} {'numpy/rust':>20}")
     for name, inputs, _, _ in algorithms:
         py, rs = times[name]
         ratios = [p / r for p, r in zip(py, rs)]
-        print(f"{name:<30} {inputs:>9} {spread(rs, 1e3):>20} {spread(py, 1e3):>22} "
+        runs = "{}x{}".format(*batches[name])
+        print(f"{name:<30} {inputs:>9} {runs:>7} {spread(rs, 1e3):>20} {spread(py, 1e3):>22} "
               f"{spread(ratios, fmt='{:.1f}'):>19}x")
     print("results " + ("not checked" if args.no_check else
                         "agree (quantiles bit for bit)" if not problems else "DIFFER"))
     for p in problems:
         print("  " + p)
     return 1 if problems else 0
+
+
+def batch_size(once_seconds, args):
+    """Back-to-back runs per timed sample: enough to fill `--batch-ms`, at most 1000."""
+    if args.cold or args.batch_ms <= 0 or once_seconds <= 0:
+        return 1
+    return max(1, min(1000, math.ceil(args.batch_ms / 1e3 / once_seconds)))
 
 
 def fmt_load(load):
@@ -393,6 +436,9 @@ def check(rust, directory, results, answers):
             for key in ("error_rate", "p50", "p90", "p99"):
                 if not close(r[key], float(results[name][key])):
                     problems.append(f"{alg} vs {name} {key}: rust {r[key]!r} numpy {results[name][key]!r}")
+    r, p = answers["read_columns"], results["read both columns (floor)"]
+    if r["errors"] != p["errors"] or not (r["sum"] is None and math.isnan(p["sum"]) or close(r["sum"], p["sum"])):
+        problems.append(f"read_columns: rust {r!r} numpy {p!r}")
     r = answers["detect_anomalies"]
     for key in ("robust_score", "ewma_score"):
         if not close(r[key], float(results["detect_anomalies"][key]), rel=1e-6):

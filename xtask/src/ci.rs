@@ -129,7 +129,7 @@ fn live_suites(root: &Path) -> anyhow::Result<()> {
     result
 }
 
-/// `cargo xtask bench-math [--reps N] [--window W] [--no-check]`: runs `xtask/bench_math.py`
+/// `cargo xtask bench-math [--reps N] [--window W] [--batch-ms MS] [--cold] [--no-check] [--native]`: runs `xtask/bench_math.py`
 /// (numpy/scipy against mesh-observe, interleaved), passing the arguments on.
 pub(crate) fn bench_math() -> anyhow::Result<()> {
     let root = crate::workspace_root()?;

@@ -8,12 +8,14 @@
 //! window of `sli_windows`. It prints one JSON line when ready, then reads commands on stdin, one
 //! per line, and answers each with one JSON line:
 //!
-//! - `run <algorithm>`: runs it once; answers `{"algorithm": .., "seconds": .., <result>}`, where
-//!   `seconds` is the wall-clock time of the call alone. Algorithms: `histogram_quantile`
+//! - `run <algorithm> [<count>]`: runs it `<count>` times (once by default), back to back;
+//!   answers `{"algorithm": .., "seconds": .., <result>}`, where `seconds` is the mean wall-clock
+//!   time of one call alone and `<result>` is the last call's. Algorithms: `histogram_quantile`
 //!   (100 000 histograms), `ewma` (mean and variance of the history), `detect_anomalies`,
 //!   `calculate_sli` (all requests as one window), `sli_windows` (one SLI per `<window>` requests),
 //!   both from `RequestRecord`s, and `calculate_sli_columns` and `sli_windows_columns`, the same
-//!   from a status and a latency column.
+//!   from a status and a latency column, and `read_columns`, the floor under both: one plain read
+//!   of the two columns (the latencies summed, the 5xx and status-0 rows counted).
 //! - `write <algorithm>`: writes the last result of `histogram_quantile` (`quantiles_rust.f64`)
 //!   or `sli_windows` (`sli_windows_rust.f64`: error rate, p50, p90, p99 per window) to `<dir>`.
 //! - `quit`.
@@ -186,6 +188,15 @@ impl Bench {
                 let sli = black_box(calculate_sli_from_columns(columns, window, settings));
                 (start.elapsed(), sli_json(&sli))
             }
+            "read_columns" => {
+                let start = Instant::now();
+                let (sum, errors) =
+                    black_box(read_columns(black_box(&self.status), black_box(&self.latency)));
+                (
+                    start.elapsed(),
+                    format!("\"sum\":{},\"errors\":{errors}", json_f64(Some(sum))),
+                )
+            }
             "sli_windows" => {
                 let start = Instant::now();
                 let slis: Vec<Sli> = black_box(&self.records)
@@ -245,6 +256,38 @@ fn sli_json(sli: &Sli) -> String {
     )
 }
 
+/// One read of both columns, as fast as plain Rust reads them: the latencies summed in eight
+/// lanes (NaN included) and the rows with status 0 or 5xx counted.
+fn read_columns(status: &[u16], latency: &[f64]) -> (f64, usize) {
+    let mut lanes = [0.0f64; 8];
+    let chunks = latency.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x;
+        }
+    }
+    let errors = status
+        .iter()
+        .map(|&s| usize::from(s == 0 || (500..600).contains(&s)))
+        .sum();
+    (lanes.iter().sum::<f64>() + tail, errors)
+}
+
+/// `count` runs of `algorithm` (once when `None`): the mean time of one and the last result;
+/// `None` for an unknown algorithm or a count that is not a positive number.
+fn runs(bench: &mut Bench, algorithm: &str, count: Option<&str>) -> Option<(Duration, String)> {
+    let count: u32 = count.map_or(Some(1), |c| c.parse().ok().filter(|&c| c > 0))?;
+    let mut total = Duration::ZERO;
+    let mut last = String::new();
+    for _ in 0..count {
+        let (t, result) = bench.run(algorithm)?;
+        total += t;
+        last = result;
+    }
+    Some((total / count, last))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [dir, current, window] = args.as_slice() else {
@@ -271,12 +314,14 @@ fn main() {
         let Ok(line) = line else { break };
         let mut words = line.split_whitespace();
         let reply = match (words.next(), words.next()) {
-            (Some("run"), Some(algorithm)) => match bench.run(algorithm) {
+            (Some("run"), Some(algorithm)) => match runs(&mut bench, algorithm, words.next()) {
                 Some((t, result)) => format!(
                     "{{\"algorithm\":\"{algorithm}\",\"seconds\":{:?},{result}}}",
                     t.as_secs_f64()
                 ),
-                None => format!("{{\"error\":\"unknown algorithm {algorithm:?}\"}}"),
+                None => format!(
+                    "{{\"error\":\"unknown algorithm {algorithm:?} or a count that is not a positive number\"}}"
+                ),
             },
             (Some("write"), Some(algorithm)) => match bench.write(algorithm) {
                 Ok(()) => "{\"written\":true}".to_owned(),
