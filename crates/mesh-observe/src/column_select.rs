@@ -15,8 +15,9 @@
 //! 3. **The wanted buckets.** A walk over the histogram finds the bucket of every wanted rank. A
 //!    rank in an edge bucket, which also holds values from outside the range, sends the column
 //!    to the general method (radix selection): the answer is the same, only the time differs.
-//! 4. **One gathering pass** over the kept bucket numbers (sixteen at a time) copies out the
-//!    values of the wanted buckets, and the ranks are selected among those few.
+//! 4. **One gathering pass** over the kept bucket numbers (sixteen at a time) lists the blocks
+//!    that hold a wanted bucket; only those blocks' values are read and copied out, and the
+//!    ranks are selected among those few.
 //!
 //! [`Scratch`] holds the buffers, so that a caller computing many windows allocates them once.
 
