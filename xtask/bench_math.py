@@ -7,7 +7,7 @@ process that answers one command per run, then alternates numpy runs and Rust ru
 algorithm (numpy first on even repetitions, Rust first on odd ones), so that a machine that slows
 down or speeds up during the run affects both sides alike. Each side times the calls alone (no
 process start, no pipe). By default each timed sample is the mean of back-to-back runs that
-together fill at least `--batch-ms` (20 ms; the count is fixed per side and algorithm from the
+together fill at least `--batch-ms` (50 ms; the count is fixed per side and algorithm from the
 warm-up run), after an untimed run of the same side and algorithm, so both sides are timed warm,
 as timeit's autorange or Criterion time them; a side whose single run is longer than that runs
 once per sample. `--batch-ms 0` times single runs (each still after an untimed run): a short call
@@ -306,7 +306,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15, help="paired runs per algorithm")
     parser.add_argument("--window", type=int, default=1000, help="requests per window of sli_windows")
-    parser.add_argument("--batch-ms", type=float, default=20.0,
+    parser.add_argument("--batch-ms", type=float, default=50.0,
                         help="each timed sample is the mean of back-to-back runs filling at least this many ms "
                              "(0: single runs)")
     parser.add_argument("--cold", action="store_true",
