@@ -119,3 +119,36 @@ fn kubeconfig_url_credentials_are_never_printed() {
     assert!(!output.contains(SECRET), "{output}");
     assert!(output.contains("error"), "{output}");
 }
+
+/// A token in `CONSUL_HTTP_ADDR`'s query or fragment, or its userinfo: the address is refused
+/// (the Consul CLI takes an address, not a URL with a query) and the refusal does not show it.
+#[test]
+fn consul_address_credentials_are_never_printed() {
+    for addr in [
+        format!("http://127.0.0.1:1/?token={SECRET}"),
+        format!("http://127.0.0.1:1/#{SECRET}"),
+        format!("127.0.0.1:1?token={SECRET}"),
+        format!("http://ops:{SECRET}@127.0.0.1:1/v1?token={SECRET}"),
+    ] {
+        let mut cmd = Command::cargo_bin("meshctl").unwrap();
+        let out = cmd
+            .env_remove("RUST_LOG")
+            .env_remove("CONSUL_HTTP_TOKEN")
+            .env("CONSUL_HTTP_ADDR", &addr)
+            .args(["--mesh", "consul", "--debug", "rollout", "status", "api"])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!output.contains(SECRET), "{addr}: printed the secret:\n{output}");
+        assert!(!out.status.success(), "{addr}: accepted\n{output}");
+        assert!(
+            output.contains("CONSUL_HTTP_ADDR"),
+            "{addr}: the refusal names no setting\n{output}"
+        );
+    }
+}

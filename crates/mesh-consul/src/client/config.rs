@@ -91,14 +91,25 @@ fn default_address() -> Url {
     Url::parse("http://127.0.0.1:8500").unwrap_or_else(|_| unreachable!("a constant URL parses"))
 }
 
-/// Parses `CONSUL_HTTP_ADDR`: `host:port`, `http://…` or `https://…`.
+/// Parses `CONSUL_HTTP_ADDR`: `host:port`, `http://…` or `https://…`, as the Consul CLI does: an
+/// address, not a URL with a path, a query or a fragment (a token there would be sent in every
+/// URL and shown in every error; `CONSUL_HTTP_TOKEN` is the place for it).
+///
+/// ```
+/// use mesh_consul::client::parse_address;
+/// assert_eq!(parse_address("consul:8500", false)?.as_str(), "http://consul:8500/");
+/// let refused = parse_address("http://consul:8500/?token=s3cret", false).unwrap_err();
+/// assert!(!refused.to_string().contains("s3cret"));
+/// # Ok::<(), mesh_consul::client::Error>(())
+/// ```
 ///
 /// # Errors
-/// [`Error::Config`] for a unix socket or an unparsable address.
+/// [`Error::Config`] for a unix socket, an unparsable address, or one with a path, a query or a
+/// fragment. The message shows the address without its userinfo, query and fragment.
 pub fn parse_address(addr: &str, ssl: bool) -> Result<Url, Error> {
     let bad = |reason: &str| Error::Config {
         what: "CONSUL_HTTP_ADDR".into(),
-        reason: format!("{addr:?}: {reason}"),
+        reason: format!("{:?}: {reason}", shown(addr)),
     };
     let addr = addr.trim();
     if addr.starts_with("unix://") {
@@ -113,7 +124,34 @@ pub fn parse_address(addr: &str, ssl: bool) -> Result<Url, Error> {
     if url.host_str().is_none() {
         return Err(bad("no host"));
     }
+    if url.query().is_some() || url.fragment().is_some() || !matches!(url.path(), "" | "/") {
+        return Err(bad(
+            "an address is a scheme, a host and a port, with no path, query or fragment \
+             (put the token in CONSUL_HTTP_TOKEN or CONSUL_HTTP_TOKEN_FILE)",
+        ));
+    }
     Ok(url)
+}
+
+/// `addr` as an error may show it: without what follows a `?` or a `#`, and without the
+/// userinfo before an `@`.
+fn shown(addr: &str) -> String {
+    let addr = addr.trim();
+    let addr = addr.split(['?', '#']).next().unwrap_or_default();
+    let (scheme, rest) = addr.split_once("://").map_or(("", addr), |(s, r)| (s, r));
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(scheme);
+        out.push_str("://");
+    }
+    out.push_str(host);
+    if let Some(path) = path {
+        out.push('/');
+        out.push_str(path);
+    }
+    out
 }
 
 impl ClientConfig {
