@@ -26,7 +26,7 @@
 
 use mesh::{Change, Error, Mesh, Result, ServiceId, StateKey, TrafficSplit};
 
-use crate::{Request, RolloutEvent, RolloutSpec, RolloutState};
+use crate::{Outcome, Request, RolloutEvent, RolloutSpec, RolloutState};
 
 /// Attempts of a read-modify-write before giving up on a state that keeps changing.
 const ATTEMPTS: usize = 5;
@@ -116,19 +116,21 @@ pub async fn release(mesh: &Mesh, service: &ServiceId, runner: &str) -> Result<R
 
 /// Ends a rollout here and now: all traffic to the canary (promote) or to the stable version
 /// (abort), then the state records the outcome. For a rollout no runner holds (released, or its
-/// runner is gone); a live runner is asked with [`request`] instead.
+/// runner is gone), and for one that ended held (its traffic still split, waiting for an
+/// operator's decision); a live runner is asked with [`request`] instead.
 ///
 /// # Errors
-/// As [`pause`], and the traffic change's errors (the state then still says running).
+/// As [`pause`] (a held rollout is accepted too), and the traffic change's errors (the state then
+/// still says what it said, and the command can be repeated).
 pub async fn end_now(mesh: &Mesh, service: &ServiceId, what: Request, by: &str) -> Result<RolloutState> {
     let key = state_key(service)?;
     let (st, _) = read(mesh, &key).await?.ok_or_else(|| not_running(service))?;
-    if !st.is_running() {
+    if !open_to_end(&st) {
         return Err(not_running(service));
     }
-    // Traffic first: if it fails, the state still says running and the command can be repeated.
+    // Traffic first: if it fails, the state is unchanged and the command can be repeated.
     mesh.execute(final_change(&st.spec, what)).await?;
-    update(mesh, service, |st| {
+    update_when(mesh, service, open_to_end, |st| {
         st.traffic_changes += 1;
         finish(st, what, &format!("{} by {by}", past_tense(what)));
         Ok(())
@@ -185,16 +187,31 @@ pub(crate) async fn read(mesh: &Mesh, key: &StateKey) -> Result<Option<(RolloutS
     Ok(Some((st, stored.version)))
 }
 
-/// Read, change, compare-and-swap; again when someone wrote in between.
+/// Running, or ended held: a rollout an operator may still promote or abort.
+fn open_to_end(st: &RolloutState) -> bool {
+    st.is_running() || st.outcome == Some(Outcome::Held)
+}
+
+/// Read, change, compare-and-swap on a running rollout; again when someone wrote in between.
 async fn update(
     mesh: &Mesh,
     service: &ServiceId,
     change: impl Fn(&mut RolloutState) -> Result<()>,
 ) -> Result<RolloutState> {
+    update_when(mesh, service, RolloutState::is_running, change).await
+}
+
+/// [`update`] on a rollout that `accepts` takes.
+async fn update_when(
+    mesh: &Mesh,
+    service: &ServiceId,
+    accepts: fn(&RolloutState) -> bool,
+    change: impl Fn(&mut RolloutState) -> Result<()>,
+) -> Result<RolloutState> {
     let key = state_key(service)?;
     for _ in 0..ATTEMPTS {
         let (mut st, version) = read(mesh, &key).await?.ok_or_else(|| not_running(service))?;
-        if !st.is_running() {
+        if !accepts(&st) {
             return Err(not_running(service));
         }
         change(&mut st)?;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Outcome, RolloutEvent, RolloutSpec};
+use crate::{Outcome, RolloutEvent, RolloutSpec, Stage};
 
 /// Decisions kept in the stored state (a 50-stage canary makes about 100).
 pub const MAX_STORED_EVENTS: usize = 128;
@@ -105,5 +105,40 @@ impl RolloutState {
     /// True while the rollout has not ended.
     pub fn is_running(&self) -> bool {
         self.outcome.is_none()
+    }
+
+    /// The canary's traffic as this state records it: all of it once promoted, none once rolled
+    /// back, and otherwise that of the last stage whose change landed (none before the first;
+    /// all past the last, the promotion), which is also what a held or released rollout leaves
+    /// in place.
+    ///
+    /// ```
+    /// use mesh_rollout::{Outcome, RolloutSpec, RolloutState, Stage, Strategy};
+    /// let spec = RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[10, 50]).unwrap()).unwrap();
+    /// let mut st = RolloutState::start("ci", spec);
+    /// assert_eq!(st.traffic(), Stage::Weight(0));
+    /// st.stage_applied = true;
+    /// assert_eq!(st.traffic(), Stage::Weight(10));
+    /// st.stage = 1;
+    /// st.stage_applied = false; // the second stage's change has not landed yet
+    /// assert_eq!(st.traffic(), Stage::Weight(10));
+    /// st.outcome = Some(Outcome::Promoted);
+    /// assert_eq!(st.traffic(), Stage::Weight(100));
+    /// ```
+    pub fn traffic(&self) -> Stage {
+        match self.outcome {
+            Some(Outcome::Promoted) => return Stage::Weight(100),
+            Some(Outcome::RolledBack) => return Stage::Weight(0),
+            Some(Outcome::Held) | None => {}
+        }
+        let landed = if self.stage_applied {
+            Some(self.stage)
+        } else {
+            self.stage.checked_sub(1)
+        };
+        // Past the last stage comes the promotion: all traffic to the canary.
+        landed.map_or(Stage::Weight(0), |i| {
+            self.spec.stages().get(i).copied().unwrap_or(Stage::Weight(100))
+        })
     }
 }

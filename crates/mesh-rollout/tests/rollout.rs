@@ -13,7 +13,7 @@ use mesh::{
     BoxFuture, Error, Mesh, MeshKind, Result, ServiceId, ServiceMetrics, TimeRange, testing::FakeMesh,
 };
 use mesh_rollout::{
-    MetricsSource, Outcome, Request, Rollout, RolloutEvent, RolloutSpec, Strategy, lifecycle,
+    MetricsSource, Outcome, Request, Rollout, RolloutEvent, RolloutSpec, Stage, Strategy, lifecycle,
 };
 
 use crate::support::{Scripted, healthy};
@@ -112,7 +112,7 @@ async fn low_traffic_holds_and_never_rolls_back() {
     let mesh = Mesh::from_dyn(fake.clone());
     // 12 canary requests per window, all failing: too few to judge.
     let script = Scripted::new(|_| Some((12.0, 12.0, 100.0, 0.0)));
-    let report = Rollout::new(mesh, spec(Strategy::steps(&[10, 50]).unwrap()), "ci")
+    let report = Rollout::new(mesh.clone(), spec(Strategy::steps(&[10, 50]).unwrap()), "ci")
         .unwrap()
         .with_metrics(script)
         .run()
@@ -124,6 +124,27 @@ async fn low_traffic_holds_and_never_rolls_back() {
         routes(&fake),
         serde_json::json!([{"version": "v1", "weight": 90}, {"version": "v2", "weight": 10}])
     );
+    // The held rollout waits for an operator: its state shows the split left in place, and
+    // promote (or abort) ends it on the spot, as for a released rollout.
+    let service = spec(Strategy::steps(&[10, 50]).unwrap()).service;
+    let held = lifecycle::status(&mesh, &service).await.unwrap().unwrap();
+    assert_eq!(held.traffic(), Stage::Weight(10));
+    let promoted = lifecycle::end_now(&mesh, &service, Request::Promote, "ops")
+        .await
+        .unwrap();
+    assert_eq!(
+        (promoted.outcome, promoted.traffic()),
+        (Some(Outcome::Promoted), Stage::Weight(100))
+    );
+    assert_eq!(
+        routes(&fake),
+        serde_json::json!([{"version": "v2", "weight": 100}])
+    );
+    // Once promoted it has ended: a second decision is refused.
+    assert!(matches!(
+        lifecycle::end_now(&mesh, &service, Request::Abort, "ops").await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[tokio::test(start_paused = true)]

@@ -3,7 +3,7 @@
 
 use std::{io::Write, time::Duration};
 
-use mesh::rollout::{Outcome, Request, RolloutEvent, RolloutSpec, RolloutState, lifecycle};
+use mesh::rollout::{Outcome, Request, RolloutEvent, RolloutSpec, RolloutState, Stage, lifecycle};
 use mesh::{Mesh, ServiceId};
 
 use crate::{
@@ -34,7 +34,9 @@ pub(crate) async fn run(
                 Request::Abort
             };
             let current = lifecycle::status(mesh, &service).await?;
-            if a.force || current.as_ref().is_some_and(|s| s.released) {
+            // No runner to ask: a released rollout, or one that ended held (traffic still split).
+            let no_runner = |s: &RolloutState| s.released || s.outcome == Some(Outcome::Held);
+            if a.force || current.as_ref().is_some_and(no_runner) {
                 lifecycle::end_now(mesh, &service, what, &operator()).await?
             } else {
                 let st = lifecycle::request(mesh, &service, what).await?;
@@ -76,6 +78,12 @@ pub(crate) async fn interrupted(
                 st.stage + 1,
                 spec.stages().len()
             );
+            if let Some(r) = st.requested {
+                let r = format!("{r:?}").to_lowercase();
+                say!(
+                    "the {r} requested before {signal} was not carried out: `meshctl rollout {r} {service} --force` does it now"
+                );
+            }
         }
         OnInterrupt::Rollback => {
             lifecycle::end_now(mesh, service, Request::Abort, &format!("{signal} ({runner})")).await?;
@@ -150,13 +158,20 @@ fn code(st: &RolloutState) -> u8 {
 
 fn summary(st: &RolloutState) -> serde_json::Value {
     let stages = st.spec.stages();
-    let stage = stages.get(st.stage).or(stages.last()).copied();
-    let state = match (st.outcome, st.paused, st.released, st.requested) {
-        (Some(o), ..) => format!("{o:?}").to_lowercase(),
-        (None, _, _, Some(r)) => format!("{r:?} requested").to_lowercase(),
-        (None, true, ..) => "paused".to_owned(),
-        (None, false, true, _) => "released (no runner)".to_owned(),
-        (None, false, false, None) => "running".to_owned(),
+    let lower = |name: String| name.to_lowercase();
+    let state = match (st.outcome, st.released, st.requested, st.paused) {
+        (Some(o), ..) => lower(format!("{o:?}")),
+        // No runner will carry a request out: `--force` does.
+        (None, true, Some(r), _) => format!(
+            "released (no runner), {} requested: `{} --force` does it now",
+            lower(format!("{r:?}")),
+            lower(format!("{r:?}"))
+        ),
+        (None, true, None, true) => "paused, released (no runner)".to_owned(),
+        (None, true, None, false) => "released (no runner)".to_owned(),
+        (None, false, Some(r), _) => format!("{} requested", lower(format!("{r:?}"))),
+        (None, false, None, true) => "paused".to_owned(),
+        (None, false, None, false) => "running".to_owned(),
     };
     let last = st.events.iter().rev().find_map(|e| match e {
         RolloutEvent::Analyzed { analysis, .. } => Some(format!(
@@ -167,12 +182,24 @@ fn summary(st: &RolloutState) -> serde_json::Value {
         RolloutEvent::Finished { reason, .. } => Some(reason.clone()),
         _ => None,
     });
+    let weights = match st.traffic() {
+        Stage::Weight(w) => format!("{}={} {}={w}", st.spec.stable, 100 - w, st.spec.canary),
+        Stage::Match => format!(
+            "matching requests to {}, the rest to {}",
+            st.spec.canary, st.spec.stable
+        ),
+    };
+    let runner = if st.released && st.is_running() {
+        format!("none ({} let go)", st.runner)
+    } else {
+        st.runner.clone()
+    };
     serde_json::json!({
         "service": st.spec.service.to_string(),
         "state": state,
         "stage": format!("{} of {}", (st.stage + 1).min(stages.len()), stages.len()),
-        "weights": stage.map(|s| format!("{s:?}")),
-        "runner": st.runner,
+        "weights": weights,
+        "runner": runner,
         "traffic_changes": st.traffic_changes,
         "last_decision": last,
     })

@@ -64,7 +64,9 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
         }
         let status = meshctl(&addr, &["rollout", "status", "api"]);
         assert!(
-            status.stdout.contains("running") && status.stdout.contains("1 of 2"),
+            status.stdout.contains("running")
+                && status.stdout.contains("1 of 2")
+                && status.stdout.contains("v1=90 v2=10"),
             "{}",
             status.stdout
         );
@@ -75,15 +77,33 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
         assert_eq!(meshctl(&addr, &["rollout", "resume", "api"]).code, 0);
         assert!(state(&addr).get("paused").is_none());
 
-        // Ctrl-C: traffic held at stage 1, the rollout released, exit 130.
+        // A promotion requested of the runner, which Ctrl-C then stops before its next step.
+        let requested = meshctl(&addr, &["rollout", "promote", "api"]);
+        assert_eq!(requested.code, 0, "{}", requested.stderr);
+        assert_eq!(state(&addr)["requested"], "promote");
+
+        // Ctrl-C: traffic held at stage 1, the rollout released, exit 130; the pending request
+        // is said to be left undone, and status shows no runner.
         let stderr = runner.interrupt();
         assert!(stderr.contains("released"), "{stderr}");
+        assert!(
+            stderr.contains("promote requested before") && stderr.contains("--force"),
+            "{stderr}"
+        );
         let held = state(&addr);
         assert_eq!(
             (held["released"].clone(), held["stage"].clone()),
             (true.into(), 0.into())
         );
         assert!(held["outcome"].is_null());
+        let status = meshctl(&addr, &["rollout", "status", "api"]);
+        assert!(
+            status.stdout.contains("released (no runner), promote requested")
+                && status.stdout.contains("none (ci let go)")
+                && status.stdout.contains("v1=90 v2=10"),
+            "{}",
+            status.stdout
+        );
 
         // No runner holds it: abort acts on the spot, all traffic to v1, exit 3 (rolled back).
         let abort = meshctl(&addr, &["rollout", "abort", "api"]);
@@ -97,6 +117,9 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
                 .starts_with("aborted by"),
             "{ended}"
         );
+        // Status shows the weights the abort left, not the stage's.
+        let status = meshctl(&addr, &["rollout", "status", "api"]);
+        assert!(status.stdout.contains("v1=100 v2=0"), "{}", status.stdout);
         // Ending it again is refused; strategy flags on a command are refused.
         assert_eq!(meshctl(&addr, &["rollout", "abort", "api"]).code, 1);
         let mixed = meshctl(&addr, &["rollout", "status", "api", "--stable", "v1"]);
