@@ -49,7 +49,7 @@ pub use leases::{
     LeaseStore, MAX_SHARDS, MEMBER_GC_TTLS, MemoryLeases, ShardChanges, ShardLeases, shard_lease,
 };
 pub use report::{Analysis, Outcome, RolloutEvent, RolloutReport};
-pub use spec::{MAX_COUNT, MAX_INTERVAL, RolloutSpec, Stage, Strategy};
+pub use spec::{MAX_COUNT, MAX_INTERVAL, MIN_INTERVAL, RolloutSpec, Stage, Strategy};
 pub use state::{MAX_STORED_EVENTS, Request, RolloutState};
 
 /// The README's example, compiled and run as a doctest so that it cannot rot.

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 /// The longest stage interval accepted.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// The shortest stage interval accepted: each interval is one analysis (a few metrics queries)
+/// and its metrics window, and a window shorter than a second holds no samples.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 /// The largest count accepted for A/B iterations, failure thresholds and inconclusive analyses.
 pub const MAX_COUNT: u32 = 1000;
 
@@ -127,8 +130,8 @@ impl RolloutSpec {
         if self.stable == self.canary {
             return Err(Error::invalid("canary", "must differ from stable"));
         }
-        if self.interval.is_zero() || self.interval > MAX_INTERVAL {
-            return Err(Error::invalid("interval", "must be positive and at most 24h"));
+        if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&self.interval) {
+            return Err(Error::invalid("interval", "must be within 1s..=24h"));
         }
         if self.failure_threshold == 0 || self.failure_threshold > MAX_COUNT {
             return Err(Error::invalid(
@@ -163,16 +166,9 @@ impl RolloutSpec {
             }
         }
         match &self.strategy {
+            // The bounds of `Strategy::steps` (and of `--steps`): increasing, within 1..=100.
             Strategy::Canary { steps } => {
-                if steps.is_empty()
-                    || steps.iter().any(|w| *w > 100)
-                    || steps.windows(2).any(|w| w[0] >= w[1])
-                {
-                    return Err(Error::invalid(
-                        "strategy.steps",
-                        "must be increasing weights within 0..=100",
-                    ));
-                }
+                Strategy::steps(steps).map_err(|e| e.in_field("strategy"))?;
             }
             Strategy::AbTest { matches, iterations } => {
                 if matches.is_empty() || matches.iter().any(RequestMatch::is_catch_all) {

@@ -115,7 +115,7 @@ async fn kubernetes_events_cost_one_request_each_on_top_of_the_rollouts_own() {
         let mesh = mesh.clone();
         async move {
             let spec = RolloutSpec {
-                interval: Duration::from_millis(10),
+                interval: Duration::from_secs(1),
                 ..spec(&format!("prod/{service}"))
             };
             let mut rollout = Rollout::new(mesh, spec, "ci")

@@ -19,7 +19,7 @@ async fn run_with_hook(status: u16) -> (Outcome, MockServer) {
         .mount(&server)
         .await;
     let spec = RolloutSpec {
-        interval: Duration::from_millis(5),
+        interval: Duration::from_secs(1),
         max_inconclusive: 2,
         ..RolloutSpec::new("prod/api", "v1", "v2", Strategy::steps(&[50]).unwrap()).unwrap()
     };

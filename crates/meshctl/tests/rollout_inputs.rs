@@ -128,6 +128,24 @@ fn a_spec_from_a_file_runs_and_a_bad_one_is_refused() {
     let (code, err) = rollout(&["run", "--file", &bad_slo]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("availability"), "{err}");
+    // The file's steps and interval have the flags' bounds: no 0 % step, no interval under 1s
+    // (one analysis per interval: a millisecond would query Prometheus a thousand times a second).
+    let zero_step = write("zero.yaml", &good.replace("[10, 50]", "[0, 50]"));
+    let (code, err) = rollout(&["run", "--file", &zero_step]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("strategy.steps[0]") && err.contains("1..=100"),
+        "{err}"
+    );
+    let fast = write("fast.yaml", &good.replace("interval: 2m", "interval: 1ms"));
+    let (code, err) = rollout(&["run", "--file", &fast]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("interval") && err.contains("1s"), "{err}");
+    let mut flags = CANARY.to_vec();
+    flags.extend(["--steps", "10,50", "--interval", "1ms"]);
+    let (code, err) = rollout(&flags);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("interval") && err.contains("1s"), "{err}");
     // Custom metrics (PromQL templates) come with the file; an unknown placeholder is refused.
     let metric = "metrics:\n- name: queue-depth\n  query: 'max(queue_depth{namespace=\"{{ namespace }}\"})'\n  max: 100\n";
     let with_metric = write("metric.yaml", &format!("{good}{metric}"));
