@@ -8,7 +8,7 @@ use std::{
 };
 
 use futures_util::{Stream, StreamExt};
-use mesh::{Error, Mesh, Result};
+use mesh::{Error, Mesh, Result, ServiceId};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::{
@@ -33,8 +33,9 @@ pub enum Declared {
         /// Why it was refused.
         error: String,
     },
-    /// The declaration is gone: its rollout, if running, is stopped where it is (the weights
-    /// hold and the state stays, so a new declaration of the same spec resumes it).
+    /// The declaration is gone: its rollout, if running, is stopped where it is and released
+    /// (the weights hold and the state stays, marked as held by no runner: a new declaration of
+    /// the same spec resumes it, and an operator may promote or abort it at once).
     Removed {
         /// Where it was declared.
         name: String,
@@ -280,7 +281,10 @@ impl Controller {
             tokio::select! {
                 declared = declarations.next(), if open => match declared {
                     None => open = false,
-                    Some(d) => self.take(d, &owner, &mut run),
+                    Some(d) => {
+                        self.take(d, &owner, &mut run);
+                        self.release_removed(&mut run).await;
+                    }
                 },
                 Some(joined) = run.tasks.join_next() => self.joined(joined, &mut run),
                 _ = renewals.tick(), if matches!(owner, Owner::Leased(_)) => {
@@ -323,6 +327,34 @@ impl Controller {
         }
     }
 
+    /// Releases the rollouts whose declaration was removed, once their aborted tasks have ended
+    /// (so that no write of theirs follows): their state then says no runner holds them.
+    async fn release_removed(&self, run: &mut Running) {
+        if run.releasing.is_empty() {
+            return;
+        }
+        self.join_stopped(run).await;
+        for (service, runner) in std::mem::take(&mut run.releasing) {
+            match crate::lifecycle::release(&self.mesh, &service, &runner).await {
+                // Not found: it ended (or never wrote its state) before the abort.
+                Ok(_) | Err(Error::NotFound { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(%service, error = %e.with_causes(), "a removed declaration's rollout could not be released")
+                }
+            }
+        }
+    }
+
+    /// Waits until every aborted rollout task has ended.
+    async fn join_stopped(&self, run: &mut Running) {
+        while run.tasks.len() > run.handles.len() {
+            match run.tasks.join_next().await {
+                Some(joined) => self.joined(joined, run),
+                None => break,
+            }
+        }
+    }
+
     /// Stops the rollouts of the shards lost or given up (before the surplus is released), and
     /// starts the declared rollouts of the shards gained.
     async fn shards_changed(&self, changes: ShardChanges, leases: &mut ShardLeases, run: &mut Running) {
@@ -331,21 +363,16 @@ impl Controller {
         }
         let stopped: Vec<u32> = changes.lost.iter().chain(&changes.surplus).copied().collect();
         if !stopped.is_empty() {
-            run.handles.retain(|name, handle| {
+            run.handles.retain(|name, started| {
                 let keep = !stopped.contains(&leases.shard_of(name));
                 if !keep {
                     tracing::info!(%name, "shard handed over: the rollout stops where it is");
-                    handle.abort();
+                    started.handle.abort();
                 }
                 keep
             });
             // Let the aborted tasks end before the leases go, so no write of theirs follows.
-            while run.tasks.len() > run.handles.len() {
-                match run.tasks.join_next().await {
-                    Some(joined) => self.joined(joined, run),
-                    None => break,
-                }
-            }
+            self.join_stopped(run).await;
             leases.release(&changes.surplus).await;
         }
         if !changes.gained.is_empty() {
@@ -382,8 +409,10 @@ impl Controller {
             }
             Declared::Removed { name } => {
                 run.known.remove(&name);
-                if let Some(handle) = run.handles.remove(&name) {
-                    handle.abort();
+                if let Some(started) = run.handles.remove(&name) {
+                    started.handle.abort();
+                    tracing::warn!(%name, service = %started.service, "declaration removed: its rollout stops where it is (the weights hold) and is released");
+                    run.releasing.push((started.service, started.runner));
                     run.report.removed.push(name);
                 }
             }
@@ -394,7 +423,8 @@ impl Controller {
         if run.handles.contains_key(&name) {
             return;
         }
-        let rollout = match Rollout::new(self.mesh.clone(), *spec, &owner.runner(&self.runner, &name)) {
+        let (service, runner) = (spec.service.clone(), owner.runner(&self.runner, &name));
+        let rollout = match Rollout::new(self.mesh.clone(), *spec, &runner) {
             Ok(r) => r.once(),
             Err(e) => {
                 let error = e.with_causes();
@@ -420,8 +450,23 @@ impl Controller {
             let result = rollout.run().await.map(|r| r.outcome);
             (task_name, result)
         });
-        run.handles.insert(name, handle);
+        run.handles.insert(
+            name,
+            Started {
+                handle,
+                service,
+                runner,
+            },
+        );
     }
+}
+
+/// A rollout task the controller started.
+struct Started {
+    handle: AbortHandle,
+    /// The service it rolls out, and the runner name it holds the rollout under.
+    service: ServiceId,
+    runner: String,
 }
 
 /// What a controller run tracks.
@@ -429,7 +474,9 @@ impl Controller {
 struct Running {
     report: ControllerReport,
     /// The running rollouts by declaration name.
-    handles: HashMap<String, AbortHandle>,
+    handles: HashMap<String, Started>,
+    /// Rollouts stopped because their declaration was removed, to release (service, runner).
+    releasing: Vec<(ServiceId, String)>,
     tasks: JoinSet<(String, Result<Outcome>)>,
     /// The latest valid declaration of every name, of every shard: a shard taken over later
     /// starts its rollouts from here.

@@ -269,6 +269,15 @@ async fn a_removed_declaration_stops_its_rollout_where_it_is() {
     assert!(report.finished.is_empty());
     // Held at the first stage: 10 % on the canary.
     assert_eq!(route_writes(&fake, "prod/svc-1"), 1);
+    // And released: no runner holds it, so an operator may end it at once and another runner
+    // may resume it (it was left "running" under the controller's name).
+    let service: mesh::ServiceId = "prod/svc-1".parse().unwrap();
+    let st = mesh_rollout::lifecycle::status(&mesh, &service)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(st.released && st.is_running(), "{st:?}");
+    assert_eq!(st.traffic(), mesh_rollout::Stage::Weight(10));
 }
 
 /// The receiving half of a channel as a stream.

@@ -275,11 +275,12 @@ async fn run_until_stopped(
     match ended {
         Ok(report) => {
             say!(
-                "controller {runner}: {} promoted, {} rolled back, {} held, {} failed",
+                "controller {runner}: {} promoted, {} rolled back, {} held, {} failed, {} stopped by their declaration's removal",
                 report.count(Outcome::Promoted),
                 report.count(Outcome::RolledBack),
                 report.count(Outcome::Held),
-                report.failed.len()
+                report.failed.len(),
+                report.removed.len()
             );
             Ok(0)
         }
