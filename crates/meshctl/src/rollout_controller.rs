@@ -19,7 +19,7 @@ use mesh::{
         leases::{ConsulLeases, LEASE_PREFIX},
     },
     kube::{
-        declarations::{DECLARATION_KEY, DECLARATION_LABEL, DeclarationEvent, watch_declarations},
+        declarations::{DECLARATION_LABEL, DeclarationEvent, watch_declarations},
         leases::KubeLeases,
     },
     rollout::{Controller, Declared, LeaseStore, Outcome, Shard, ShardLeases},
@@ -58,10 +58,16 @@ fn shard(arg: Option<&str>) -> Result<Shard, Error> {
     Shard::new(index, count)
 }
 
-/// A declaration's text as a rollout, or the reason it is refused.
-fn declared(name: String, text: Option<String>, namespace: &str) -> Declared {
+/// Why a Kubernetes declaration has no text: its ConfigMap lacks the key.
+const NO_KEY: &str = "no rollout.yaml key";
+/// Why a Consul declaration has no text: its KV value is bytes, not UTF-8 text.
+const NOT_TEXT: &str = "the value is not UTF-8 text (a rollout spec is YAML or JSON)";
+
+/// A declaration's text as a rollout, or the reason it is refused (`missing` when there is no
+/// text).
+fn declared(name: String, text: Option<String>, namespace: &str, missing: &str) -> Declared {
     let parsed = text
-        .ok_or_else(|| Error::invalid("declaration", format!("{name}: no {DECLARATION_KEY} key")))
+        .ok_or_else(|| Error::invalid("declaration", format!("{name}: {missing}")))
         .and_then(|t| rollout_cmd::spec_from_text(&t, "declaration", &name))
         .and_then(|spec| {
             if spec.service.namespace.as_str() == namespace {
@@ -93,7 +99,7 @@ fn kube_declarations(client: mesh::kube::kube::Client, namespace: String) -> Box
     watch_declarations(client, Some(&namespace))
         .filter_map(move |event| {
             let out = match event {
-                DeclarationEvent::Applied { name, text } => Some(declared(name, text, &namespace)),
+                DeclarationEvent::Applied { name, text } => Some(declared(name, text, &namespace, NO_KEY)),
                 DeclarationEvent::Deleted { name } => Some(Declared::Removed { name }),
                 DeclarationEvent::Failed { error } => {
                     say!("warning: watching the rollout declarations: {error} (retrying)");
@@ -112,7 +118,7 @@ fn consul_declarations(backend: Arc<ConsulBackend>, namespace: String) -> BoxStr
     watch_declarations(backend, CONSUL_PREFIX, WatchOptions::default())
         .filter_map(move |event| {
             std::future::ready(match event {
-                KvEvent::Applied { name, text } => Some(declared(name, text, &namespace)),
+                KvEvent::Applied { name, text } => Some(declared(name, text, &namespace, NOT_TEXT)),
                 KvEvent::Deleted { name } => Some(Declared::Removed { name }),
                 KvEvent::Failed { error } => {
                     say!("warning: reading the rollout declarations: {error} (retrying)");
@@ -322,26 +328,37 @@ mod tests {
     #[test]
     fn a_declaration_for_another_namespace_is_refused() {
         let text = "service: staging/api\nstable: v1\ncanary: v2\nstrategy: {type: canary, steps: [50]}\ninterval: 1m\nfailure_threshold: 1\nmax_inconclusive: 3\n";
-        let Declared::Invalid { error, .. } = declared("prod/api".into(), Some(text.into()), "prod") else {
+        let Declared::Invalid { error, .. } = declared("prod/api".into(), Some(text.into()), "prod", NO_KEY)
+        else {
             panic!("accepted a declaration for another namespace");
         };
         assert!(error.contains("not in namespace prod"), "{error}");
-        let Declared::Rollout { spec, .. } = declared("staging/api".into(), Some(text.into()), "staging")
+        let Declared::Rollout { spec, .. } =
+            declared("staging/api".into(), Some(text.into()), "staging", NO_KEY)
         else {
             panic!("refused a declaration in its own namespace");
         };
         assert_eq!(spec.service.to_string(), "staging/api");
-        let Declared::Invalid { error, .. } = declared("prod/x".into(), None, "prod") else {
+        let Declared::Invalid { error, .. } = declared("prod/x".into(), None, "prod", NO_KEY) else {
             panic!("accepted a ConfigMap without the key");
         };
         assert!(error.contains("rollout.yaml"), "{error}");
+        // A Consul KV value that is not text says so (it said "no rollout.yaml key").
+        let Declared::Invalid { error, .. } = declared("binary".into(), None, "default", NOT_TEXT) else {
+            panic!("accepted a KV value that is not text");
+        };
+        assert!(error.contains("binary: the value is not UTF-8 text"), "{error}");
+        assert_eq!(
+            NO_KEY,
+            format!("no {} key", mesh::kube::declarations::DECLARATION_KEY)
+        );
     }
 
     #[test]
     fn unknown_fields_in_a_declaration_are_refused() {
         let text = "service: prod/api\nstable: v1\ncanary: v2\nstrategy: {type: canary, steps: [50]}\ninterval: 1m\nfailure_threshold: 1\nmax_inconclusive: 3\nstpes: [1]\n";
         assert!(matches!(
-            declared("prod/api".into(), Some(text.into()), "prod"),
+            declared("prod/api".into(), Some(text.into()), "prod", NO_KEY),
             Declared::Invalid { .. }
         ));
     }
