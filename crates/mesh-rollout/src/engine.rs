@@ -394,6 +394,14 @@ impl Rollout {
                             .map_err(|e| self.taken(key, e))?;
                         Ok((s, v))
                     }
+                    // Let go, but of another spec: neither this runner's nor anyone's to resume.
+                    Some(s) if s.is_running() && s.released => Err(Error::Conflict {
+                        object: key.to_string(),
+                        owner: format!("{} (released)", s.runner),
+                        field: "rollout (a released rollout of this service with a different spec: \
+                                run that spec to resume it, or end it with `rollout promote` or `rollout abort`)"
+                            .into(),
+                    }),
                     Some(s) if s.is_running() && s.runner != self.runner => Err(Error::Conflict {
                         object: key.to_string(),
                         owner: s.runner,

@@ -482,6 +482,21 @@ async fn a_released_rollout_is_resumed_by_another_runner_or_ended_on_the_spot() 
         serde_json::json!([{"version": "v1", "weight": 80}, {"version": "v2", "weight": 20}])
     );
 
+    // A runner with another spec is refused, and told why (it was told the first runner, long
+    // gone, was still rolling the service out).
+    let mut other = four_stages();
+    other.canary = "v3".parse().unwrap();
+    let refused = Rollout::new(mesh.clone(), other, "runner-c")
+        .unwrap()
+        .with_metrics(Scripted::new(healthy))
+        .run()
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::Conflict { owner, field, .. })
+            if owner == "runner-a (released)" && field.contains("different spec")),
+        "{refused:?}"
+    );
+
     // Another runner with the same spec takes it over where it stopped.
     let second = Rollout::new(mesh.clone(), four_stages(), "runner-b")
         .unwrap()
