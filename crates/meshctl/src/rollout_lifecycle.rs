@@ -70,6 +70,17 @@ pub(crate) async fn interrupted(
     signal: &str,
 ) -> Result<u8, CliError> {
     let service = &spec.service;
+    // An operator may have ended it meanwhile (`promote --force`, `abort --force`): nothing is
+    // left to hold or roll back.
+    if let Some(st) = lifecycle::status(mesh, service).await?
+        && let Some(outcome) = st.outcome
+    {
+        say!(
+            "{signal}: rollout of {service} had already ended ({}), traffic left as that end set it",
+            format!("{outcome:?}").to_lowercase()
+        );
+        return Ok(130);
+    }
     match on_interrupt {
         OnInterrupt::Hold => {
             let st = lifecycle::release(mesh, service, runner).await?;

@@ -26,6 +26,57 @@ fn state(addr: &str) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap()
 }
 
+/// A `rollout canary api` runner on the double at `addr`, once its first stage has landed (it
+/// then waits out its 30-minute interval).
+fn runner_at_first_stage(addr: &str) -> Runner {
+    let runner = Runner(
+        Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
+            .env("CONSUL_HTTP_ADDR", addr)
+            .env_remove("CONSUL_HTTP_TOKEN")
+            .env("PROMETHEUS_URL", "http://127.0.0.1:9")
+            .args(["--mesh", "consul", "-n", "default", "--target", "apply"])
+            .args(["rollout", "canary", "api", "--stable", "v1", "--canary", "v2"])
+            .args(["--steps", "10,50", "--interval", "30m", "--runner", "ci"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = meshctl(addr, &["rollout", "status", "api", "-o", "json"]);
+        if r.code == 0
+            && serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["stage_applied"] == true
+        {
+            return runner;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first stage never landed: {}",
+            r.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `abort --force` under a live runner ends the rollout at once; Ctrl-C on that runner then says
+/// it had ended and exits 130 (it exited 1 with "running rollout not found").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_after_a_forced_abort_reports_the_end() {
+    let fake = FakeConsul::start(ConsulVersion::ce(1, 18, 0)).await;
+    let addr = fake.url().to_string().trim_end_matches('/').to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut runner = runner_at_first_stage(&addr);
+        let abort = meshctl(&addr, &["rollout", "abort", "api", "--force"]);
+        assert_eq!(abort.code, 3, "{}", abort.stderr);
+        let stderr = runner.interrupt();
+        assert!(stderr.contains("had already ended (rolledback)"), "{stderr}");
+        assert_eq!(state(&addr)["outcome"], "rolled_back");
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
     let fake = FakeConsul::start(ConsulVersion::ce(1, 18, 0)).await;
@@ -33,35 +84,7 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
     let addr2 = addr.clone();
     tokio::task::spawn_blocking(move || {
         let addr = addr2;
-        let mut runner = Runner(
-            Command::new(assert_cmd::cargo::cargo_bin("meshctl"))
-                .env("CONSUL_HTTP_ADDR", &addr)
-                .env_remove("CONSUL_HTTP_TOKEN")
-                .env("PROMETHEUS_URL", "http://127.0.0.1:9")
-                .args(["--mesh", "consul", "-n", "default", "--target", "apply"])
-                .args(["rollout", "canary", "api", "--stable", "v1", "--canary", "v2"])
-                .args(["--steps", "10,50", "--interval", "30m", "--runner", "ci"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        // The first stage lands, then the runner waits out its interval.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = meshctl(&addr, &["rollout", "status", "api", "-o", "json"]);
-            if r.code == 0
-                && serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["stage_applied"] == true
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the first stage never landed: {}",
-                r.stderr
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        let mut runner = runner_at_first_stage(&addr);
         let status = meshctl(&addr, &["rollout", "status", "api"]);
         assert!(
             status.stdout.contains("running")
