@@ -276,7 +276,9 @@ impl Rollout {
                     if st.failed_checks >= self.spec.failure_threshold {
                         self.mesh.execute(self.all_to(false)).await?;
                         st.traffic_changes += 1;
-                        let reason = format!("{} failed analyses at stage {}", st.failed_checks, st.stage);
+                        // Stages count from 1 here, as `stage N of M` and the events do.
+                        let reason =
+                            format!("{} failed analyses at stage {}", st.failed_checks, st.stage + 1);
                         return Ok(self
                             .finish(&key, st, &version, Outcome::RolledBack, reason)
                             .await?);

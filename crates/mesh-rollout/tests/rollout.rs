@@ -88,6 +88,13 @@ async fn an_error_spike_at_stage_3_rolls_back_to_stable_with_the_numbers() {
         routes(&fake),
         serde_json::json!([{"version": "v1", "weight": 100}])
     );
+    // The end names the stage as the events and `stage N of M` do, from 1 (it said "stage 2").
+    assert!(
+        matches!(report.events.last(), Some(RolloutEvent::Finished { reason, .. })
+            if reason == "1 failed analyses at stage 3"),
+        "{:?}",
+        report.events.last()
+    );
     let failed = report
         .events
         .iter()

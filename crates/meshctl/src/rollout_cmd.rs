@@ -242,7 +242,7 @@ pub(crate) async fn run(
     let mut events = rollout.subscribe();
     let watcher = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            let line = describe(&event);
+            let line = event.summary();
             match &progress {
                 Some(bar) => {
                     if matches!(event, RolloutEvent::Analyzed { .. }) {
@@ -297,26 +297,6 @@ fn progress_bar(len: u64) -> Option<ProgressBar> {
     Some(bar)
 }
 
-fn describe(event: &RolloutEvent) -> String {
-    match event {
-        RolloutEvent::StageApplied { index, stage } => format!("stage {}: applied {stage:?}", index + 1),
-        RolloutEvent::Analyzed { index, analysis, .. } => format!(
-            "stage {}: {:?} (canary {} req, stable {} req){}",
-            index + 1,
-            analysis.verdict,
-            analysis.requests.0,
-            analysis.requests.1,
-            analysis
-                .reasons
-                .first()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ),
-        RolloutEvent::GateClosed { gate, reason, .. } => format!("gate {gate} closed: {reason}"),
-        RolloutEvent::Finished { outcome, reason } => format!("{outcome:?}: {reason}"),
-    }
-}
-
 fn print_report(out: &mut impl Write, format: Output, report: &RolloutReport) -> Result<(), CliError> {
     if format != Output::Table {
         return output::value(out, format, report);
@@ -360,5 +340,36 @@ pub(crate) async fn interrupted() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh::rollout::{Analysis, RolloutEvent, Stage};
+
+    /// A failure decided by a custom metric names it: the progress line used to show only the
+    /// first reason, the built-in comparison that passed. It is now the event's summary.
+    #[test]
+    fn an_analysis_line_gives_every_reason() {
+        let analysis = Analysis {
+            verdict: mesh::observe::Verdict::Fail,
+            requests: (5000.0, 5000.0),
+            judgement: None,
+            slo: None,
+            metrics: Vec::new(),
+            reasons: vec![
+                "error rate 0.0000 vs baseline 0.0000".into(),
+                "metric q1 = 7, must be at most 1: Fail".into(),
+            ],
+        };
+        let event = RolloutEvent::Analyzed {
+            index: 0,
+            stage: Stage::Weight(10),
+            analysis: Box::new(analysis),
+        };
+        assert_eq!(
+            event.summary(),
+            "stage 1 (10 % to the canary): Fail; canary 5000 requests, stable 5000; error rate 0.0000 vs baseline 0.0000; metric q1 = 7, must be at most 1: Fail"
+        );
     }
 }

@@ -184,15 +184,13 @@ fn summary(st: &RolloutState) -> serde_json::Value {
         (None, false, None, true) => "paused".to_owned(),
         (None, false, None, false) => "running".to_owned(),
     };
-    let last = st.events.iter().rev().find_map(|e| match e {
-        RolloutEvent::Analyzed { analysis, .. } => Some(format!(
-            "{:?}: {}",
-            analysis.verdict,
-            analysis.reasons.first().cloned().unwrap_or_default()
-        )),
-        RolloutEvent::Finished { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
+    // The event's own summary: every reason (a custom metric's may be the deciding one).
+    let last = st
+        .events
+        .iter()
+        .rev()
+        .find(|e| matches!(e, RolloutEvent::Analyzed { .. } | RolloutEvent::Finished { .. }))
+        .map(RolloutEvent::summary);
     let weights = match st.traffic() {
         Stage::Weight(w) => format!("{}={} {}={w}", st.spec.stable, 100 - w, st.spec.canary),
         Stage::Match => format!(

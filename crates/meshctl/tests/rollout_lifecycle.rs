@@ -26,6 +26,14 @@ fn state(addr: &str) -> serde_json::Value {
     serde_json::from_str(&r.stdout).unwrap()
 }
 
+/// Asserts that `rollout status api` (the human summary) shows every one of `parts`.
+fn status_shows(addr: &str, parts: &[&str]) {
+    let status = meshctl(addr, &["rollout", "status", "api"]);
+    for part in parts {
+        assert!(status.stdout.contains(part), "no {part:?} in:\n{}", status.stdout);
+    }
+}
+
 /// A `rollout canary api` runner on the double at `addr`, once its first stage has landed (it
 /// then waits out its 30-minute interval).
 fn runner_at_first_stage(addr: &str) -> Runner {
@@ -85,14 +93,7 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
     tokio::task::spawn_blocking(move || {
         let addr = addr2;
         let mut runner = runner_at_first_stage(&addr);
-        let status = meshctl(&addr, &["rollout", "status", "api"]);
-        assert!(
-            status.stdout.contains("running")
-                && status.stdout.contains("1 of 2")
-                && status.stdout.contains("v1=90 v2=10"),
-            "{}",
-            status.stdout
-        );
+        status_shows(&addr, &["running", "1 of 2", "v1=90 v2=10"]);
 
         // Pause and resume, from another process.
         assert_eq!(meshctl(&addr, &["rollout", "pause", "api"]).code, 0);
@@ -119,13 +120,13 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
             (true.into(), 0.into())
         );
         assert!(held["outcome"].is_null());
-        let status = meshctl(&addr, &["rollout", "status", "api"]);
-        assert!(
-            status.stdout.contains("released (no runner), promote requested")
-                && status.stdout.contains("none (ci let go)")
-                && status.stdout.contains("v1=90 v2=10"),
-            "{}",
-            status.stdout
+        status_shows(
+            &addr,
+            &[
+                "released (no runner), promote requested",
+                "none (ci let go)",
+                "v1=90 v2=10",
+            ],
         );
 
         // No runner holds it: abort acts on the spot, all traffic to v1, exit 3 (rolled back).
@@ -141,8 +142,7 @@ async fn ctrl_c_holds_and_releases_and_operators_pause_resume_and_abort() {
             "{ended}"
         );
         // Status shows the weights the abort left, not the stage's.
-        let status = meshctl(&addr, &["rollout", "status", "api"]);
-        assert!(status.stdout.contains("v1=100 v2=0"), "{}", status.stdout);
+        status_shows(&addr, &["v1=100 v2=0"]);
         // Ending it again is refused; strategy flags on a command are refused.
         assert_eq!(meshctl(&addr, &["rollout", "abort", "api"]).code, 1);
         let mixed = meshctl(&addr, &["rollout", "status", "api", "--stable", "v1"]);
