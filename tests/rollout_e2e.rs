@@ -246,7 +246,7 @@ async fn failing_canary_is_rolled_back(f: &dyn Fixture, prom: &Prometheus) {
     assert_eq!(failed.slo.as_ref().unwrap().overall, SloStatus::Violated);
     assert!(matches!(
         report.events.last(),
-        Some(RolloutEvent::Finished { outcome: Outcome::RolledBack, reason }) if reason.contains("stage 2")
+        Some(RolloutEvent::Finished { outcome: Outcome::RolledBack, reason }) if reason.contains("stage 3")
     ));
 
     assert_eq!(
