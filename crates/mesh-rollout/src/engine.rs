@@ -197,13 +197,28 @@ impl Rollout {
 
     /// Runs the rollout to its end: promoted, rolled back or held.
     ///
+    /// A run that stops on an error lets go of the rollout it holds: when none of its traffic
+    /// changes landed (a missing service, a refused object, a plan none of whose writes
+    /// applied), its state is deleted, as nothing happened; otherwise the rollout is released
+    /// (the weights hold, any runner with the same spec resumes it, an operator may end it at
+    /// once).
+    ///
     /// # Errors
     /// [`Error::Conflict`] when another runner owns the rollout; [`Error::NotConfigured`] when there is
     /// no metrics source; backend errors from traffic changes (the rollout can be resumed).
     pub async fn run(&self) -> Result<RolloutReport> {
         match self.drive().await {
             Ok(report) | Err(Halt::Ended(report)) => Ok(report),
-            Err(Halt::Failed(e)) => Err(e),
+            Err(Halt::Failed(e)) => {
+                // Nothing of the failed change landed: a refusal, or a plan whose writes were
+                // all read back as not applied. A transient error may have landed unseen.
+                let nothing_landed = match &e {
+                    Error::PartiallyApplied { applied, .. } => applied.is_empty(),
+                    other => !other.is_transient(),
+                };
+                crate::lifecycle::let_go(&self.mesh, &self.spec.service, &self.runner, nothing_landed).await;
+                Err(e)
+            }
         }
     }
 

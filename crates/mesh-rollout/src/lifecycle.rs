@@ -114,6 +114,28 @@ pub async fn release(mesh: &Mesh, service: &ServiceId, runner: &str) -> Result<R
     .await
 }
 
+/// What a runner that stopped on an error leaves behind: nothing when none of its traffic changes
+/// landed (`nothing_landed`: the last change was refused or none of its writes applied, and no
+/// earlier one landed), else a released rollout. Only `runner`'s own running rollout is touched; best effort (a
+/// failure is logged: the caller reports the error that stopped the run).
+pub(crate) async fn let_go(mesh: &Mesh, service: &ServiceId, runner: &str, nothing_landed: bool) {
+    let Ok(key) = state_key(service) else { return };
+    let result = match read(mesh, &key).await {
+        Ok(Some((st, version))) if st.runner == runner && st.is_running() => {
+            if nothing_landed && st.traffic_changes == 0 && !st.stage_applied {
+                mesh.delete_state(&key, &version).await
+            } else {
+                release(mesh, service, runner).await.map(|_| ())
+            }
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        tracing::warn!(%service, error = %e.with_causes(), "the stopped rollout could not be let go");
+    }
+}
+
 /// Ends a rollout here and now: all traffic to the canary (promote) or to the stable version
 /// (abort), then the state records the outcome. For a rollout no runner holds (released, or its
 /// runner is gone), and for one that ended held (its traffic still split, waiting for an

@@ -351,6 +351,45 @@ async fn ab_on_a_mesh_without_header_matching_is_unsupported_before_any_write() 
         "{err:?}"
     );
     assert!(fake.write_log().is_empty());
+    // Refused before any traffic change: the run leaves no rollout behind (its claim stayed
+    // "running" under a runner that had exited, and blocked the next run).
+    let service = spec(ab_strategy()).service;
+    let mesh = Mesh::from_dyn(fake.clone());
+    assert_eq!(lifecycle::status(&mesh, &service).await.unwrap(), None);
+}
+
+/// A traffic change that fails after an earlier one landed: the run releases the rollout, so
+/// that another runner resumes it and an operator may end it without `--force`. One that fails
+/// before any landed leaves nothing behind.
+#[tokio::test(start_paused = true)]
+async fn a_run_stopped_by_a_failed_write_releases_its_rollout() {
+    let fake = Arc::new(FakeMesh::new(MeshKind::Istio));
+    let mesh = Mesh::from_dyn(fake.clone());
+    let service = four_stages().service;
+    let run = |runner: &'static str| {
+        let mesh = mesh.clone();
+        async move {
+            Rollout::new(mesh, four_stages(), runner)
+                .unwrap()
+                .with_metrics(Scripted::new(healthy))
+                .run()
+                .await
+        }
+    };
+    // The first stage's first write fails: nothing landed, no rollout is left.
+    fake.fail_at_write(1);
+    assert!(run("runner-a").await.is_err());
+    assert_eq!(lifecycle::status(&mesh, &service).await.unwrap(), None);
+    // The second stage's route write fails (the first stage's two writes landed).
+    fake.fail_at_write(3);
+    assert!(run("runner-a").await.is_err());
+    let st = lifecycle::status(&mesh, &service).await.unwrap().unwrap();
+    assert!(
+        st.released && st.is_running() && st.runner == "runner-a",
+        "{st:?}"
+    );
+    assert_eq!(st.traffic(), Stage::Weight(10));
+    assert_eq!(run("runner-b").await.unwrap().outcome, Outcome::Promoted);
 }
 
 #[tokio::test(start_paused = true)]
