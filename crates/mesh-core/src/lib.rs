@@ -47,6 +47,7 @@ mod mesh_kind;
 pub mod names;
 mod plan;
 mod planner;
+pub mod redact;
 mod resilience;
 mod routing;
 mod security;

@@ -105,21 +105,25 @@ fn default_address() -> Url {
 ///
 /// # Errors
 /// [`Error::Config`] for a unix socket, an unparsable address, or one with a path, a query or a
-/// fragment. The message shows the address without its userinfo, query and fragment.
+/// fragment. The message shows the address without its userinfo, query and fragment
+/// ([`mesh_core::redact::redact`]).
 pub fn parse_address(addr: &str, ssl: bool) -> Result<Url, Error> {
-    let bad = |reason: &str| Error::Config {
-        what: "CONSUL_HTTP_ADDR".into(),
-        reason: format!("{:?}: {reason}", shown(addr)),
-    };
     let addr = addr.trim();
-    if addr.starts_with("unix://") {
-        return Err(bad("unix sockets are not supported; use an http(s) address"));
-    }
     let with_scheme = if addr.starts_with("http://") || addr.starts_with("https://") {
         addr.to_owned()
     } else {
         format!("{}://{addr}", if ssl { "https" } else { "http" })
     };
+    // Shown with a scheme (as parsed, when it had none) and nothing secret left: no userinfo,
+    // query or fragment.
+    let shown = if addr.contains("://") { addr } else { &with_scheme };
+    let bad = |reason: &str| Error::Config {
+        what: "CONSUL_HTTP_ADDR".into(),
+        reason: format!("{:?}: {reason}", mesh_core::redact::redact(shown)),
+    };
+    if addr.starts_with("unix://") {
+        return Err(bad("unix sockets are not supported; use an http(s) address"));
+    }
     let url = Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
     if url.host_str().is_none() {
         return Err(bad("no host"));
@@ -131,27 +135,6 @@ pub fn parse_address(addr: &str, ssl: bool) -> Result<Url, Error> {
         ));
     }
     Ok(url)
-}
-
-/// `addr` as an error may show it: without what follows a `?` or a `#`, and without the
-/// userinfo before an `@`.
-fn shown(addr: &str) -> String {
-    let addr = addr.trim();
-    let addr = addr.split(['?', '#']).next().unwrap_or_default();
-    let (scheme, rest) = addr.split_once("://").map_or(("", addr), |(s, r)| (s, r));
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
-    let mut out = String::new();
-    if !scheme.is_empty() {
-        out.push_str(scheme);
-        out.push_str("://");
-    }
-    out.push_str(host);
-    if let Some(path) = path {
-        out.push('/');
-        out.push_str(path);
-    }
-    out
 }
 
 impl ClientConfig {
