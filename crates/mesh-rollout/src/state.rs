@@ -107,6 +107,13 @@ impl RolloutState {
         self.outcome.is_none()
     }
 
+    /// True when no runner will act on the rollout and an operator's promote or abort is carried
+    /// out on the spot: it was released (its runner let go), or it ended held (traffic still
+    /// split, waiting for a decision).
+    pub fn awaits_operator(&self) -> bool {
+        (self.is_running() && self.released) || self.outcome == Some(Outcome::Held)
+    }
+
     /// The canary's traffic as this state records it: all of it once promoted, none once rolled
     /// back, and otherwise that of the last stage whose change landed (none before the first;
     /// all past the last, the promotion), which is also what a held or released rollout leaves

@@ -34,9 +34,7 @@ pub(crate) async fn run(
                 Request::Abort
             };
             let current = lifecycle::status(mesh, &service).await?;
-            // No runner to ask: a released rollout, or one that ended held (traffic still split).
-            let no_runner = |s: &RolloutState| s.released || s.outcome == Some(Outcome::Held);
-            if a.force || current.as_ref().is_some_and(no_runner) {
+            if a.force || current.as_ref().is_some_and(RolloutState::awaits_operator) {
                 lifecycle::end_now(mesh, &service, what, &operator()).await?
             } else {
                 let st = lifecycle::request(mesh, &service, what).await?;
@@ -70,41 +68,52 @@ pub(crate) async fn interrupted(
     signal: &str,
 ) -> Result<u8, CliError> {
     let service = &spec.service;
-    // An operator may have ended it meanwhile (`promote --force`, `abort --force`): nothing is
-    // left to hold or roll back.
-    if let Some(st) = lifecycle::status(mesh, service).await?
-        && let Some(outcome) = st.outcome
-    {
-        say!(
-            "{signal}: rollout of {service} had already ended ({}), traffic left as that end set it",
-            format!("{outcome:?}").to_lowercase()
-        );
-        return Ok(130);
-    }
-    match on_interrupt {
-        OnInterrupt::Hold => {
-            let st = lifecycle::release(mesh, service, runner).await?;
+    let done = match on_interrupt {
+        OnInterrupt::Hold => lifecycle::release(mesh, service, runner).await.map(|st| {
             say!(
                 "{signal}: rollout of {service} held at stage {} of {}, traffic as it was; released: run the same command to resume it",
                 st.stage + 1,
                 spec.stages().len()
             );
             if let Some(r) = st.requested {
-                let r = format!("{r:?}").to_lowercase();
+                let r = word(r);
                 say!(
                     "the {r} requested before {signal} was not carried out: `meshctl rollout {r} {service} --force` does it now"
                 );
             }
+        }),
+        OnInterrupt::Rollback => lifecycle::end_now(mesh, service, Request::Abort, &format!("{signal} ({runner})"))
+            .await
+            .map(|_| {
+                say!(
+                    "{signal}: rollout of {service} rolled back: all traffic to {}",
+                    spec.stable
+                );
+            }),
+    };
+    match done {
+        Ok(()) => Ok(130),
+        // Not running any more: an operator may have ended it meanwhile (`promote --force`,
+        // `abort --force`), leaving nothing to hold or roll back.
+        Err(e @ mesh::Error::NotFound { .. }) => {
+            match lifecycle::status(mesh, service).await?.and_then(|st| st.outcome) {
+                Some(outcome) => {
+                    say!(
+                        "{signal}: rollout of {service} had already ended ({}), traffic left as that end set it",
+                        word(outcome)
+                    );
+                    Ok(130)
+                }
+                None => Err(e.into()),
+            }
         }
-        OnInterrupt::Rollback => {
-            lifecycle::end_now(mesh, service, Request::Abort, &format!("{signal} ({runner})")).await?;
-            say!(
-                "{signal}: rollout of {service} rolled back: all traffic to {}",
-                spec.stable
-            );
-        }
+        Err(e) => Err(e.into()),
     }
-    Ok(130)
+}
+
+/// A request's or an outcome's name in lower case (`promote`, `rolledback`), as status shows it.
+fn word(name: impl std::fmt::Debug) -> String {
+    format!("{name:?}").to_lowercase()
 }
 
 /// The service a command names, once its arguments are checked: before any control plane is
@@ -169,18 +178,16 @@ fn code(st: &RolloutState) -> u8 {
 
 fn summary(st: &RolloutState) -> serde_json::Value {
     let stages = st.spec.stages();
-    let lower = |name: String| name.to_lowercase();
     let state = match (st.outcome, st.released, st.requested, st.paused) {
-        (Some(o), ..) => lower(format!("{o:?}")),
+        (Some(o), ..) => word(o),
         // No runner will carry a request out: `--force` does.
-        (None, true, Some(r), _) => format!(
-            "released (no runner), {} requested: `{} --force` does it now",
-            lower(format!("{r:?}")),
-            lower(format!("{r:?}"))
-        ),
+        (None, true, Some(r), _) => {
+            let r = word(r);
+            format!("released (no runner), {r} requested: `{r} --force` does it now")
+        }
         (None, true, None, true) => "paused, released (no runner)".to_owned(),
         (None, true, None, false) => "released (no runner)".to_owned(),
-        (None, false, Some(r), _) => format!("{} requested", lower(format!("{r:?}"))),
+        (None, false, Some(r), _) => format!("{} requested", word(r)),
         (None, false, None, true) => "paused".to_owned(),
         (None, false, None, false) => "running".to_owned(),
     };
